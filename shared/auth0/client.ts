@@ -1,0 +1,129 @@
+import type { Dispatcher } from 'undici';
+import { PermanentError, RateLimitedError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { classifyAnswer } from './classify.ts';
+import { type Auth0Answer, type HttpTimeouts, sendToAuth0 } from './http.ts';
+import { type RateLimitInfo, readRateLimit } from './rate-limit.ts';
+import type { AccessToken, TokenSource } from './token.ts';
+
+/** One Management API call, described by its route so that errors and scope checks can name it. */
+export interface ManagementCall {
+  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** The route as Auth0 documents it, e.g. `/api/v2/users/{id}/roles`. */
+  readonly route: string;
+  /** Values for the route's `{params}`; each is percent-encoded as a whole. */
+  readonly params?: Readonly<Record<string, string>>;
+  readonly query?: Readonly<Record<string, string | number | boolean>>;
+  readonly json?: unknown;
+  /** Scopes of which the token needs any one. */
+  readonly scopes: readonly string[];
+}
+
+/** Per-call context: the job's correlation id and the invocation's deadline signal. */
+export interface CallContext {
+  readonly correlationId?: string | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** The Management API v2, as the jobs use it. */
+export interface ManagementClient {
+  /** Sends one call; resolves with the parsed body of a 2xx answer, throws a product error otherwise. */
+  call(call: ManagementCall, context?: CallContext): Promise<unknown>;
+  /** The rate-limit headers of the latest answer, if any. */
+  lastRateLimit(): RateLimitInfo | undefined;
+}
+
+/** Options of {@link createManagementClient}. */
+export interface ManagementClientOptions {
+  readonly origin: string;
+  readonly dispatcher: Dispatcher;
+  readonly tokens: TokenSource;
+  readonly timeouts: HttpTimeouts;
+  readonly now: () => number;
+  readonly logger: Pick<Logger, 'debug' | 'warn'>;
+  /** Called on every 429 Auth0 answers (for the RateLimited metric). */
+  readonly onRateLimited?: () => void;
+  readonly userAgent?: string;
+}
+
+/**
+ * Creates the container's Management API client.
+ *
+ * - Every path parameter is percent-encoded as a whole (`auth0|1` → `auth0%7C1`, `/` → `%2F`).
+ * - The token's scopes are checked before the call, so a missing grant fails with the scope and route.
+ * - A 401 drops the token, fetches a new one and retries the call once.
+ * - After a 429 no call starts before the wait Auth0 asked for: callers get a {@link RateLimitedError}
+ *   at once, without a request, and the queue layer puts their work back. Nothing here sleeps.
+ *
+ * @example
+ * const user = await client.call({ method: 'GET', route: '/api/v2/users/{id}', params: { id }, scopes: ['read:users'] });
+ */
+export function createManagementClient(options: ManagementClientOptions): ManagementClient {
+  const { origin, dispatcher, tokens, timeouts, now, logger } = options;
+  let pausedUntil = 0;
+  let latest: RateLimitInfo | undefined;
+
+  const send = async (call: ManagementCall, path: string, token: AccessToken, context: CallContext): Promise<Auth0Answer> => {
+    const headers: Record<string, string> = { authorization: `Bearer ${token.value}` };
+    if (options.userAgent !== undefined) headers['user-agent'] = options.userAgent;
+    if (context.correlationId !== undefined) headers['x-correlation-id'] = context.correlationId;
+    const answer = await sendToAuth0(dispatcher, origin, { method: call.method, path, headers, json: call.json, signal: context.signal }, timeouts);
+    latest = readRateLimit(answer.headers, now());
+    return answer;
+  };
+
+  return {
+    async call(call, context = {}) {
+      const name = `${call.method} ${call.route}`;
+      const path = buildPath(call);
+      for (let attempt = 1; ; attempt++) {
+        if (now() < pausedUntil) {
+          throw new RateLimitedError(pausedUntil, `${name} not sent: waiting out an earlier 429 from Auth0`);
+        }
+        const token = await tokens.get();
+        requireScope(token, call.scopes, name);
+        const answer = await send(call, path, token, context);
+        if (answer.status >= 200 && answer.status < 300) return answer.body;
+        if (answer.status === 401 && attempt === 1) {
+          logger.warn('management API refused the token; fetching a new one', { route: name });
+          tokens.invalidate(token);
+          continue;
+        }
+        const error = classifyAnswer(answer, name, now());
+        if (error instanceof RateLimitedError) {
+          pausedUntil = Math.max(pausedUntil, error.retryAt);
+          options.onRateLimited?.();
+        }
+        throw error;
+      }
+    },
+    lastRateLimit: () => latest,
+  };
+}
+
+/**
+ * Builds the request path, encoding every parameter as a whole so that no id can change the path.
+ * `.` and `..` survive percent-encoding and would still walk the path, so they are refused outright.
+ */
+export function buildPath(call: Pick<ManagementCall, 'route' | 'params' | 'query'>): string {
+  const path = call.route.replace(/\{(\w+)\}/g, (_, key: string) => {
+    const value = call.params?.[key];
+    if (value === undefined) throw new TypeError(`${call.route}: no value for {${key}}`);
+    if (value === '' || value === '.' || value === '..') {
+      throw new PermanentError('invalid_path_parameter', `${call.route}: {${key}} may not be empty, "." or ".."`);
+    }
+    return encodeURIComponent(value);
+  });
+  if (call.query === undefined) return path;
+  const query = new URLSearchParams(Object.entries(call.query).map(([key, value]): [string, string] => [key, String(value)]));
+  return `${path}?${query.toString()}`;
+}
+
+function requireScope(token: AccessToken, scopes: readonly string[], name: string): void {
+  if (token.scopes === undefined || scopes.some((scope) => token.scopes?.has(scope))) return;
+  throw new PermanentError(
+    'insufficient_scope',
+    `${name} needs one of the scopes ${scopes.join(', ')}, and the Management API token has none of them: ` +
+      'grant it in the Auth0 Dashboard (Applications > APIs > Auth0 Management API > Machine to Machine Applications), then redrive the dead-lettered jobs',
+  );
+}

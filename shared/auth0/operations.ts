@@ -1,0 +1,102 @@
+import { RetryableError } from '../errors.ts';
+import type { UserChanges } from '../jobs/schema.ts';
+import type { CallContext, ManagementClient } from './client.ts';
+
+/** A user as `GET /api/v2/users-by-email` lists it, reduced to what the worker reads. */
+export interface UserSummary {
+  readonly user_id: string;
+  readonly identities?: ReadonlyArray<{ readonly connection?: string }>;
+}
+
+/** A role as `GET /api/v2/roles` lists it. */
+export interface RoleSummary {
+  readonly id: string;
+  readonly name: string;
+}
+
+const METADATA_FIELDS = new Set(['app_metadata', 'user_metadata']);
+
+/**
+ * `PATCH /api/v2/users/{id}`. A change of metadata alone also passes with `update:users_app_metadata`;
+ * any other field needs `update:users`.
+ */
+export async function updateUser(client: ManagementClient, userId: string, changes: UserChanges, context?: CallContext): Promise<void> {
+  const metadataOnly = Object.keys(changes).every((field) => METADATA_FIELDS.has(field));
+  await client.call(
+    {
+      method: 'PATCH',
+      route: '/api/v2/users/{id}',
+      params: { id: userId },
+      json: changes,
+      scopes: metadataOnly ? ['update:users', 'update:users_app_metadata'] : ['update:users'],
+    },
+    context,
+  );
+}
+
+/** `GET /api/v2/users-by-email`: every user with that email, across connections. */
+export async function findUsersByEmail(client: ManagementClient, email: string, context?: CallContext): Promise<UserSummary[]> {
+  const body = await client.call(
+    {
+      method: 'GET',
+      route: '/api/v2/users-by-email',
+      query: { email, fields: 'user_id,identities', include_fields: true },
+      scopes: ['read:users'],
+    },
+    context,
+  );
+  return expectArray<UserSummary>(body, 'GET /api/v2/users-by-email', (item) => typeof item['user_id'] === 'string');
+}
+
+/** `POST /api/v2/users/{id}/roles`: assigns role ids (already assigned ones are left as they are). */
+export async function assignRoles(client: ManagementClient, userId: string, roleIds: readonly string[], context?: CallContext): Promise<void> {
+  await client.call(
+    {
+      method: 'POST',
+      route: '/api/v2/users/{id}/roles',
+      params: { id: userId },
+      json: { roles: roleIds },
+      scopes: ['update:users', 'create:role_members'],
+    },
+    context,
+  );
+}
+
+/** `DELETE /api/v2/users/{id}/roles`: removes role ids (ones the user does not hold are ignored). */
+export async function removeRoles(client: ManagementClient, userId: string, roleIds: readonly string[], context?: CallContext): Promise<void> {
+  await client.call(
+    {
+      method: 'DELETE',
+      route: '/api/v2/users/{id}/roles',
+      params: { id: userId },
+      json: { roles: roleIds },
+      scopes: ['update:users', 'delete:role_members'],
+    },
+    context,
+  );
+}
+
+/** `GET /api/v2/roles?name_filter=`: roles whose name contains `name` (case-insensitive), one page of 100. */
+export async function findRolesByName(client: ManagementClient, name: string, context?: CallContext): Promise<RoleSummary[]> {
+  const body = await client.call(
+    {
+      method: 'GET',
+      route: '/api/v2/roles',
+      query: { name_filter: name, per_page: 100, page: 0 },
+      scopes: ['read:roles'],
+    },
+    context,
+  );
+  return expectArray<RoleSummary>(
+    body,
+    'GET /api/v2/roles',
+    (item) => typeof item['id'] === 'string' && typeof item['name'] === 'string',
+  );
+}
+
+function expectArray<T>(body: unknown, route: string, isItem: (item: Record<string, unknown>) => boolean): T[] {
+  if (Array.isArray(body) && body.every((item) => typeof item === 'object' && item !== null && isItem(item))) {
+    return body as T[];
+  }
+  throw new RetryableError('unexpected_answer', `${route} answered 2xx with a body that is not the documented list`);
+}

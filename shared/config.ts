@@ -1,0 +1,148 @@
+import { ConfigError } from './errors.ts';
+import type { JobPolicy } from './jobs/parse-job.ts';
+import { DEFAULT_ALLOWED_FIELDS, USER_FIELDS, type UserField } from './jobs/schema.ts';
+import type { LogLevel } from './logger.ts';
+
+/** Everything the worker reads from its environment, parsed and validated once at init. */
+export interface Config {
+  readonly auth0: {
+    /** `https://{domain}`, or an `http://127.0.0.1:PORT` origin for local use. */
+    readonly origin: string;
+    /** Audience of the client-credentials grant: `{origin}/api/v2/` unless set. */
+    readonly audience: string;
+    /** Secrets Manager id or ARN of `{"clientId":"…","clientSecret":"…"}`. */
+    readonly secretId: string;
+  };
+  /** Queue that receives jobs that can never succeed. */
+  readonly dlqUrl: string;
+  /** Management API calls in flight per container. */
+  readonly jobConcurrency: number;
+  readonly policy: JobPolicy;
+  /** Upper bound for waiting on Auth0's answer headers, and again for its body. */
+  readonly httpTimeoutMs: number;
+  readonly logLevel: LogLevel;
+  /** CloudWatch namespace of the embedded metrics. */
+  readonly metricsNamespace: string;
+}
+
+/** Defaults, stated in one place. */
+export const CONFIG_DEFAULTS = {
+  jobConcurrency: 4,
+  httpTimeoutMs: 10_000,
+  logLevel: 'info',
+  metricsNamespace: 'Auth0QueueWorker',
+} as const;
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+
+/**
+ * Parses the worker's environment. The only reader of `process.env` at run time.
+ *
+ * @throws {ConfigError} naming the first variable at fault, with every problem found in its message.
+ * @example
+ * const config = loadConfig(process.env); // at module scope, once per container
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const problems: Array<{ variable: string; message: string }> = [];
+  const fail = (variable: string, message: string) => {
+    problems.push({ variable, message });
+    return undefined;
+  };
+  const read = (name: string) => {
+    const value = env[name]?.trim();
+    return value === '' ? undefined : value;
+  };
+  const required = (name: string, hint: string) => read(name) ?? fail(name, `${name} is required: ${hint}`);
+
+  const origin = parseOrigin(required('AUTH0_DOMAIN', 'the tenant domain, e.g. acme.eu.auth0.com'), fail);
+  const audienceRaw = read('AUTH0_AUDIENCE');
+  if (audienceRaw !== undefined && !URL.canParse(audienceRaw)) {
+    fail('AUTH0_AUDIENCE', 'AUTH0_AUDIENCE must be a URL such as https://acme.eu.auth0.com/api/v2/');
+  }
+  const secretId = required('AUTH0_SECRET_ID', 'the Secrets Manager id or ARN of {"clientId","clientSecret"}');
+  const dlqUrl = required('DLQ_URL', 'the URL of the dead-letter queue for jobs that can never succeed');
+  if (dlqUrl !== undefined && !/^https?:\/\//.test(dlqUrl)) fail('DLQ_URL', 'DLQ_URL must be a queue URL (https://sqs.…)');
+
+  const jobConcurrency = integer(read('JOB_CONCURRENCY'), 'JOB_CONCURRENCY', CONFIG_DEFAULTS.jobConcurrency, 1, 64, fail);
+  const httpTimeoutMs = integer(read('HTTP_TIMEOUT_MS'), 'HTTP_TIMEOUT_MS', CONFIG_DEFAULTS.httpTimeoutMs, 100, 60_000, fail);
+
+  const allowedFields = parseAllowedFields(read('ALLOWED_FIELDS'), fail);
+  const allowedRolesList = splitList(read('ALLOWED_ROLES'));
+  const allowedRoles = allowedRolesList === undefined ? undefined : new Set(allowedRolesList);
+  if (allowedRoles?.size === 0) fail('ALLOWED_ROLES', 'ALLOWED_ROLES lists no role; unset it to allow any role');
+
+  const logLevelRaw = (read('LOG_LEVEL') ?? read('AWS_LAMBDA_LOG_LEVEL') ?? CONFIG_DEFAULTS.logLevel).toLowerCase();
+  const logLevel = LOG_LEVELS.find((level) => level === logLevelRaw);
+  if (logLevel === undefined) fail('LOG_LEVEL', `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const [first] = problems;
+  if (first !== undefined || origin === undefined || secretId === undefined || dlqUrl === undefined) {
+    const message = problems.map((problem) => problem.message).join('; ');
+    throw new ConfigError(first?.variable ?? 'AUTH0_DOMAIN', `Invalid configuration: ${message}`);
+  }
+
+  return deepFreeze({
+    auth0: { origin, audience: audienceRaw ?? `${origin}/api/v2/`, secretId },
+    dlqUrl,
+    jobConcurrency,
+    policy: { allowedFields, allowedRoles },
+    httpTimeoutMs,
+    logLevel: logLevel ?? CONFIG_DEFAULTS.logLevel,
+    metricsNamespace: read('METRICS_NAMESPACE') ?? CONFIG_DEFAULTS.metricsNamespace,
+  });
+}
+
+type Fail = (variable: string, message: string) => undefined;
+
+function parseOrigin(value: string | undefined, fail: Fail): string | undefined {
+  if (value === undefined) return undefined;
+  if (/^https?:\/\//i.test(value)) {
+    const url = URL.canParse(value) ? new URL(value) : undefined;
+    if (url === undefined || (url.pathname !== '/' && url.pathname !== '') || url.search || url.username) {
+      return fail('AUTH0_DOMAIN', 'AUTH0_DOMAIN must be a bare domain (acme.eu.auth0.com) or an origin without a path');
+    }
+    if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) {
+      return fail('AUTH0_DOMAIN', 'AUTH0_DOMAIN may use http:// only for a loopback emulator (http://127.0.0.1:PORT)');
+    }
+    return url.origin;
+  }
+  if (!HOSTNAME.test(value)) {
+    return fail('AUTH0_DOMAIN', 'AUTH0_DOMAIN must be a domain such as acme.eu.auth0.com, without a path');
+  }
+  return `https://${value.toLowerCase()}`;
+}
+
+function integer(value: string | undefined, name: string, fallback: number, min: number, max: number, fail: Fail): number {
+  if (value === undefined) return fallback;
+  const parsed = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(parsed >= min && parsed <= max)) {
+    fail(name, `${name} must be an integer from ${min} to ${max}`);
+    return fallback;
+  }
+  return parsed;
+}
+
+function parseAllowedFields(value: string | undefined, fail: Fail): ReadonlySet<UserField> {
+  const fields = splitList(value);
+  if (fields === undefined) return new Set(DEFAULT_ALLOWED_FIELDS);
+  const unknown = fields.filter((field) => !(USER_FIELDS as readonly string[]).includes(field));
+  if (unknown.length > 0) {
+    fail('ALLOWED_FIELDS', `ALLOWED_FIELDS names unknown field(s) ${unknown.join(', ')}; known: ${USER_FIELDS.join(', ')}`);
+  } else if (fields.length === 0) {
+    fail('ALLOWED_FIELDS', 'ALLOWED_FIELDS lists no field; unset it for the default');
+  }
+  return new Set(fields.filter((field): field is UserField => (USER_FIELDS as readonly string[]).includes(field)));
+}
+
+function splitList(value: string | undefined): string[] | undefined {
+  return value?.split(',').map((item) => item.trim()).filter((item) => item !== '');
+}
+
+function deepFreeze<T extends object>(value: T): Readonly<T> {
+  for (const child of Object.values(value)) {
+    if (typeof child === 'object' && child !== null && !Object.isFrozen(child) && !(child instanceof Set)) deepFreeze(child);
+  }
+  return Object.freeze(value);
+}

@@ -1,0 +1,137 @@
+import type * as z from 'zod';
+import { PermanentError } from '../errors.ts';
+import { JOB_TYPES, JOB_VARIANTS, MAX_JOB_BYTES, type Job, type JobType, type UserField } from './schema.ts';
+
+/** What a deployment lets jobs do, from `ALLOWED_FIELDS` and `ALLOWED_ROLES`. */
+export interface JobPolicy {
+  /** `changes` fields a `user.update` job may carry. */
+  readonly allowedFields: ReadonlySet<UserField>;
+  /** Role ids or names jobs may assign or remove; `undefined` allows any role. */
+  readonly allowedRoles: ReadonlySet<string> | undefined;
+}
+
+/** Keys refused anywhere inside metadata: JavaScript would treat them as prototype access, not data. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** Deepest metadata nesting accepted; deeper input is refused before any recursive code sees it. */
+const MAX_METADATA_DEPTH = 32;
+
+/**
+ * Parses and validates one queued job body against the contract and the deployment's policy.
+ * Role policy needs role ids, so it is checked when the job is applied, still before any write.
+ *
+ * @throws {PermanentError} with a `code` naming the problem (`malformed_json`, `oversized_job`,
+ *   `unknown_type`, `invalid_target`, `unknown_field`, `forbidden_key`, `invalid_user_id`, `invalid_roles`,
+ *   `invalid_field`, `field_not_allowed`). Messages never quote values from the body.
+ * @example
+ * const job = parseJob(record.body, config.policy);
+ * if (job.type === 'user.update') console.log(Object.keys(job.changes));
+ */
+export function parseJob(body: string, policy: JobPolicy): Job {
+  // Cheap length test first: a string of n UTF-16 units holds at most 3n UTF-8 bytes.
+  if (body.length * 3 > MAX_JOB_BYTES && Buffer.byteLength(body, 'utf8') > MAX_JOB_BYTES) {
+    throw invalid('oversized_job', `job body exceeds ${MAX_JOB_BYTES} bytes, the Management API payload limit`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    // The parser's message quotes the body, which may hold personal data: say only what is wrong.
+    throw invalid('malformed_json', 'job body is not valid JSON');
+  }
+  if (!isPlainObject(raw)) throw invalid('invalid_job', 'job body must be a JSON object');
+
+  const type = raw['type'];
+  if (type === undefined) throw invalid('unknown_type', `job has no "type"; expected one of ${JOB_TYPES.join(', ')}`);
+  if (typeof type !== 'string' || !Object.hasOwn(JOB_VARIANTS, type)) {
+    throw invalid('unknown_type', `unknown job type; expected one of ${JOB_TYPES.join(', ')}`);
+  }
+
+  const hasUserId = Object.hasOwn(raw, 'userId');
+  const hasEmail = Object.hasOwn(raw, 'email');
+  if (hasUserId === hasEmail) {
+    throw invalid(
+      'invalid_target',
+      hasUserId ? 'job has both "userId" and "email"; give exactly one' : 'job needs exactly one of "userId" or "email"',
+    );
+  }
+  const variant = JOB_VARIANTS[type as JobType][hasUserId ? 'userId' : 'email'];
+  const fields: Readonly<Record<string, unknown>> = variant.shape;
+
+  const unknown = Object.keys(raw).filter((key) => !Object.hasOwn(fields, key));
+  if (unknown.length > 0) {
+    const hint = hasUserId && unknown.includes('connection') ? ' ("connection" only narrows an "email")' : '';
+    throw invalid('unknown_field', `unknown field(s) ${list(unknown)} in a ${type} job${hint}`);
+  }
+
+  if (type === 'user.update' && isPlainObject(raw['changes'])) {
+    for (const field of ['user_metadata', 'app_metadata'] as const) {
+      checkMetadataKeys(raw['changes'][field], `changes.${field}`);
+    }
+  }
+
+  const parsed = (variant as z.ZodType<Job>).safeParse(raw);
+  if (!parsed.success) {
+    // Report the user id first when it is wrong: it is the one problem a producer must fix in any case.
+    const issues = parsed.error.issues;
+    throw fromSchemaIssue(issues.find((issue) => issue.path[0] === 'userId') ?? issues[0]);
+  }
+  const job = parsed.data;
+
+  if (job.type === 'user.update') {
+    const refused = Object.keys(job.changes).filter((field) => !policy.allowedFields.has(field as UserField));
+    if (refused.length > 0) {
+      throw invalid('field_not_allowed', `changes to ${list(refused)} are not allowed by this deployment (ALLOWED_FIELDS)`);
+    }
+  } else {
+    job.roles = [...new Set(job.roles)];
+  }
+  return job;
+}
+
+function fromSchemaIssue(issue: z.core.$ZodIssue | undefined): PermanentError {
+  if (issue === undefined) return invalid('invalid_job', 'job does not match the contract');
+  const [head, second] = issue.path;
+  const where = issue.path.join('.') || 'job';
+  if (issue.code === 'unrecognized_keys') {
+    const fields = issue.keys.map((key) => `${where}.${key}`);
+    return invalid('unknown_field', `${list(fields)} ${head === 'changes' ? 'not accepted by PATCH /api/v2/users/{id}' : 'unknown'}`);
+  }
+  const code =
+    head === 'userId' ? 'invalid_user_id'
+    : head === 'roles' ? 'invalid_roles'
+    : head === 'changes' && second === undefined ? 'invalid_changes'
+    : 'invalid_field';
+  return invalid(code, `${where}: ${issue.message}`);
+}
+
+/** Walks metadata without recursion, refusing prototype keys and runaway nesting. */
+function checkMetadataKeys(value: unknown, where: string): void {
+  const pending: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: where, depth: 0 }];
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    if (item.value === null || typeof item.value !== 'object') continue;
+    if (item.depth > MAX_METADATA_DEPTH) {
+      throw invalid('invalid_field', `${where} nests deeper than ${MAX_METADATA_DEPTH} levels`);
+    }
+    for (const [key, child] of Object.entries(item.value)) {
+      const path = `${item.path}.${key}`;
+      if (FORBIDDEN_KEYS.has(key)) {
+        throw invalid('forbidden_key', `${path}: "${key}" is not accepted as a metadata key`);
+      }
+      pending.push({ value: child, path, depth: item.depth + 1 });
+    }
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Names keys for a message, bounded so that a hostile body cannot make the message large. */
+function list(keys: readonly string[]): string {
+  const shown = keys.slice(0, 5).map((key) => JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key));
+  return shown.join(', ') + (keys.length > 5 ? ` and ${keys.length - 5} more` : '');
+}
+
+function invalid(code: string, message: string): PermanentError {
+  return new PermanentError(code, message);
+}

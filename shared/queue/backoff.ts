@@ -1,0 +1,30 @@
+/** Longest delay SQS allows on a message (`DelaySeconds`), and the cap of every back-off here. */
+export const MAX_DELAY_SECONDS = 900;
+/** Base of the exponential back-off for retryable failures. */
+const RETRY_BASE_SECONDS = 2;
+
+/**
+ * Seconds to keep a rate-limited job invisible: the wait Auth0 asked for, plus jitter of up to half
+ * of it (at least 1 s) so that jobs put back together do not all return in the same second.
+ * Clamped to [1 s, 15 min].
+ */
+export function rateLimitedDelaySeconds(waitMs: number, random: () => number): number {
+  const base = Math.max(0, waitMs) / 1000;
+  const jitter = random() * Math.max(1, base / 2);
+  return clamp(Math.ceil(base + jitter));
+}
+
+/**
+ * Seconds to keep a job invisible after a retryable failure: exponential back-off with full jitter
+ * (uniform between 1 s and 2 s × 2^(receives − 1)), capped at 15 min.
+ * See https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
+ */
+export function retryDelaySeconds(receiveCount: number, random: () => number): number {
+  const exponent = Math.min(Math.max(0, receiveCount - 1), 20);
+  const ceiling = Math.min(MAX_DELAY_SECONDS, RETRY_BASE_SECONDS * 2 ** exponent);
+  return clamp(Math.ceil(random() * ceiling));
+}
+
+function clamp(seconds: number): number {
+  return Math.min(MAX_DELAY_SECONDS, Math.max(1, seconds));
+}
