@@ -105,7 +105,11 @@ export const UserChangesSchema = z
   } satisfies Record<UserField, z.ZodType>)
   .partial()
   .refine((changes) => Object.keys(changes).length > 0, { message: 'changes must name at least one field' })
-  .describe('Fields for PATCH /api/v2/users/{id}; the deployment policy (ALLOWED_FIELDS) may allow fewer');
+  .meta({
+    description: 'Fields for PATCH /api/v2/users/{id}; the deployment policy (ALLOWED_FIELDS) may allow fewer',
+    // The refinement above, stated for JSON Schema validators.
+    minProperties: 1,
+  });
 
 /** A role id (`rol_…`) or a role name. */
 export const RoleRefSchema = z

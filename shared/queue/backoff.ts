@@ -20,11 +20,11 @@ export function rateLimitedDelaySeconds(waitMs: number, random: () => number): n
  * See https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
  */
 export function retryDelaySeconds(receiveCount: number, random: () => number): number {
-  const exponent = Math.min(Math.max(0, receiveCount - 1), 20);
+  const exponent = Number.isFinite(receiveCount) ? Math.min(Math.max(0, receiveCount - 1), 20) : 0;
   const ceiling = Math.min(MAX_DELAY_SECONDS, RETRY_BASE_SECONDS * 2 ** exponent);
   return clamp(Math.ceil(random() * ceiling));
 }
 
 function clamp(seconds: number): number {
-  return Math.min(MAX_DELAY_SECONDS, Math.max(1, seconds));
+  return Number.isFinite(seconds) ? Math.min(MAX_DELAY_SECONDS, Math.max(1, seconds)) : 1;
 }

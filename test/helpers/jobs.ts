@@ -1,0 +1,38 @@
+import { MAX_JOB_BYTES, MAX_ROLES_PER_JOB } from '../../shared/jobs/schema.ts';
+
+/** The contract's examples, as the README shows them. */
+export const VALID_JOBS = [
+  { type: 'user.update', userId: 'auth0|65a1b2c3', changes: { app_metadata: { plan: 'pro' }, blocked: false } },
+  { type: 'user.update', email: 'ada@example.com', connection: 'Username-Password-Authentication', changes: { user_metadata: { locale: 'fr' } } },
+  { type: 'roles.assign', userId: 'auth0|65a1b2c3', roles: ['rol_9xAbCdEfGh123456', 'support-agent'], jobId: 'crm-2026-11-23-0001', source: 'crm' },
+  { type: 'roles.remove', email: 'ada@example.com', roles: ['support-agent'] },
+];
+
+/** Bad input, each with the reason code it must be dead-lettered with. */
+export const INVALID_JOBS: Array<[string, string, string]> = [
+  ['malformed JSON', '{"type":"user.update",', 'malformed_json'],
+  ['a JSON array', '[1,2]', 'invalid_job'],
+  ['no type', '{"userId":"auth0|1","changes":{"blocked":true}}', 'unknown_type'],
+  ['an unknown type', '{"type":"user.delete","userId":"auth0|1"}', 'unknown_type'],
+  ['both userId and email', '{"type":"roles.assign","userId":"auth0|1","email":"a@example.com","roles":["x"]}', 'invalid_target'],
+  ['neither userId nor email', '{"type":"roles.assign","roles":["x"]}', 'invalid_target'],
+  ['an unknown top-level field', '{"type":"roles.assign","userId":"auth0|1","roles":["x"],"priority":1}', 'unknown_field'],
+  ['connection with userId', '{"type":"roles.assign","userId":"auth0|1","connection":"db","roles":["x"]}', 'unknown_field'],
+  ['a change PATCH does not accept', '{"type":"user.update","userId":"auth0|1","changes":{"roles":["x"]}}', 'unknown_field'],
+  ['no changes', '{"type":"user.update","userId":"auth0|1","changes":{}}', 'invalid_changes'],
+  ['a field outside the policy', '{"type":"user.update","userId":"auth0|1","changes":{"password":"hunter2hunter2"}}', 'field_not_allowed'],
+  ['an empty role list', '{"type":"roles.assign","userId":"auth0|1","roles":[]}', 'invalid_roles'],
+  ['an oversized role list', JSON.stringify({ type: 'roles.assign', userId: 'auth0|1', roles: Array.from({ length: MAX_ROLES_PER_JOB + 1 }, (_, i) => `role-${i}`) }), 'invalid_roles'],
+  ['a user id with a slash', '{"type":"roles.assign","userId":"auth0|1/../../roles","roles":["x"]}', 'invalid_user_id'],
+  ['a user id with ..', '{"type":"roles.assign","userId":"..","roles":["x"]}', 'invalid_user_id'],
+  ['a user id with ?', '{"type":"roles.assign","userId":"auth0|1?fields=x","roles":["x"]}', 'invalid_user_id'],
+  ['a user id with #', '{"type":"roles.assign","userId":"auth0|1#x","roles":["x"]}', 'invalid_user_id'],
+  ['a user id with %', '{"type":"roles.assign","userId":"auth0%7C1","roles":["x"]}', 'invalid_user_id'],
+  ['a user id with a space', '{"type":"roles.assign","userId":"auth0| 1","roles":["x"]}', 'invalid_user_id'],
+  ['__proto__ in metadata', '{"type":"user.update","userId":"auth0|1","changes":{"app_metadata":{"__proto__":{"admin":true}}}}', 'forbidden_key'],
+  ['constructor deep in metadata', '{"type":"user.update","userId":"auth0|1","changes":{"user_metadata":{"a":[{"constructor":{"prototype":1}}]}}}', 'forbidden_key'],
+  ['a jobId over 64 characters', JSON.stringify({ type: 'roles.assign', userId: 'auth0|1', roles: ['x'], jobId: 'j'.repeat(65) }), 'invalid_field'],
+  ['a phone number that is not E.164', '{"type":"user.update","userId":"auth0|1","changes":{"phone_number":"0155 555"}}', 'invalid_field'],
+  ['a body over 1 MB', JSON.stringify({ type: 'user.update', userId: 'auth0|1', changes: { user_metadata: { blob: 'x'.repeat(MAX_JOB_BYTES) } } }), 'oversized_job'],
+];
+

@@ -1,0 +1,58 @@
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { DeadLetter, QueueOps, VisibilityChange } from '../../shared/queue/sqs.ts';
+
+export const QUEUE_ARN = 'arn:aws:sqs:eu-west-1:123456789012:jobs';
+export const FIFO_QUEUE_ARN = 'arn:aws:sqs:eu-west-1:123456789012:jobs.fifo';
+
+let serial = 0;
+
+/** An SQS record as Lambda's event source mapping delivers it. */
+export function sqsRecord(body: unknown, options: { arn?: string; groupId?: string; receiveCount?: number; messageId?: string } = {}): SQSRecord {
+  serial += 1;
+  const messageId = options.messageId ?? `00000000-0000-4000-8000-${String(serial).padStart(12, '0')}`;
+  return {
+    messageId,
+    receiptHandle: `receipt-${messageId}`,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    attributes: {
+      ApproximateReceiveCount: String(options.receiveCount ?? 1),
+      SentTimestamp: '1790000000000',
+      SenderId: 'AIDAEXAMPLE',
+      ApproximateFirstReceiveTimestamp: '1790000000000',
+      ...(options.groupId === undefined ? {} : { MessageGroupId: options.groupId, SequenceNumber: String(serial), MessageDeduplicationId: messageId }),
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: options.arn ?? QUEUE_ARN,
+    awsRegion: 'eu-west-1',
+  };
+}
+
+export function sqsEvent(records: SQSRecord[]): SQSEvent {
+  return { Records: records };
+}
+
+/** A context whose remaining time counts down with the given clock. */
+export function lambdaContext(now: () => number, timeoutMs = 30_000) {
+  const deadline = now() + timeoutMs;
+  return { getRemainingTimeInMillis: () => Math.max(0, deadline - now()) };
+}
+
+/** Hand-written fake of the queue operations, recording every call. */
+export function createFakeQueue(options: { failDeadLetter?: boolean; failVisibility?: boolean } = {}) {
+  const deadLetters: DeadLetter[] = [];
+  const visibility: Array<{ queueUrl: string; changes: VisibilityChange[] }> = [];
+  const queue: QueueOps = {
+    async changeVisibility(queueUrl, changes) {
+      visibility.push({ queueUrl, changes: [...changes] });
+      return new Set(options.failVisibility ? changes.map((change) => change.messageId) : []);
+    },
+    async sendToDeadLetter(letter) {
+      if (options.failDeadLetter) throw Object.assign(new Error('Service unavailable'), { name: 'ServiceUnavailable' });
+      deadLetters.push(letter);
+    },
+  };
+  const delays = () => new Map(visibility.flatMap((call) => call.changes.map((change) => [change.messageId, change.delaySeconds] as const)));
+  return { queue, deadLetters, visibility, delays };
+}

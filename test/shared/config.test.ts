@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { CONFIG_DEFAULTS, loadConfig } from '../../shared/config.ts';
+import { ConfigError } from '../../shared/errors.ts';
+
+const base = {
+  AUTH0_DOMAIN: 'acme.eu.auth0.com',
+  AUTH0_SECRET_ID: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth0-m2m-AbCdEf',
+  DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs-dlq',
+};
+
+const failure = (env: Record<string, string | undefined>) => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    return error as ConfigError;
+  }
+  throw new Error('loadConfig accepted the environment');
+};
+
+describe('Function: loadConfig()', () => {
+  it('applies the documented defaults', () => {
+    // Act
+    const config = loadConfig(base);
+
+    // Assess
+    expect(config.auth0).toEqual({ origin: 'https://acme.eu.auth0.com', audience: 'https://acme.eu.auth0.com/api/v2/', secretId: base.AUTH0_SECRET_ID });
+    expect(config.jobConcurrency).toBe(CONFIG_DEFAULTS.jobConcurrency);
+    expect(config.policy.allowedRoles).toBeUndefined();
+    expect([...config.policy.allowedFields]).not.toContain('password');
+    expect([...config.policy.allowedFields]).not.toContain('connection');
+    expect([...config.policy.allowedFields]).toContain('app_metadata');
+    expect(Object.isFrozen(config) && Object.isFrozen(config.auth0)).toBe(true);
+  });
+
+  it('accepts a loopback http origin for local use, and derives its audience', () => {
+    // Act
+    const config = loadConfig({ ...base, AUTH0_DOMAIN: 'http://127.0.0.1:4010' });
+
+    // Assess
+    expect(config.auth0.origin).toBe('http://127.0.0.1:4010');
+    expect(config.auth0.audience).toBe('http://127.0.0.1:4010/api/v2/');
+  });
+
+  it('keeps an explicit audience (custom domains still use the canonical one)', () => {
+    // Act
+    const config = loadConfig({ ...base, AUTH0_DOMAIN: 'login.acme.com', AUTH0_AUDIENCE: 'https://acme.eu.auth0.com/api/v2/' });
+
+    // Assess
+    expect(config.auth0.audience).toBe('https://acme.eu.auth0.com/api/v2/');
+  });
+
+  it.each([
+    [{ AUTH0_DOMAIN: undefined }, 'AUTH0_DOMAIN', 'AUTH0_DOMAIN is required'],
+    [{ AUTH0_DOMAIN: 'http://acme.eu.auth0.com' }, 'AUTH0_DOMAIN', 'loopback'],
+    [{ AUTH0_DOMAIN: 'acme.eu.auth0.com/api/v2' }, 'AUTH0_DOMAIN', 'without a path'],
+    [{ AUTH0_SECRET_ID: '' }, 'AUTH0_SECRET_ID', 'AUTH0_SECRET_ID is required'],
+    [{ DLQ_URL: undefined }, 'DLQ_URL', 'DLQ_URL is required'],
+    [{ JOB_CONCURRENCY: 'four' }, 'JOB_CONCURRENCY', 'JOB_CONCURRENCY must be an integer'],
+    [{ JOB_CONCURRENCY: '0' }, 'JOB_CONCURRENCY', 'from 1 to 64'],
+    [{ ALLOWED_FIELDS: 'app_metadata,favourite_colour' }, 'ALLOWED_FIELDS', 'favourite_colour'],
+    [{ ALLOWED_ROLES: ' , ' }, 'ALLOWED_ROLES', 'lists no role'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'LOG_LEVEL must be one of'],
+  ])('refuses %o, naming %s', (override, variable, text) => {
+    // Act
+    const error = failure({ ...base, ...override });
+
+    // Assess
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toContain(text);
+  });
+
+  it('reports every problem at once', () => {
+    // Act
+    const error = failure({ JOB_CONCURRENCY: '-1' });
+
+    // Assess
+    expect(error.message).toContain('AUTH0_DOMAIN is required');
+    expect(error.message).toContain('AUTH0_SECRET_ID is required');
+    expect(error.message).toContain('DLQ_URL is required');
+    expect(error.message).toContain('JOB_CONCURRENCY');
+  });
+
+  it('parses policy lists', () => {
+    // Act
+    const config = loadConfig({ ...base, ALLOWED_FIELDS: 'app_metadata, blocked', ALLOWED_ROLES: 'rol_abc,support-agent' });
+
+    // Assess
+    expect([...config.policy.allowedFields]).toEqual(['app_metadata', 'blocked']);
+    expect([...(config.policy.allowedRoles ?? [])]).toEqual(['rol_abc', 'support-agent']);
+  });
+});

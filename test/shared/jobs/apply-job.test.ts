@@ -1,0 +1,164 @@
+import type { MockAgent } from 'undici';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createManagementClient } from '../../../shared/auth0/client.ts';
+import { PermanentError } from '../../../shared/errors.ts';
+import { createJobApplier } from '../../../shared/jobs/apply-job.ts';
+import type { Job } from '../../../shared/jobs/schema.ts';
+import { ORIGIN, createClock, createFakeTokens, createMockAgent } from '../../helpers/auth0.ts';
+
+const timeouts = { headersTimeoutMs: 1_000, bodyTimeoutMs: 1_000 };
+const json = { headers: { 'content-type': 'application/json' } };
+
+describe('Function: createJobApplier()', () => {
+  let agent: MockAgent;
+  let warnings: string[];
+
+  beforeEach(() => {
+    agent = createMockAgent();
+    warnings = [];
+  });
+
+  afterEach(async () => {
+    agent.assertNoPendingInterceptors();
+    await agent.close();
+  });
+
+  const create = (options: { allowedRoles?: string[]; scopes?: string } = {}) => {
+    const { tokens } = createFakeTokens(options.scopes);
+    const client = createManagementClient({ origin: ORIGIN, dispatcher: agent, tokens, timeouts, now: createClock().now, logger: { debug() {}, warn() {} } });
+    return createJobApplier({
+      client,
+      allowedRoles: options.allowedRoles === undefined ? undefined : new Set(options.allowedRoles),
+      logger: { warn: (message) => warnings.push(message) },
+    });
+  };
+
+  const apply = (applyJob: ReturnType<typeof create>, job: Job) => applyJob(job, { correlationId: job.jobId });
+
+  it('patches the user with exactly the job changes', async () => {
+    // Prepare
+    const applyJob = create();
+    let body: unknown;
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/api/v2/users/auth0%7C1', method: 'PATCH' })
+      .reply((options) => {
+        body = JSON.parse(String(options.body));
+        return { statusCode: 200, data: { user_id: 'auth0|1' }, responseOptions: json };
+      });
+
+    // Act
+    await apply(applyJob, { type: 'user.update', userId: 'auth0|1', changes: { app_metadata: { plan: 'pro' }, blocked: false } });
+
+    // Assess
+    expect(body).toEqual({ app_metadata: { plan: 'pro' }, blocked: false });
+  });
+
+  it('accepts update:users_app_metadata for a metadata-only change, but not for other fields', async () => {
+    // Prepare
+    const applyJob = create({ scopes: 'update:users_app_metadata' });
+    agent.get(ORIGIN).intercept({ path: '/api/v2/users/auth0%7C1', method: 'PATCH' }).reply(200, {});
+
+    // Act
+    await apply(applyJob, { type: 'user.update', userId: 'auth0|1', changes: { user_metadata: { locale: 'fr' } } });
+    const refused = apply(applyJob, { type: 'user.update', userId: 'auth0|1', changes: { blocked: true } });
+
+    // Assess
+    await expect(refused).rejects.toMatchObject({ code: 'insufficient_scope' });
+  });
+
+  it('resolves an email to the one user on the given connection', async () => {
+    // Prepare
+    const applyJob = create();
+    const pool = agent.get(ORIGIN);
+    pool
+      .intercept({ path: (path) => path.startsWith('/api/v2/users-by-email?') && path.includes('email=ada%40example.com'), method: 'GET' })
+      .reply(200, [
+        { user_id: 'auth0|1', identities: [{ connection: 'Username-Password-Authentication' }] },
+        { user_id: 'google-oauth2|9', identities: [{ connection: 'google-oauth2' }] },
+      ], json);
+    pool.intercept({ path: '/api/v2/users/auth0%7C1/roles', method: 'DELETE' }).reply(204, '');
+
+    // Act
+    const result = apply(applyJob, { type: 'roles.remove', email: 'ada@example.com', connection: 'Username-Password-Authentication', roles: ['rol_abc'] });
+
+    // Assess: only the DELETE for auth0|1 is intercepted; any other user id would be refused
+    await expect(result).resolves.toBeUndefined();
+  });
+
+  it.each([
+    [[], 'user_not_found'],
+    [[{ user_id: 'auth0|1' }, { user_id: 'google-oauth2|9' }], 'ambiguous_email'],
+  ])('refuses an email that matches %j users', async (users, code) => {
+    // Prepare
+    const applyJob = create();
+    agent.get(ORIGIN).intercept({ path: (path) => path.startsWith('/api/v2/users-by-email?'), method: 'GET' }).reply(200, users, json);
+
+    // Act
+    const result = apply(applyJob, { type: 'user.update', email: 'ada@example.com', changes: { blocked: true } });
+
+    // Assess
+    await expect(result).rejects.toBeInstanceOf(PermanentError);
+    await expect(result).rejects.toMatchObject({ code });
+  });
+
+  it('resolves role names by exact name, once per container', async () => {
+    // Prepare
+    const applyJob = create();
+    const pool = agent.get(ORIGIN);
+    pool
+      .intercept({ path: '/api/v2/roles?name_filter=support-agent&per_page=100&page=0', method: 'GET' })
+      .reply(200, [{ id: 'rol_senior', name: 'senior-support-agent' }, { id: 'rol_support', name: 'support-agent' }], json);
+    const assigned: unknown[] = [];
+    pool
+      .intercept({ path: '/api/v2/users/auth0%7C1/roles', method: 'POST' })
+      .reply((options) => {
+        assigned.push(JSON.parse(String(options.body)));
+        return { statusCode: 204, data: '' };
+      })
+      .times(2);
+
+    // Act
+    await apply(applyJob, { type: 'roles.assign', userId: 'auth0|1', roles: ['support-agent', 'rol_other'] });
+    await apply(applyJob, { type: 'roles.assign', userId: 'auth0|1', roles: ['support-agent'] });
+
+    // Assess: one lookup for two jobs
+    expect(assigned).toEqual([{ roles: ['rol_support', 'rol_other'] }, { roles: ['rol_support'] }]);
+  });
+
+  it('refuses an unknown role name', async () => {
+    // Prepare
+    const applyJob = create();
+    agent.get(ORIGIN).intercept({ path: (path) => path.startsWith('/api/v2/roles?'), method: 'GET' }).reply(200, [{ id: 'rol_x', name: 'admins' }], json);
+
+    // Act & Assess
+    await expect(apply(applyJob, { type: 'roles.assign', userId: 'auth0|1', roles: ['admin'] })).rejects.toMatchObject({ code: 'role_not_found' });
+  });
+
+  it('checks ALLOWED_ROLES on resolved ids before any write', async () => {
+    // Prepare: the deployment allows "support-agent" by name; the job names its id and another role
+    const applyJob = create({ allowedRoles: ['support-agent'] });
+    agent
+      .get(ORIGIN)
+      .intercept({ path: (path) => path.startsWith('/api/v2/roles?name_filter=support-agent'), method: 'GET' })
+      .reply(200, [{ id: 'rol_support', name: 'support-agent' }], json);
+
+    // Act
+    const result = apply(applyJob, { type: 'roles.assign', userId: 'auth0|1', roles: ['rol_support', 'rol_admin'] });
+
+    // Assess: no POST was intercepted, so nothing was written
+    await expect(result).rejects.toMatchObject({ code: 'role_not_allowed' });
+    await expect(result).rejects.toThrow(/rol_admin/);
+  });
+
+  it('allows a role given by id when ALLOWED_ROLES names it', async () => {
+    // Prepare
+    const applyJob = create({ allowedRoles: ['support-agent'] });
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: (path) => path.startsWith('/api/v2/roles?name_filter=support-agent'), method: 'GET' }).reply(200, [{ id: 'rol_support', name: 'support-agent' }], json);
+    pool.intercept({ path: '/api/v2/users/auth0%7C1/roles', method: 'POST' }).reply(204, '');
+
+    // Act & Assess
+    await expect(apply(applyJob, { type: 'roles.assign', userId: 'auth0|1', roles: ['rol_support'] })).resolves.toBeUndefined();
+  });
+});

@@ -1,0 +1,315 @@
+import type { MockAgent } from 'undici';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../shared/config.ts';
+import { PermanentError, RateLimitedError, RetryableError } from '../../../shared/errors.ts';
+import type { ApplyJob } from '../../../shared/jobs/apply-job.ts';
+import { DEFAULT_ALLOWED_FIELDS, type Job } from '../../../shared/jobs/schema.ts';
+import { createLogger } from '../../../shared/logger.ts';
+import { createMetrics } from '../../../shared/metrics.ts';
+import { type ProcessJobsDeps, processJobs, queueUrlFromArn } from '../../../shared/queue/process-jobs.ts';
+import { createWorkerDeps } from '../../../shared/worker.ts';
+import { AUTH0_ERRORS, ORIGIN, createClock, createMockAgent, signAccessToken } from '../../helpers/auth0.ts';
+import { FIFO_QUEUE_ARN, QUEUE_ARN, createFakeQueue, lambdaContext, sqsEvent, sqsRecord } from '../../helpers/sqs.ts';
+
+const job = (userId: string, extra: Partial<Job> = {}) => ({ type: 'user.update', userId, changes: { blocked: true }, ...extra });
+
+describe('Function: processJobs()', () => {
+  let clock: ReturnType<typeof createClock>;
+  let lines: string[];
+
+  beforeEach(() => {
+    clock = createClock();
+    lines = [];
+  });
+
+  const deps = (applyJob: ApplyJob, fake = createFakeQueue(), overrides: Partial<ProcessJobsDeps> = {}): ProcessJobsDeps => ({
+    policy: { allowedFields: new Set(DEFAULT_ALLOWED_FIELDS), allowedRoles: undefined },
+    concurrency: 4,
+    applyJob,
+    queue: fake.queue,
+    logger: createLogger({ level: 'debug', now: clock.now, write: (line) => lines.push(line) }),
+    metrics: createMetrics({ namespace: 'Test', service: 'worker', now: clock.now, write: (line) => lines.push(line) }),
+    now: clock.now,
+    random: () => 0.5,
+    ...overrides,
+  });
+
+  it('acknowledges applied jobs and publishes counts as embedded metrics', async () => {
+    // Prepare
+    const applied: string[] = [];
+    const records = [sqsRecord(job('auth0|1')), sqsRecord(job('auth0|2'))];
+
+    // Act
+    const response = await processJobs(sqsEvent(records), lambdaContext(clock.now), deps(async (j) => {
+      if ('userId' in j) applied.push(j.userId);
+    }));
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(applied.sort()).toEqual(['auth0|1', 'auth0|2']);
+    const emf = lines.map((line) => JSON.parse(line)).find((entry) => entry._aws !== undefined);
+    expect(emf).toMatchObject({ JobsApplied: 2, JobsRequeued: 0, JobsDeadLettered: 0 });
+    expect(emf._aws.CloudWatchMetrics[0].Namespace).toBe('Test');
+  });
+
+  it('dead-letters invalid input with its reason and acknowledges it, without trying to apply it', async () => {
+    // Prepare
+    const fake = createFakeQueue();
+    const record = sqsRecord('{"type":"user.update",', { receiveCount: 2 });
+    let calls = 0;
+
+    // Act
+    const response = await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(async () => void calls++, fake));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(calls).toBe(0);
+    expect(fake.deadLetters).toHaveLength(1);
+    expect(fake.deadLetters[0]).toMatchObject({
+      body: record.body,
+      attributes: {
+        reason: 'malformed_json',
+        errorMessage: 'job body is not valid JSON',
+        originalMessageId: record.messageId,
+        sourceQueueArn: QUEUE_ARN,
+        failedAt: new Date(clock.now()).toISOString(),
+        receiveCount: 2,
+      },
+    });
+  });
+
+  it('dead-letters a permanent Auth0 refusal with the status, errorCode and jobId', async () => {
+    // Prepare
+    const fake = createFakeQueue();
+    const record = sqsRecord(job('auth0|gone', { jobId: 'crm-7' }));
+    const refuse: ApplyJob = async () => {
+      throw new PermanentError('http_404', 'PATCH /api/v2/users/{id} was refused with HTTP 404: The user does not exist.', { status: 404, auth0ErrorCode: 'inexistent_user' });
+    };
+
+    // Act
+    const response = await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(refuse, fake));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(fake.deadLetters[0]?.attributes).toMatchObject({ reason: 'http_404', httpStatus: 404, auth0ErrorCode: 'inexistent_user', jobId: 'crm-7' });
+  });
+
+  it('reports the record failed, and loses nothing, when the dead-letter send fails', async () => {
+    // Prepare
+    const fake = createFakeQueue({ failDeadLetter: true });
+    const record = sqsRecord('not json');
+
+    // Act
+    const response = await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(async () => {}, fake));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(fake.delays().get(record.messageId)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('puts a rate-limited job back for the wait Auth0 asked for, with jitter', async () => {
+    // Prepare
+    const fake = createFakeQueue();
+    const record = sqsRecord(job('auth0|1'));
+    const limited: ApplyJob = async () => {
+      throw new RateLimitedError(clock.now() + 10_000, 'rate limited');
+    };
+
+    // Act
+    const response = await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(limited, fake));
+
+    // Assess: 10 s plus half of the 5 s jitter window
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(fake.visibility).toEqual([
+      { queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs', changes: [{ messageId: record.messageId, receiptHandle: record.receiptHandle, delaySeconds: 13 }] },
+    ]);
+  });
+
+  it('backs off retryable failures exponentially from ApproximateReceiveCount', async () => {
+    // Prepare
+    const fake = createFakeQueue();
+    const records = [1, 3, 6].map((receiveCount) => sqsRecord(job('auth0|1'), { receiveCount }));
+    const failing: ApplyJob = async () => {
+      throw new RetryableError('auth0_unavailable', 'HTTP 503', { status: 503 });
+    };
+
+    // Act
+    const response = await processJobs(sqsEvent(records), lambdaContext(clock.now), deps(failing, fake));
+
+    // Assess: ceilings 2, 8 and 64 s, half of each with random() = 0.5
+    expect(response.batchItemFailures).toHaveLength(3);
+    expect(records.map((record) => fake.delays().get(record.messageId))).toEqual([1, 4, 32]);
+  });
+
+  it('treats an unexpected exception as retryable and never throws', async () => {
+    // Prepare
+    const record = sqsRecord(job('auth0|1'));
+    const broken: ApplyJob = async () => {
+      throw new TypeError('Cannot read properties of undefined');
+    };
+
+    // Act
+    const response = await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(broken));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(lines.some((line) => line.includes('"code":"internal_error"'))).toBe(true);
+  });
+
+  it('still reports requeued records failed when their visibility cannot be changed', async () => {
+    // Prepare
+    const fake = createFakeQueue({ failVisibility: true });
+    const record = sqsRecord(job('auth0|1'));
+
+    // Act
+    const response = await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(async () => {
+      throw new RetryableError('network', 'socket hang up');
+    }, fake));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+  });
+
+  it('on FIFO, fails the later records of a failed group unattempted, and keeps other groups going', async () => {
+    // Prepare
+    const fake = createFakeQueue();
+    const a = [1, 2, 3].map((n) => sqsRecord(job(`auth0|a${n}`), { arn: FIFO_QUEUE_ARN, groupId: 'user-a' }));
+    const b = [1, 2].map((n) => sqsRecord(job(`auth0|b${n}`), { arn: FIFO_QUEUE_ARN, groupId: 'user-b' }));
+    const attempted: string[] = [];
+    const applyJob: ApplyJob = async (j) => {
+      const id = 'userId' in j ? j.userId : '';
+      attempted.push(id);
+      if (id === 'auth0|a1') throw new RetryableError('auth0_unavailable', 'HTTP 503');
+    };
+
+    // Act
+    const response = await processJobs(sqsEvent([a[0]!, b[0]!, a[1]!, b[1]!, a[2]!]), lambdaContext(clock.now), deps(applyJob, fake));
+
+    // Assess
+    expect(response.batchItemFailures.map((failure) => failure.itemIdentifier).sort()).toEqual(a.map((record) => record.messageId).sort());
+    expect(attempted.sort()).toEqual(['auth0|a1', 'auth0|b1', 'auth0|b2']);
+    const delays = fake.delays();
+    expect(new Set(a.map((record) => delays.get(record.messageId)))).toEqual(new Set([1]));
+    expect(fake.visibility[0]?.queueUrl).toBe('https://sqs.eu-west-1.amazonaws.com/123456789012/jobs.fifo');
+  });
+
+  it('on FIFO, a dead-lettered record does not hold back the rest of its group', async () => {
+    // Prepare
+    const fake = createFakeQueue();
+    const bad = sqsRecord('{}', { arn: FIFO_QUEUE_ARN, groupId: 'g' });
+    const good = sqsRecord(job('auth0|1'), { arn: FIFO_QUEUE_ARN, groupId: 'g' });
+    let applied = 0;
+
+    // Act
+    const response = await processJobs(sqsEvent([bad, good]), lambdaContext(clock.now), deps(async () => void applied++, fake));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(applied).toBe(1);
+    expect(fake.deadLetters[0]).toMatchObject({ groupId: 'g', deduplicationId: bad.messageId });
+  });
+
+  it('starts no record near the deadline and hands the rest back at once', async () => {
+    // Prepare: 12 s left, 5 s reserved, each job takes 3 s, one at a time
+    const fake = createFakeQueue();
+    const records = Array.from({ length: 5 }, (_, n) => sqsRecord(job(`auth0|${n}`)));
+    let attempted = 0;
+    const slow: ApplyJob = async () => {
+      attempted += 1;
+      clock.advance(3_000);
+    };
+
+    // Act
+    const response = await processJobs(sqsEvent(records), lambdaContext(clock.now, 12_000), deps(slow, fake, { concurrency: 1 }));
+
+    // Assess: jobs start at 0, 3 and 6 s; at 9 s only 3 s are left
+    expect(attempted).toBe(3);
+    expect(response.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual(records.slice(3).map((record) => record.messageId));
+    expect([...fake.delays().values()]).toEqual([0, 0]);
+  });
+});
+
+describe('Function: queueUrlFromArn()', () => {
+  it('builds the queue URL of an SQS ARN, FIFO and China partitions included', () => {
+    // Act & Assess
+    expect(queueUrlFromArn('arn:aws:sqs:us-east-1:111122223333:jobs.fifo')).toBe('https://sqs.us-east-1.amazonaws.com/111122223333/jobs.fifo');
+    expect(queueUrlFromArn('arn:aws-cn:sqs:cn-north-1:111122223333:jobs')).toBe('https://sqs.cn-north-1.amazonaws.com.cn/111122223333/jobs');
+    expect(() => queueUrlFromArn('jobs')).toThrow(TypeError);
+  });
+});
+
+describe('Function: createWorkerDeps() wired with processJobs()', () => {
+  let agent: MockAgent;
+
+  beforeEach(() => {
+    agent = createMockAgent();
+  });
+
+  afterEach(async () => {
+    agent.assertNoPendingInterceptors();
+    await agent.close();
+  });
+
+  const env = { AUTH0_DOMAIN: 'acme.eu.auth0.com', AUTH0_SECRET_ID: 'auth0-m2m', DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs-dlq', JOB_CONCURRENCY: '1' };
+
+  const wire = async (clock: ReturnType<typeof createClock>, lines: string[]) => {
+    const fake = createFakeQueue();
+    const token = await signAccessToken({ now: clock.now() });
+    agent.get(ORIGIN).intercept({ path: '/oauth/token', method: 'POST' }).reply(200, { access_token: token, expires_in: 86_400, token_type: 'Bearer' });
+    const deps = createWorkerDeps(loadConfig(env), {
+      dispatcher: agent,
+      queue: fake.queue,
+      readCredentials: async () => ({ clientId: 'client-1', clientSecret: 'never-logged-secret' }),
+      now: clock.now,
+      random: () => 0,
+      write: (line) => lines.push(line),
+    });
+    return { fake, token, deps };
+  };
+
+  it('after one 429, requeues the rest of the batch without another call, and logs no secret, token or metadata value', async () => {
+    // Prepare
+    const clock = createClock();
+    const lines: string[] = [];
+    const { fake, token, deps } = await wire(clock, lines);
+    const records = Array.from({ length: 5 }, (_, n) =>
+      sqsRecord({ type: 'user.update', userId: `auth0|${n}`, changes: { app_metadata: { plan: 'metadata-value-xyz' } } }),
+    );
+    agent
+      .get(ORIGIN)
+      .intercept({ path: '/api/v2/users/auth0%7C0', method: 'PATCH' })
+      .reply(429, AUTH0_ERRORS.tooManyRequests, { headers: { 'x-ratelimit-limit': '2', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.floor(clock.now() / 1000) + 10) } });
+
+    // Act
+    const response = await processJobs(sqsEvent(records), lambdaContext(clock.now), deps);
+
+    // Assess: one request in all; every record back on the queue for the 5 s one call needs to refill
+    expect(response.batchItemFailures).toHaveLength(5);
+    expect([...fake.delays().values()]).toEqual([5, 5, 5, 5, 5]);
+    const output = lines.join('\n');
+    expect(output).toContain('"RateLimited":1');
+    expect(output).toContain('"TokensFetched":1');
+    expect(output).not.toContain(token);
+    expect(output).not.toContain('never-logged-secret');
+    expect(output).not.toContain('metadata-value-xyz');
+  });
+
+  it('keeps one token for the container across invocations', async () => {
+    // Prepare
+    const clock = createClock();
+    const lines: string[] = [];
+    const { deps } = await wire(clock, lines);
+    agent.get(ORIGIN).intercept({ path: '/api/v2/users/auth0%7C1', method: 'PATCH' }).reply(200, {}).times(3);
+
+    // Act
+    for (let invocation = 0; invocation < 3; invocation++) {
+      clock.advance(60_000);
+      const response = await processJobs(sqsEvent([sqsRecord(job('auth0|1'))]), lambdaContext(clock.now), deps);
+      expect(response.batchItemFailures).toEqual([]);
+    }
+
+    // Assess
+    const fetched = lines.filter((line) => line.includes('"TokensFetched"')).map((line) => JSON.parse(line).TokensFetched);
+    expect(fetched).toEqual([1]);
+  });
+});
