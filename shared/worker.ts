@@ -1,6 +1,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import Agent from 'undici/lib/dispatcher/agent.js';
 import { createManagementClient } from './auth0/client.ts';
 import type { HttpTimeouts } from './auth0/http.ts';
 import { createTokenSource } from './auth0/token.ts';

@@ -1,4 +1,4 @@
-import type * as z from 'zod';
+import type * as z from 'zod/mini';
 import { PermanentError } from '../errors.ts';
 import { JOB_TYPES, JOB_VARIANTS, MAX_JOB_BYTES, type Job, type JobType, type UserField } from './schema.ts';
 
@@ -55,7 +55,7 @@ export function parseJob(body: string, policy: JobPolicy): Job {
     );
   }
   const variant = JOB_VARIANTS[type as JobType][hasUserId ? 'userId' : 'email'];
-  const fields: Readonly<Record<string, unknown>> = variant.shape;
+  const fields: Readonly<Record<string, unknown>> = variant.def.shape;
 
   const unknown = Object.keys(raw).filter((key) => !Object.hasOwn(fields, key));
   if (unknown.length > 0) {
@@ -69,7 +69,7 @@ export function parseJob(body: string, policy: JobPolicy): Job {
     }
   }
 
-  const parsed = (variant as z.ZodType<Job>).safeParse(raw);
+  const parsed = (variant as z.ZodMiniType<Job>).safeParse(raw);
   if (!parsed.success) {
     // Report the user id first when it is wrong: it is the one problem a producer must fix in any case.
     const issues = parsed.error.issues;

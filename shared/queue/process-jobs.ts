@@ -130,13 +130,12 @@ async function requeue(outcomes: ReadonlyMap<SQSRecord, Outcome>, deps: ProcessJ
   for (const [record, outcome] of outcomes) {
     if (outcome.kind !== 'requeued') continue;
     failures.push({ itemIdentifier: record.messageId });
-    const url = queueUrlFromArn(record.eventSourceARN);
-    const changes = byQueue.get(url) ?? [];
+    const changes = byQueue.get(record.eventSourceARN) ?? [];
     changes.push({ messageId: record.messageId, receiptHandle: record.receiptHandle, delaySeconds: outcome.delaySeconds });
-    byQueue.set(url, changes);
+    byQueue.set(record.eventSourceARN, changes);
   }
-  for (const [url, changes] of byQueue) {
-    const failed = await deps.queue.changeVisibility(url, changes);
+  for (const [arn, changes] of byQueue) {
+    const failed = await deps.queue.changeVisibility(arn, changes);
     if (failed.size > 0) {
       // Still reported failed: those records come back after the queue's own visibility timeout instead.
       deps.logger.warn('could not set the visibility of requeued records', { count: failed.size });
@@ -195,16 +194,4 @@ function toJobError(error: unknown): JobError {
   if (isJobError(error)) return error;
   const name = error instanceof Error ? error.name : typeof error;
   return new RetryableError('internal_error', `unexpected ${name} while applying the job`, {}, { cause: error });
-}
-
-/**
- * The queue URL of an SQS ARN (`arn:aws:sqs:eu-west-1:123456789012:jobs` →
- * `https://sqs.eu-west-1.amazonaws.com/123456789012/jobs`). The SQS client is created with
- * `useQueueUrlAsEndpoint: false`, so requests go to the configured endpoint whatever this URL's host.
- */
-export function queueUrlFromArn(arn: string): string {
-  const [, partition, , region, account, name] = arn.split(':');
-  if (!partition || !region || !account || !name) throw new TypeError(`not an SQS queue ARN: ${arn}`);
-  const domain = partition === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
-  return `https://sqs.${region}.${domain}/${account}/${name}`;
 }

@@ -1,5 +1,6 @@
 import {
   ChangeMessageVisibilityBatchCommand,
+  GetQueueUrlCommand,
   type MessageAttributeValue,
   SendMessageCommand,
   type SQSClient,
@@ -24,8 +25,8 @@ export interface DeadLetter {
 
 /** The queue operations the worker needs, narrow enough to fake in tests. */
 export interface QueueOps {
-  /** Changes the visibility of records of `queueUrl`; resolves with the message ids that could not be changed. */
-  changeVisibility(queueUrl: string, changes: readonly VisibilityChange[]): Promise<ReadonlySet<string>>;
+  /** Changes the visibility of records of the queue `queueArn`; resolves with the message ids that could not be changed. */
+  changeVisibility(queueArn: string, changes: readonly VisibilityChange[]): Promise<ReadonlySet<string>>;
   /** Sends one message to the dead-letter queue; rejects when SQS did not take it. */
   sendToDeadLetter(letter: DeadLetter): Promise<void>;
 }
@@ -41,8 +42,28 @@ const BATCH_LIMIT = 10;
  */
 export function createSqsQueueOps(client: Pick<SQSClient, 'send'>, dlqUrl: string): QueueOps {
   const fifoDlq = dlqUrl.endsWith('.fifo');
+  const queueUrls = new Map<string, Promise<string>>();
+
+  /**
+   * The URL of a queue ARN, asked of SQS once per container: an emulator's URLs need not follow AWS's
+   * pattern, and GetQueueUrl is part of what a consumer may call. Falls back to AWS's pattern.
+   */
+  const queueUrlOf = (arn: string): Promise<string> => {
+    let url = queueUrls.get(arn);
+    if (url === undefined) {
+      const [, , , , account, name] = arn.split(':');
+      url = client
+        .send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }))
+        .then((answer) => answer.QueueUrl ?? queueUrlFromArn(arn))
+        .catch(() => queueUrlFromArn(arn));
+      queueUrls.set(arn, url);
+    }
+    return url;
+  };
+
   return {
-    async changeVisibility(queueUrl, changes) {
+    async changeVisibility(queueArn, changes) {
+      const queueUrl = await queueUrlOf(queueArn);
       const failed = new Set<string>();
       const chunks: VisibilityChange[][] = [];
       for (let start = 0; start < changes.length; start += BATCH_LIMIT) chunks.push(changes.slice(start, start + BATCH_LIMIT));
@@ -92,4 +113,15 @@ function toMessageAttributes(attributes: DeadLetter['attributes']): Record<strin
         : { DataType: 'String', StringValue: value },
     ]),
   );
+}
+
+/**
+ * The queue URL of an SQS ARN by AWS's pattern (`arn:aws:sqs:eu-west-1:123456789012:jobs` →
+ * `https://sqs.eu-west-1.amazonaws.com/123456789012/jobs`).
+ */
+export function queueUrlFromArn(arn: string): string {
+  const [, partition, , region, account, name] = arn.split(':');
+  if (!partition || !region || !account || !name) throw new TypeError(`not an SQS queue ARN: ${arn}`);
+  const domain = partition === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
+  return `https://sqs.${region}.${domain}/${account}/${name}`;
 }

@@ -42,10 +42,10 @@ export function lambdaContext(now: () => number, timeoutMs = 30_000) {
 /** Hand-written fake of the queue operations, recording every call. */
 export function createFakeQueue(options: { failDeadLetter?: boolean; failVisibility?: boolean } = {}) {
   const deadLetters: DeadLetter[] = [];
-  const visibility: Array<{ queueUrl: string; changes: VisibilityChange[] }> = [];
+  const visibility: Array<{ queueArn: string; changes: VisibilityChange[] }> = [];
   const queue: QueueOps = {
-    async changeVisibility(queueUrl, changes) {
-      visibility.push({ queueUrl, changes: [...changes] });
+    async changeVisibility(queueArn, changes) {
+      visibility.push({ queueArn, changes: [...changes] });
       return new Set(options.failVisibility ? changes.map((change) => change.messageId) : []);
     },
     async sendToDeadLetter(letter) {

@@ -6,7 +6,7 @@ import type { ApplyJob } from '../../../shared/jobs/apply-job.ts';
 import { DEFAULT_ALLOWED_FIELDS, type Job } from '../../../shared/jobs/schema.ts';
 import { createLogger } from '../../../shared/logger.ts';
 import { createMetrics } from '../../../shared/metrics.ts';
-import { type ProcessJobsDeps, processJobs, queueUrlFromArn } from '../../../shared/queue/process-jobs.ts';
+import { type ProcessJobsDeps, processJobs } from '../../../shared/queue/process-jobs.ts';
 import { createWorkerDeps } from '../../../shared/worker.ts';
 import { AUTH0_ERRORS, ORIGIN, createClock, createMockAgent, signAccessToken } from '../../helpers/auth0.ts';
 import { FIFO_QUEUE_ARN, QUEUE_ARN, createFakeQueue, lambdaContext, sqsEvent, sqsRecord } from '../../helpers/sqs.ts';
@@ -121,7 +121,7 @@ describe('Function: processJobs()', () => {
     // Assess: 10 s plus half of the 5 s jitter window
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
     expect(fake.visibility).toEqual([
-      { queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs', changes: [{ messageId: record.messageId, receiptHandle: record.receiptHandle, delaySeconds: 13 }] },
+      { queueArn: QUEUE_ARN, changes: [{ messageId: record.messageId, receiptHandle: record.receiptHandle, delaySeconds: 13 }] },
     ]);
   });
 
@@ -190,7 +190,7 @@ describe('Function: processJobs()', () => {
     expect(attempted.sort()).toEqual(['auth0|a1', 'auth0|b1', 'auth0|b2']);
     const delays = fake.delays();
     expect(new Set(a.map((record) => delays.get(record.messageId)))).toEqual(new Set([1]));
-    expect(fake.visibility[0]?.queueUrl).toBe('https://sqs.eu-west-1.amazonaws.com/123456789012/jobs.fifo');
+    expect(fake.visibility[0]?.queueArn).toBe(FIFO_QUEUE_ARN);
   });
 
   it('on FIFO, a dead-lettered record does not hold back the rest of its group', async () => {
@@ -226,15 +226,6 @@ describe('Function: processJobs()', () => {
     expect(attempted).toBe(3);
     expect(response.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual(records.slice(3).map((record) => record.messageId));
     expect([...fake.delays().values()]).toEqual([0, 0]);
-  });
-});
-
-describe('Function: queueUrlFromArn()', () => {
-  it('builds the queue URL of an SQS ARN, FIFO and China partitions included', () => {
-    // Act & Assess
-    expect(queueUrlFromArn('arn:aws:sqs:us-east-1:111122223333:jobs.fifo')).toBe('https://sqs.us-east-1.amazonaws.com/111122223333/jobs.fifo');
-    expect(queueUrlFromArn('arn:aws-cn:sqs:cn-north-1:111122223333:jobs')).toBe('https://sqs.cn-north-1.amazonaws.com.cn/111122223333/jobs');
-    expect(() => queueUrlFromArn('jobs')).toThrow(TypeError);
   });
 });
 

@@ -1,0 +1,95 @@
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { type FauxqsServer, startFauxqs } from 'fauxqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSqsQueueOps, queueUrlFromArn } from '../../../shared/queue/sqs.ts';
+
+const region = 'eu-west-1';
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+describe('Function: createSqsQueueOps() against the fauxqs SQS emulator', () => {
+  let server: FauxqsServer;
+  let sqs: SQSClient;
+
+  beforeAll(async () => {
+    server = await startFauxqs({ port: 0, logger: false, defaultRegion: region });
+    // The worker's client: endpoint from configuration, never from the queue URL's host.
+    sqs = new SQSClient({ region, credentials, endpoint: server.address, useQueueUrlAsEndpoint: false });
+  });
+
+  afterAll(async () => {
+    sqs.destroy();
+    await server.stop();
+  });
+
+  const createQueue = async (name: string, attributes: Record<string, string> = {}) => {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+    return { url: QueueUrl ?? '', arn: Attributes?.QueueArn ?? '' };
+  };
+
+  it('changes visibility by queue ARN, in batches of ten, resolving the URL through SQS', async () => {
+    // Prepare
+    const queue = await createQueue('visibility-jobs', { VisibilityTimeout: '30' });
+    const dlq = await createQueue('visibility-dlq');
+    for (let n = 0; n < 12; n++) await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: `job-${n}` }));
+    const received = [];
+    while (received.length < 12) {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: 10 }));
+      received.push(...Messages);
+    }
+    const ops = createSqsQueueOps(sqs, dlq.url);
+
+    // Act
+    const failed = await ops.changeVisibility(
+      queue.arn,
+      received.map((message) => ({ messageId: message.MessageId ?? '', receiptHandle: message.ReceiptHandle ?? '', delaySeconds: 0 })),
+    );
+    const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: 10 }));
+
+    // Assess: visibility 0 makes them receivable at once instead of after 30 s
+    expect(failed.size).toBe(0);
+    expect(again.Messages?.length).toBeGreaterThan(0);
+  });
+
+  it('reports entries it could not change', async () => {
+    // Prepare
+    const queue = await createQueue('visibility-bad');
+    const ops = createSqsQueueOps(sqs, queue.url);
+
+    // Act
+    const failed = await ops.changeVisibility(queue.arn, [{ messageId: 'm-1', receiptHandle: 'not-a-receipt', delaySeconds: 5 }]);
+
+    // Assess
+    expect([...failed]).toEqual(['m-1']);
+  });
+
+  it('sends a dead letter with its attributes, and group and deduplication ids on FIFO', async () => {
+    // Prepare
+    const standard = await createQueue('letters-dlq');
+    const fifo = await createQueue('letters-dlq.fifo', { FifoQueue: 'true' });
+
+    // Act
+    await createSqsQueueOps(sqs, standard.url).sendToDeadLetter({ body: '{"a":1}', attributes: { reason: 'malformed_json', httpStatus: 400 } });
+    await createSqsQueueOps(sqs, fifo.url).sendToDeadLetter({ body: '{"b":2}', attributes: { reason: 'http_404' }, groupId: 'user-1', deduplicationId: 'm-9' });
+    const [plain, ordered] = await Promise.all(
+      [standard, fifo].map((queue) =>
+        sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] })),
+      ),
+    );
+
+    // Assess
+    expect(plain?.Messages?.[0]?.Body).toBe('{"a":1}');
+    expect(plain?.Messages?.[0]?.MessageAttributes).toEqual({
+      reason: { DataType: 'String', StringValue: 'malformed_json' },
+      httpStatus: { DataType: 'Number', StringValue: '400' },
+    });
+    expect(ordered?.Messages?.[0]?.Attributes?.MessageGroupId).toBe('user-1');
+  });
+
+  it('builds AWS queue URLs from ARNs, China partition included', () => {
+    // Act & Assess
+    expect(queueUrlFromArn('arn:aws:sqs:us-east-1:111122223333:jobs.fifo')).toBe('https://sqs.us-east-1.amazonaws.com/111122223333/jobs.fifo');
+    expect(queueUrlFromArn('arn:aws-cn:sqs:cn-north-1:111122223333:jobs')).toBe('https://sqs.cn-north-1.amazonaws.com.cn/111122223333/jobs');
+    expect(() => queueUrlFromArn('jobs')).toThrow(TypeError);
+  });
+});
