@@ -1,11 +1,11 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Dispatcher } from 'undici';
-import Agent from 'undici/lib/dispatcher/agent.js';
 import { createManagementClient } from './auth0/client.ts';
 import type { HttpTimeouts } from './auth0/http.ts';
 import { createTokenSource } from './auth0/token.ts';
 import type { Config } from './config.ts';
+import { createHttpAgent } from './http-agent.ts';
 import { createJobApplier } from './jobs/apply-job.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -40,7 +40,7 @@ export function createWorkerDeps(config: Config, overrides: WorkerOverrides = {}
   const timeouts: HttpTimeouts = { headersTimeoutMs: config.httpTimeoutMs, bodyTimeoutMs: config.httpTimeoutMs };
   const dispatcher =
     overrides.dispatcher ??
-    new Agent({
+    createHttpAgent({
       connect: { timeout: Math.min(3_000, config.httpTimeoutMs) },
       keepAliveTimeout: 30_000,
       connections: config.jobConcurrency + 2,

@@ -91,7 +91,10 @@ const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEO
 /** Turns an undici or socket error into a product error; the request's headers (the token) never enter it. */
 function translateNetworkError(error: unknown, request: Auth0Request): Error {
   if (error instanceof RetryableError) return error;
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'unknown';
+  const code =
+    typeof error === 'object' && error !== null && 'code' in error ? String(error.code)
+    : error instanceof Error ? error.name
+    : 'unknown';
   const route = `${request.method} ${request.path.split('?')[0]}`;
   if (request.signal?.aborted) {
     return new RetryableError('deadline', `${route} was cut short: the invocation is about to time out`, {}, { cause: error });
