@@ -115,9 +115,9 @@ async function processRecord(record: SQSRecord, signal: AbortSignal, deps: Proce
       }
     }
     const delaySeconds =
-      error instanceof RateLimitedError
-        ? rateLimitedDelaySeconds(error.retryAt - deps.now(), deps.random)
-        : retryDelaySeconds(receiveCount(record), deps.random);
+      error instanceof RateLimitedError ? rateLimitedDelaySeconds(error.retryAt - deps.now(), deps.random)
+      : error.code === 'deadline' ? 0 // cut short by the invocation's end, not by a fault: straight back
+      : retryDelaySeconds(receiveCount(record), deps.random);
     log.warn('job requeued', { ...fields, delaySeconds });
     return { kind: 'requeued', delaySeconds, code: error.code };
   }

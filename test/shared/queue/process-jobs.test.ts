@@ -258,6 +258,25 @@ describe('Function: createWorkerDeps() wired with processJobs()', () => {
     return { fake, token, deps };
   };
 
+  it('cuts a call short before the deadline and hands its record straight back', async () => {
+    // Prepare: 1.7 s left and 1.5 s kept for the end, so calls are cut after 0.2 s; Auth0 answers after 5 s
+    const clock = createClock();
+    const lines: string[] = [];
+    const { fake, deps } = await wire(clock, lines);
+    agent.get(ORIGIN).intercept({ path: '/api/v2/users/auth0%7C1', method: 'PATCH' }).reply(200, {}).delay(5_000);
+    const record = sqsRecord(job('auth0|1'));
+
+    // Act
+    const started = Date.now();
+    const response = await processJobs(sqsEvent([record]), { getRemainingTimeInMillis: () => 1_700 }, { ...deps, startReserveMs: 0, abortReserveMs: 1_500 });
+
+    // Assess
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(fake.delays().get(record.messageId)).toBe(0);
+    expect(lines.some((line) => line.includes('"code":"deadline"'))).toBe(true);
+  });
+
   it('after one 429, requeues the rest of the batch without another call, and logs no secret, token or metadata value', async () => {
     // Prepare
     const clock = createClock();
