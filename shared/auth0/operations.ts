@@ -1,6 +1,6 @@
 import { RetryableError } from '../errors.ts';
 import type { UserChanges } from '../jobs/schema.ts';
-import type { CallContext, ManagementClient } from './client.ts';
+import type { CallContext, ManagementCall, ManagementClient } from './client.ts';
 
 /** A user as `GET /api/v2/users-by-email` lists it, reduced to what the worker reads. */
 export interface UserSummary {
@@ -17,19 +17,26 @@ export interface RoleSummary {
 const METADATA_FIELDS = new Set(['app_metadata', 'user_metadata']);
 
 /**
+ * Every Management API call the worker makes, with the scopes it accepts (Auth0's "any of" lists).
+ * A test checks each against Auth0's OpenAPI description.
+ */
+export const ROUTES = {
+  updateUser: { method: 'PATCH', route: '/api/v2/users/{id}', scopes: ['update:users'] },
+  updateUserMetadata: { method: 'PATCH', route: '/api/v2/users/{id}', scopes: ['update:users', 'update:users_app_metadata'] },
+  findUsersByEmail: { method: 'GET', route: '/api/v2/users-by-email', scopes: ['read:users'] },
+  assignRoles: { method: 'POST', route: '/api/v2/users/{id}/roles', scopes: ['update:users', 'create:role_members'] },
+  removeRoles: { method: 'DELETE', route: '/api/v2/users/{id}/roles', scopes: ['update:users', 'delete:role_members'] },
+  findRolesByName: { method: 'GET', route: '/api/v2/roles', scopes: ['read:roles'] },
+} as const satisfies Record<string, Pick<ManagementCall, 'method' | 'route' | 'scopes'>>;
+
+/**
  * `PATCH /api/v2/users/{id}`. A change of metadata alone also passes with `update:users_app_metadata`;
  * any other field needs `update:users`.
  */
 export async function updateUser(client: ManagementClient, userId: string, changes: UserChanges, context?: CallContext): Promise<void> {
   const metadataOnly = Object.keys(changes).every((field) => METADATA_FIELDS.has(field));
   await client.call(
-    {
-      method: 'PATCH',
-      route: '/api/v2/users/{id}',
-      params: { id: userId },
-      json: changes,
-      scopes: metadataOnly ? ['update:users', 'update:users_app_metadata'] : ['update:users'],
-    },
+    { ...(metadataOnly ? ROUTES.updateUserMetadata : ROUTES.updateUser), params: { id: userId }, json: changes },
     context,
   );
 }
@@ -37,12 +44,7 @@ export async function updateUser(client: ManagementClient, userId: string, chang
 /** `GET /api/v2/users-by-email`: every user with that email, across connections. */
 export async function findUsersByEmail(client: ManagementClient, email: string, context?: CallContext): Promise<UserSummary[]> {
   const body = await client.call(
-    {
-      method: 'GET',
-      route: '/api/v2/users-by-email',
-      query: { email, fields: 'user_id,identities', include_fields: true },
-      scopes: ['read:users'],
-    },
+    { ...ROUTES.findUsersByEmail, query: { email, fields: 'user_id,identities', include_fields: true } },
     context,
   );
   return expectArray<UserSummary>(body, 'GET /api/v2/users-by-email', (item) => typeof item['user_id'] === 'string');
@@ -51,13 +53,7 @@ export async function findUsersByEmail(client: ManagementClient, email: string, 
 /** `POST /api/v2/users/{id}/roles`: assigns role ids (already assigned ones are left as they are). */
 export async function assignRoles(client: ManagementClient, userId: string, roleIds: readonly string[], context?: CallContext): Promise<void> {
   await client.call(
-    {
-      method: 'POST',
-      route: '/api/v2/users/{id}/roles',
-      params: { id: userId },
-      json: { roles: roleIds },
-      scopes: ['update:users', 'create:role_members'],
-    },
+    { ...ROUTES.assignRoles, params: { id: userId }, json: { roles: roleIds } },
     context,
   );
 }
@@ -65,13 +61,7 @@ export async function assignRoles(client: ManagementClient, userId: string, role
 /** `DELETE /api/v2/users/{id}/roles`: removes role ids (ones the user does not hold are ignored). */
 export async function removeRoles(client: ManagementClient, userId: string, roleIds: readonly string[], context?: CallContext): Promise<void> {
   await client.call(
-    {
-      method: 'DELETE',
-      route: '/api/v2/users/{id}/roles',
-      params: { id: userId },
-      json: { roles: roleIds },
-      scopes: ['update:users', 'delete:role_members'],
-    },
+    { ...ROUTES.removeRoles, params: { id: userId }, json: { roles: roleIds } },
     context,
   );
 }
@@ -79,12 +69,7 @@ export async function removeRoles(client: ManagementClient, userId: string, role
 /** `GET /api/v2/roles?name_filter=`: roles whose name contains `name` (case-insensitive), one page of 100. */
 export async function findRolesByName(client: ManagementClient, name: string, context?: CallContext): Promise<RoleSummary[]> {
   const body = await client.call(
-    {
-      method: 'GET',
-      route: '/api/v2/roles',
-      query: { name_filter: name, per_page: 100, page: 0 },
-      scopes: ['read:roles'],
-    },
+    { ...ROUTES.findRolesByName, query: { name_filter: name, per_page: 100, page: 0 } },
     context,
   );
   return expectArray<RoleSummary>(

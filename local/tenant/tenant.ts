@@ -1,0 +1,455 @@
+/**
+ * An Auth0 tenant emulator on loopback: `/oauth/token` (client credentials) and the Management API v2
+ * endpoints the product uses, behaving as ../shared/auth0/FACTS.md documents Auth0: RS256 tokens and JWKS,
+ * the documented error bodies and headers, scopes checked with the "any of" rule, one rate-limit bucket for
+ * the tenant with `x-ratelimit-*` on every answer, metadata merge rules, offset and checkpoint paging.
+ * Faults can be injected for tests and demos, and counters and state inspected.
+ */
+import { randomUUID } from 'node:crypto';
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type CryptoKey, type JWK, SignJWT, errors as joseErrors, exportJWK, generateKeyPair, jwtVerify } from 'jose';
+import { type OasOperation, describeSchemaError, loadOperations } from './oas.ts';
+import { RATE_LIMIT_PRESETS, type RateLimitSpec, TOKEN_RATE_LIMIT, type TokenBucket, createTokenBucket } from './rate-limit.ts';
+import {
+  type TenantState,
+  type TenantUser,
+  addRole,
+  addUser,
+  createState,
+  deleteUser,
+  patchUser,
+  rolesOf,
+  toUserBody,
+} from './state.ts';
+
+/** A machine-to-machine application allowed to ask for Management API tokens. */
+export interface TenantClient {
+  readonly clientId: string;
+  /** Secrets accepted now; two at once while a rotation propagates. */
+  readonly secrets: Set<string>;
+  readonly scopes: readonly string[];
+}
+
+/** Faults to inject; all off by default. */
+export interface TenantFaults {
+  /** Share (0 to 1) of requests answered 503. */
+  errorRate: number;
+  /** Added before every answer, in milliseconds. */
+  latencyMs: number;
+  /** Share (0 to 1) of requests whose connection is dropped without an answer. */
+  dropRate: number;
+  /** Epoch milliseconds until which every Management API request is answered 429. */
+  stormUntil: number;
+  /** `/oauth/token` answers 503 while true. */
+  tokenOutage: boolean;
+}
+
+/** Options of {@link startTenant}. */
+export interface TenantOptions {
+  readonly port?: number;
+  /** Management API bucket: a preset name or burst and refill. Default `free`. */
+  readonly rateLimit?: keyof typeof RATE_LIMIT_PRESETS | RateLimitSpec;
+  readonly tokenRateLimit?: RateLimitSpec;
+  readonly tokenLifetimeSeconds?: number;
+  /** Send `Retry-After` on 429s (some Auth0 answers do). Default false, so clients must read the bucket headers. */
+  readonly retryAfter?: boolean;
+  readonly clients?: ReadonlyArray<{ clientId: string; clientSecret: string; scopes: readonly string[] }>;
+  readonly faults?: Partial<TenantFaults>;
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+/** Counts for tests and reports. */
+export interface TenantCounters {
+  tokensIssued: number;
+  /** `METHOD /route/{param}` → status → count. */
+  readonly requests: Map<string, Map<number, number>>;
+}
+
+/** A running tenant. */
+export interface Tenant {
+  /** `http://127.0.0.1:PORT`: use as `AUTH0_DOMAIN`. */
+  readonly origin: string;
+  /** `{origin}/api/v2/`. */
+  readonly audience: string;
+  readonly state: TenantState;
+  readonly counters: TenantCounters;
+  readonly clients: Map<string, TenantClient>;
+  readonly faults: TenantFaults;
+  /** Requests answered per status, across routes. */
+  statusCounts(): Record<number, number>;
+  setRateLimit(spec: RateLimitSpec): void;
+  stop(): Promise<void>;
+}
+
+/** Every scope the emulated Management API knows, for a client that may do anything. */
+export const ALL_SCOPES = [
+  'read:users', 'update:users', 'delete:users', 'create:users', 'update:users_app_metadata',
+  'read:roles', 'create:roles', 'update:roles', 'delete:roles', 'read:role_members', 'create:role_members', 'delete:role_members',
+] as const;
+
+/** Bodies over this many bytes get 413, as on every Auth0 endpoint. */
+const MAX_PAYLOAD = 1_048_576;
+
+type Answer = { status: number; body?: unknown; headers?: Record<string, string> };
+type Handler = (request: { params: string[]; query: URLSearchParams; body: Record<string, unknown> }) => Answer;
+
+const error = (status: number, errorName: string, message: string, errorCode?: string): Answer => ({
+  status,
+  body: { statusCode: status, error: errorName, message, ...(errorCode === undefined ? {} : { errorCode }) },
+});
+const badRequest = (message: string, errorCode = 'invalid_body') => error(400, 'Bad Request', message, errorCode);
+const noUser = () => error(404, 'Not Found', 'The user does not exist.', 'inexistent_user');
+const noRole = () => error(404, 'Not Found', 'The role does not exist.', 'inexistent_role');
+
+/**
+ * Starts a tenant on loopback.
+ *
+ * @example
+ * const tenant = await startTenant({ port: 0, rateLimit: 'free', clients: [{ clientId, clientSecret, scopes: [...ALL_SCOPES] }] });
+ * process.env.AUTH0_DOMAIN = tenant.origin;
+ */
+export async function startTenant(options: TenantOptions = {}): Promise<Tenant> {
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const state = createState();
+  const counters: TenantCounters = { tokensIssued: 0, requests: new Map() };
+  const faults: TenantFaults = { errorRate: 0, latencyMs: 0, dropRate: 0, stormUntil: 0, tokenOutage: false, ...options.faults };
+  const clients = new Map<string, TenantClient>(
+    (options.clients ?? []).map((client) => [client.clientId, { clientId: client.clientId, secrets: new Set([client.clientSecret]), scopes: client.scopes }]),
+  );
+  const spec = typeof options.rateLimit === 'object' ? options.rateLimit : RATE_LIMIT_PRESETS[options.rateLimit ?? 'free'];
+  let bucket: TokenBucket = createTokenBucket(spec, now);
+  const tokenBucket = createTokenBucket(options.tokenRateLimit ?? TOKEN_RATE_LIMIT, now);
+  const lifetime = options.tokenLifetimeSeconds ?? 86_400;
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+  const kid = randomUUID();
+  const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
+  const operations = loadOperations();
+  let origin = '';
+
+  const count = (route: string, status: number) => {
+    const byStatus = counters.requests.get(route) ?? new Map<number, number>();
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
+    counters.requests.set(route, byStatus);
+  };
+
+  // ---- Management API handlers, keyed by the OpenAPI operation ----
+  const findUser = (id: string | undefined) => (id === undefined ? undefined : state.users.get(id));
+  const handlers: Record<string, Handler> = {
+    'GET /users/{id}': ({ params }) => {
+      const user = findUser(params[0]);
+      return user === undefined ? noUser() : { status: 200, body: toUserBody(user) };
+    },
+    'PATCH /users/{id}': ({ params, body }) => {
+      const user = findUser(params[0]);
+      return user === undefined ? noUser() : { status: 200, body: toUserBody(patchUser(user, body)) };
+    },
+    'DELETE /users/{id}': ({ params }) => {
+      if (params[0] !== undefined) deleteUser(state, params[0]);
+      return { status: 204 };
+    },
+    'GET /users-by-email': ({ query }) => {
+      const email = query.get('email');
+      if (!email) return badRequest('Query validation error: \'Missing required property: email\' on property email (Email address to search for).', 'invalid_query_string');
+      const users = [...state.users.values()].filter((user) => user.email === email.toLowerCase());
+      return { status: 200, body: users.map((user) => pickFields(toUserBody(user), query)) };
+    },
+    'POST /users': ({ body }) => {
+      const connection = String(body['connection']);
+      if (typeof body['email'] !== 'string') return badRequest('Payload validation error: \'Missing required property: email\'.');
+      const email = body['email'].toLowerCase();
+      if ([...state.users.values()].some((user) => user.email === email && user.connection === connection)) {
+        return error(409, 'Conflict', 'The user already exists.', 'auth0_idp_error');
+      }
+      const { password: _password, verify_email: _verify, ...profile } = body as Record<string, unknown> & Partial<TenantUser>;
+      return { status: 201, body: toUserBody(addUser(state, { ...profile, email, connection })) };
+    },
+    'GET /users/{id}/roles': ({ params, query }) => {
+      const user = findUser(params[0]);
+      if (user === undefined) return noUser();
+      return offsetPage(rolesOf(state, user.user_id), query, 'roles');
+    },
+    'POST /users/{id}/roles': ({ params, body }) => {
+      const user = findUser(params[0]);
+      if (user === undefined) return noUser();
+      const ids = body['roles'] as string[];
+      if (ids.some((id) => !state.roles.has(id))) return noRole();
+      for (const id of ids) state.members.get(id)?.add(user.user_id);
+      return { status: 204 };
+    },
+    'DELETE /users/{id}/roles': ({ params, body }) => {
+      const user = findUser(params[0]);
+      if (user === undefined) return noUser();
+      for (const id of body['roles'] as string[]) state.members.get(id)?.delete(user.user_id);
+      return { status: 204 };
+    },
+    'GET /roles': ({ query }) => {
+      const filter = query.get('name_filter')?.toLowerCase();
+      const roles = [...state.roles.values()].filter((role) => filter === undefined || role.name.toLowerCase().includes(filter));
+      return offsetPage(roles, query, 'roles');
+    },
+    'POST /roles': ({ body }) => {
+      const name = String(body['name']);
+      if ([...state.roles.values()].some((role) => role.name.toLowerCase() === name.toLowerCase())) {
+        return error(409, 'Conflict', 'Role name already exists', 'role_exists');
+      }
+      return { status: 200, body: addRole(state, { name, ...(typeof body['description'] === 'string' ? { description: body['description'] } : {}) }) };
+    },
+    'GET /roles/{id}': ({ params }) => {
+      const role = params[0] === undefined ? undefined : state.roles.get(params[0]);
+      return role === undefined ? noRole() : { status: 200, body: role };
+    },
+    'GET /roles/{id}/users': ({ params, query }) => {
+      const members = params[0] === undefined ? undefined : state.members.get(params[0]);
+      if (members === undefined) return noRole();
+      const users = [...members].map((id) => state.users.get(id)).filter((user) => user !== undefined).map(toRoleUser);
+      if (query.has('from') || query.has('take')) return checkpointPage(users, query);
+      return offsetPage(users, query, 'users');
+    },
+    'POST /roles/{id}/users': ({ params, body }) => {
+      const members = params[0] === undefined ? undefined : state.members.get(params[0]);
+      if (members === undefined) return noRole();
+      const ids = body['users'] as string[];
+      if (ids.some((id) => !state.users.has(id))) return noUser();
+      for (const id of ids) members.add(id);
+      return { status: 200 };
+    },
+  };
+
+  // ---- /oauth/token ----
+  const issueToken = async (body: Record<string, unknown>): Promise<Answer> => {
+    if (faults.tokenOutage) return { status: 503, body: { error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable' } };
+    if (!tokenBucket.take()) {
+      return { status: 429, body: { error: 'too_many_requests', error_description: 'Too Many Requests' }, headers: tokenBucket.headers() };
+    }
+    if (body['grant_type'] !== 'client_credentials') {
+      return { status: 400, body: { error: 'unsupported_grant_type', error_description: `Unsupported grant type: ${String(body['grant_type'])}` } };
+    }
+    const client = typeof body['client_id'] === 'string' ? clients.get(body['client_id']) : undefined;
+    if (client === undefined || typeof body['client_secret'] !== 'string' || !client.secrets.has(body['client_secret'])) {
+      return { status: 401, body: { error: 'access_denied', error_description: 'Unauthorized' } };
+    }
+    const audience = `${origin}/api/v2/`;
+    if (body['audience'] !== audience) {
+      return { status: 403, body: { error: 'access_denied', error_description: `Service not enabled within domain: ${String(body['audience'])}` } };
+    }
+    const iat = Math.floor(now() / 1000);
+    const scope = client.scopes.join(' ');
+    const token = await new SignJWT({ scope, gty: 'client-credentials', azp: client.clientId })
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid })
+      .setIssuer(`${origin}/`)
+      .setSubject(`${client.clientId}@clients`)
+      .setAudience(audience)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + lifetime)
+      .sign(privateKey as CryptoKey);
+    counters.tokensIssued += 1;
+    return { status: 200, body: { access_token: token, expires_in: lifetime, scope, token_type: 'Bearer' } };
+  };
+
+  // ---- Management API pipeline: rate limit, authentication, route, scope, body ----
+  const management = async (method: string, path: string, query: URLSearchParams, headers: IncomingMessage['headers'], raw: string): Promise<[string, Answer]> => {
+    const operation = operations.find((candidate) => candidate.method === method && candidate.pattern.test(path));
+    const route = operation === undefined ? `${method} /api/v2${path}` : `${method} /api/v2${operation.path}`;
+    if (now() < faults.stormUntil) {
+      return [route, { ...error(429, 'Too Many Requests', 'Global limit has been reached', 'too_many_requests'), headers: stormHeaders() }];
+    }
+    if (!bucket.take()) return [route, error(429, 'Too Many Requests', 'Global limit has been reached', 'too_many_requests')];
+    const authorization = headers.authorization;
+    if (authorization === undefined) return [route, error(401, 'Unauthorized', 'Missing authentication')];
+    const bearer = /^Bearer ([^\s]+)$/.exec(authorization)?.[1];
+    if (bearer === undefined) return [route, badRequest('Bad HTTP authentication header format', 'invalid_header')];
+    const claims = await verify(bearer);
+    if (typeof claims === 'string') {
+      return [route, { ...error(401, 'Unauthorized', claims), headers: { 'www-authenticate': `Token error="${claims}"` } }];
+    }
+    if (operation === undefined) return [route, error(404, 'Not Found', 'Not Found')];
+    const granted = new Set(String(claims['scope'] ?? '').split(' '));
+    if (!operation.scopes.some((scope) => granted.has(scope))) {
+      return [route, error(403, 'Forbidden', `Insufficient scope, expected any of: ${operation.scopes.join(',')}`, 'insufficient_scope')];
+    }
+    const parsed = parseBody(operation, headers['content-type'], raw);
+    if ('status' in parsed) return [route, parsed];
+    const handler = handlers[`${method} ${operation.path}`];
+    if (handler === undefined) return [route, error(501, 'Not Implemented', `${route} is not emulated`)];
+    const pagingError = checkPaging(query);
+    if (pagingError !== undefined) return [route, pagingError];
+    const params = (operation.pattern.exec(path) ?? []).slice(1).map((value) => decodeURIComponent(value));
+    return [route, handler({ params, query, body: parsed.body })];
+  };
+
+  const verify = async (token: string): Promise<Record<string, unknown> | string> => {
+    try {
+      const { payload } = await jwtVerify(token, publicKey, {
+        issuer: `${origin}/`,
+        audience: `${origin}/api/v2/`,
+        algorithms: ['RS256'],
+        currentDate: new Date(now()),
+      });
+      return payload;
+    } catch (caught) {
+      if (caught instanceof joseErrors.JWTExpired) return 'Expired token received for JSON Web Token validation.';
+      if (caught instanceof joseErrors.JWSSignatureVerificationFailed) return 'Invalid signature received for JSON Web Token validation.';
+      return 'Invalid token';
+    }
+  };
+
+  const stormHeaders = () => ({
+    'x-ratelimit-limit': String(bucket.spec.burst),
+    'x-ratelimit-remaining': '0',
+    'x-ratelimit-reset': String(Math.ceil(faults.stormUntil / 1000)),
+  });
+
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    const url = new URL(request.url ?? '/', origin);
+    const method = request.method ?? 'GET';
+    const { raw, tooLarge } = await readBody(request);
+    if (faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
+    if (faults.dropRate > 0 && random() < faults.dropRate) {
+      request.socket.destroy();
+      count(`${method} ${url.pathname}`, 0);
+      return;
+    }
+    let route = `${method} ${url.pathname}`;
+    let answer: Answer;
+    const isManagement = url.pathname.startsWith('/api/v2/');
+    if (tooLarge) {
+      answer = error(413, 'Request Entity Too Large', `Payload content length greater than maximum allowed: ${MAX_PAYLOAD}`);
+    } else if (faults.errorRate > 0 && random() < faults.errorRate) {
+      answer = error(503, 'Service Unavailable', 'The service is temporarily unavailable');
+    } else if (method === 'POST' && url.pathname === '/oauth/token') {
+      const body = parseTokenBody(request.headers['content-type'], raw);
+      answer = body === undefined ? { status: 400, body: { error: 'invalid_request', error_description: 'Invalid request body' } } : await issueToken(body);
+    } else if (method === 'GET' && url.pathname === '/.well-known/jwks.json') {
+      answer = { status: 200, body: { keys: [jwk] } };
+    } else if (isManagement) {
+      [route, answer] = await management(method, url.pathname.slice('/api/v2'.length), url.searchParams, request.headers, raw);
+    } else {
+      answer = error(404, 'Not Found', 'Not Found');
+    }
+    count(route, answer.status);
+    const headers: Record<string, string> = { ...(isManagement ? bucket.headers() : {}), ...answer.headers };
+    if (answer.status === 429 && options.retryAfter) {
+      const reset = Number(headers['x-ratelimit-reset'] ?? 0) * 1000;
+      headers['retry-after'] = String(Math.max(1, Math.ceil((reset - now()) / 1000)));
+    }
+    if (answer.body === undefined) {
+      response.writeHead(answer.status, headers).end();
+    } else {
+      response.writeHead(answer.status, { 'content-type': 'application/json; charset=utf-8', ...headers }).end(JSON.stringify(answer.body));
+    }
+  };
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch(() => {
+      if (!response.headersSent) response.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    origin,
+    audience: `${origin}/api/v2/`,
+    state,
+    counters,
+    clients,
+    faults,
+    statusCounts() {
+      const totals: Record<number, number> = {};
+      for (const byStatus of counters.requests.values()) for (const [status, n] of byStatus) totals[status] = (totals[status] ?? 0) + n;
+      return totals;
+    },
+    setRateLimit(next) {
+      bucket = createTokenBucket(next, now);
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function readBody(request: IncomingMessage): Promise<{ raw: string; tooLarge: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size <= MAX_PAYLOAD) chunks.push(chunk as Buffer);
+  }
+  return { raw: Buffer.concat(chunks).toString('utf8'), tooLarge: size > MAX_PAYLOAD };
+}
+
+function parseTokenBody(contentType: string | undefined, raw: string): Record<string, unknown> | undefined {
+  if (contentType?.includes('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(raw));
+  try {
+    const value: unknown = JSON.parse(raw);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseBody(operation: OasOperation, contentType: string | undefined, raw: string): { body: Record<string, unknown> } | Answer {
+  if (operation.validateBody === undefined) return { body: {} };
+  let body: unknown;
+  try {
+    body = contentType?.includes('application/x-www-form-urlencoded') ? Object.fromEntries(new URLSearchParams(raw)) : JSON.parse(raw === '' ? '{}' : raw);
+  } catch {
+    return badRequest('Invalid request payload JSON format');
+  }
+  if (!operation.validateBody(body)) return badRequest(describeSchemaError(operation.validateBody.errors));
+  return { body: body as Record<string, unknown> };
+}
+
+function checkPaging(query: URLSearchParams): Answer | undefined {
+  for (const [name, min, max] of [['page', 0, Number.MAX_SAFE_INTEGER], ['per_page', 1, 100], ['take', 1, 100]] as const) {
+    const value = query.get(name);
+    if (value !== null && !(/^\d+$/.test(value) && Number(value) >= min && Number(value) <= max)) {
+      return badRequest(`Query validation error: '${name}' must be an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}.`, 'invalid_query_string');
+    }
+  }
+  return undefined;
+}
+
+/** `page`/`per_page`/`include_totals` paging; offset paging stops at 1,000 results, as on Auth0. */
+function offsetPage<T>(items: readonly T[], query: URLSearchParams, key: string): Answer {
+  const page = Number(query.get('page') ?? 0);
+  const perPage = Number(query.get('per_page') ?? 50);
+  const start = page * perPage;
+  if (start + perPage > 1000 && start > 0) {
+    return badRequest('Requesting page exceeds the allowed maximum of 1000 records; use checkpoint pagination (from, take).', 'invalid_paging');
+  }
+  const slice = items.slice(start, start + perPage);
+  if (query.get('include_totals') === 'true') return { status: 200, body: { start, limit: perPage, total: items.length, [key]: slice } };
+  return { status: 200, body: slice };
+}
+
+/** `from`/`take` checkpoint paging: an opaque forward-only cursor. */
+function checkpointPage(users: ReadonlyArray<{ user_id: string }>, query: URLSearchParams): Answer {
+  const take = Number(query.get('take') ?? 50);
+  const from = query.get('from');
+  let start = 0;
+  if (from !== null && from !== '') {
+    start = Number(Buffer.from(from, 'base64url').toString('utf8'));
+    if (!Number.isInteger(start) || start < 0) return badRequest('Invalid checkpoint (from).', 'invalid_query_string');
+  }
+  const slice = users.slice(start, start + take);
+  const nextIndex = start + slice.length;
+  return { status: 200, body: { users: slice, ...(nextIndex < users.length ? { next: Buffer.from(String(nextIndex)).toString('base64url') } : {}) } };
+}
+
+function toRoleUser(user: TenantUser) {
+  return { user_id: user.user_id, email: user.email, ...(user.name === undefined ? {} : { name: user.name }), ...(user.picture === undefined ? {} : { picture: user.picture }) };
+}
+
+function pickFields(user: Record<string, unknown>, query: URLSearchParams): Record<string, unknown> {
+  const fields = query.get('fields');
+  if (!fields) return user;
+  const names = new Set(fields.split(','));
+  const include = query.get('include_fields') !== 'false';
+  return Object.fromEntries(Object.entries(user).filter(([key]) => names.has(key) === include));
+}
