@@ -77,6 +77,8 @@ export interface Tenant {
   readonly counters: TenantCounters;
   readonly clients: Map<string, TenantClient>;
   readonly faults: TenantFaults;
+  /** Every successful write, in the order the tenant applied them. */
+  readonly writes: Array<{ readonly route: string; readonly id: string | undefined; readonly body: Record<string, unknown> }>;
   /** Requests answered per status, across routes. */
   statusCounts(): Record<number, number>;
   setRateLimit(spec: RateLimitSpec): void;
@@ -127,6 +129,7 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
   const kid = randomUUID();
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
   const operations = loadOperations();
+  const writes: Tenant['writes'] = [];
   let origin = '';
 
   const count = (route: string, status: number) => {
@@ -277,7 +280,9 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
     const pagingError = checkPaging(query);
     if (pagingError !== undefined) return [route, pagingError];
     const params = (operation.pattern.exec(path) ?? []).slice(1).map((value) => decodeURIComponent(value));
-    return [route, handler({ params, query, body: parsed.body })];
+    const answer = handler({ params, query, body: parsed.body });
+    if (method !== 'GET' && answer.status < 300) writes.push({ route, id: params[0], body: parsed.body });
+    return [route, answer];
   };
 
   const verify = async (token: string): Promise<Record<string, unknown> | string> => {
@@ -357,6 +362,7 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
     counters,
     clients,
     faults,
+    writes,
     statusCounts() {
       const totals: Record<number, number> = {};
       for (const byStatus of counters.requests.values()) for (const [status, n] of byStatus) totals[status] = (totals[status] ?? 0) + n;

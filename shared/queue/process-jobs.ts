@@ -5,7 +5,7 @@ import { type JobPolicy, parseJob } from '../jobs/parse-job.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { rateLimitedDelaySeconds, retryDelaySeconds } from './backoff.ts';
-import type { QueueOps, VisibilityChange } from './sqs.ts';
+import { type QueueOps, REQUEUE_ATTRIBUTE, type VisibilityChange } from './sqs.ts';
 
 /** What {@link processJobs} needs; built once per container. */
 export interface ProcessJobsDeps {
@@ -18,9 +18,9 @@ export interface ProcessJobsDeps {
   readonly metrics: Metrics;
   readonly now: () => number;
   readonly random: () => number;
-  /** No record starts when less than this is left of the invocation. Default 5 s. */
+  /** No record starts when less than this is left of the invocation. Default 5 s, at most a quarter of the time. */
   readonly startReserveMs?: number;
-  /** Calls still in flight this long before the deadline are cut short. Default 1.5 s. */
+  /** Calls still in flight this long before the deadline are cut short. Default 1.5 s, at most a tenth of the time. */
   readonly abortReserveMs?: number;
 }
 
@@ -28,7 +28,7 @@ export interface ProcessJobsDeps {
 type Outcome =
   | { readonly kind: 'applied' }
   | { readonly kind: 'dead_lettered'; readonly code: string }
-  | { readonly kind: 'requeued'; readonly delaySeconds: number; readonly code: string };
+  | { readonly kind: 'requeued'; readonly delaySeconds: number; readonly code: string; readonly resend?: boolean };
 
 const DEFAULT_START_RESERVE_MS = 5_000;
 const DEFAULT_ABORT_RESERVE_MS = 1_500;
@@ -50,8 +50,10 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
   const { logger, metrics, now } = deps;
   const started = now();
   const remaining = context.getRemainingTimeInMillis();
-  const startBy = started + remaining - (deps.startReserveMs ?? DEFAULT_START_RESERVE_MS);
-  const signal = AbortSignal.timeout(Math.max(0, remaining - (deps.abortReserveMs ?? DEFAULT_ABORT_RESERVE_MS)));
+  // The reserves shrink for short function timeouts, so that a 3 s function still starts its records.
+  const startBy = started + remaining - Math.min(deps.startReserveMs ?? DEFAULT_START_RESERVE_MS, remaining / 4);
+  // AbortSignal.timeout() throws on a fractional delay.
+  const signal = AbortSignal.timeout(Math.max(0, Math.floor(remaining - Math.min(deps.abortReserveMs ?? DEFAULT_ABORT_RESERVE_MS, remaining / 10))));
 
   const outcomes = new Map<SQSRecord, Outcome>();
   const lanes = toLanes(event.Records);
@@ -115,20 +117,42 @@ async function processRecord(record: SQSRecord, signal: AbortSignal, deps: Proce
       }
     }
     const delaySeconds =
-      error instanceof RateLimitedError ? rateLimitedDelaySeconds(error.retryAt - deps.now(), deps.random)
+      error instanceof RateLimitedError
+        ? rateLimitedDelaySeconds(error.retryAt - deps.now(), deps.random, Math.max(requeueCount(record), receiveCount(record) - 1))
       : error.code === 'deadline' ? 0 // cut short by the invocation's end, not by a fault: straight back
       : retryDelaySeconds(receiveCount(record), deps.random);
-    log.warn('job requeued', { ...fields, delaySeconds });
-    return { kind: 'requeued', delaySeconds, code: error.code };
+    // Rate-limited work on a standard queue goes back as a fresh delayed message: a 429 says nothing about
+    // the job, so it must not spend the receives that the redrive policy counts towards the dead-letter queue.
+    const resend = error instanceof RateLimitedError && !isFifo(record) && requeueCount(record) < MAX_RESENDS;
+    log.warn('job requeued', { ...fields, delaySeconds, ...(resend ? { resend } : {}) });
+    return { kind: 'requeued', delaySeconds, code: error.code, resend };
   }
 }
 
-/** Sets each requeued record's visibility, then lists every requeued record as a batch item failure. */
+/**
+ * Puts requeued records back: rate-limited ones on a standard queue as fresh delayed messages (then
+ * acknowledged), every other one, and any resend that failed, by changing its visibility and reporting it
+ * as a batch item failure.
+ */
 async function requeue(outcomes: ReadonlyMap<SQSRecord, Outcome>, deps: ProcessJobsDeps): Promise<SQSBatchItemFailure[]> {
+  const resends = new Map<string, Array<{ record: SQSRecord; delaySeconds: number }>>();
+  for (const [record, outcome] of outcomes) {
+    if (outcome.kind !== 'requeued' || !outcome.resend) continue;
+    const batch = resends.get(record.eventSourceARN) ?? [];
+    batch.push({ record, delaySeconds: outcome.delaySeconds });
+    resends.set(record.eventSourceARN, batch);
+  }
+  const resent = new Set<string>();
+  for (const [arn, batch] of resends) {
+    const failed = await deps.queue.resend(arn, batch);
+    for (const { record } of batch) if (!failed.has(record.messageId)) resent.add(record.messageId);
+    if (failed.size > 0) deps.logger.warn('could not resend rate-limited records; changing their visibility instead', { count: failed.size });
+  }
+
   const byQueue = new Map<string, VisibilityChange[]>();
   const failures: SQSBatchItemFailure[] = [];
   for (const [record, outcome] of outcomes) {
-    if (outcome.kind !== 'requeued') continue;
+    if (outcome.kind !== 'requeued' || resent.has(record.messageId)) continue;
     failures.push({ itemIdentifier: record.messageId });
     const changes = byQueue.get(record.eventSourceARN) ?? [];
     changes.push({ messageId: record.messageId, receiptHandle: record.receiptHandle, delaySeconds: outcome.delaySeconds });
@@ -142,6 +166,19 @@ async function requeue(outcomes: ReadonlyMap<SQSRecord, Outcome>, deps: ProcessJ
     }
   }
   return failures;
+}
+
+/** How often one job may be resent for rate limits before it is left to the redrive policy like any other. */
+export const MAX_RESENDS = 100;
+
+function isFifo(record: SQSRecord): boolean {
+  return record.eventSourceARN.endsWith('.fifo');
+}
+
+/** How many times the job was already resent, from the attribute each resend carries. */
+function requeueCount(record: SQSRecord): number {
+  const count = Number(record.messageAttributes[REQUEUE_ATTRIBUTE]?.stringValue);
+  return Number.isInteger(count) && count > 0 ? count : 0;
 }
 
 /**

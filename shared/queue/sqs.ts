@@ -2,9 +2,14 @@ import {
   ChangeMessageVisibilityBatchCommand,
   GetQueueUrlCommand,
   type MessageAttributeValue,
+  SendMessageBatchCommand,
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+
+/** Message attribute counting how often a job was resent to the queue for rate limits. */
+export const REQUEUE_ATTRIBUTE = 'requeues';
 
 /** A record to make visible again after `delaySeconds`. */
 export interface VisibilityChange {
@@ -27,6 +32,12 @@ export interface DeadLetter {
 export interface QueueOps {
   /** Changes the visibility of records of the queue `queueArn`; resolves with the message ids that could not be changed. */
   changeVisibility(queueArn: string, changes: readonly VisibilityChange[]): Promise<ReadonlySet<string>>;
+  /**
+   * Sends records again to their queue (`queueArn`) as new messages delayed by `delaySeconds`, with their
+   * body and message attributes and the requeue count raised by one; resolves with the message ids that
+   * could not be sent. A new message starts with a receive count of zero.
+   */
+  resend(queueArn: string, records: ReadonlyArray<{ record: SQSRecord; delaySeconds: number }>): Promise<ReadonlySet<string>>;
   /** Sends one message to the dead-letter queue; rejects when SQS did not take it. */
   sendToDeadLetter(letter: DeadLetter): Promise<void>;
 }
@@ -65,15 +76,13 @@ export function createSqsQueueOps(client: Pick<SQSClient, 'send'>, dlqUrl: strin
     async changeVisibility(queueArn, changes) {
       const queueUrl = await queueUrlOf(queueArn);
       const failed = new Set<string>();
-      const chunks: VisibilityChange[][] = [];
-      for (let start = 0; start < changes.length; start += BATCH_LIMIT) chunks.push(changes.slice(start, start + BATCH_LIMIT));
       await Promise.all(
-        chunks.map(async (chunk) => {
+        chunk(changes).map(async (entries) => {
           try {
             const answer = await client.send(
               new ChangeMessageVisibilityBatchCommand({
                 QueueUrl: queueUrl,
-                Entries: chunk.map((change, index) => ({
+                Entries: entries.map((change, index) => ({
                   Id: String(index),
                   ReceiptHandle: change.receiptHandle,
                   VisibilityTimeout: change.delaySeconds,
@@ -81,11 +90,39 @@ export function createSqsQueueOps(client: Pick<SQSClient, 'send'>, dlqUrl: strin
               }),
             );
             for (const entry of answer.Failed ?? []) {
-              const change = chunk[Number(entry.Id)];
+              const change = entries[Number(entry.Id)];
               if (change !== undefined) failed.add(change.messageId);
             }
           } catch {
-            for (const change of chunk) failed.add(change.messageId);
+            for (const change of entries) failed.add(change.messageId);
+          }
+        }),
+      );
+      return failed;
+    },
+    async resend(queueArn, records) {
+      const queueUrl = await queueUrlOf(queueArn);
+      const failed = new Set<string>();
+      await Promise.all(
+        chunk(records).map(async (entries) => {
+          try {
+            const answer = await client.send(
+              new SendMessageBatchCommand({
+                QueueUrl: queueUrl,
+                Entries: entries.map(({ record, delaySeconds }, index) => ({
+                  Id: String(index),
+                  MessageBody: record.body,
+                  DelaySeconds: delaySeconds,
+                  MessageAttributes: resendAttributes(record),
+                })),
+              }),
+            );
+            for (const entry of answer.Failed ?? []) {
+              const original = entries[Number(entry.Id)];
+              if (original !== undefined) failed.add(original.record.messageId);
+            }
+          } catch {
+            for (const { record } of entries) failed.add(record.messageId);
           }
         }),
       );
@@ -102,6 +139,24 @@ export function createSqsQueueOps(client: Pick<SQSClient, 'send'>, dlqUrl: strin
       );
     },
   };
+}
+
+function chunk<T>(items: readonly T[]): T[][] {
+  const chunks: T[][] = [];
+  for (let start = 0; start < items.length; start += BATCH_LIMIT) chunks.push(items.slice(start, start + BATCH_LIMIT));
+  return chunks;
+}
+
+/** The record's own message attributes (SQS allows ten), with the requeue count raised by one. */
+function resendAttributes(record: SQSRecord): Record<string, MessageAttributeValue> {
+  const attributes: Record<string, MessageAttributeValue> = {};
+  for (const [name, value] of Object.entries(record.messageAttributes)) {
+    if (name === REQUEUE_ATTRIBUTE || value.stringValue === undefined) continue;
+    attributes[name] = { DataType: value.dataType, StringValue: value.stringValue };
+  }
+  const count = Number(record.messageAttributes[REQUEUE_ATTRIBUTE]?.stringValue ?? 0) || 0;
+  if (Object.keys(attributes).length < 10) attributes[REQUEUE_ATTRIBUTE] = { DataType: 'Number', StringValue: String(count + 1) };
+  return attributes;
 }
 
 function toMessageAttributes(attributes: DeadLetter['attributes']): Record<string, MessageAttributeValue> {

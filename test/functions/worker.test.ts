@@ -143,10 +143,11 @@ describe('Bundle: dist/worker/index.mjs on the local AWS endpoints', () => {
     expect(output).not.toContain('pro-metadata-value');
   });
 
-  it('after a 429, puts the whole batch back for the wait Auth0 asked for, with one request', async () => {
+  it('after a 429, puts the whole batch back as fresh messages delayed by the wait Auth0 asked for, with one request', async () => {
     // Prepare: one call at a time, so that the 429 comes before any other call starts
     for (const n of [1, 2, 3]) auth0.users.set(`auth0|user-${n}`, { user_id: `auth0|user-${n}`, app_metadata: {}, user_metadata: {} });
-    await enqueue([1, 2, 3].map((n) => JSON.stringify({ type: 'user.update', userId: `auth0|user-${n}`, changes: { blocked: true } })));
+    const bodies = [1, 2, 3].map((n) => JSON.stringify({ type: 'user.update', userId: `auth0|user-${n}`, changes: { blocked: true } }));
+    await enqueue(bodies);
     const received = await receiveAll(jobs.url, 3);
     auth0.rateLimit(1);
     const before = auth0.requests.length;
@@ -155,15 +156,15 @@ describe('Bundle: dist/worker/index.mjs on the local AWS endpoints', () => {
     const started = Date.now();
     const { results } = await invoke([received], { JOB_CONCURRENCY: '1' });
 
-    // Assess: Retry-After 2 s plus jitter, far below the queue's 30 s visibility timeout
-    expect(results[0]?.batchItemFailures.map((failure) => failure.itemIdentifier).sort()).toEqual(received.map((message) => message.MessageId).sort());
+    // Assess: acknowledged, and back on the queue as new messages for Retry-After 2 s plus jitter
+    expect(results[0]?.batchItemFailures).toEqual([]);
     expect(auth0.requests.slice(before).filter((request) => request.path.startsWith('/api/v2/'))).toHaveLength(1);
-    const inflight = fauxqs.inspectQueue('jobs')?.messages.inflight ?? [];
-    const deadlines = inflight.filter((entry) => received.some((message) => message.MessageId === entry.message.messageId)).map((entry) => entry.visibilityDeadline - started);
-    expect(deadlines).toHaveLength(3);
-    for (const deadline of deadlines) {
-      expect(deadline).toBeGreaterThanOrEqual(2_000);
-      expect(deadline).toBeLessThan(15_000);
+    const delayed = (fauxqs.inspectQueue('jobs')?.messages.delayed ?? []).filter((message) => bodies.includes(message.body));
+    expect(delayed).toHaveLength(3);
+    for (const message of delayed) {
+      expect((message.delayUntil ?? 0) - started).toBeGreaterThanOrEqual(2_000);
+      expect((message.delayUntil ?? 0) - started).toBeLessThan(15_000);
+      expect(message.messageAttributes['requeues']).toEqual({ DataType: 'Number', StringValue: '1' });
     }
   });
 });

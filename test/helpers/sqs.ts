@@ -40,13 +40,19 @@ export function lambdaContext(now: () => number, timeoutMs = 30_000) {
 }
 
 /** Hand-written fake of the queue operations, recording every call. */
-export function createFakeQueue(options: { failDeadLetter?: boolean; failVisibility?: boolean } = {}) {
+export function createFakeQueue(options: { failDeadLetter?: boolean; failVisibility?: boolean; failResend?: boolean } = {}) {
   const deadLetters: DeadLetter[] = [];
+  const resent: Array<{ queueArn: string; messageId: string; delaySeconds: number }> = [];
   const visibility: Array<{ queueArn: string; changes: VisibilityChange[] }> = [];
   const queue: QueueOps = {
     async changeVisibility(queueArn, changes) {
       visibility.push({ queueArn, changes: [...changes] });
       return new Set(options.failVisibility ? changes.map((change) => change.messageId) : []);
+    },
+    async resend(queueArn, records) {
+      if (options.failResend) return new Set(records.map(({ record }) => record.messageId));
+      for (const { record, delaySeconds } of records) resent.push({ queueArn, messageId: record.messageId, delaySeconds });
+      return new Set<string>();
     },
     async sendToDeadLetter(letter) {
       if (options.failDeadLetter) throw Object.assign(new Error('Service unavailable'), { name: 'ServiceUnavailable' });
@@ -54,5 +60,6 @@ export function createFakeQueue(options: { failDeadLetter?: boolean; failVisibil
     },
   };
   const delays = () => new Map(visibility.flatMap((call) => call.changes.map((change) => [change.messageId, change.delaySeconds] as const)));
-  return { queue, deadLetters, visibility, delays };
+  const resendDelays = () => new Map(resent.map((entry) => [entry.messageId, entry.delaySeconds] as const));
+  return { queue, deadLetters, visibility, delays, resent, resendDelays };
 }

@@ -29,6 +29,14 @@ describe('Function: rateLimitedDelaySeconds()', () => {
     expect(rateLimitedDelaySeconds(500, fixed(0.999))).toBe(2);
   });
 
+  it('widens the jitter window with each earlier requeue of the same job', () => {
+    // Act & Assess: a 2 s wait has a 1 s window, then 2 s, 4 s, … 
+    expect(rateLimitedDelaySeconds(2_000, fixed(0.999), 0)).toBe(3);
+    expect(rateLimitedDelaySeconds(2_000, fixed(0.999), 1)).toBe(4);
+    expect(rateLimitedDelaySeconds(2_000, fixed(0.999), 3)).toBe(10);
+    expect(rateLimitedDelaySeconds(2_000, fixed(0), 3)).toBe(2);
+  });
+
   it('is capped at 15 min', () => {
     // Act & Assess
     expect(rateLimitedDelaySeconds(3_600_000, fixed(0.5))).toBe(900);

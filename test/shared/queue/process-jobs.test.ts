@@ -107,9 +107,27 @@ describe('Function: processJobs()', () => {
     expect(fake.delays().get(record.messageId)).toBeGreaterThanOrEqual(1);
   });
 
-  it('puts a rate-limited job back for the wait Auth0 asked for, with jitter', async () => {
+  it('resends a rate-limited job as a fresh message delayed by the wait Auth0 asked for, with jitter, and acknowledges it', async () => {
     // Prepare
     const fake = createFakeQueue();
+    const record = sqsRecord(job('auth0|1'), { receiveCount: 4 });
+    const limited: ApplyJob = async () => {
+      throw new RateLimitedError(clock.now() + 10_000, 'rate limited');
+    };
+
+    // Act
+    const response = await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(limited, fake));
+
+    // Assess: 10 s plus half of a jitter window of 5 s doubled for each of the 3 earlier receives
+    expect(response.batchItemFailures).toEqual([]);
+    expect(fake.resent).toEqual([{ queueArn: QUEUE_ARN, messageId: record.messageId, delaySeconds: 30 }]);
+    expect(fake.visibility).toEqual([]);
+    expect(lines.map((line) => JSON.parse(line)).find((entry) => entry._aws)).toMatchObject({ JobsRequeued: 1, JobsApplied: 0 });
+  });
+
+  it('falls back to changing the visibility when the resend fails', async () => {
+    // Prepare
+    const fake = createFakeQueue({ failResend: true });
     const record = sqsRecord(job('auth0|1'));
     const limited: ApplyJob = async () => {
       throw new RateLimitedError(clock.now() + 10_000, 'rate limited');
@@ -118,11 +136,42 @@ describe('Function: processJobs()', () => {
     // Act
     const response = await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(limited, fake));
 
-    // Assess: 10 s plus half of the 5 s jitter window
+    // Assess
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
-    expect(fake.visibility).toEqual([
-      { queueArn: QUEUE_ARN, changes: [{ messageId: record.messageId, receiptHandle: record.receiptHandle, delaySeconds: 13 }] },
-    ]);
+    expect(fake.delays().get(record.messageId)).toBe(13);
+  });
+
+  it('on FIFO, changes the visibility of a rate-limited job instead, so order holds', async () => {
+    // Prepare
+    const fake = createFakeQueue();
+    const record = sqsRecord(job('auth0|1'), { arn: FIFO_QUEUE_ARN, groupId: 'user-1' });
+    const limited: ApplyJob = async () => {
+      throw new RateLimitedError(clock.now() + 10_000, 'rate limited');
+    };
+
+    // Act
+    const response = await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(limited, fake));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(fake.resent).toEqual([]);
+    expect(fake.delays().get(record.messageId)).toBe(13);
+  });
+
+  it('leaves a job resent too often to the redrive policy', async () => {
+    // Prepare
+    const fake = createFakeQueue();
+    const record = { ...sqsRecord(job('auth0|1')), messageAttributes: { requeues: { dataType: 'Number', stringValue: '100' } } };
+    const limited: ApplyJob = async () => {
+      throw new RateLimitedError(clock.now() + 10_000, 'rate limited');
+    };
+
+    // Act
+    const response = await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(limited, fake));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(fake.resent).toEqual([]);
   });
 
   it('backs off retryable failures exponentially from ApproximateReceiveCount', async () => {
@@ -207,6 +256,19 @@ describe('Function: processJobs()', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(applied).toBe(1);
     expect(fake.deadLetters[0]).toMatchObject({ groupId: 'g', deduplicationId: bad.messageId });
+  });
+
+  it('works in a short invocation: the reserves shrink with the time left, whatever its value', async () => {
+    // Prepare: 3,001 ms left, less than the 5 s start reserve; a quarter of it is a fraction
+    const records = [sqsRecord(job('auth0|1')), sqsRecord(job('auth0|2'))];
+    let applied = 0;
+
+    // Act
+    const response = await processJobs(sqsEvent(records), { getRemainingTimeInMillis: () => 3_001 }, deps(async () => void applied++));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(applied).toBe(2);
   });
 
   it('starts no record near the deadline and hands the rest back at once', async () => {
@@ -294,8 +356,8 @@ describe('Function: createWorkerDeps() wired with processJobs()', () => {
     const response = await processJobs(sqsEvent(records), lambdaContext(clock.now), deps);
 
     // Assess: one request in all; every record back on the queue for the 5 s one call needs to refill
-    expect(response.batchItemFailures).toHaveLength(5);
-    expect([...fake.delays().values()]).toEqual([5, 5, 5, 5, 5]);
+    expect(response.batchItemFailures).toHaveLength(0);
+    expect([...fake.resendDelays().values()]).toEqual([5, 5, 5, 5, 5]);
     const output = lines.join('\n');
     expect(output).toContain('"RateLimited":1');
     expect(output).toContain('"TokensFetched":1');

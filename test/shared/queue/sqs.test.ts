@@ -1,6 +1,7 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toSqsRecord } from '../../../local/sqs-event.ts';
 import { createSqsQueueOps, queueUrlFromArn } from '../../../shared/queue/sqs.ts';
 
 const region = 'eu-west-1';
@@ -84,6 +85,31 @@ describe('Function: createSqsQueueOps() against the fauxqs SQS emulator', () => 
       httpStatus: { DataType: 'Number', StringValue: '400' },
     });
     expect(ordered?.Messages?.[0]?.Attributes?.MessageGroupId).toBe('user-1');
+  });
+
+  it('resends records as new delayed messages with their attributes and a raised requeue count', async () => {
+    // Prepare
+    const queue = await createQueue('resend-jobs');
+    await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: '{"n":1}', MessageAttributes: { tenant: { DataType: 'String', StringValue: 'acme' } } }));
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }));
+    const record = toSqsRecord(Messages[0] ?? {}, queue.arn);
+    const ops = createSqsQueueOps(sqs, queue.url);
+
+    // Act
+    const failed = await ops.resend(queue.arn, [{ record, delaySeconds: 1 }]);
+    const early = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, WaitTimeSeconds: 0 }));
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const later = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }));
+
+    // Assess
+    expect(failed.size).toBe(0);
+    expect(early.Messages ?? []).toEqual([]);
+    expect(later.Messages?.[0]?.Body).toBe('{"n":1}');
+    expect(later.Messages?.[0]?.Attributes?.ApproximateReceiveCount).toBe('1');
+    expect(later.Messages?.[0]?.MessageAttributes).toEqual({
+      tenant: { DataType: 'String', StringValue: 'acme' },
+      requeues: { DataType: 'Number', StringValue: '1' },
+    });
   });
 
   it('builds AWS queue URLs from ARNs, China partition included', () => {

@@ -1,0 +1,217 @@
+/**
+ * The product's main job, end to end on the local stack: seed a demo tenant, enqueue a mixed workload, run
+ * the worker bundle under a rate limit with a live progress line, then report what happened and check the
+ * tenant's final state against what the jobs asked for.
+ */
+import { GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type LocalStack, startLocalStack } from './stack.ts';
+import type { RateLimitSpec } from './tenant/rate-limit.ts';
+import { compareState, createRandom, generateWorkload, seedTenant } from './workload.ts';
+
+/** Options of {@link runDemo}; the command line maps onto them. */
+export interface DemoOptions {
+  readonly jobs: number;
+  readonly users: number;
+  readonly roles: number;
+  readonly rateLimit: RateLimitSpec;
+  /** Concurrent invocations of the worker (the mapping's maximum concurrency). */
+  readonly concurrency: number;
+  /** JOB_CONCURRENCY inside each invocation. */
+  readonly jobConcurrency: number;
+  readonly batchSize: number;
+  readonly fifo: boolean;
+  /** Inject faults: some 5xx, dropped connections and one 429 storm. */
+  readonly faults: boolean;
+  readonly seed: number;
+  /** Give up waiting after this long, in milliseconds. */
+  readonly timeoutMs: number;
+  /** Where progress and the report go. */
+  readonly write: (text: string) => void;
+  /** Redraw one progress line in place (a terminal) rather than print a line every few seconds. */
+  readonly interactive: boolean;
+}
+
+/** What the demo found; `ok` is false when a job was lost or applied wrongly. */
+export interface DemoResult {
+  readonly ok: boolean;
+  readonly applied: number;
+  readonly deadLettered: Record<string, number>;
+  readonly stillQueued: number;
+  readonly lost: number;
+  readonly differences: readonly string[];
+  readonly rateLimited: number;
+  readonly tokensMinted: number;
+  readonly wallMs: number;
+}
+
+const LOG_FILE = fileURLToPath(new URL('../dist/local/worker.log', import.meta.url));
+
+/** Runs the demo and prints its report. */
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const { write } = options;
+  const phases: Array<[string, number]> = [];
+  let phaseStart = Date.now();
+  const phase = (name: string) => {
+    const at = Date.now();
+    phases.push([name, at - phaseStart]);
+    phaseStart = at;
+  };
+  const wallStart = Date.now();
+
+  write(`Starting the local stack (tenant rate limit: burst ${options.rateLimit.burst}, ${options.rateLimit.perSecond}/s${options.fifo ? ', FIFO queue' : ''})…\n`);
+  const stack = await startLocalStack({ rateLimit: options.rateLimit, fifo: options.fifo });
+  try {
+    phase('build the bundle and start the stack');
+    const random = createRandom(options.seed);
+    const seeded = seedTenant(stack.tenant.state, { users: options.users, roles: options.roles, random });
+    const workload = generateWorkload(stack.tenant.state, seeded, { jobs: options.jobs, random });
+    phase('seed the tenant and plan the workload');
+    write(`Seeded ${seeded.users.length} users and ${seeded.roles.length} roles; enqueueing ${workload.jobs.length} jobs…\n`);
+
+    await enqueue(stack, workload.jobs, options.fifo);
+    phase('enqueue the jobs');
+
+    if (options.faults) {
+      stack.tenant.faults.errorRate = 0.03;
+      stack.tenant.faults.dropRate = 0.01;
+      stack.tenant.faults.stormUntil = Date.now() + 5_000;
+    }
+    mkdirSync(fileURLToPath(new URL('../dist/local/', import.meta.url)), { recursive: true });
+    writeFileSync(LOG_FILE, '');
+    const metrics = { JobsApplied: 0, JobsRequeued: 0, JobsDeadLettered: 0, RateLimited: 0, TokensFetched: 0 };
+    const worker = stack.startWorker({
+      maxConcurrency: options.concurrency,
+      batchSize: options.batchSize,
+      env: { JOB_CONCURRENCY: String(options.jobConcurrency) },
+      onOutput: (line) => {
+        appendFileSync(LOG_FILE, `${line}\n`);
+        if (!line.includes('"_aws"')) return;
+        const entry = JSON.parse(line) as Record<string, number>;
+        for (const name of Object.keys(metrics) as Array<keyof typeof metrics>) metrics[name] += entry[name] ?? 0;
+      },
+    });
+
+    const processingStart = Date.now();
+    let lastLine = 0;
+    let lastText = '';
+    const progress = (final = false) => {
+      const done = metrics.JobsApplied + metrics.JobsDeadLettered;
+      const width = 30;
+      const filled = Math.min(width, Math.round((done / workload.jobs.length) * width));
+      const seconds = (Date.now() - processingStart) / 1000;
+      const text = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${workload.jobs.length}  applied ${metrics.JobsApplied}  dead-lettered ${metrics.JobsDeadLettered}  requeued ${metrics.JobsRequeued}  429s ${metrics.RateLimited}  ${seconds.toFixed(0)} s`;
+      if (options.interactive) write(`\r${text}${final ? '\n' : ''}`);
+      else if ((final && text !== lastText) || Date.now() - lastLine >= 5_000) {
+        write(`${text}\n`);
+        lastLine = Date.now();
+        lastText = text;
+      }
+    };
+    let quiet = 0;
+    while (Date.now() - processingStart < options.timeoutMs) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      progress();
+      quiet = (await queueDepth(stack)) === 0 ? quiet + 1 : 0;
+      if (quiet >= 3) break;
+    }
+    progress(true);
+    await worker.stop();
+    stack.tenant.faults.errorRate = 0;
+    stack.tenant.faults.dropRate = 0;
+    const processingMs = Date.now() - processingStart;
+    phase('process the jobs');
+
+    const stillQueued = await queueDepth(stack);
+    const letters = await drain(stack);
+    const deadLettered: Record<string, number> = {};
+    for (const letter of letters) {
+      const reason = letter.MessageAttributes?.['reason']?.StringValue ?? 'redriven after max receives';
+      deadLettered[reason] = (deadLettered[reason] ?? 0) + 1;
+    }
+    const reasonByJob = new Map(letters.map((letter) => [letter.MessageAttributes?.['jobId']?.StringValue ?? jobIdOf(letter.Body), letter.MessageAttributes?.['reason']?.StringValue]));
+    // A job that must fail is lost if it is not in the dead-letter queue; one that must apply is wrong if it is.
+    const lost = workload.jobs.filter((job) => job.expectedReason !== undefined && !reasonByJob.has(job.jobId)).length;
+    const misrouted = workload.jobs.filter((job) => reasonByJob.has(job.jobId) && reasonByJob.get(job.jobId) !== job.expectedReason);
+    const differences = compareState(stack.tenant.state, workload.expected);
+    phase('check the end state');
+
+    const counts = stack.tenant.statusCounts();
+    const calls = Object.entries(counts).filter(([status]) => status !== '429' && status !== '0').reduce((sum, [, n]) => sum + n, 0) - stack.tenant.counters.tokensIssued;
+    const expectedApplied = workload.jobs.filter((job) => job.expectedReason === undefined).length;
+    const ok = differences.length === 0 && lost === 0 && misrouted.length === 0 && stillQueued === 0;
+    const wallMs = Date.now() - wallStart;
+    const floorSeconds = (calls - options.rateLimit.burst) / options.rateLimit.perSecond;
+
+    const lines = [
+      '',
+      `Report (${options.jobs} jobs, seed ${options.seed})`,
+      `  applied                ${metrics.JobsApplied} (expected ${expectedApplied})`,
+      `  dead-lettered          ${letters.length}${Object.entries(deadLettered).sort().map(([reason, n]) => `\n    ${reason.padEnd(26)}${n}`).join('')}`,
+      `  still queued           ${stillQueued}`,
+      `  lost                   ${lost}`,
+      `  wrong dead-letter      ${misrouted.length}${misrouted.length > 0 ? ` (first: ${misrouted[0]?.jobId} got ${String(reasonByJob.get(misrouted[0]?.jobId))}, expected ${String(misrouted[0]?.expectedReason ?? 'to apply')})` : ''}`,
+      `  requeued (times)       ${metrics.JobsRequeued}`,
+      `  429s seen              ${counts[429] ?? 0} (the worker counted ${metrics.RateLimited})`,
+      `  tokens minted          ${stack.tenant.counters.tokensIssued} (containers started: ${worker.stats.coldStarts})`,
+      `  invocations            ${worker.stats.invocations}, ${worker.stats.failedBatches} failed whole`,
+      `  wall time              ${(wallMs / 1000).toFixed(1)} s`,
+      `  throughput             ${(calls / (processingMs / 1000)).toFixed(2)} Management API calls/s against a limit of ${options.rateLimit.perSecond}/s (burst ${options.rateLimit.burst}); ${((metrics.JobsApplied + letters.length) / (processingMs / 1000)).toFixed(2)} jobs/s`,
+      `  end state              ${differences.length === 0 ? `matches what the jobs asked for (${workload.expected.appMetadata.size} users checked)` : `${differences.length} differences, first: ${differences.slice(0, 3).join('; ')}`}`,
+      '',
+      'Where the time went',
+      ...phases.map(([name, ms]) => `  ${name.padEnd(40)}${(ms / 1000).toFixed(1)} s`),
+      `    of which the rate limit's floor      ${Math.max(0, floorSeconds).toFixed(1)} s (${calls} calls at ${options.rateLimit.perSecond}/s after a burst of ${options.rateLimit.burst})`,
+      `    of which invocations were running    ${(worker.stats.busyMs / 1000 / Math.max(1, options.concurrency)).toFixed(1)} s per slot (cold starts: ${worker.stats.coldStarts}, ${worker.stats.initMs.toFixed(0)} ms importing the bundle)`,
+      '',
+      `Worker logs: ${LOG_FILE}`,
+      ok ? 'OK: no job lost, the tenant is in the state the jobs asked for.' : 'FAILED: some jobs were lost or applied wrongly (see above).',
+      '',
+    ];
+    write(lines.join('\n'));
+    return { ok, applied: metrics.JobsApplied, deadLettered, stillQueued, lost, differences, rateLimited: counts[429] ?? 0, tokensMinted: stack.tenant.counters.tokensIssued, wallMs };
+  } finally {
+    await stack.stop();
+  }
+}
+
+async function enqueue(stack: LocalStack, jobs: ReadonlyArray<{ jobId: string; body: string; groupId: string }>, fifo: boolean) {
+  for (let start = 0; start < jobs.length; start += 10) {
+    const chunk = jobs.slice(start, start + 10);
+    const { Failed = [] } = await stack.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: stack.jobs.url,
+        Entries: chunk.map((job, index) => ({
+          Id: String(index),
+          MessageBody: job.body,
+          ...(fifo ? { MessageGroupId: job.groupId, MessageDeduplicationId: job.jobId } : {}),
+        })),
+      }),
+    );
+    if (Failed.length > 0) throw new Error(`could not enqueue ${Failed.length} jobs: ${Failed[0]?.Message ?? ''}`);
+  }
+}
+
+async function queueDepth(stack: LocalStack): Promise<number> {
+  const { Attributes = {} } = await stack.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: stack.jobs.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }),
+  );
+  return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0);
+}
+
+/** Reads every dead letter, as an operator would. */
+async function drain(stack: LocalStack): Promise<Message[]> {
+  const letters: Message[] = [];
+  for (;;) {
+    const { Messages = [] } = await stack.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: stack.dlq.url, MaxNumberOfMessages: 10, VisibilityTimeout: 300, MessageAttributeNames: ['All'], WaitTimeSeconds: 0 }),
+    );
+    if (Messages.length === 0) return letters;
+    letters.push(...Messages);
+  }
+}
+
+function jobIdOf(body: string | undefined): string | undefined {
+  return /"jobId":"([^"]+)"/.exec(body ?? '')?.[1];
+}

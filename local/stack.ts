@@ -1,0 +1,151 @@
+/**
+ * The embedded local stack: the Auth0 tenant emulator, fauxqs for SQS (jobs queue and its dead-letter
+ * queue, redrive after 5 receives), the local Secrets Manager holding the client secret, and the worker
+ * bundle run by the local event source mapping. Everything listens on loopback, on ports the OS picks.
+ */
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { type FauxqsServer, startFauxqs } from 'fauxqs';
+import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { bundleFunction } from '../infra/build.ts';
+import { type EventSourceMapping, type EventSourceMappingOptions, startEventSourceMapping } from './event-source-mapping.ts';
+import { type LocalSecretsManager, startSecretsManager } from './secrets-manager.ts';
+import { type Tenant, type TenantOptions, startTenant } from './tenant/tenant.ts';
+
+/** The scopes the worker's application is granted on the local tenant. */
+export const WORKER_SCOPES = ['read:users', 'update:users', 'read:roles', 'create:role_members', 'delete:role_members'];
+
+/** Options of {@link startLocalStack}. */
+export interface LocalStackOptions {
+  /** Management API bucket of the tenant. Default: the free plan (burst 2, 2/s). */
+  readonly rateLimit?: TenantOptions['rateLimit'];
+  readonly fifo?: boolean;
+  /** Receives before SQS moves a job to the dead-letter queue. Default 5. */
+  readonly maxReceiveCount?: number;
+  /** Function timeout, in milliseconds; the queue's visibility timeout is six times it. Default 30 s. */
+  readonly timeoutMs?: number;
+  /** Rebuild the bundle even if `dist/worker/index.mjs` exists. Default true. */
+  readonly build?: boolean;
+  readonly tenant?: Omit<TenantOptions, 'rateLimit' | 'clients'>;
+}
+
+/** A queue's URL and ARN. */
+export interface QueueRef {
+  readonly url: string;
+  readonly arn: string;
+}
+
+/** A running local stack. */
+export interface LocalStack {
+  readonly tenant: Tenant;
+  readonly fauxqs: FauxqsServer;
+  readonly secrets: LocalSecretsManager;
+  /** An SQS client for the local endpoint, as a producer would use it. */
+  readonly sqs: SQSClient;
+  readonly jobs: QueueRef;
+  readonly dlq: QueueRef;
+  readonly client: { readonly clientId: string; readonly secretName: string };
+  readonly bundleUrl: string;
+  /** The worker's environment, exactly as a deployment sets it, pointed at the local endpoints. */
+  readonly workerEnv: Record<string, string>;
+  /** Starts the local event source mapping for the jobs queue. */
+  startWorker(options?: Partial<Omit<EventSourceMappingOptions, 'sqs' | 'queueUrl' | 'queueArn'>>): EventSourceMapping;
+  /** Replaces the client secret in Secrets Manager and on the tenant, keeping the old one valid until `revokeOld` runs. */
+  rotateSecret(): { newSecret: string; revokeOld: () => void };
+  stop(): Promise<void>;
+}
+
+const REGION = 'us-east-1';
+const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+const BUNDLE = new URL('../dist/worker/index.mjs', import.meta.url);
+
+/**
+ * Boots the whole local stack.
+ *
+ * @example
+ * const stack = await startLocalStack({ rateLimit: 'free' });
+ * const worker = stack.startWorker({ maxConcurrency: 2 });
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  if (options.build !== false || !existsSync(BUNDLE)) await bundleFunction('worker');
+  const bundleUrl = pathToFileURL(BUNDLE.pathname).href;
+
+  const clientId = 'local-worker';
+  let clientSecret = randomSecret();
+  const secretName = 'auth0-queue-worker/m2m';
+  const [tenant, fauxqs, secrets] = await Promise.all([
+    startTenant({ ...options.tenant, rateLimit: options.rateLimit ?? 'free', clients: [{ clientId, clientSecret, scopes: WORKER_SCOPES }] }),
+    startFauxqs({ port: 0, logger: false, defaultRegion: REGION }),
+    startSecretsManager({ port: 0, region: REGION }),
+  ]);
+  secrets.putSecret(secretName, JSON.stringify({ clientId, clientSecret }));
+
+  const sqs = new SQSClient({ region: REGION, credentials: CREDENTIALS, endpoint: fauxqs.address, useQueueUrlAsEndpoint: false });
+  const suffix = options.fifo ? '.fifo' : '';
+  const fifoAttributes: Record<string, string> = options.fifo ? { FifoQueue: 'true', ContentBasedDeduplication: 'true' } : {};
+  const createQueue = async (name: string, attributes: Record<string, string>): Promise<QueueRef> => {
+    const { QueueUrl = '' } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: { ...fifoAttributes, ...attributes } }));
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
+    return { url: QueueUrl, arn: Attributes?.QueueArn ?? '' };
+  };
+  const dlq = await createQueue(`jobs-dlq${suffix}`, { MessageRetentionPeriod: String(14 * 24 * 3600) });
+  const jobs = await createQueue(`jobs${suffix}`, {
+    VisibilityTimeout: String(Math.ceil((6 * timeoutMs) / 1000)),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: options.maxReceiveCount ?? 5 }),
+  });
+
+  const workerEnv: Record<string, string> = {
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_SQS: fauxqs.address,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+    AUTH0_DOMAIN: tenant.origin,
+    AUTH0_SECRET_ID: secretName,
+    DLQ_URL: dlq.url,
+    LOG_LEVEL: 'info',
+  };
+
+  const mappings = new Set<EventSourceMapping>();
+  return {
+    tenant,
+    fauxqs,
+    secrets,
+    sqs,
+    jobs,
+    dlq,
+    client: { clientId, secretName },
+    bundleUrl,
+    workerEnv,
+    startWorker(overrides = {}) {
+      const mapping = startEventSourceMapping({
+        sqs,
+        queueUrl: jobs.url,
+        queueArn: jobs.arn,
+        bundleUrl,
+        timeoutMs,
+        ...overrides,
+        env: { ...workerEnv, ...overrides.env },
+      });
+      mappings.add(mapping);
+      return mapping;
+    },
+    rotateSecret() {
+      const old = clientSecret;
+      clientSecret = randomSecret();
+      tenant.clients.get(clientId)?.secrets.add(clientSecret);
+      secrets.putSecret(secretName, JSON.stringify({ clientId, clientSecret }));
+      return { newSecret: clientSecret, revokeOld: () => tenant.clients.get(clientId)?.secrets.delete(old) };
+    },
+    async stop() {
+      await Promise.all([...mappings].map((mapping) => mapping.stop()));
+      sqs.destroy();
+      await Promise.all([tenant.stop(), fauxqs.stop(), secrets.stop()]);
+    },
+  };
+}
+
+function randomSecret(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
+}

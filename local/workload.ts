@@ -1,0 +1,132 @@
+/**
+ * The demo tenant and workload: seeded users and roles, a mix of jobs (valid, invalid, and for users that
+ * do not exist), and the end state and dead letters the jobs ask for. Valid jobs are generated so that
+ * they commute (no two touch the same metadata key or the same user-role pair), so the expected end state
+ * holds in any delivery order, as a standard queue may deliver.
+ */
+import type { TenantRole, TenantState, TenantUser } from './tenant/state.ts';
+import { addRole, addUser, rolesOf } from './tenant/state.ts';
+
+/** A deterministic random source, so a run can be repeated with `--seed`. */
+export function createRandom(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    // xorshift32
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 4_294_967_296;
+  };
+}
+
+const ROLE_NAMES = ['support-agent', 'billing-admin', 'sales', 'marketing', 'engineering', 'read-only', 'auditor', 'partner', 'beta-tester', 'admin'];
+export const CONNECTION = 'Username-Password-Authentication';
+
+/** Seeds users and roles, each user holding one or two roles. */
+export function seedTenant(state: TenantState, options: { users: number; roles: number; random: () => number }) {
+  const roles: TenantRole[] = [];
+  for (let n = 0; n < options.roles; n++) roles.push(addRole(state, { name: ROLE_NAMES[n] ?? `role-${n}`, description: 'demo role' }));
+  const users: TenantUser[] = [];
+  for (let n = 0; n < options.users; n++) {
+    const user = addUser(state, { email: `user-${String(n).padStart(5, '0')}@example.com`, connection: CONNECTION, app_metadata: { plan: 'free' }, name: `User ${n}` });
+    users.push(user);
+    for (let r = 0; r < 1 + Math.floor(options.random() * 2); r++) {
+      const role = roles[Math.floor(options.random() * roles.length)];
+      if (role !== undefined) state.members.get(role.id)?.add(user.user_id);
+    }
+  }
+  return { users, roles };
+}
+
+/** One job to enqueue. */
+export interface WorkloadJob {
+  readonly jobId: string;
+  readonly body: string;
+  /** Message group on a FIFO queue: the user the job addresses. */
+  readonly groupId: string;
+  /** The dead-letter reason the job must end with, or undefined for a job that must apply. */
+  readonly expectedReason: string | undefined;
+}
+
+/** What the tenant must look like once every job is done. */
+export interface ExpectedState {
+  readonly appMetadata: Map<string, Record<string, unknown>>;
+  readonly roles: Map<string, Set<string>>;
+}
+
+/** Generates `count` jobs against the seeded tenant. */
+export function generateWorkload(state: TenantState, seeded: { users: TenantUser[]; roles: TenantRole[] }, options: { jobs: number; random: () => number }) {
+  const { random } = options;
+  const expected: ExpectedState = { appMetadata: new Map(), roles: new Map() };
+  for (const user of seeded.users) {
+    expected.appMetadata.set(user.user_id, structuredClone(user.app_metadata));
+    expected.roles.set(user.user_id, new Set(rolesOf(state, user.user_id).map((role) => role.id)));
+  }
+  const touched = new Set<string>();
+  const jobs: WorkloadJob[] = [];
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+
+  for (let n = 0; jobs.length < options.jobs; n++) {
+    const jobId = `demo-${String(n).padStart(5, '0')}`;
+    const user = pick(seeded.users);
+    const roll = random();
+    const add = (job: Record<string, unknown>, expectedReason?: string, groupId = user.user_id) =>
+      jobs.push({ jobId, body: JSON.stringify({ ...job, jobId, source: 'demo' }), groupId, expectedReason });
+
+    if (roll < 0.45) {
+      // user.update: a fresh metadata key per job, addressed by id or (one in five) by email
+      const key = `k${n}`;
+      const value = Math.floor(random() * 1000);
+      expected.appMetadata.get(user.user_id)![key] = value;
+      const target = random() < 0.2 ? { email: user.email, connection: CONNECTION } : { userId: user.user_id };
+      add({ type: 'user.update', ...target, changes: { app_metadata: { [key]: value } } });
+    } else if (roll < 0.85) {
+      // roles.assign or roles.remove, by name or by id, each user-role pair at most once
+      const role = pick(seeded.roles);
+      if (touched.has(`${user.user_id} ${role.id}`)) continue;
+      touched.add(`${user.user_id} ${role.id}`);
+      const held = expected.roles.get(user.user_id)!;
+      const ref = random() < 0.5 ? role.name : role.id;
+      if (held.has(role.id)) held.delete(role.id);
+      else held.add(role.id);
+      add({ type: held.has(role.id) ? 'roles.assign' : 'roles.remove', userId: user.user_id, roles: [ref] });
+    } else if (roll < 0.93) {
+      // users that do not exist: by id (Auth0 answers 404) and by email (no match)
+      if (random() < 0.5) add({ type: 'user.update', userId: `auth0|missing${n}`, changes: { blocked: true } }, 'http_404', `missing-${n}`);
+      else add({ type: 'roles.assign', email: `nobody-${n}@example.com`, roles: ['sales'] }, 'user_not_found', `missing-${n}`);
+    } else {
+      // bad input, each with the reason it must be dead-lettered with
+      const bad = INVALID[n % INVALID.length]!;
+      jobs.push({ jobId, body: bad.body(user.user_id, jobId), groupId: user.user_id, expectedReason: bad.reason });
+    }
+  }
+  return { jobs, expected };
+}
+
+const INVALID: ReadonlyArray<{ reason: string; body: (userId: string, jobId: string) => string }> = [
+  { reason: 'malformed_json', body: (userId, jobId) => `{"jobId":"${jobId}","type":"user.update","userId":"${userId}",` },
+  { reason: 'unknown_type', body: (userId, jobId) => JSON.stringify({ type: 'user.delete', userId, jobId }) },
+  { reason: 'invalid_target', body: (userId, jobId) => JSON.stringify({ type: 'roles.assign', userId, email: 'x@example.com', roles: ['sales'], jobId }) },
+  { reason: 'field_not_allowed', body: (userId, jobId) => JSON.stringify({ type: 'user.update', userId, changes: { password: 'Sup3r-secret!' }, jobId }) },
+  { reason: 'forbidden_key', body: (userId, jobId) => `{"type":"user.update","userId":${JSON.stringify(userId)},"jobId":"${jobId}","changes":{"app_metadata":{"__proto__":{"admin":true}}}}` },
+  { reason: 'invalid_user_id', body: (_, jobId) => JSON.stringify({ type: 'roles.assign', userId: 'auth0|../../roles', roles: ['sales'], jobId }) },
+  { reason: 'role_not_found', body: (userId, jobId) => JSON.stringify({ type: 'roles.assign', userId, roles: ['no-such-role'], jobId }) },
+];
+
+/** Compares the tenant with the expected state; returns one line per difference. */
+export function compareState(state: TenantState, expected: ExpectedState): string[] {
+  const differences: string[] = [];
+  for (const [userId, metadata] of expected.appMetadata) {
+    const actual = state.users.get(userId)?.app_metadata;
+    if (JSON.stringify(sortKeys(actual ?? {})) !== JSON.stringify(sortKeys(metadata))) differences.push(`${userId}: app_metadata differs`);
+  }
+  for (const [userId, roles] of expected.roles) {
+    const actual = new Set(rolesOf(state, userId).map((role) => role.id));
+    if (actual.size !== roles.size || [...roles].some((id) => !actual.has(id))) differences.push(`${userId}: roles differ`);
+  }
+  return differences;
+}
+
+function sortKeys(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)));
+}
