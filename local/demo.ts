@@ -60,7 +60,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   };
   const wallStart = Date.now();
 
-  write(`Starting the local stack (tenant rate limit: burst ${options.rateLimit.burst}, ${options.rateLimit.perSecond}/s${options.fifo ? ', FIFO queue' : ''})…\n`);
+  write(`Starting the local stack (tenant rate limit: burst ${options.rateLimit.burst}, ${options.rateLimit.perSecond}/s${options.fifo ? '; FIFO queue, redrive after 100 receives' : '; redrive after 5 receives'})…\n`);
   const stack = await startLocalStack({ rateLimit: options.rateLimit, fifo: options.fifo });
   try {
     phase('build the bundle and start the stack');

@@ -20,7 +20,10 @@ export interface LocalStackOptions {
   /** Management API bucket of the tenant. Default: the free plan (burst 2, 2/s). */
   readonly rateLimit?: TenantOptions['rateLimit'];
   readonly fifo?: boolean;
-  /** Receives before SQS moves a job to the dead-letter queue. Default 5. */
+  /**
+   * Receives before SQS moves a job to the dead-letter queue. Default 5 on a standard queue, 100 on FIFO:
+   * a FIFO job spends a receive on every 429 (it cannot be resent without breaking its group's order).
+   */
   readonly maxReceiveCount?: number;
   /** Function timeout, in milliseconds; the queue's visibility timeout is six times it. Default 30 s. */
   readonly timeoutMs?: number;
@@ -92,7 +95,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const dlq = await createQueue(`jobs-dlq${suffix}`, { MessageRetentionPeriod: String(14 * 24 * 3600) });
   const jobs = await createQueue(`jobs${suffix}`, {
     VisibilityTimeout: String(Math.ceil((6 * timeoutMs) / 1000)),
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: options.maxReceiveCount ?? 5 }),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: options.maxReceiveCount ?? (options.fifo ? 100 : 5) }),
   });
 
   const workerEnv: Record<string, string> = {
