@@ -75,58 +75,30 @@ export function createSqsQueueOps(client: Pick<SQSClient, 'send'>, dlqUrl: strin
   return {
     async changeVisibility(queueArn, changes) {
       const queueUrl = await queueUrlOf(queueArn);
-      const failed = new Set<string>();
-      await Promise.all(
-        chunk(changes).map(async (entries) => {
-          try {
-            const answer = await client.send(
-              new ChangeMessageVisibilityBatchCommand({
-                QueueUrl: queueUrl,
-                Entries: entries.map((change, index) => ({
-                  Id: String(index),
-                  ReceiptHandle: change.receiptHandle,
-                  VisibilityTimeout: change.delaySeconds,
-                })),
-              }),
-            );
-            for (const entry of answer.Failed ?? []) {
-              const change = entries[Number(entry.Id)];
-              if (change !== undefined) failed.add(change.messageId);
-            }
-          } catch {
-            for (const change of entries) failed.add(change.messageId);
-          }
-        }),
+      return inBatches(changes, (change) => change.messageId, (entries) =>
+        client.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: entries.map((change, index) => ({ Id: String(index), ReceiptHandle: change.receiptHandle, VisibilityTimeout: change.delaySeconds })),
+          }),
+        ),
       );
-      return failed;
     },
     async resend(queueArn, records) {
       const queueUrl = await queueUrlOf(queueArn);
-      const failed = new Set<string>();
-      await Promise.all(
-        chunk(records).map(async (entries) => {
-          try {
-            const answer = await client.send(
-              new SendMessageBatchCommand({
-                QueueUrl: queueUrl,
-                Entries: entries.map(({ record, delaySeconds }, index) => ({
-                  Id: String(index),
-                  MessageBody: record.body,
-                  DelaySeconds: delaySeconds,
-                  MessageAttributes: resendAttributes(record),
-                })),
-              }),
-            );
-            for (const entry of answer.Failed ?? []) {
-              const original = entries[Number(entry.Id)];
-              if (original !== undefined) failed.add(original.record.messageId);
-            }
-          } catch {
-            for (const { record } of entries) failed.add(record.messageId);
-          }
-        }),
+      return inBatches(records, ({ record }) => record.messageId, (entries) =>
+        client.send(
+          new SendMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: entries.map(({ record, delaySeconds }, index) => ({
+              Id: String(index),
+              MessageBody: record.body,
+              DelaySeconds: delaySeconds,
+              MessageAttributes: resendAttributes(record),
+            })),
+          }),
+        ),
       );
-      return failed;
     },
     async sendToDeadLetter(letter) {
       await client.send(
@@ -141,10 +113,28 @@ export function createSqsQueueOps(client: Pick<SQSClient, 'send'>, dlqUrl: strin
   };
 }
 
-function chunk<T>(items: readonly T[]): T[][] {
+/**
+ * Runs an SQS batch call per ten items, entry ids being indexes into the chunk; resolves with the message
+ * ids of the items SQS did not take, or of every item of a call that failed outright.
+ */
+async function inBatches<T>(items: readonly T[], messageId: (item: T) => string, call: (entries: readonly T[]) => Promise<{ Failed?: Array<{ Id?: string }> }>): Promise<Set<string>> {
+  const failed = new Set<string>();
   const chunks: T[][] = [];
   for (let start = 0; start < items.length; start += BATCH_LIMIT) chunks.push(items.slice(start, start + BATCH_LIMIT));
-  return chunks;
+  await Promise.all(
+    chunks.map(async (entries) => {
+      try {
+        const answer = await call(entries);
+        for (const entry of answer.Failed ?? []) {
+          const item = entries[Number(entry.Id)];
+          if (item !== undefined) failed.add(messageId(item));
+        }
+      } catch {
+        for (const item of entries) failed.add(messageId(item));
+      }
+    }),
+  );
+  return failed;
 }
 
 /** The record's own message attributes (SQS allows ten), with the requeue count raised by one. */
