@@ -1,0 +1,101 @@
+import { Duration } from 'aws-cdk-lib';
+import type { Auth0QueueWorkerProps, ScheduledJob } from './queue-worker.ts';
+
+/** Reads one context value (`cdk.json` or `-c key=value`). */
+export type ContextReader = (key: string) => unknown;
+
+/** Every context key the app reads, with its meaning, for messages and the README. */
+export const CONTEXT_KEYS = {
+  auth0Domain: 'tenant domain, e.g. acme.eu.auth0.com (required)',
+  auth0Audience: 'grant audience when auth0Domain is a custom domain',
+  secretArn: 'complete ARN of the secret {"clientId","clientSecret"}; without it an empty secret is created',
+  fifo: 'true for a FIFO jobs queue',
+  maxReceiveCount: 'receives before the dead-letter queue (at least 5)',
+  timeoutSeconds: 'worker timeout in seconds',
+  batchSize: 'records per invocation',
+  batchingWindowSeconds: 'batching window in seconds',
+  maxConcurrency: 'concurrent invocations (2 to 1000)',
+  jobConcurrency: 'JOB_CONCURRENCY',
+  allowedFields: 'comma-separated ALLOWED_FIELDS',
+  allowedRoles: 'comma-separated ALLOWED_ROLES',
+  alarmEmail: 'email for the alarm topic',
+  oldestJobAlarmMinutes: 'alarm when the oldest job is older than this',
+  producerRoleArns: 'comma-separated IAM role ARNs allowed to send jobs',
+  schedules: 'JSON array of {name, expression, timeZone?, job}',
+} as const;
+
+/**
+ * Parses and validates the deployment's context into construct props; every problem is named with its key
+ * and how to set it. The only place the app reads context.
+ */
+export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProps {
+  const problems: string[] = [];
+  const text = (key: keyof typeof CONTEXT_KEYS): string | undefined => {
+    const value = read(key);
+    if (value === undefined || value === null || value === '') return undefined;
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      problems.push(`${key} must be a string`);
+      return undefined;
+    }
+    return String(value).trim();
+  };
+  const integer = (key: keyof typeof CONTEXT_KEYS, min: number, max: number): number | undefined => {
+    const value = text(key);
+    if (value === undefined) return undefined;
+    const number = Number(value);
+    if (!Number.isInteger(number) || number < min || number > max) problems.push(`${key} must be an integer from ${min} to ${max} (got ${value})`);
+    return number;
+  };
+  const list = (key: keyof typeof CONTEXT_KEYS) => text(key)?.split(',').map((item) => item.trim()).filter(Boolean);
+
+  const auth0Domain = text('auth0Domain');
+  if (auth0Domain === undefined) problems.push('auth0Domain is required: npx cdk deploy -c auth0Domain=acme.eu.auth0.com');
+  else if (!/^([a-z0-9-]+\.)+[a-z]{2,}$/i.test(auth0Domain)) problems.push(`auth0Domain must be a domain such as acme.eu.auth0.com (got ${auth0Domain})`);
+  const secretArn = text('secretArn');
+  if (secretArn !== undefined && !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/.test(secretArn)) {
+    problems.push('secretArn must be the complete ARN of a secret, ending in its 6-character suffix (aws secretsmanager describe-secret --secret-id NAME)');
+  }
+  const fifoText = text('fifo');
+  if (fifoText !== undefined && fifoText !== 'true' && fifoText !== 'false') problems.push('fifo must be true or false');
+  const producerRoleArns = list('producerRoleArns');
+  for (const arn of producerRoleArns ?? []) if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(arn)) problems.push(`producerRoleArns: ${arn} is not an IAM role ARN`);
+  let schedules: ScheduledJob[] | undefined;
+  const schedulesValue = read('schedules');
+  if (schedulesValue !== undefined) {
+    try {
+      const parsed: unknown = typeof schedulesValue === 'string' ? JSON.parse(schedulesValue) : schedulesValue;
+      if (!Array.isArray(parsed) || !parsed.every((item) => typeof item?.name === 'string' && typeof item?.expression === 'string' && typeof item?.job === 'object')) {
+        throw new Error('shape');
+      }
+      schedules = parsed as ScheduledJob[];
+    } catch {
+      problems.push('schedules must be a JSON array of {"name","expression","job"} objects');
+    }
+  }
+
+  const props = {
+    auth0Domain: auth0Domain ?? '',
+    auth0Audience: text('auth0Audience'),
+    secretArn,
+    fifo: fifoText === 'true',
+    maxReceiveCount: integer('maxReceiveCount', 5, 1000),
+    timeout: optional(integer('timeoutSeconds', 10, 900), Duration.seconds),
+    batchSize: integer('batchSize', 1, 10_000),
+    maxBatchingWindow: optional(integer('batchingWindowSeconds', 0, 300), Duration.seconds),
+    maxConcurrency: integer('maxConcurrency', 2, 1000),
+    jobConcurrency: integer('jobConcurrency', 1, 64),
+    allowedFields: list('allowedFields'),
+    allowedRoles: list('allowedRoles'),
+    alarmEmail: text('alarmEmail'),
+    oldestJobAlarmAge: optional(integer('oldestJobAlarmMinutes', 1, 1440), Duration.minutes),
+    producerRoleArns,
+    schedules,
+  };
+  if (problems.length > 0) throw new Error(`Invalid deployment context:\n  - ${problems.join('\n  - ')}`);
+  // Drop unset keys so the construct's defaults apply.
+  return Object.fromEntries(Object.entries(props).filter(([, value]) => value !== undefined)) as unknown as Auth0QueueWorkerProps;
+}
+
+function optional<T>(value: number | undefined, make: (value: number) => T): T | undefined {
+  return value === undefined ? undefined : make(value);
+}

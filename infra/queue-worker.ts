@@ -1,0 +1,308 @@
+import { CfnOutput, Duration, RemovalPolicy, TimeZone, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { fileURLToPath } from 'node:url';
+import { BUNDLE_OPTIONS, FUNCTION_ENTRIES } from './bundling.ts';
+
+/** A job put on the queue on a schedule (EventBridge Scheduler). */
+export interface ScheduledJob {
+  /** Name of the schedule, unique in the construct. */
+  readonly name: string;
+  /** `rate(1 day)`, `cron(0 3 * * ? *)` or `at(2026-12-01T03:00:00)`. */
+  readonly expression: string;
+  /** IANA time zone of a cron expression. Default UTC. */
+  readonly timeZone?: string;
+  /** The job, as the contract defines it. */
+  readonly job: Record<string, unknown>;
+}
+
+/** Properties of {@link Auth0QueueWorker}. Every limit has a default stated here. */
+export interface Auth0QueueWorkerProps {
+  /** Tenant domain, e.g. `acme.eu.auth0.com`. */
+  readonly auth0Domain: string;
+  /** Grant audience; default `https://{auth0Domain}/api/v2/`. */
+  readonly auth0Audience?: string;
+  /** ARN of an existing secret `{"clientId","clientSecret"}`. Without it, an empty secret is created to fill in. */
+  readonly secretArn?: string;
+  /** FIFO jobs queue (content-based deduplication) for per-user order. Default false. */
+  readonly fifo?: boolean;
+  /** Receives before a job moves to the dead-letter queue; at least 5. Default 5 (100 on FIFO: a FIFO job spends one per 429). */
+  readonly maxReceiveCount?: number;
+  /** Worker timeout. Default 60 s; the queue's visibility timeout is six times it. */
+  readonly timeout?: Duration;
+  /** Worker memory in MB. Default 512. */
+  readonly memorySize?: number;
+  /** Records per invocation. Default 10. */
+  readonly batchSize?: number;
+  /** Batching window. Default none (not allowed on FIFO). */
+  readonly maxBatchingWindow?: Duration;
+  /** Concurrent invocations for the queue. Default 2, the free plan's limit. */
+  readonly maxConcurrency?: number;
+  /** JOB_CONCURRENCY: Management API calls in flight per invocation. Default 4. */
+  readonly jobConcurrency?: number;
+  readonly allowedFields?: readonly string[];
+  readonly allowedRoles?: readonly string[];
+  /** Worker log retention. Default one month. */
+  readonly logRetention?: logs.RetentionDays;
+  /** Alarm when the oldest job is older than this. Default 15 min. */
+  readonly oldestJobAlarmAge?: Duration;
+  /** Email subscribed to the alarms' SNS topic; no topic without it. */
+  readonly alarmEmail?: string;
+  /** IAM role ARNs (any account) allowed to send jobs. */
+  readonly producerRoleArns?: readonly string[];
+  readonly schedules?: readonly ScheduledJob[];
+}
+
+const METRICS_NAMESPACE = 'Auth0QueueWorker';
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The whole product as one construct: the jobs queue and its dead-letter queue, the worker function with
+ * its SQS event source, the client secret, alarms and a dashboard, and optional schedules. Use it in your
+ * own CDK app, or deploy it with this repository's stack (`npx cdk deploy`).
+ *
+ * @example
+ * const worker = new Auth0QueueWorker(this, 'Auth0Jobs', { auth0Domain: 'acme.eu.auth0.com', secretArn });
+ * worker.grantSendJobs(myProducerRole);
+ */
+export class Auth0QueueWorker extends Construct {
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly worker: nodejs.NodejsFunction;
+  readonly secret: secretsmanager.ISecret;
+  readonly alarms: cloudwatch.Alarm[];
+  readonly alarmTopic: sns.Topic | undefined;
+
+  constructor(scope: Construct, id: string, props: Auth0QueueWorkerProps) {
+    super(scope, id);
+    const fifo = props.fifo ?? false;
+    const timeout = props.timeout ?? Duration.seconds(60);
+    const maxReceiveCount = props.maxReceiveCount ?? (fifo ? 100 : 5);
+    if (maxReceiveCount < 5) throw new Error(`maxReceiveCount must be at least 5 (got ${maxReceiveCount}): throttled receives count too`);
+    if (fifo && props.maxBatchingWindow !== undefined) throw new Error('maxBatchingWindow is not supported on a FIFO queue');
+    if (fifo && (props.batchSize ?? 10) > 10) throw new Error('batchSize is at most 10 on a FIFO queue');
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      fifo: fifo || undefined,
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.queue = new sqs.Queue(this, 'JobsQueue', {
+      fifo: fifo || undefined,
+      contentBasedDeduplication: fifo || undefined,
+      visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),
+      maxMessageSizeBytes: 1_048_576,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    if (props.secretArn === undefined) {
+      const created = new secretsmanager.Secret(this, 'ClientSecret', {
+        description:
+          'Auth0 M2M credentials for the queue worker. Fill with: aws secretsmanager put-secret-value --secret-id <arn> --secret-string \'{"clientId":"…","clientSecret":"…"}\'',
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      Validations.of(created).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: 'The value is an Auth0 client secret: it is rotated in Auth0, then written here; the worker re-reads it when Auth0 refuses the old one.',
+      });
+      this.secret = created;
+    } else {
+      this.secret = secretsmanager.Secret.fromSecretCompleteArn(this, 'ClientSecret', props.secretArn);
+    }
+
+    const logGroup = new logs.LogGroup(this, 'WorkerLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // An own role instead of the AWS managed AWSLambdaBasicExecutionRole: logs only to its own group.
+    const role = new iam.Role(this, 'WorkerRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    logGroup.grantWrite(role);
+
+    this.worker = new nodejs.NodejsFunction(this, 'Worker', {
+      entry: `${root}${FUNCTION_ENTRIES.worker}`,
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      timeout,
+      memorySize: props.memorySize ?? 512,
+      role,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      depsLockFilePath: `${root}package-lock.json`,
+      projectRoot: root,
+      bundling: {
+        // The options of the local build (infra/bundling.ts), so what is tested locally is what deploys.
+        format: nodejs.OutputFormat.ESM,
+        target: BUNDLE_OPTIONS.target,
+        minify: BUNDLE_OPTIONS.minify,
+        sourceMap: true,
+        mainFields: [...BUNDLE_OPTIONS.mainFields],
+        banner: BUNDLE_OPTIONS.banner.js,
+        externalModules: [],
+        forceDockerBundling: false,
+      },
+      environment: {
+        AUTH0_DOMAIN: props.auth0Domain,
+        ...(props.auth0Audience === undefined ? {} : { AUTH0_AUDIENCE: props.auth0Audience }),
+        AUTH0_SECRET_ID: this.secret.secretArn,
+        DLQ_URL: this.deadLetterQueue.queueUrl,
+        JOB_CONCURRENCY: String(props.jobConcurrency ?? 4),
+        ...(props.allowedFields === undefined ? {} : { ALLOWED_FIELDS: props.allowedFields.join(',') }),
+        ...(props.allowedRoles === undefined ? {} : { ALLOWED_ROLES: props.allowedRoles.join(',') }),
+        METRICS_NAMESPACE,
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+    });
+    this.worker.addEventSource(
+      new SqsEventSource(this.queue, {
+        batchSize: props.batchSize ?? 10,
+        ...(props.maxBatchingWindow === undefined ? {} : { maxBatchingWindow: props.maxBatchingWindow }),
+        maxConcurrency: props.maxConcurrency ?? 2,
+        reportBatchItemFailures: true,
+      }),
+    );
+    // Consume (added by the event source), resend rate-limited jobs to the same queue, dead-letter, read the secret.
+    this.queue.grantSendMessages(this.worker);
+    this.deadLetterQueue.grantSendMessages(this.worker);
+    this.secret.grantRead(this.worker);
+
+    for (const arn of props.producerRoleArns ?? []) this.grantSendJobs(new iam.ArnPrincipal(arn));
+    this.addSchedules(props.schedules ?? [], fifo);
+
+    this.alarmTopic = props.alarmEmail === undefined ? undefined : this.createAlarmTopic(props.alarmEmail);
+    this.alarms = this.createAlarms(props.oldestJobAlarmAge ?? Duration.minutes(15));
+    this.createDashboard();
+
+    new CfnOutput(this, 'JobsQueueUrl', { value: this.queue.queueUrl, description: 'Where upstream systems send jobs' });
+    new CfnOutput(this, 'JobsQueueArn', { value: this.queue.queueArn });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl, description: 'Jobs that can never succeed, with their reason' });
+  }
+
+  /** Lets `grantee` send jobs: SendMessage, GetQueueUrl and GetQueueAttributes on the jobs queue only. */
+  grantSendJobs(grantee: iam.IPrincipal): void {
+    if (grantee instanceof iam.ArnPrincipal) {
+      // A role of another account cannot be given a policy here: the queue's resource policy names it.
+      this.queue.addToResourcePolicy(
+        new iam.PolicyStatement({
+          principals: [grantee],
+          actions: ['sqs:SendMessage', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes'],
+          resources: [this.queue.queueArn],
+        }),
+      );
+      return;
+    }
+    this.queue.grantSendMessages(grantee);
+  }
+
+  private addSchedules(schedules: readonly ScheduledJob[], fifo: boolean): void {
+    for (const entry of schedules) {
+      new scheduler.Schedule(this, `Schedule${entry.name}`, {
+        description: `Puts a ${String(entry.job['type'])} job on the queue`,
+        schedule: scheduleExpression(entry),
+        target: new schedulerTargets.SqsSendMessage(this.queue, {
+          input: scheduler.ScheduleTargetInput.fromObject(entry.job),
+          ...(fifo ? { messageGroupId: `schedule-${entry.name}` } : {}),
+        }),
+      });
+    }
+  }
+
+  private createAlarmTopic(email: string): sns.Topic {
+    const key = new kms.Key(this, 'AlarmTopicKey', { enableKeyRotation: true, description: 'Encrypts the queue worker alarm topic' });
+    // CloudWatch alarms publish to the encrypted topic, so they need the key.
+    key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    const topic = new sns.Topic(this, 'AlarmTopic', { masterKey: key, enforceSSL: true });
+    topic.addSubscription(new subscriptions.EmailSubscription(email));
+    return topic;
+  }
+
+  private createAlarms(oldestJobAge: Duration): cloudwatch.Alarm[] {
+    const alarms = [
+      new cloudwatch.Alarm(this, 'DeadLetterQueueNotEmpty', {
+        alarmDescription: 'Jobs reached the dead-letter queue: read their reason attribute, fix, then redrive',
+        metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'OldestJobTooOld', {
+        alarmDescription: `A job waited more than ${oldestJobAge.toHumanString()}: the worker is failing, throttled or rate limited`,
+        metric: this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
+        threshold: oldestJobAge.toSeconds(),
+        evaluationPeriods: 5,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'WorkerErrors', {
+        alarmDescription: 'The worker failed whole invocations (init or unexpected errors); its logs say why',
+        metric: this.worker.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'WorkerThrottles', {
+        alarmDescription: 'The worker was throttled: account concurrency is short of the event source maximum concurrency',
+        metric: this.worker.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+    if (this.alarmTopic !== undefined) {
+      for (const alarm of alarms) alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+    }
+    return alarms;
+  }
+
+  private createDashboard(): void {
+    const metric = (metricName: string, label: string) =>
+      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: 'worker' }, statistic: 'Sum', period: Duration.minutes(5), label });
+    new cloudwatch.Dashboard(this, 'Dashboard', {
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Jobs',
+            left: [metric('JobsApplied', 'applied'), metric('JobsRequeued', 'requeued'), metric('JobsDeadLettered', 'dead-lettered')],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({ title: 'Auth0', left: [metric('RateLimited', '429s'), metric('TokensFetched', 'tokens fetched')], width: 12 }),
+        ],
+        [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 })],
+      ],
+    });
+  }
+}
+
+function scheduleExpression(entry: ScheduledJob): scheduler.ScheduleExpression {
+  const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(entry.expression);
+  if (rate?.[1] !== undefined && rate[2] !== undefined) {
+    const amount = Number(rate[1]);
+    const unit = rate[2].startsWith('minute') ? Duration.minutes(amount) : rate[2].startsWith('hour') ? Duration.hours(amount) : Duration.days(amount);
+    return scheduler.ScheduleExpression.rate(unit);
+  }
+  if (/^(cron|at)\(.+\)$/.test(entry.expression)) {
+    return scheduler.ScheduleExpression.expression(entry.expression, entry.timeZone === undefined ? undefined : TimeZone.of(entry.timeZone));
+  }
+  throw new Error(`schedule ${entry.name}: expression must be rate(N unit), cron(…) or at(…), not ${JSON.stringify(entry.expression)}`);
+}

@@ -1,0 +1,45 @@
+import { Duration } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { readDeploymentContext } from '../../infra/context.ts';
+
+const reader = (values: Record<string, unknown>) => (key: string) => values[key];
+
+describe('Function: readDeploymentContext()', () => {
+  it('turns cdk.json / -c values into typed construct props, leaving unset ones to the defaults', () => {
+    // Act
+    const props = readDeploymentContext(
+      reader({
+        auth0Domain: 'acme.eu.auth0.com',
+        secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth0-m2m-AbCdEf',
+        fifo: 'true',
+        maxConcurrency: '5',
+        timeoutSeconds: 45,
+        allowedRoles: 'support-agent, rol_abc',
+        schedules: '[{"name":"Nightly","expression":"rate(1 day)","job":{"type":"roles.assign","userId":"auth0|x","roles":["r"]}}]',
+      }),
+    );
+
+    // Assess
+    expect(props).toMatchObject({ auth0Domain: 'acme.eu.auth0.com', fifo: true, maxConcurrency: 5, allowedRoles: ['support-agent', 'rol_abc'] });
+    expect(props.timeout?.toSeconds()).toBe(Duration.seconds(45).toSeconds());
+    expect(props.schedules?.[0]?.name).toBe('Nightly');
+    expect(props).not.toHaveProperty('batchSize');
+  });
+
+  it('names every problem with its key and how to fix it', () => {
+    // Act
+    const error = (() => {
+      try {
+        readDeploymentContext(reader({ secretArn: 'auth0-m2m', maxConcurrency: '1', maxReceiveCount: '3', fifo: 'yes', producerRoleArns: 'crm', schedules: '{' }));
+      } catch (caught) {
+        return caught as Error;
+      }
+      throw new Error('accepted');
+    })();
+
+    // Assess
+    for (const text of ['auth0Domain is required: npx cdk deploy -c auth0Domain=', 'secretArn must be the complete ARN', 'maxConcurrency must be an integer from 2', 'maxReceiveCount must be an integer from 5', 'fifo must be true or false', 'producerRoleArns: crm', 'schedules must be a JSON array']) {
+      expect(error.message).toContain(text);
+    }
+  });
+});

@@ -1,0 +1,266 @@
+import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Auth0QueueWorker, type Auth0QueueWorkerProps } from '../../infra/queue-worker.ts';
+import { Auth0QueueWorkerStack } from '../../infra/worker-stack.ts';
+
+const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth0-m2m-AbCdEf';
+
+/** A bare stack holding the construct; bundling is skipped unless asked for. */
+function synth(props: Partial<Auth0QueueWorkerProps> = {}, bundle = false) {
+  const app = new App({ context: bundle ? {} : { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'Test');
+  const construct = new Auth0QueueWorker(stack, 'Auth0Jobs', { auth0Domain: 'acme.eu.auth0.com', secretArn: SECRET_ARN, ...props });
+  return { app, stack, construct, template: Template.fromStack(stack) };
+}
+
+describe('Construct: Auth0QueueWorker', () => {
+  it('runs the worker on Node 24, arm64, with JSON logs, its own log group and the deployment settings', () => {
+    // Act
+    const { template } = synth({ allowedRoles: ['support-agent'] });
+
+    // Assess
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Timeout: 60,
+      LoggingConfig: Match.objectLike({ LogFormat: 'JSON' }),
+      Environment: {
+        Variables: Match.objectLike({ AUTH0_DOMAIN: 'acme.eu.auth0.com', AUTH0_SECRET_ID: SECRET_ARN, JOB_CONCURRENCY: '4', ALLOWED_ROLES: 'support-agent', DLQ_URL: Match.anyValue() }),
+      },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+  });
+
+  it('reports batch item failures, with batch size and maximum concurrency (default 2, the free plan)', () => {
+    // Act
+    const { template } = synth();
+
+    // Assess
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: 10,
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
+  });
+
+  it('redrives to a 14-day dead-letter queue after 5 receives, with a visibility timeout 6 times the worker timeout', () => {
+    // Act
+    const { template, stack, construct } = synth({ timeout: Duration.seconds(30) });
+
+    // Assess
+    const dlqArn = stack.resolve(construct.deadLetterQueue.queueArn);
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      VisibilityTimeout: 180,
+      MaximumMessageSize: 1_048_576,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: dlqArn, maxReceiveCount: 5 },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true });
+  });
+
+  it('refuses non-TLS access to both queues', () => {
+    // Act
+    const { template } = synth();
+
+    // Assess
+    const policies = template.findResources('AWS::SQS::QueuePolicy', {
+      Properties: {
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+        },
+      },
+    });
+    expect(Object.keys(policies)).toHaveLength(2);
+  });
+
+  it('lets the worker read exactly the given secret, consume and resend jobs, and dead-letter, without wildcard actions', () => {
+    // Act
+    const { template } = synth();
+
+    // Assess
+    const [policy] = Object.values(template.findResources('AWS::IAM::Policy'));
+    const statements = policy?.['Properties'].PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>;
+    const actions = statements.flatMap((statement) => [statement.Action].flat());
+    expect(actions.filter((action) => action.includes('*'))).toEqual([]);
+    expect(statements).toContainEqual({ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: SECRET_ARN });
+    expect(actions).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:SendMessage']));
+    expect(template.findResources('AWS::IAM::Role', { Properties: { ManagedPolicyArns: Match.anyValue() } })).toEqual({});
+  });
+
+  it('keeps the logical ids of the stateful resources stable', () => {
+    // Act
+    const { template } = synth({ secretArn: undefined });
+
+    // Assess: renaming these would replace the queues (and their jobs) or the secret
+    expect(Object.keys(template.findResources('AWS::SQS::Queue')).sort()).toEqual(['Auth0JobsDeadLetterQueueDC643F18', 'Auth0JobsJobsQueue2CE676ED']);
+    expect(Object.keys(template.findResources('AWS::SecretsManager::Secret'))).toEqual(['Auth0JobsClientSecret32BA8893']);
+    template.hasResource('AWS::SQS::Queue', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  it('creates an empty secret with a note on how to fill it when no ARN is given', () => {
+    // Act
+    const { template } = synth({ secretArn: undefined });
+
+    // Assess
+    template.hasResourceProperties('AWS::SecretsManager::Secret', { Description: Match.stringLikeRegexp('put-secret-value') });
+  });
+
+  it('raises the four alarms, to an encrypted SNS topic with the email when one is given', () => {
+    // Act
+    const { template } = synth({ alarmEmail: 'ops@example.com' });
+
+    // Assess
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, AlarmActions: Match.anyValue() });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 900 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors' });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles' });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('builds a FIFO pair with content-based deduplication and a redrive count fit for 429s', () => {
+    // Act
+    const { template } = synth({ fifo: true });
+
+    // Assess
+    template.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, ContentBasedDeduplication: true, RedrivePolicy: Match.objectLike({ maxReceiveCount: 100 }) });
+    template.resourcePropertiesCountIs('AWS::SQS::Queue', { FifoQueue: true }, 2);
+  });
+
+  it('grants send access to producer roles of any account through the queue policy', () => {
+    // Act
+    const { template } = synth({ producerRoleArns: ['arn:aws:iam::210987654321:role/crm-exporter'] });
+
+    // Assess
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::210987654321:role/crm-exporter' }, Action: ['sqs:SendMessage', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes'] }),
+        ]),
+      },
+    });
+  });
+
+  it('puts fixed jobs on the queue with EventBridge Scheduler', () => {
+    // Act
+    const job = { type: 'roles.assign', userId: 'auth0|svc', roles: ['nightly'] };
+    const { template, stack, construct } = synth({ schedules: [{ name: 'Nightly', expression: 'cron(0 3 * * ? *)', timeZone: 'Europe/Paris', job }] });
+
+    // Assess
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 3 * * ? *)',
+      ScheduleExpressionTimezone: 'Europe/Paris',
+      Target: Match.objectLike({ Arn: stack.resolve(construct.queue.queueArn), Input: JSON.stringify(job) }),
+    });
+    template.resourceCountIs('AWS::Events::Rule', 0);
+  });
+
+  it.each([
+    [{ maxReceiveCount: 3 }, /at least 5/],
+    [{ fifo: true, maxBatchingWindow: Duration.seconds(5) }, /FIFO/],
+    [{ fifo: true, batchSize: 50 }, /at most 10/],
+    [{ schedules: [{ name: 'x', expression: 'every day', job: {} }] }, /rate\(N unit\)/],
+  ])('refuses %o', (props, message) => {
+    // Act & Assess
+    expect(() => synth(props)).toThrow(message);
+  });
+});
+
+describe('cdk-nag: AwsSolutionsChecks', () => {
+  const nag = (props: Partial<Auth0QueueWorkerProps>) => {
+    const outdir = mkdtempSync(join(tmpdir(), 'nag-'));
+    try {
+      const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+      new Auth0QueueWorkerStack(app, 'Nag', { worker: { auth0Domain: 'acme.eu.auth0.com', ...props } });
+      Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+      let failure: unknown;
+      try {
+        app.synth();
+      } catch (error) {
+        failure = error;
+      }
+      const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: Array<{ violations: Array<{ ruleName: string }> }> };
+      const acknowledged = app.node
+        .findAll()
+        .flatMap((construct) => construct.node.metadata.filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY).map((entry) => ({ path: construct.node.path, data: entry.data as unknown })));
+      return { failure, violations: report.pluginReports.flatMap((plugin) => plugin.violations.map((violation) => violation.ruleName)), acknowledged };
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  };
+
+  it.each([
+    ['an existing secret', { secretArn: SECRET_ARN }],
+    ['a created secret, FIFO, alarms by email, producers and a schedule', {
+      fifo: true,
+      alarmEmail: 'ops@example.com',
+      producerRoleArns: ['arn:aws:iam::210987654321:role/crm'],
+      schedules: [{ name: 'Daily', expression: 'rate(1 day)', job: { type: 'roles.assign', userId: 'auth0|x', roles: ['r'] } }],
+    }],
+  ])('passes with zero errors: %s', (_, props) => {
+    // Act
+    const { failure, violations } = nag(props);
+
+    // Assess
+    expect(violations).toEqual([]);
+    expect(failure).toBeUndefined();
+  });
+
+  it('has exactly one acknowledgement, with its written reason: rotation of the created secret happens in Auth0', () => {
+    // Act
+    const { acknowledged } = nag({});
+
+    // Assess
+    expect(JSON.stringify(acknowledged)).toContain('AwsSolutions-SMG4');
+    expect(JSON.stringify(acknowledged)).toContain('rotated in Auth0');
+    expect(acknowledged).toHaveLength(1);
+  });
+
+  it('acknowledges a rule that really fires: a secret without rotation is an error on its own', () => {
+    // Prepare
+    const outdir = mkdtempSync(join(tmpdir(), 'nag-'));
+    const app = new App({ outdir });
+    new secretsmanager.Secret(new Stack(app, 'Bare'), 'Secret');
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+
+    // Act
+    const failure = (() => {
+      try {
+        app.synth();
+        return undefined;
+      } catch (error) {
+        return error;
+      }
+    })();
+    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: Array<{ violations: Array<{ ruleName: string }> }> };
+    rmSync(outdir, { recursive: true, force: true });
+
+    // Assess
+    expect(failure).toBeDefined();
+    expect(report.pluginReports.flatMap((plugin) => plugin.violations.map((violation) => violation.ruleName))).toEqual(['AwsSolutions-SMG4']);
+  });
+});
+
+describe('Synth: the deployable app, offline', () => {
+  it('bundles the worker with the local build options into the asset', () => {
+    // Act
+    const { app } = synth({}, true);
+    const assembly = app.synth();
+    const assetDir = readdirSync(assembly.directory).find((name) => name.startsWith('asset.') && existsSync(join(assembly.directory, name, 'index.mjs')));
+
+    // Assess
+    expect(assetDir).toBeDefined();
+    const code = readFileSync(join(assembly.directory, assetDir ?? '', 'index.mjs'), 'utf8');
+    expect(code.startsWith("import { createRequire as __createRequire } from 'node:module'")).toBe(true);
+    expect(existsSync(join(assembly.directory, assetDir ?? '', 'index.mjs.map'))).toBe(true);
+  });
+});
