@@ -106,20 +106,28 @@ function fromSchemaIssue(issue: z.core.$ZodIssue | undefined): PermanentError {
 
 /** Walks metadata without recursion, refusing prototype keys and runaway nesting. */
 function checkMetadataKeys(value: unknown, where: string): void {
+  const problem = findUnsafeMetadata(value, where);
+  if (problem?.kind === 'depth') throw invalid('invalid_field', `${where} nests deeper than ${MAX_METADATA_DEPTH} levels`);
+  if (problem?.kind === 'key') throw invalid('forbidden_key', `${problem.path}: "${problem.key}" is not accepted as a metadata key`);
+}
+
+/**
+ * Finds the first `__proto__`, `constructor` or `prototype` key anywhere in `value`, or nesting deeper than
+ * 32 levels, without recursion. Run it on parsed JSON before any schema library rebuilds the objects:
+ * rebuilding silently drops a `__proto__` key.
+ */
+export function findUnsafeMetadata(value: unknown, where: string): { kind: 'key'; path: string; key: string } | { kind: 'depth' } | undefined {
   const pending: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: where, depth: 0 }];
   for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
     if (item.value === null || typeof item.value !== 'object') continue;
-    if (item.depth > MAX_METADATA_DEPTH) {
-      throw invalid('invalid_field', `${where} nests deeper than ${MAX_METADATA_DEPTH} levels`);
-    }
+    if (item.depth > MAX_METADATA_DEPTH) return { kind: 'depth' };
     for (const [key, child] of Object.entries(item.value)) {
       const path = `${item.path}.${key}`;
-      if (FORBIDDEN_KEYS.has(key)) {
-        throw invalid('forbidden_key', `${path}: "${key}" is not accepted as a metadata key`);
-      }
+      if (FORBIDDEN_KEYS.has(key)) return { kind: 'key', path, key };
       pending.push({ value: child, path, depth: item.depth + 1 });
     }
   }
+  return undefined;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
