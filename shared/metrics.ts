@@ -1,5 +1,18 @@
-/** The metrics the worker publishes, all counts. */
-export const METRIC_NAMES = ['JobsApplied', 'JobsRequeued', 'JobsDeadLettered', 'RateLimited', 'TokensFetched'] as const;
+/** The metrics the worker and the sync publish, all counts. */
+export const METRIC_NAMES = [
+  'JobsApplied',
+  'JobsRequeued',
+  'JobsDeadLettered',
+  'RateLimited',
+  'TokensFetched',
+  'SyncRoleAdds',
+  'SyncRoleRemoves',
+  'SyncMetadataUpdates',
+  'SyncSkippedLines',
+  'SyncReads',
+  'SyncAborted',
+  'SyncRemovalsBlocked',
+] as const;
 
 /** One of the worker's metrics. */
 export type MetricName = (typeof METRIC_NAMES)[number];

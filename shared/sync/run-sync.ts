@@ -1,0 +1,208 @@
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { ManagementClient } from '../auth0/client.ts';
+import { findRolesByName } from '../auth0/operations.ts';
+import { PermanentError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import { parseDesiredState } from './desired-state.ts';
+import { type ManagedRole, type RoleMember, type SyncJob, planSync } from './plan-sync.ts';
+import { createReadPacer, readRoleMembers } from './read-members.ts';
+
+/** A sync definition: the input of a schedule. */
+export interface SyncDefinition {
+  /** Names the sync in job ids, reports and logs. */
+  readonly name: string;
+  /** The desired-state file (JSON Lines). Its manifest and report are written next to it. */
+  readonly source: { readonly bucket: string; readonly key: string };
+  /** Role ids or names the sync manages; no other role is ever touched. */
+  readonly managedRoles: readonly string[];
+  /** Default false: a sync only adds until told it may remove. */
+  readonly allowRemovals?: boolean;
+  /** Default 0.1: most of a role's members one run may remove. */
+  readonly maxRemovalShare?: number;
+  /** Default 1,000: most removals from one role in one run. */
+  readonly maxRemovals?: number;
+  /** Default 0.01: above this share of invalid lines the run aborts. */
+  readonly maxInvalidShare?: number;
+  /** Default 0.5: most of the tenant's rate-limit bucket the sync's reads may use. */
+  readonly readShare?: number;
+  /** Compute and report the plan; enqueue nothing, write no manifest. */
+  readonly dryRun?: boolean;
+}
+
+/** What a run did; written to S3 next to the source, logged, and published as metrics. */
+export interface SyncReport {
+  readonly name: string;
+  readonly runId: string;
+  readonly dryRun: boolean;
+  /** Why the run stopped before enqueueing, if it did. */
+  readonly aborted: string | undefined;
+  readonly lines: number;
+  readonly skippedLines: ReadonlyArray<{ line: number; reason: string }>;
+  readonly roleAdds: number;
+  readonly roleRemoves: number;
+  readonly metadataUpdates: number;
+  readonly jobsEnqueued: number;
+  /** Set when removals were withheld for the safety limit. */
+  readonly removalsBlocked: { role: string; removals: number; members: number; limit: number } | undefined;
+  readonly readsSpent: number;
+  readonly lowestRemaining: number | undefined;
+  readonly durationMs: number;
+}
+
+/** What {@link runSync} needs. */
+export interface SyncDeps {
+  readonly s3: Pick<S3Client, 'send'>;
+  readonly sqs: Pick<SQSClient, 'send'>;
+  readonly queueUrl: string;
+  readonly client: ManagementClient;
+  readonly logger: Pick<Logger, 'info' | 'warn'>;
+  readonly metrics: Metrics;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+/** Most skipped lines named in a report. */
+const REPORTED_LINES = 100;
+
+/**
+ * Runs one sync: reads the desired state, the managed roles' members (paced) and the manifest, plans the
+ * jobs, puts them on the jobs queue in batches of ten, then writes the manifest and the report.
+ *
+ * @example
+ * const report = await runSync(definition, deps);
+ */
+export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promise<SyncReport> {
+  validateDefinition(definition);
+  const started = deps.now();
+  const runId = new Date(started).toISOString().replace(/[:.]/g, '-');
+  const { bucket, key } = definition.source;
+  const pacer = createReadPacer({ client: deps.client, readShare: definition.readShare ?? 0.5, now: deps.now, sleep: deps.sleep });
+
+  const text = await readObject(deps.s3, bucket, key);
+  if (text === undefined) throw new PermanentError('source_missing', `sync ${definition.name}: s3://${bucket}/${key} does not exist`);
+  const desired = parseDesiredState(text);
+  const base = { name: definition.name, runId, dryRun: definition.dryRun ?? false, lines: desired.lines, skippedLines: desired.invalid.slice(0, REPORTED_LINES) };
+  const finish = async (report: Omit<SyncReport, keyof typeof base | 'durationMs' | 'readsSpent' | 'lowestRemaining'>): Promise<SyncReport> => {
+    const full: SyncReport = { ...base, ...report, readsSpent: pacer.reads, lowestRemaining: pacer.lowestRemaining, durationMs: deps.now() - started };
+    await deps.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${key}.report.json`, Body: JSON.stringify(full, null, 2), ContentType: 'application/json' }));
+    deps.metrics.add('SyncRoleAdds', full.roleAdds);
+    deps.metrics.add('SyncRoleRemoves', full.roleRemoves);
+    deps.metrics.add('SyncMetadataUpdates', full.metadataUpdates);
+    deps.metrics.add('SyncSkippedLines', desired.invalid.length);
+    deps.metrics.add('SyncReads', full.readsSpent);
+    deps.metrics.add('SyncAborted', full.aborted === undefined ? 0 : 1);
+    deps.metrics.add('SyncRemovalsBlocked', full.removalsBlocked === undefined ? 0 : 1);
+    deps.metrics.flush();
+    (full.aborted === undefined && full.removalsBlocked === undefined ? deps.logger.info : deps.logger.warn)('sync finished', {
+      name: full.name,
+      runId,
+      aborted: full.aborted,
+      removalsBlocked: full.removalsBlocked?.role,
+      roleAdds: full.roleAdds,
+      roleRemoves: full.roleRemoves,
+      metadataUpdates: full.metadataUpdates,
+      jobsEnqueued: full.jobsEnqueued,
+      skippedLines: desired.invalid.length,
+      readsSpent: full.readsSpent,
+      durationMs: full.durationMs,
+    });
+    return full;
+  };
+  const nothing = { roleAdds: 0, roleRemoves: 0, metadataUpdates: 0, jobsEnqueued: 0, removalsBlocked: undefined };
+
+  const invalidShare = desired.lines === 0 ? 0 : desired.invalid.length / desired.lines;
+  if (invalidShare > (definition.maxInvalidShare ?? 0.01)) {
+    return finish({ ...nothing, aborted: `${desired.invalid.length} of ${desired.lines} lines are invalid, more than the allowed share of ${definition.maxInvalidShare ?? 0.01}` });
+  }
+  if (desired.lines === 0) return finish({ ...nothing, aborted: 'the desired-state file is empty' });
+
+  const manifestText = await readObject(deps.s3, bucket, `${key}.manifest.json`);
+  const manifest = manifestText === undefined ? {} : (JSON.parse(manifestText) as Record<string, string>);
+
+  const managed: ManagedRole[] = [];
+  for (const ref of definition.managedRoles) managed.push(await resolveRole(deps.client, ref, pacer));
+  const members = new Map<string, RoleMember[]>();
+  for (const role of managed) members.set(role.id, await readRoleMembers(deps.client, role.id, pacer, deps.sleep, deps.now));
+
+  const plan = planSync({
+    name: definition.name,
+    desired: desired.users,
+    managed,
+    members,
+    manifest,
+    limits: { allowRemovals: definition.allowRemovals ?? false, maxRemovalShare: definition.maxRemovalShare ?? 0.1, maxRemovals: definition.maxRemovals ?? 1_000 },
+  });
+  const jobs = [...plan.adds, ...plan.updates, ...plan.removes];
+  if (!base.dryRun) {
+    await enqueue(deps, jobs);
+    await deps.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${key}.manifest.json`, Body: JSON.stringify(plan.manifest), ContentType: 'application/json' }));
+  }
+  return finish({
+    aborted: undefined,
+    roleAdds: plan.roleAdds,
+    roleRemoves: plan.roleRemoves,
+    metadataUpdates: plan.updates.length,
+    jobsEnqueued: base.dryRun ? 0 : jobs.length,
+    removalsBlocked: plan.removalsBlocked,
+  });
+}
+
+/** Resolves a managed role to both its id and its name: desired-state lines may use either. */
+async function resolveRole(client: ManagementClient, ref: string, pacer: ReturnType<typeof createReadPacer>): Promise<ManagedRole> {
+  await pacer.beforeRead();
+  let role: { id: string; name: string } | undefined;
+  if (/^rol_[A-Za-z0-9]+$/.test(ref)) {
+    const body = (await client.call({ method: 'GET', route: '/api/v2/roles/{id}', params: { id: ref }, scopes: ['read:roles'] }).catch((error: unknown) => {
+      if (error instanceof PermanentError && error.status === 404) return undefined;
+      throw error;
+    })) as { id?: unknown; name?: unknown } | undefined;
+    if (typeof body?.id === 'string' && typeof body.name === 'string') role = { id: body.id, name: body.name };
+  } else {
+    role = (await findRolesByName(client, ref)).find((candidate) => candidate.name === ref);
+  }
+  pacer.afterRead();
+  if (role === undefined) throw new PermanentError('role_not_found', `managed role ${JSON.stringify(ref)} does not exist`);
+  return { ref, id: role.id, name: role.name };
+}
+
+async function enqueue(deps: SyncDeps, jobs: readonly SyncJob[]): Promise<void> {
+  const fifo = deps.queueUrl.endsWith('.fifo');
+  for (let start = 0; start < jobs.length; start += 10) {
+    const chunk = jobs.slice(start, start + 10);
+    const { Failed = [] } = await deps.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: deps.queueUrl,
+        Entries: chunk.map((job, index) => ({
+          Id: String(index),
+          MessageBody: JSON.stringify(job.body),
+          // On FIFO the job id is the deduplication id: a retried or overlapping run adds no duplicate.
+          ...(fifo ? { MessageGroupId: job.groupId, MessageDeduplicationId: job.jobId } : {}),
+        })),
+      }),
+    );
+    if (Failed.length > 0) throw new Error(`could not enqueue ${Failed.length} sync jobs: ${Failed[0]?.Code ?? ''} ${Failed[0]?.Message ?? ''}`);
+  }
+}
+
+async function readObject(s3: Pick<S3Client, 'send'>, bucket: string, key: string): Promise<string | undefined> {
+  try {
+    const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return await answer.Body?.transformToString('utf8');
+  } catch (error) {
+    if (error instanceof Error && (error.name === 'NoSuchKey' || error.name === 'NotFound')) return undefined;
+    throw error;
+  }
+}
+
+function validateDefinition(definition: SyncDefinition): void {
+  const problems: string[] = [];
+  if (typeof definition.name !== 'string' || !/^[\w.-]{1,40}$/.test(definition.name)) problems.push('name must be 1 to 40 letters, digits, ".", "_" or "-"');
+  if (typeof definition.source?.bucket !== 'string' || typeof definition.source.key !== 'string') problems.push('source must be {"bucket","key"}');
+  if (!Array.isArray(definition.managedRoles) || definition.managedRoles.length === 0) problems.push('managedRoles must list at least one role');
+  for (const [field, value] of [['maxRemovalShare', definition.maxRemovalShare], ['maxInvalidShare', definition.maxInvalidShare], ['readShare', definition.readShare]] as const) {
+    if (value !== undefined && !(value >= 0 && value <= 1)) problems.push(`${field} must be between 0 and 1`);
+  }
+  if (problems.length > 0) throw new PermanentError('invalid_sync_definition', `invalid sync definition: ${problems.join('; ')}`);
+}

@@ -1,0 +1,158 @@
+/**
+ * The scheduled sync on the local stack: a tenant of 5,000 users, a desired-state file on S3 (fauxqs),
+ * the sync's paced reads against the tenant emulator, its jobs applied by the worker bundle.
+ */
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleFunction } from '../../infra/build.ts';
+import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { createLocalSyncDeps, uploadDesiredState } from '../../local/sync.ts';
+import type { TenantRole } from '../../local/tenant/state.ts';
+import { rolesOf } from '../../local/tenant/state.ts';
+import { createRandom, seedTenant } from '../../local/workload.ts';
+import { runSync } from '../../shared/sync/run-sync.ts';
+
+const USERS = 5_000;
+
+describe('Sync: 5,000 users through the local stack', () => {
+  let stack: LocalStack;
+  let deps: ReturnType<typeof createLocalSyncDeps>;
+  let managed: TenantRole[];
+  const lines: string[] = [];
+  const expected = { roleAdds: 0, roleRemoves: 0, addUsers: 0, removeUsers: 0, updates: 0 };
+  const desiredRoles = new Map<string, Set<string>>();
+
+  beforeAll(async () => {
+    await bundleFunction('worker');
+    // Reads run against a small bucket (10, refilling 5/s) to show the pacing; the worker gets a fast one later.
+    stack = await startLocalStack({ build: false, rateLimit: { burst: 10, perSecond: 5 } });
+    deps = createLocalSyncDeps(stack);
+    const random = createRandom(21);
+    const seeded = seedTenant(stack.tenant.state, { users: USERS, roles: 10, random });
+    managed = seeded.roles.slice(0, 3);
+    const managedIds = new Set(managed.map((role) => role.id));
+    // The desired state: current managed roles, with one in 20 users gaining a managed role, one in 60 losing
+    // one, one in 10 carrying app_metadata, and the unmanaged roles listed too (they must be ignored).
+    seeded.users.forEach((user, n) => {
+      const current = rolesOf(stack.tenant.state, user.user_id).map((role) => role.id);
+      const wanted = new Set(current.filter((id) => managedIds.has(id)));
+      const extra = managed[n % 3];
+      if (n % 20 === 0 && extra !== undefined && !wanted.has(extra.id)) {
+        wanted.add(extra.id);
+        expected.roleAdds += 1;
+        expected.addUsers += 1;
+      } else if (n % 60 === 1 && wanted.size > 0) {
+        const dropped = [...wanted][0] ?? '';
+        wanted.delete(dropped);
+        expected.roleRemoves += 1;
+        expected.removeUsers += 1;
+      }
+      desiredRoles.set(user.user_id, wanted);
+      const roleRefs = [...wanted].map((id) => (n % 2 === 0 ? id : stack.tenant.state.roles.get(id)?.name ?? id));
+      const line: Record<string, unknown> = n % 3 === 0 ? { email: user.email, roles: [...roleRefs, ...current.filter((id) => !managedIds.has(id))] } : { userId: user.user_id, roles: roleRefs };
+      if (n % 10 === 0) {
+        line['app_metadata'] = { plan: 'pro', seats: n };
+        expected.updates += 1;
+      }
+      lines.push(JSON.stringify(line));
+    });
+    lines.splice(100, 0, '{"userId":"auth0|broken"', '{"roles":[]}', '{"userId":"auth0|x","roles":[],"extra":true}');
+  }, 120_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  const definition = (key: string, overrides: object = {}) => ({
+    name: 'hr',
+    source: { bucket: 'sync-sources', key },
+    managedRoles: managed.map((role, index) => (index === 0 ? role.id : role.name)),
+    allowRemovals: true,
+    ...overrides,
+  });
+
+  const depth = async () => {
+    const { Attributes = {} } = await stack.sqs.send(new GetQueueAttributesCommand({ QueueUrl: stack.jobs.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }));
+    return Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible) + Number(Attributes.ApproximateNumberOfMessagesDelayed);
+  };
+
+  it('a dry run reports the plan and enqueues nothing', async () => {
+    // Prepare
+    await uploadDesiredState(deps.s3, 'hr/users.jsonl', lines.join('\n'));
+
+    // Act
+    const report = await runSync(definition('hr/users.jsonl', { dryRun: true }), deps);
+
+    // Assess
+    expect(report).toMatchObject({ dryRun: true, roleAdds: expected.roleAdds, roleRemoves: expected.roleRemoves, metadataUpdates: expected.updates, jobsEnqueued: 0 });
+    expect(await depth()).toBe(0);
+  }, 120_000);
+
+  it('a first run enqueues exactly the needed jobs, reports invalid lines, keeps reads within half the bucket, and the worker applies them', async () => {
+    // Act
+    const report = await runSync(definition('hr/users.jsonl'), deps);
+    const queued = await depth();
+    stack.tenant.setRateLimit({ burst: 200, perSecond: 200 });
+    const worker = stack.startWorker({ maxConcurrency: 4 });
+    for (let waited = 0; waited < 120_000 && (await depth()) > 0; waited += 500) await new Promise((resolve) => setTimeout(resolve, 500));
+    await worker.stop();
+    stack.tenant.setRateLimit({ burst: 10, perSecond: 5 });
+
+    // Assess: the plan
+    expect(report.aborted).toBeUndefined();
+    expect(report).toMatchObject({ roleAdds: expected.roleAdds, roleRemoves: expected.roleRemoves, metadataUpdates: expected.updates });
+    expect(report.jobsEnqueued).toBe(expected.addUsers + expected.removeUsers + expected.updates);
+    expect(queued).toBe(report.jobsEnqueued);
+    expect(report.skippedLines.map((entry) => entry.line)).toEqual([101, 102, 103]);
+    // Reads: three role lookups at most, and one page of 100 members at a time, never below half the bucket
+    const members = managed.reduce((sum, role) => sum + (stack.tenant.state.members.get(role.id)?.size ?? 0), 0);
+    expect(report.readsSpent).toBeLessThanOrEqual(2 + Math.ceil(members / 100) + managed.length);
+    expect(report.lowestRemaining).toBeGreaterThanOrEqual(5);
+    // The tenant: every user holds exactly the desired managed roles, and the changed metadata
+    const managedIds = new Set(managed.map((role) => role.id));
+    const wrong = [...desiredRoles].filter(([userId, roles]) => {
+      const held = rolesOf(stack.tenant.state, userId).map((role) => role.id).filter((id) => managedIds.has(id));
+      return held.length !== roles.size || held.some((id) => !roles.has(id));
+    });
+    expect(wrong).toEqual([]);
+    expect([...stack.tenant.state.users.values()].filter((user) => user.app_metadata['plan'] === 'pro')).toHaveLength(expected.updates);
+    const written = await deps.s3.send(new GetObjectCommand({ Bucket: 'sync-sources', Key: 'hr/users.jsonl.report.json' }));
+    expect(JSON.parse((await written.Body?.transformToString()) ?? '{}')).toMatchObject({ runId: report.runId, jobsEnqueued: report.jobsEnqueued });
+  }, 240_000);
+
+  it('a second run enqueues nothing', async () => {
+    // Act
+    const report = await runSync(definition('hr/users.jsonl'), deps);
+
+    // Assess
+    expect(report).toMatchObject({ roleAdds: 0, roleRemoves: 0, metadataUpdates: 0, jobsEnqueued: 0 });
+    expect(await depth()).toBe(0);
+  }, 120_000);
+
+  it('a truncated file trips the removal limit and removes nothing', async () => {
+    // Prepare: the export stopped half-way
+    await uploadDesiredState(deps.s3, 'hr/truncated.jsonl', lines.slice(0, lines.length / 2).join('\n'));
+
+    // Act
+    const report = await runSync(definition('hr/truncated.jsonl'), deps);
+
+    // Assess
+    expect(report.removalsBlocked).toMatchObject({ limit: expect.any(Number) });
+    expect(report.removalsBlocked?.removals).toBeGreaterThan(report.removalsBlocked?.limit ?? 0);
+    expect(report.roleRemoves).toBe(0);
+  }, 120_000);
+
+  it('aborts when too many lines are invalid', async () => {
+    // Prepare
+    await uploadDesiredState(deps.s3, 'hr/garbage.jsonl', ['{"userId":"auth0|1","roles":[]}', 'garbage', 'more garbage'].join('\n'));
+
+    // Act
+    const report = await runSync(definition('hr/garbage.jsonl'), deps);
+
+    // Assess
+    expect(report.aborted).toContain('2 of 3 lines are invalid');
+    expect(report.jobsEnqueued).toBe(0);
+    expect(report.readsSpent).toBe(0);
+  }, 60_000);
+});
