@@ -3,6 +3,7 @@ import type { BuildOptions } from 'esbuild';
 /** The Lambda functions of the product, by name, with their entry files (relative to the repository). */
 export const FUNCTION_ENTRIES = {
   worker: 'functions/worker.ts',
+  sync: 'functions/sync.ts',
 } as const;
 
 /**

@@ -130,3 +130,36 @@ export function compareState(state: TenantState, expected: ExpectedState): strin
 function sortKeys(value: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)));
 }
+
+/**
+ * A desired-state file for a seeded tenant: every user with its current managed roles, one in 20 gaining
+ * a managed role, one in 60 losing one, one in 10 carrying app_metadata; a third of the lines by email.
+ */
+export function generateDesiredState(state: TenantState, users: readonly TenantUser[], managed: readonly TenantRole[]) {
+  const managedIds = new Set(managed.map((role) => role.id));
+  const expected = { roleAdds: 0, roleRemoves: 0, addUsers: 0, removeUsers: 0, updates: 0, roles: new Map<string, Set<string>>() };
+  const lines = users.map((user, n) => {
+    const current = rolesOf(state, user.user_id).map((role) => role.id);
+    const wanted = new Set(current.filter((id) => managedIds.has(id)));
+    const extra = managed[n % managed.length];
+    if (n % 20 === 0 && extra !== undefined && !wanted.has(extra.id)) {
+      wanted.add(extra.id);
+      expected.roleAdds += 1;
+      expected.addUsers += 1;
+    } else if (n % 60 === 1 && wanted.size > 0) {
+      wanted.delete([...wanted][0] ?? '');
+      expected.roleRemoves += 1;
+      expected.removeUsers += 1;
+    }
+    expected.roles.set(user.user_id, wanted);
+    const roleRefs = [...wanted].map((id) => (n % 2 === 0 ? id : (state.roles.get(id)?.name ?? id)));
+    const line: Record<string, unknown> =
+      n % 3 === 0 ? { email: user.email, roles: [...roleRefs, ...current.filter((id) => !managedIds.has(id))] } : { userId: user.user_id, roles: roleRefs };
+    if (n % 10 === 0) {
+      line['app_metadata'] = { plan: 'pro', seats: n };
+      expected.updates += 1;
+    }
+    return JSON.stringify(line);
+  });
+  return { lines, expected };
+}

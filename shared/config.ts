@@ -13,8 +13,10 @@ export interface Config {
     /** Secrets Manager id or ARN of `{"clientId":"…","clientSecret":"…"}`. */
     readonly secretId: string;
   };
-  /** Queue that receives jobs that can never succeed. */
+  /** Queue that receives jobs that can never succeed (the worker's; empty for the sync). */
   readonly dlqUrl: string;
+  /** The jobs queue the sync sends to (the sync's; empty for the worker). */
+  readonly jobsQueueUrl: string;
   /** Management API calls in flight per container. */
   readonly jobConcurrency: number;
   readonly policy: JobPolicy;
@@ -44,7 +46,7 @@ const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,6
  * @example
  * const config = loadConfig(process.env); // at module scope, once per container
  */
-export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+export function loadConfig(env: Readonly<Record<string, string | undefined>>, role: 'worker' | 'sync' = 'worker'): Config {
   const problems: Array<{ variable: string; message: string }> = [];
   const fail = (variable: string, message: string) => {
     problems.push({ variable, message });
@@ -62,8 +64,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     fail('AUTH0_AUDIENCE', 'AUTH0_AUDIENCE must be a URL such as https://acme.eu.auth0.com/api/v2/');
   }
   const secretId = required('AUTH0_SECRET_ID', 'the Secrets Manager id or ARN of {"clientId","clientSecret"}');
-  const dlqUrl = required('DLQ_URL', 'the URL of the dead-letter queue for jobs that can never succeed');
-  if (dlqUrl !== undefined && !/^https?:\/\//.test(dlqUrl)) fail('DLQ_URL', 'DLQ_URL must be a queue URL (https://sqs.…)');
+  const queue = (name: string, hint: string) => {
+    const url = required(name, hint);
+    if (url !== undefined && !/^https?:\/\//.test(url)) fail(name, `${name} must be a queue URL (https://sqs.…)`);
+    return url;
+  };
+  const dlqUrl = role === 'worker' ? queue('DLQ_URL', 'the URL of the dead-letter queue for jobs that can never succeed') : '';
+  const jobsQueueUrl = role === 'sync' ? queue('JOBS_QUEUE_URL', 'the URL of the jobs queue the sync sends to') : '';
 
   const jobConcurrency = integer(read('JOB_CONCURRENCY'), 'JOB_CONCURRENCY', CONFIG_DEFAULTS.jobConcurrency, 1, 64, fail);
   const httpTimeoutMs = integer(read('HTTP_TIMEOUT_MS'), 'HTTP_TIMEOUT_MS', CONFIG_DEFAULTS.httpTimeoutMs, 100, 60_000, fail);
@@ -78,7 +85,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (logLevel === undefined) fail('LOG_LEVEL', `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
 
   const [first] = problems;
-  if (first !== undefined || origin === undefined || secretId === undefined || dlqUrl === undefined) {
+  if (first !== undefined || origin === undefined || secretId === undefined || dlqUrl === undefined || jobsQueueUrl === undefined) {
     const message = problems.map((problem) => problem.message).join('; ');
     throw new ConfigError(first?.variable ?? 'AUTH0_DOMAIN', `Invalid configuration: ${message}`);
   }
@@ -86,6 +93,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   return deepFreeze({
     auth0: { origin, audience: audienceRaw ?? `${origin}/api/v2/`, secretId },
     dlqUrl,
+    jobsQueueUrl,
     jobConcurrency,
     policy: { allowedFields, allowedRoles },
     httpTimeoutMs,

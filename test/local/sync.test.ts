@@ -10,7 +10,7 @@ import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import { createLocalSyncDeps, uploadDesiredState } from '../../local/sync.ts';
 import type { TenantRole } from '../../local/tenant/state.ts';
 import { rolesOf } from '../../local/tenant/state.ts';
-import { createRandom, seedTenant } from '../../local/workload.ts';
+import { createRandom, generateDesiredState, seedTenant } from '../../local/workload.ts';
 import { runSync } from '../../shared/sync/run-sync.ts';
 
 const USERS = 5_000;
@@ -31,32 +31,10 @@ describe('Sync: 5,000 users through the local stack', () => {
     const random = createRandom(21);
     const seeded = seedTenant(stack.tenant.state, { users: USERS, roles: 10, random });
     managed = seeded.roles.slice(0, 3);
-    const managedIds = new Set(managed.map((role) => role.id));
-    // The desired state: current managed roles, with one in 20 users gaining a managed role, one in 60 losing
-    // one, one in 10 carrying app_metadata, and the unmanaged roles listed too (they must be ignored).
-    seeded.users.forEach((user, n) => {
-      const current = rolesOf(stack.tenant.state, user.user_id).map((role) => role.id);
-      const wanted = new Set(current.filter((id) => managedIds.has(id)));
-      const extra = managed[n % 3];
-      if (n % 20 === 0 && extra !== undefined && !wanted.has(extra.id)) {
-        wanted.add(extra.id);
-        expected.roleAdds += 1;
-        expected.addUsers += 1;
-      } else if (n % 60 === 1 && wanted.size > 0) {
-        const dropped = [...wanted][0] ?? '';
-        wanted.delete(dropped);
-        expected.roleRemoves += 1;
-        expected.removeUsers += 1;
-      }
-      desiredRoles.set(user.user_id, wanted);
-      const roleRefs = [...wanted].map((id) => (n % 2 === 0 ? id : stack.tenant.state.roles.get(id)?.name ?? id));
-      const line: Record<string, unknown> = n % 3 === 0 ? { email: user.email, roles: [...roleRefs, ...current.filter((id) => !managedIds.has(id))] } : { userId: user.user_id, roles: roleRefs };
-      if (n % 10 === 0) {
-        line['app_metadata'] = { plan: 'pro', seats: n };
-        expected.updates += 1;
-      }
-      lines.push(JSON.stringify(line));
-    });
+    const generated = generateDesiredState(stack.tenant.state, seeded.users, managed);
+    lines.push(...generated.lines);
+    Object.assign(expected, generated.expected);
+    for (const [userId, roles] of generated.expected.roles) desiredRoles.set(userId, roles);
     lines.splice(100, 0, '{"userId":"auth0|broken"', '{"roles":[]}', '{"userId":"auth0|x","roles":[],"extra":true}');
   }, 120_000);
 

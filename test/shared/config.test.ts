@@ -81,6 +81,24 @@ describe('Function: loadConfig()', () => {
     expect(error.message).toContain('JOB_CONCURRENCY');
   });
 
+  it('asks the sync for the jobs queue instead of the dead-letter queue', () => {
+    // Act
+    const config = loadConfig({ ...base, DLQ_URL: undefined, JOBS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs' }, 'sync');
+    const missing = (() => {
+      try {
+        loadConfig(base, 'sync');
+      } catch (error) {
+        return error as ConfigError;
+      }
+      throw new Error('accepted');
+    })();
+
+    // Assess
+    expect(config.jobsQueueUrl).toBe('https://sqs.eu-west-1.amazonaws.com/123456789012/jobs');
+    expect(config.dlqUrl).toBe('');
+    expect(missing.variable).toBe('JOBS_QUEUE_URL');
+  });
+
   it('parses policy lists', () => {
     // Act
     const config = loadConfig({ ...base, ALLOWED_FIELDS: 'app_metadata, blocked', ALLOWED_ROLES: 'rol_abc,support-agent' });

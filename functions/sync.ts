@@ -1,0 +1,39 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { createManagementClient } from '../shared/auth0/client.ts';
+import { createTokenSource } from '../shared/auth0/token.ts';
+import { loadConfig } from '../shared/config.ts';
+import { createHttpAgent } from '../shared/http-agent.ts';
+import { createLogger } from '../shared/logger.ts';
+import { createMetrics } from '../shared/metrics.ts';
+import { createSecretReader } from '../shared/secrets.ts';
+import { type SyncDefinition, type SyncReport, runSync } from '../shared/sync/run-sync.ts';
+
+// Once per container: configuration errors fail the init with the variable's name.
+const config = loadConfig(process.env, 'sync');
+const logger = createLogger({ level: config.logLevel, fields: { service: 'sync' } });
+const dispatcher = createHttpAgent({ connect: { timeout: 3_000 }, keepAliveTimeout: 30_000 });
+const timeouts = { headersTimeoutMs: config.httpTimeoutMs, bodyTimeoutMs: config.httpTimeoutMs };
+const tokens = createTokenSource({
+  origin: config.auth0.origin,
+  audience: config.auth0.audience,
+  readCredentials: createSecretReader(new SecretsManagerClient({}), config.auth0.secretId),
+  dispatcher,
+  timeouts,
+  now: Date.now,
+  logger,
+});
+const deps = {
+  s3: new S3Client({}),
+  sqs: new SQSClient({ useQueueUrlAsEndpoint: false }),
+  queueUrl: config.jobsQueueUrl,
+  client: createManagementClient({ origin: config.auth0.origin, dispatcher, tokens, timeouts, now: Date.now, logger }),
+  logger,
+  metrics: createMetrics({ namespace: config.metricsNamespace, service: 'sync' }),
+  now: Date.now,
+  sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+};
+
+/** Runs the sync an EventBridge Scheduler schedule names in its input. */
+export const handler = async (definition: SyncDefinition): Promise<SyncReport> => runSync(definition, deps);
