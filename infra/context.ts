@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import type { Auth0QueueWorkerProps, ScheduledJob } from './queue-worker.ts';
+import type { Auth0QueueWorkerProps, ScheduledJob, ScheduledSync } from './queue-worker.ts';
 
 /** Reads one context value (`cdk.json` or `-c key=value`). */
 export type ContextReader = (key: string) => unknown;
@@ -22,6 +22,7 @@ export const CONTEXT_KEYS = {
   oldestJobAlarmMinutes: 'alarm when the oldest job is older than this',
   producerRoleArns: 'comma-separated IAM role ARNs allowed to send jobs',
   schedules: 'JSON array of {name, expression, timeZone?, job}',
+  syncs: 'JSON array of {name, expression, timeZone?, bucket, key, managedRoles, allowRemovals?, maxRemovalShare?, maxRemovals?, maxInvalidShare?, readShare?, dryRun?}',
 } as const;
 
 /**
@@ -73,6 +74,19 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
     }
   }
 
+  let syncs: ScheduledSync[] | undefined;
+  const syncsValue = read('syncs');
+  if (syncsValue !== undefined) {
+    try {
+      const parsed: unknown = typeof syncsValue === 'string' ? JSON.parse(syncsValue) : syncsValue;
+      const ok = Array.isArray(parsed) && parsed.every((item) => typeof item?.name === 'string' && typeof item?.expression === 'string' && typeof item?.bucket === 'string' && typeof item?.key === 'string' && Array.isArray(item?.managedRoles));
+      if (!ok) throw new Error('shape');
+      syncs = parsed as ScheduledSync[];
+    } catch {
+      problems.push('syncs must be a JSON array of {"name","expression","bucket","key","managedRoles"} objects');
+    }
+  }
+
   const props = {
     auth0Domain: auth0Domain ?? '',
     auth0Audience: text('auth0Audience'),
@@ -90,6 +104,7 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
     oldestJobAlarmAge: optional(integer('oldestJobAlarmMinutes', 1, 1440), Duration.minutes),
     producerRoleArns,
     schedules,
+    syncs,
   };
   if (problems.length > 0) throw new Error(`Invalid deployment context:\n  - ${problems.join('\n  - ')}`);
   // Drop unset keys so the construct's defaults apply.

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, TimeZone, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -27,6 +27,25 @@ export interface ScheduledJob {
   readonly timeZone?: string;
   /** The job, as the contract defines it. */
   readonly job: Record<string, unknown>;
+}
+
+/** A scheduled sync: the schedule invokes the sync function with this definition. */
+export interface ScheduledSync {
+  /** Names the sync (letters, digits, `.`, `_`, `-`). */
+  readonly name: string;
+  /** `rate(1 day)`, `cron(0 3 * * ? *)`. */
+  readonly expression: string;
+  readonly timeZone?: string;
+  /** Bucket and key of the desired-state file; the sync may read it and write `{key}.manifest.json` and `{key}.report.json` only. */
+  readonly bucket: string;
+  readonly key: string;
+  readonly managedRoles: readonly string[];
+  readonly allowRemovals?: boolean;
+  readonly maxRemovalShare?: number;
+  readonly maxRemovals?: number;
+  readonly maxInvalidShare?: number;
+  readonly readShare?: number;
+  readonly dryRun?: boolean;
 }
 
 /** Properties of {@link Auth0QueueWorker}. Every limit has a default stated here. */
@@ -64,6 +83,8 @@ export interface Auth0QueueWorkerProps {
   /** IAM role ARNs (any account) allowed to send jobs. */
   readonly producerRoleArns?: readonly string[];
   readonly schedules?: readonly ScheduledJob[];
+  /** Scheduled syncs with a source of truth; a sync function is deployed when there is at least one. */
+  readonly syncs?: readonly ScheduledSync[];
 }
 
 const METRICS_NAMESPACE = 'Auth0QueueWorker';
@@ -85,6 +106,7 @@ export class Auth0QueueWorker extends Construct {
   readonly secret: secretsmanager.ISecret;
   readonly alarms: cloudwatch.Alarm[];
   readonly alarmTopic: sns.Topic | undefined;
+  readonly syncFunction: nodejs.NodejsFunction | undefined;
 
   constructor(scope: Construct, id: string, props: Auth0QueueWorkerProps) {
     super(scope, id);
@@ -128,48 +150,11 @@ export class Auth0QueueWorker extends Construct {
       this.secret = secretsmanager.Secret.fromSecretCompleteArn(this, 'ClientSecret', props.secretArn);
     }
 
-    const logGroup = new logs.LogGroup(this, 'WorkerLogs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    // An own role instead of the AWS managed AWSLambdaBasicExecutionRole: logs only to its own group.
-    const role = new iam.Role(this, 'WorkerRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-    logGroup.grantWrite(role);
-
-    this.worker = new nodejs.NodejsFunction(this, 'Worker', {
-      entry: `${root}${FUNCTION_ENTRIES.worker}`,
-      handler: 'handler',
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      timeout,
-      memorySize: props.memorySize ?? 512,
-      role,
-      logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      depsLockFilePath: `${root}package-lock.json`,
-      projectRoot: root,
-      bundling: {
-        // The options of the local build (infra/bundling.ts), so what is tested locally is what deploys.
-        format: nodejs.OutputFormat.ESM,
-        target: BUNDLE_OPTIONS.target,
-        minify: BUNDLE_OPTIONS.minify,
-        sourceMap: true,
-        mainFields: [...BUNDLE_OPTIONS.mainFields],
-        banner: BUNDLE_OPTIONS.banner.js,
-        externalModules: [],
-        forceDockerBundling: false,
-      },
-      environment: {
-        AUTH0_DOMAIN: props.auth0Domain,
-        ...(props.auth0Audience === undefined ? {} : { AUTH0_AUDIENCE: props.auth0Audience }),
-        AUTH0_SECRET_ID: this.secret.secretArn,
-        DLQ_URL: this.deadLetterQueue.queueUrl,
-        JOB_CONCURRENCY: String(props.jobConcurrency ?? 4),
-        ...(props.allowedFields === undefined ? {} : { ALLOWED_FIELDS: props.allowedFields.join(',') }),
-        ...(props.allowedRoles === undefined ? {} : { ALLOWED_ROLES: props.allowedRoles.join(',') }),
-        METRICS_NAMESPACE,
-        NODE_OPTIONS: '--enable-source-maps',
-      },
+    this.worker = this.createFunction('Worker', 'worker', props, timeout, props.memorySize ?? 512, {
+      DLQ_URL: this.deadLetterQueue.queueUrl,
+      JOB_CONCURRENCY: String(props.jobConcurrency ?? 4),
+      ...(props.allowedFields === undefined ? {} : { ALLOWED_FIELDS: props.allowedFields.join(',') }),
+      ...(props.allowedRoles === undefined ? {} : { ALLOWED_ROLES: props.allowedRoles.join(',') }),
     });
     this.worker.addEventSource(
       new SqsEventSource(this.queue, {
@@ -188,12 +173,81 @@ export class Auth0QueueWorker extends Construct {
     this.addSchedules(props.schedules ?? [], fifo);
 
     this.alarmTopic = props.alarmEmail === undefined ? undefined : this.createAlarmTopic(props.alarmEmail);
+    this.syncFunction = props.syncs === undefined || props.syncs.length === 0 ? undefined : this.createSync(props, props.syncs);
     this.alarms = this.createAlarms(props.oldestJobAlarmAge ?? Duration.minutes(15));
     this.createDashboard();
 
     new CfnOutput(this, 'JobsQueueUrl', { value: this.queue.queueUrl, description: 'Where upstream systems send jobs' });
     new CfnOutput(this, 'JobsQueueArn', { value: this.queue.queueArn });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl, description: 'Jobs that can never succeed, with their reason' });
+  }
+
+  /**
+   * A Node 24 arm64 function bundled with the local build's options (infra/bundling.ts), so what is tested
+   * locally is what deploys; with its own log group and its own role (no AWS managed policy).
+   */
+  private createFunction(id: string, entry: keyof typeof FUNCTION_ENTRIES, props: Auth0QueueWorkerProps, timeout: Duration, memorySize: number, environment: Record<string, string>) {
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.RETAIN });
+    const role = new iam.Role(this, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    logGroup.grantWrite(role);
+    return new nodejs.NodejsFunction(this, id, {
+      entry: `${root}${FUNCTION_ENTRIES[entry]}`,
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      timeout,
+      memorySize,
+      role,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      depsLockFilePath: `${root}package-lock.json`,
+      projectRoot: root,
+      bundling: {
+        format: nodejs.OutputFormat.ESM,
+        target: BUNDLE_OPTIONS.target,
+        minify: BUNDLE_OPTIONS.minify,
+        sourceMap: true,
+        mainFields: [...BUNDLE_OPTIONS.mainFields],
+        banner: BUNDLE_OPTIONS.banner.js,
+        externalModules: [],
+        forceDockerBundling: false,
+      },
+      environment: {
+        AUTH0_DOMAIN: props.auth0Domain,
+        ...(props.auth0Audience === undefined ? {} : { AUTH0_AUDIENCE: props.auth0Audience }),
+        AUTH0_SECRET_ID: this.secret.secretArn,
+        METRICS_NAMESPACE,
+        NODE_OPTIONS: '--enable-source-maps',
+        ...environment,
+      },
+    });
+  }
+
+  /** The sync function, its schedules, its exact S3 grants, and alarms for aborted runs and withheld removals. */
+  private createSync(props: Auth0QueueWorkerProps, syncs: readonly ScheduledSync[]): nodejs.NodejsFunction {
+    const fn = this.createFunction('Sync', 'sync', props, Duration.minutes(15), 1024, { JOBS_QUEUE_URL: this.queue.queueUrl });
+    // The schedules' own role, so that its one finding can be acknowledged on it alone.
+    const invokeRole = new iam.Role(this, 'SyncScheduleRole', { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com') });
+    const functionId = String(Stack.of(this).resolve(Stack.of(this).getLogicalId(fn.node.defaultChild as lambda.CfnFunction)));
+    Validations.of(invokeRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
+      reason: "Scheduler's invoke role may call the sync function's own versions and aliases (its ARN with ':*'), and no other function.",
+    });
+    this.secret.grantRead(fn);
+    this.queue.grantSendMessages(fn);
+    for (const sync of syncs) {
+      if (!/^[\w.-]{1,40}$/.test(sync.name)) throw new Error(`sync name ${JSON.stringify(sync.name)} must be 1 to 40 letters, digits, ".", "_" or "-"`);
+      const object = (key: string) => `arn:${Stack.of(this).partition}:s3:::${sync.bucket}/${key}`;
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [object(sync.key), object(`${sync.key}.manifest.json`)] }));
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [object(`${sync.key}.manifest.json`), object(`${sync.key}.report.json`)] }));
+      const { expression, timeZone, bucket, key, ...definition } = sync;
+      new scheduler.Schedule(this, `Sync${sync.name.replace(/[^A-Za-z0-9]/g, '')}`, {
+        description: `Runs the ${sync.name} sync`,
+        schedule: scheduleExpression({ name: sync.name, expression, ...(timeZone === undefined ? {} : { timeZone }), job: {} }),
+        target: new schedulerTargets.LambdaInvoke(fn, { role: invokeRole, input: scheduler.ScheduleTargetInput.fromObject({ ...definition, source: { bucket, key } }) }),
+      });
+    }
+    return fn;
   }
 
   /** Lets `grantee` send jobs: SendMessage, GetQueueUrl and GetQueueAttributes on the jobs queue only. */
@@ -269,6 +323,28 @@ export class Auth0QueueWorker extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     ];
+    if (this.syncFunction !== undefined) {
+      const syncMetric = (metricName: string) =>
+        new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: 'sync' }, statistic: 'Sum', period: Duration.hours(1) });
+      alarms.push(
+        new cloudwatch.Alarm(this, 'SyncAborted', {
+          alarmDescription: 'A sync aborted (too many invalid lines, or an empty file): its report next to the source says why',
+          metric: syncMetric('SyncAborted'),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+        new cloudwatch.Alarm(this, 'SyncRemovalsWithheld', {
+          alarmDescription: 'A sync would have removed a role from more members than its limit allows, and removed nothing: check the source file',
+          metric: syncMetric('SyncRemovalsBlocked'),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
     if (this.alarmTopic !== undefined) {
       for (const alarm of alarms) alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
     }

@@ -164,6 +164,39 @@ describe('Construct: Auth0QueueWorker', () => {
     template.resourceCountIs('AWS::Events::Rule', 0);
   });
 
+  it('deploys a scheduled sync that may read its source and write only its manifest and report', () => {
+    // Act
+    const { template, stack, construct } = synth({
+      syncs: [{ name: 'hr-roles', expression: 'rate(1 day)', bucket: 'acme-hr-exports', key: 'auth0/users.jsonl', managedRoles: ['support-agent'], allowRemovals: true }],
+      alarmEmail: 'ops@example.com',
+    });
+
+    // Assess
+    template.resourceCountIs('AWS::Lambda::Function', 2);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Timeout: 900,
+      Environment: { Variables: Match.objectLike({ JOBS_QUEUE_URL: stack.resolve(construct.queue.queueUrl) }) },
+    });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 day)',
+      Target: Match.objectLike({
+        Arn: stack.resolve(construct.syncFunction?.functionArn),
+        Input: JSON.stringify({ name: 'hr-roles', managedRoles: ['support-agent'], allowRemovals: true, source: { bucket: 'acme-hr-exports', key: 'auth0/users.jsonl' } }),
+      }),
+    });
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((policy) => policy['Properties'].PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>);
+    const s3 = statements.filter((statement) => String(statement.Action).startsWith('s3:'));
+    expect(JSON.stringify(s3)).toContain('acme-hr-exports/auth0/users.jsonl"');
+    expect(JSON.stringify(s3)).not.toMatch(/\*/);
+    expect(s3.find((statement) => statement.Action === 's3:PutObject')?.Resource).toEqual([
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::acme-hr-exports/auth0/users.jsonl.manifest.json']] },
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::acme-hr-exports/auth0/users.jsonl.report.json']] },
+    ]);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SyncAborted', Namespace: 'Auth0QueueWorker', AlarmActions: Match.anyValue() });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SyncRemovalsBlocked' });
+  });
+
   it.each([
     [{ maxReceiveCount: 3 }, /at least 5/],
     [{ fifo: true, maxBatchingWindow: Duration.seconds(5) }, /FIFO/],
@@ -200,8 +233,9 @@ describe('cdk-nag: AwsSolutionsChecks', () => {
 
   it.each([
     ['an existing secret', { secretArn: SECRET_ARN }],
-    ['a created secret, FIFO, alarms by email, producers and a schedule', {
+    ['a created secret, FIFO, alarms by email, producers, a schedule and a sync', {
       fifo: true,
+      syncs: [{ name: 'hr', expression: 'cron(0 3 * * ? *)', bucket: 'hr-exports', key: 'users.jsonl', managedRoles: ['support-agent'] }],
       alarmEmail: 'ops@example.com',
       producerRoleArns: ['arn:aws:iam::210987654321:role/crm'],
       schedules: [{ name: 'Daily', expression: 'rate(1 day)', job: { type: 'roles.assign', userId: 'auth0|x', roles: ['r'] } }],
@@ -223,6 +257,16 @@ describe('cdk-nag: AwsSolutionsChecks', () => {
     expect(JSON.stringify(acknowledged)).toContain('AwsSolutions-SMG4');
     expect(JSON.stringify(acknowledged)).toContain('rotated in Auth0');
     expect(acknowledged).toHaveLength(1);
+  });
+
+  it('with a sync, adds one acknowledgement for the schedule role, with its written reason', () => {
+    // Act
+    const { acknowledged } = nag({ syncs: [{ name: 'hr', expression: 'rate(1 day)', bucket: 'b', key: 'k.jsonl', managedRoles: ['r'] }] });
+
+    // Assess
+    expect(acknowledged).toHaveLength(2);
+    expect(JSON.stringify(acknowledged)).toMatch(/AwsSolutions-IAM5\[Resource::<[A-Za-z0-9]+\.Arn>:\*\]/);
+    expect(JSON.stringify(acknowledged)).toContain('no other function');
   });
 
   it('acknowledges a rule that really fires: a secret without rotation is an error on its own', () => {
