@@ -18,12 +18,18 @@ const { values } = parseArgs({
     managed: { type: 'string', default: '3' },
     file: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
+    unchanged: { type: 'boolean', default: false },
+    'no-apply': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
   strict: true,
 });
 if (values.help) {
-  process.stdout.write('Usage: npm run sync -- [--users N] [--managed N] [--file desired.jsonl] [--dry-run]\n');
+  process.stdout.write(
+    'Usage: npm run sync -- [--users N] [--managed N] [--file desired.jsonl] [--dry-run] [--unchanged] [--no-apply]\n' +
+      '  --unchanged  generate a file whose roles match the tenant (only app_metadata is new)\n' +
+      '  --no-apply   do not run the worker between the two runs\n',
+  );
   process.exit(0);
 }
 
@@ -32,7 +38,7 @@ try {
   const deps = createLocalSyncDeps(stack);
   const seeded = seedTenant(stack.tenant.state, { users: Number(values.users), roles: 10, random: createRandom(1) });
   const managed = seeded.roles.slice(0, Number(values.managed));
-  const text = values.file === undefined ? generateDesiredState(stack.tenant.state, seeded.users, managed).lines.join('\n') : readFileSync(values.file, 'utf8');
+  const text = values.file === undefined ? generateDesiredState(stack.tenant.state, seeded.users, managed, { changes: !values.unchanged }).lines.join('\n') : readFileSync(values.file, 'utf8');
   const source = await uploadDesiredState(deps.s3, 'hr/users.jsonl', text);
   const definition = { name: 'local', source, managedRoles: managed.map((role) => role.name), allowRemovals: true, dryRun: values['dry-run'] };
   const show = (title: string, report: SyncReport) =>
@@ -51,7 +57,9 @@ try {
     );
   const first = await runSync(definition, deps);
   show(`Sync of ${seeded.users.length} users, ${managed.length} managed roles: first run`, first);
-  if (!definition.dryRun && first.jobsEnqueued > 0) {
+  if (!definition.dryRun && values['no-apply']) {
+    show('Second run (the jobs of the first are still queued)', await runSync(definition, deps));
+  } else if (!definition.dryRun && first.jobsEnqueued > 0) {
     const worker = stack.startWorker({ maxConcurrency: 2 });
     const depth = async () => {
       const { Attributes = {} } = await stack.sqs.send(new GetQueueAttributesCommand({ QueueUrl: stack.jobs.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }));

@@ -133,20 +133,22 @@ function sortKeys(value: Record<string, unknown>): Record<string, unknown> {
 
 /**
  * A desired-state file for a seeded tenant: every user with its current managed roles, one in 20 gaining
- * a managed role, one in 60 losing one, one in 10 carrying app_metadata; a third of the lines by email.
+ * a managed role, one in 60 losing one (unless `changes` is false), one in 10 carrying app_metadata; a third
+ * of the lines by email.
  */
-export function generateDesiredState(state: TenantState, users: readonly TenantUser[], managed: readonly TenantRole[]) {
+export function generateDesiredState(state: TenantState, users: readonly TenantUser[], managed: readonly TenantRole[], options: { changes?: boolean } = {}) {
+  const changes = options.changes ?? true;
   const managedIds = new Set(managed.map((role) => role.id));
   const expected = { roleAdds: 0, roleRemoves: 0, addUsers: 0, removeUsers: 0, updates: 0, roles: new Map<string, Set<string>>() };
   const lines = users.map((user, n) => {
     const current = rolesOf(state, user.user_id).map((role) => role.id);
     const wanted = new Set(current.filter((id) => managedIds.has(id)));
     const extra = managed[n % managed.length];
-    if (n % 20 === 0 && extra !== undefined && !wanted.has(extra.id)) {
+    if (changes && n % 20 === 0 && extra !== undefined && !wanted.has(extra.id)) {
       wanted.add(extra.id);
       expected.roleAdds += 1;
       expected.addUsers += 1;
-    } else if (n % 60 === 1 && wanted.size > 0) {
+    } else if (changes && n % 60 === 1 && wanted.size > 0) {
       wanted.delete([...wanted][0] ?? '');
       expected.roleRemoves += 1;
       expected.removeUsers += 1;
