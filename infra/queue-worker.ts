@@ -15,6 +15,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
+import type { SyncDefinition } from '../shared/sync/run-sync.ts';
 import { BUNDLE_OPTIONS, FUNCTION_ENTRIES } from './bundling.ts';
 
 /** A job put on the queue on a schedule (EventBridge Scheduler). */
@@ -29,24 +30,17 @@ export interface ScheduledJob {
   readonly job: Record<string, unknown>;
 }
 
-/** A scheduled sync: the schedule invokes the sync function with this definition. */
-export interface ScheduledSync {
-  /** Names the sync (letters, digits, `.`, `_`, `-`). */
-  readonly name: string;
+/**
+ * A scheduled sync: the schedule invokes the sync function with this definition (see SyncDefinition for the
+ * limits and their defaults). The sync may read `key` and write only `{key}.manifest.json` and `{key}.report.json`.
+ */
+export type ScheduledSync = Omit<SyncDefinition, 'source'> & {
   /** `rate(1 day)`, `cron(0 3 * * ? *)`. */
   readonly expression: string;
   readonly timeZone?: string;
-  /** Bucket and key of the desired-state file; the sync may read it and write `{key}.manifest.json` and `{key}.report.json` only. */
   readonly bucket: string;
   readonly key: string;
-  readonly managedRoles: readonly string[];
-  readonly allowRemovals?: boolean;
-  readonly maxRemovalShare?: number;
-  readonly maxRemovals?: number;
-  readonly maxInvalidShare?: number;
-  readonly readShare?: number;
-  readonly dryRun?: boolean;
-}
+};
 
 /** Properties of {@link Auth0QueueWorker}. Every limit has a default stated here. */
 export interface Auth0QueueWorkerProps {
@@ -289,64 +283,42 @@ export class Auth0QueueWorker extends Construct {
   }
 
   private createAlarms(oldestJobAge: Duration): cloudwatch.Alarm[] {
+    // Every alarm fires at or above its threshold and stays quiet without data.
+    const alarm = (id: string, alarmDescription: string, metric: cloudwatch.IMetric, threshold = 1, evaluationPeriods = 1) =>
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription,
+        metric,
+        threshold,
+        evaluationPeriods,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
     const alarms = [
-      new cloudwatch.Alarm(this, 'DeadLetterQueueNotEmpty', {
-        alarmDescription: 'Jobs reached the dead-letter queue: read their reason attribute, fix, then redrive',
-        metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-      new cloudwatch.Alarm(this, 'OldestJobTooOld', {
-        alarmDescription: `A job waited more than ${oldestJobAge.toHumanString()}: the worker is failing, throttled or rate limited`,
-        metric: this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
-        threshold: oldestJobAge.toSeconds(),
-        evaluationPeriods: 5,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-      new cloudwatch.Alarm(this, 'WorkerErrors', {
-        alarmDescription: 'The worker failed whole invocations (init or unexpected errors); its logs say why',
-        metric: this.worker.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-      new cloudwatch.Alarm(this, 'WorkerThrottles', {
-        alarmDescription: 'The worker was throttled: account concurrency is short of the event source maximum concurrency',
-        metric: this.worker.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
+      alarm(
+        'DeadLetterQueueNotEmpty',
+        'Jobs reached the dead-letter queue: read their reason attribute, fix, then redrive',
+        this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      ),
+      alarm(
+        'OldestJobTooOld',
+        `A job waited more than ${oldestJobAge.toHumanString()}: the worker is failing, throttled or rate limited`,
+        this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
+        oldestJobAge.toSeconds(),
+        5,
+      ),
+      alarm('WorkerErrors', 'The worker failed whole invocations (init or unexpected errors); its logs say why', this.worker.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' })),
+      alarm('WorkerThrottles', 'The worker was throttled: account concurrency is short of the event source maximum concurrency', this.worker.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' })),
     ];
     if (this.syncFunction !== undefined) {
       const syncMetric = (metricName: string) =>
         new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: 'sync' }, statistic: 'Sum', period: Duration.hours(1) });
       alarms.push(
-        new cloudwatch.Alarm(this, 'SyncAborted', {
-          alarmDescription: 'A sync aborted (too many invalid lines, or an empty file): its report next to the source says why',
-          metric: syncMetric('SyncAborted'),
-          threshold: 1,
-          evaluationPeriods: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
-        new cloudwatch.Alarm(this, 'SyncRemovalsWithheld', {
-          alarmDescription: 'A sync would have removed a role from more members than its limit allows, and removed nothing: check the source file',
-          metric: syncMetric('SyncRemovalsBlocked'),
-          threshold: 1,
-          evaluationPeriods: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
+        alarm('SyncAborted', 'A sync aborted (too many invalid lines, or an empty file): its report next to the source says why', syncMetric('SyncAborted')),
+        alarm('SyncRemovalsWithheld', 'A sync would have removed a role from more members than its limit allows, and removed nothing: check the source file', syncMetric('SyncRemovalsBlocked')),
       );
     }
     if (this.alarmTopic !== undefined) {
-      for (const alarm of alarms) alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
+      for (const each of alarms) each.addAlarmAction(new cloudwatchActions.SnsAction(this.alarmTopic));
     }
     return alarms;
   }
