@@ -5,6 +5,7 @@
  */
 import { GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type LocalStack, startLocalStack } from './stack.ts';
 import type { RateLimitSpec } from './tenant/rate-limit.ts';
@@ -165,7 +166,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       `    of which the rate limit's floor      ${Math.max(0, floorSeconds).toFixed(1)} s (${calls} calls at ${options.rateLimit.perSecond}/s after a burst of ${options.rateLimit.burst})`,
       `    of which invocations were running    ${(worker.stats.busyMs / 1000 / Math.max(1, options.concurrency)).toFixed(1)} s per slot (cold starts: ${worker.stats.coldStarts}, ${worker.stats.initMs.toFixed(0)} ms importing the bundle)`,
       '',
-      `Worker logs: ${LOG_FILE}`,
+      `Worker logs: ${relative(process.cwd(), LOG_FILE)}`,
       ok ? 'OK: no job lost, the tenant is in the state the jobs asked for.' : 'FAILED: some jobs were lost or applied wrongly (see above).',
       '',
     ];
