@@ -1,10 +1,8 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { createManagementClient } from '../shared/auth0/client.ts';
-import { createTokenSource } from '../shared/auth0/token.ts';
+import { createAuth0Client } from '../shared/auth0/create-auth0-client.ts';
 import { loadConfig } from '../shared/config.ts';
-import { createHttpAgent } from '../shared/http-agent.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createMetrics } from '../shared/metrics.ts';
 import { createSecretReader } from '../shared/secrets.ts';
@@ -13,14 +11,11 @@ import { type SyncDefinition, type SyncReport, runSync } from '../shared/sync/ru
 // Once per container: configuration errors fail the init with the variable's name.
 const config = loadConfig(process.env, 'sync');
 const logger = createLogger({ level: config.logLevel, fields: { service: 'sync' } });
-const dispatcher = createHttpAgent({ connect: { timeout: 3_000 }, keepAliveTimeout: 30_000 });
-const timeouts = { headersTimeoutMs: config.httpTimeoutMs, bodyTimeoutMs: config.httpTimeoutMs };
-const tokens = createTokenSource({
+const client = createAuth0Client({
   origin: config.auth0.origin,
   audience: config.auth0.audience,
   readCredentials: createSecretReader(new SecretsManagerClient({}), config.auth0.secretId),
-  dispatcher,
-  timeouts,
+  httpTimeoutMs: config.httpTimeoutMs,
   now: Date.now,
   logger,
 });
@@ -28,7 +23,7 @@ const deps = {
   s3: new S3Client({}),
   sqs: new SQSClient({ useQueueUrlAsEndpoint: false }),
   queueUrl: config.jobsQueueUrl,
-  client: createManagementClient({ origin: config.auth0.origin, dispatcher, tokens, timeouts, now: Date.now, logger }),
+  client,
   logger,
   metrics: createMetrics({ namespace: config.metricsNamespace, service: 'sync' }),
   now: Date.now,

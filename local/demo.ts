@@ -3,11 +3,11 @@
  * the worker bundle under a rate limit with a live progress line, then report what happened and check the
  * tenant's final state against what the jobs asked for.
  */
-import { GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { type Message, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type LocalStack, startLocalStack } from './stack.ts';
+import { type LocalStack, queueDepth, startLocalStack } from './stack.ts';
 import type { RateLimitSpec } from './tenant/rate-limit.ts';
 import { compareState, createRandom, generateWorkload, seedTenant } from './workload.ts';
 
@@ -192,13 +192,6 @@ async function enqueue(stack: LocalStack, jobs: ReadonlyArray<{ jobId: string; b
     );
     if (Failed.length > 0) throw new Error(`could not enqueue ${Failed.length} jobs: ${Failed[0]?.Message ?? ''}`);
   }
-}
-
-async function queueDepth(stack: LocalStack): Promise<number> {
-  const { Attributes = {} } = await stack.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: stack.jobs.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }),
-  );
-  return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0);
 }
 
 /** Reads every dead letter, as an operator would. */

@@ -4,11 +4,10 @@
  * or yours with --file), runs the sync, lets the worker apply its jobs, then runs the sync again to show
  * that an unchanged file enqueues nothing. Prints each run's report.
  */
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type SyncReport, runSync } from '../shared/sync/run-sync.ts';
-import { startLocalStack } from './stack.ts';
+import { queueDepth, startLocalStack } from './stack.ts';
 import { createLocalSyncDeps, uploadDesiredState } from './sync.ts';
 import { createRandom, generateDesiredState, seedTenant } from './workload.ts';
 
@@ -61,10 +60,7 @@ try {
     show('Second run (the jobs of the first are still queued)', await runSync(definition, deps));
   } else if (!definition.dryRun && first.jobsEnqueued > 0) {
     const worker = stack.startWorker({ maxConcurrency: 2 });
-    const depth = async () => {
-      const { Attributes = {} } = await stack.sqs.send(new GetQueueAttributesCommand({ QueueUrl: stack.jobs.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }));
-      return Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible) + Number(Attributes.ApproximateNumberOfMessagesDelayed);
-    };
+    const depth = () => queueDepth(stack);
     const started = Date.now();
     let shown = 0;
     for (let left = await depth(); left > 0; left = await depth()) {

@@ -4,9 +4,7 @@
  */
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { createManagementClient } from '../shared/auth0/client.ts';
-import { createTokenSource } from '../shared/auth0/token.ts';
-import { createHttpAgent } from '../shared/http-agent.ts';
+import { createAuth0Client } from '../shared/auth0/create-auth0-client.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { createMetrics } from '../shared/metrics.ts';
 import { createSecretReader } from '../shared/secrets.ts';
@@ -33,14 +31,11 @@ export function createLocalSyncDeps(stack: LocalStack, options: { logger?: Logge
   const write = options.write ?? (() => undefined);
   const logger = options.logger ?? createLogger({ level: 'info', fields: { service: 'sync' }, write });
   const secrets = new SecretsManagerClient({ region: stack.workerEnv['AWS_REGION'], endpoint: stack.secrets.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  const dispatcher = createHttpAgent({ keepAliveTimeout: 30_000 });
-  const timeouts = { headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 };
-  const tokens = createTokenSource({
+  const client = createAuth0Client({
     origin: stack.tenant.origin,
     audience: stack.tenant.audience,
     readCredentials: createSecretReader(secrets, stack.client.secretName),
-    dispatcher,
-    timeouts,
+    httpTimeoutMs: 10_000,
     now: Date.now,
     logger,
   });
@@ -48,7 +43,7 @@ export function createLocalSyncDeps(stack: LocalStack, options: { logger?: Logge
     s3: createLocalS3(stack),
     sqs: stack.sqs,
     queueUrl: stack.jobs.url,
-    client: createManagementClient({ origin: stack.tenant.origin, dispatcher, tokens, timeouts, now: Date.now, logger }),
+    client,
     logger,
     metrics: createMetrics({ namespace: 'Auth0QueueWorker', service: 'sync', write }),
     now: Date.now,

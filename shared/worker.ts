@@ -1,11 +1,8 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Dispatcher } from 'undici';
-import { createManagementClient } from './auth0/client.ts';
-import type { HttpTimeouts } from './auth0/http.ts';
-import { createTokenSource } from './auth0/token.ts';
+import { createAuth0Client } from './auth0/create-auth0-client.ts';
 import type { Config } from './config.ts';
-import { createHttpAgent } from './http-agent.ts';
 import { createJobApplier } from './jobs/apply-job.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -23,9 +20,6 @@ export interface WorkerOverrides {
   readonly write?: (line: string) => void;
 }
 
-/** The product's user agent on Management API calls. */
-export const USER_AGENT = 'auth0-queue-worker/0.1';
-
 /**
  * Wires a container's worker: one keep-alive HTTP agent, one token source, one Management API client and
  * one set of AWS SDK clients, all living as long as the container.
@@ -37,33 +31,17 @@ export function createWorkerDeps(config: Config, overrides: WorkerOverrides = {}
   const now = overrides.now ?? Date.now;
   const logger = createLogger({ level: config.logLevel, fields: { service: 'worker' }, now, ...(overrides.write ? { write: overrides.write } : {}) });
   const metrics = createMetrics({ namespace: config.metricsNamespace, service: 'worker', now, ...(overrides.write ? { write: overrides.write } : {}) });
-  const timeouts: HttpTimeouts = { headersTimeoutMs: config.httpTimeoutMs, bodyTimeoutMs: config.httpTimeoutMs };
-  const dispatcher =
-    overrides.dispatcher ??
-    createHttpAgent({
-      connect: { timeout: Math.min(3_000, config.httpTimeoutMs) },
-      keepAliveTimeout: 30_000,
-      connections: config.jobConcurrency + 2,
-    });
   const readCredentials = overrides.readCredentials ?? createSecretReader(new SecretsManagerClient({}), config.auth0.secretId);
-  const tokens = createTokenSource({
+  const client = createAuth0Client({
     origin: config.auth0.origin,
     audience: config.auth0.audience,
     readCredentials,
-    dispatcher,
-    timeouts,
+    httpTimeoutMs: config.httpTimeoutMs,
     now,
     logger,
+    connections: config.jobConcurrency + 2,
+    ...(overrides.dispatcher === undefined ? {} : { dispatcher: overrides.dispatcher }),
     onTokenFetched: () => metrics.add('TokensFetched'),
-  });
-  const client = createManagementClient({
-    origin: config.auth0.origin,
-    dispatcher,
-    tokens,
-    timeouts,
-    now,
-    logger,
-    userAgent: USER_AGENT,
     onRateLimited: () => metrics.add('RateLimited'),
   });
   // Requests go to the configured endpoint (AWS_ENDPOINT_URL_SQS locally), not to the host in a queue URL.

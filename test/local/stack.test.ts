@@ -2,7 +2,7 @@
  * The whole local stack: the worker bundle run by the local event source mapping against fauxqs, the local
  * Secrets Manager and the tenant emulator, as `npm start` runs it.
  */
-import { GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { type Message, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { build } from 'esbuild';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFunction } from '../../infra/build.ts';
 import { BUNDLE_OPTIONS } from '../../infra/bundling.ts';
 import { readBatchItemFailures } from '../../local/event-source-mapping.ts';
-import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.ts';
+import { type LocalStack, type LocalStackOptions, queueDepth, startLocalStack } from '../../local/stack.ts';
 import { compareState, createRandom, generateWorkload, seedTenant } from '../../local/workload.ts';
 
 const FAST = { burst: 50, perSecond: 50 } as const;
@@ -55,19 +55,12 @@ describe('Local stack: worker bundle + event source mapping + fauxqs + Secrets M
     }
   };
 
-  const depth = async (s: LocalStack) => {
-    const { Attributes = {} } = await s.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: s.jobs.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }),
-    );
-    return Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible) + Number(Attributes.ApproximateNumberOfMessagesDelayed);
-  };
-
   const drained = async (s: LocalStack, timeoutMs: number) => {
     const until = Date.now() + timeoutMs;
     let quiet = 0;
     while (Date.now() < until && quiet < 3) {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      quiet = (await depth(s)) === 0 ? quiet + 1 : 0;
+      quiet = (await queueDepth(s)) === 0 ? quiet + 1 : 0;
     }
     return quiet >= 3;
   };

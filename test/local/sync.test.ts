@@ -3,10 +3,9 @@
  * the sync's paced reads against the tenant emulator, its jobs applied by the worker bundle.
  */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFunction } from '../../infra/build.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { type LocalStack, queueDepth, startLocalStack } from '../../local/stack.ts';
 import { createLocalSyncDeps, uploadDesiredState } from '../../local/sync.ts';
 import type { TenantRole } from '../../local/tenant/state.ts';
 import { rolesOf } from '../../local/tenant/state.ts';
@@ -50,10 +49,7 @@ describe('Sync: 5,000 users through the local stack', () => {
     ...overrides,
   });
 
-  const depth = async () => {
-    const { Attributes = {} } = await stack.sqs.send(new GetQueueAttributesCommand({ QueueUrl: stack.jobs.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }));
-    return Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible) + Number(Attributes.ApproximateNumberOfMessagesDelayed);
-  };
+  const depth = () => queueDepth(stack);
 
   it('a dry run reports the plan and enqueues nothing', async () => {
     // Prepare
