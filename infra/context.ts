@@ -4,34 +4,13 @@ import type { Auth0QueueWorkerProps, ScheduledJob, ScheduledSync } from './queue
 /** Reads one context value (`cdk.json` or `-c key=value`). */
 export type ContextReader = (key: string) => unknown;
 
-/** Every context key the app reads, with its meaning, for messages and the README. */
-export const CONTEXT_KEYS = {
-  auth0Domain: 'tenant domain, e.g. acme.eu.auth0.com (required)',
-  auth0Audience: 'grant audience when auth0Domain is a custom domain',
-  secretArn: 'complete ARN of the secret {"clientId","clientSecret"}; without it an empty secret is created',
-  fifo: 'true for a FIFO jobs queue',
-  maxReceiveCount: 'receives before the dead-letter queue (at least 5)',
-  timeoutSeconds: 'worker timeout in seconds',
-  batchSize: 'records per invocation',
-  batchingWindowSeconds: 'batching window in seconds',
-  maxConcurrency: 'concurrent invocations (2 to 1000)',
-  jobConcurrency: 'JOB_CONCURRENCY',
-  allowedFields: 'comma-separated ALLOWED_FIELDS',
-  allowedRoles: 'comma-separated ALLOWED_ROLES',
-  alarmEmail: 'email for the alarm topic',
-  oldestJobAlarmMinutes: 'alarm when the oldest job is older than this',
-  producerRoleArns: 'comma-separated IAM role ARNs allowed to send jobs',
-  schedules: 'JSON array of {name, expression, timeZone?, job}',
-  syncs: 'JSON array of {name, expression, timeZone?, bucket, key, managedRoles, allowRemovals?, maxRemovalShare?, maxRemovals?, maxInvalidShare?, readShare?, dryRun?}',
-} as const;
-
 /**
  * Parses and validates the deployment's context into construct props; every problem is named with its key
  * and how to set it. The only place the app reads context.
  */
 export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProps {
   const problems: string[] = [];
-  const text = (key: keyof typeof CONTEXT_KEYS): string | undefined => {
+  const text = (key: string): string | undefined => {
     const value = read(key);
     if (value === undefined || value === null || value === '') return undefined;
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
@@ -40,14 +19,14 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
     }
     return String(value).trim();
   };
-  const integer = (key: keyof typeof CONTEXT_KEYS, min: number, max: number): number | undefined => {
+  const integer = (key: string, min: number, max: number): number | undefined => {
     const value = text(key);
     if (value === undefined) return undefined;
     const number = Number(value);
     if (!Number.isInteger(number) || number < min || number > max) problems.push(`${key} must be an integer from ${min} to ${max} (got ${value})`);
     return number;
   };
-  const list = (key: keyof typeof CONTEXT_KEYS) => text(key)?.split(',').map((item) => item.trim()).filter(Boolean);
+  const list = (key: string) => text(key)?.split(',').map((item) => item.trim()).filter(Boolean);
 
   const auth0Domain = text('auth0Domain');
   if (auth0Domain === undefined) problems.push('auth0Domain is required: npx cdk deploy -c auth0Domain=acme.eu.auth0.com');

@@ -6,7 +6,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFunction } from '../../infra/build.ts';
 import { type LocalStack, queueDepth, startLocalStack } from '../../local/stack.ts';
-import { createLocalSyncDeps, uploadDesiredState } from '../../local/sync.ts';
+import { SYNC_BUCKET, createLocalSyncDeps, uploadDesiredState } from '../../local/sync.ts';
 import type { TenantRole } from '../../local/tenant/state.ts';
 import { rolesOf } from '../../local/tenant/state.ts';
 import { createRandom, generateDesiredState, seedTenant } from '../../local/workload.ts';
@@ -43,7 +43,7 @@ describe('Sync: 5,000 users through the local stack', () => {
 
   const definition = (key: string, overrides: object = {}) => ({
     name: 'hr',
-    source: { bucket: 'sync-sources', key },
+    source: { bucket: SYNC_BUCKET, key },
     managedRoles: managed.map((role, index) => (index === 0 ? role.id : role.name)),
     allowRemovals: true,
     ...overrides,
@@ -91,7 +91,7 @@ describe('Sync: 5,000 users through the local stack', () => {
     });
     expect(wrong).toEqual([]);
     expect([...stack.tenant.state.users.values()].filter((user) => user.app_metadata['plan'] === 'pro')).toHaveLength(expected.updates);
-    const written = await deps.s3.send(new GetObjectCommand({ Bucket: 'sync-sources', Key: 'hr/users.jsonl.report.json' }));
+    const written = await deps.s3.send(new GetObjectCommand({ Bucket: SYNC_BUCKET, Key: 'hr/users.jsonl.report.json' }));
     expect(JSON.parse((await written.Body?.transformToString()) ?? '{}')).toMatchObject({ runId: report.runId, jobsEnqueued: report.jobsEnqueued });
   }, 240_000);
 
