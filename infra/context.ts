@@ -26,6 +26,13 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
     if (!Number.isInteger(number) || number < min || number > max) problems.push(`${key} must be an integer from ${min} to ${max} (got ${value})`);
     return number;
   };
+  const share = (key: string, min: number, max: number): number | undefined => {
+    const value = text(key);
+    if (value === undefined) return undefined;
+    const number = Number(value);
+    if (!Number.isFinite(number) || number < min || number > max) problems.push(`${key} must be a number from ${min} to ${max} (got ${value})`);
+    return number;
+  };
   const list = (key: string) => text(key)?.split(',').map((item) => item.trim()).filter(Boolean);
 
   const auth0Domain = text('auth0Domain');
@@ -77,6 +84,8 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
     maxBatchingWindow: optional(integer('batchingWindowSeconds', 0, 300), Duration.seconds),
     maxConcurrency: integer('maxConcurrency', 2, 1000),
     jobConcurrency: integer('jobConcurrency', 1, 64),
+    rateLimitReserve: share('rateLimitReserve', 0, 0.9),
+    rateLimitShare: share('rateLimitShare', 0.05, 1),
     allowedFields: list('allowedFields'),
     allowedRoles: list('allowedRoles'),
     alarmEmail: text('alarmEmail'),

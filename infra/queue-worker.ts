@@ -66,6 +66,10 @@ export interface Auth0QueueWorkerProps {
   readonly maxConcurrency?: number;
   /** JOB_CONCURRENCY: Management API calls in flight per invocation. Default 4. */
   readonly jobConcurrency?: number;
+  /** RATE_LIMIT_RESERVE: share of the tenant's Management API bucket the worker never uses. Default 0.2. */
+  readonly rateLimitReserve?: number;
+  /** RATE_LIMIT_SHARE: share of the bucket's refill the worker may count on. Default 1. */
+  readonly rateLimitShare?: number;
   readonly allowedFields?: readonly string[];
   readonly allowedRoles?: readonly string[];
   /** Worker log retention. Default one month. */
@@ -147,6 +151,8 @@ export class Auth0QueueWorker extends Construct {
     this.worker = this.createFunction('Worker', 'worker', props, timeout, props.memorySize ?? 512, {
       DLQ_URL: this.deadLetterQueue.queueUrl,
       JOB_CONCURRENCY: String(props.jobConcurrency ?? 4),
+      ...(props.rateLimitReserve === undefined ? {} : { RATE_LIMIT_RESERVE: String(props.rateLimitReserve) }),
+      ...(props.rateLimitShare === undefined ? {} : { RATE_LIMIT_SHARE: String(props.rateLimitShare) }),
       ...(props.allowedFields === undefined ? {} : { ALLOWED_FIELDS: props.allowedFields.join(',') }),
       ...(props.allowedRoles === undefined ? {} : { ALLOWED_ROLES: props.allowedRoles.join(',') }),
     });

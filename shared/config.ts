@@ -19,6 +19,13 @@ export interface Config {
   readonly jobsQueueUrl: string;
   /** Management API calls in flight per container. */
   readonly jobConcurrency: number;
+  /** Pacing of Management API calls to the tenant's rate limit. */
+  readonly rateLimit: {
+    /** Share of the tenant's bucket the worker never uses (0 to 0.9). */
+    readonly reserve: number;
+    /** Share of the bucket's refill the tenant's callers together may use before a container steps back (0.05 to 1). */
+    readonly share: number;
+  };
   readonly policy: JobPolicy;
   /** Upper bound for waiting on Auth0's answer headers, and again for its body. */
   readonly httpTimeoutMs: number;
@@ -30,6 +37,8 @@ export interface Config {
 /** Defaults, stated in one place. */
 export const CONFIG_DEFAULTS = {
   jobConcurrency: 4,
+  rateLimitReserve: 0.2,
+  rateLimitShare: 1,
   httpTimeoutMs: 10_000,
   logLevel: 'info',
   metricsNamespace: 'Auth0QueueWorker',
@@ -73,6 +82,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
   const jobsQueueUrl = role === 'sync' ? queue('JOBS_QUEUE_URL', 'the URL of the jobs queue the sync sends to') : '';
 
   const jobConcurrency = integer(read('JOB_CONCURRENCY'), 'JOB_CONCURRENCY', CONFIG_DEFAULTS.jobConcurrency, 1, 64, fail);
+  const rateLimitReserve = decimal(read('RATE_LIMIT_RESERVE'), 'RATE_LIMIT_RESERVE', CONFIG_DEFAULTS.rateLimitReserve, 0, 0.9, fail);
+  const rateLimitShare = decimal(read('RATE_LIMIT_SHARE'), 'RATE_LIMIT_SHARE', CONFIG_DEFAULTS.rateLimitShare, 0.05, 1, fail);
   const httpTimeoutMs = integer(read('HTTP_TIMEOUT_MS'), 'HTTP_TIMEOUT_MS', CONFIG_DEFAULTS.httpTimeoutMs, 100, 60_000, fail);
 
   const allowedFields = parseAllowedFields(read('ALLOWED_FIELDS'), fail);
@@ -95,6 +106,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
     dlqUrl,
     jobsQueueUrl,
     jobConcurrency,
+    rateLimit: { reserve: rateLimitReserve, share: rateLimitShare },
     policy: { allowedFields, allowedRoles },
     httpTimeoutMs,
     logLevel: logLevel ?? CONFIG_DEFAULTS.logLevel,
@@ -127,6 +139,16 @@ function integer(value: string | undefined, name: string, fallback: number, min:
   const parsed = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!(parsed >= min && parsed <= max)) {
     fail(name, `${name} must be an integer from ${min} to ${max}`);
+    return fallback;
+  }
+  return parsed;
+}
+
+function decimal(value: string | undefined, name: string, fallback: number, min: number, max: number, fail: Fail): number {
+  if (value === undefined) return fallback;
+  const parsed = /^\d+(\.\d+)?$|^\.\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(parsed >= min && parsed <= max)) {
+    fail(name, `${name} must be a number from ${min} to ${max} (a share: 0.2 is 20%)`);
     return fallback;
   }
   return parsed;

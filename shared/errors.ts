@@ -36,15 +36,19 @@ export abstract class JobError extends Error {
   }
 }
 
-/** Auth0 answered 429, or this container is still waiting out an earlier 429. */
+/** Auth0 answered 429 (`rate_limited`), or the tenant's bucket has no room for the call in time (`throttled`). */
 export class RateLimitedError extends JobError {
   override readonly name = 'RateLimitedError';
   readonly kind = 'rate_limited' as const;
   /** Epoch milliseconds before which no call should be made. */
   readonly retryAt: number;
 
-  constructor(retryAt: number, message: string, details: FailureDetails = {}, options?: ErrorOptions) {
-    super('rate_limited', message, details, options);
+  /**
+   * @param options.code `rate_limited` (the default) when Auth0 answered 429; `throttled` when the container's
+   *   pacer found no room in the tenant's bucket in time and made no request.
+   */
+  constructor(retryAt: number, message: string, details: FailureDetails = {}, options: ErrorOptions & { code?: 'rate_limited' | 'throttled' } = {}) {
+    super(options.code ?? 'rate_limited', message, details, options);
     this.retryAt = retryAt;
   }
 }

@@ -1,9 +1,11 @@
-/** The metrics the worker and the sync publish, all counts. */
+/** The metrics the worker and the sync publish: counts, and milliseconds for names ending in `Ms`. */
 export const METRIC_NAMES = [
   'JobsApplied',
   'JobsRequeued',
   'JobsDeadLettered',
   'RateLimited',
+  'CallsPaced',
+  'PacedWaitMs',
   'TokensFetched',
   'SyncRoleAdds',
   'SyncRoleRemoves',
@@ -49,7 +51,7 @@ export function createMetrics(options: {
           _aws: {
             Timestamp: now(),
             CloudWatchMetrics: [
-              { Namespace: namespace, Dimensions: [['service']], Metrics: names.map((Name) => ({ Name, Unit: 'Count' })) },
+              { Namespace: namespace, Dimensions: [['service']], Metrics: names.map((Name) => ({ Name, Unit: Name.endsWith('Ms') ? 'Milliseconds' : 'Count' })) },
             ],
           },
           service,

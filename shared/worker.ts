@@ -2,6 +2,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Dispatcher } from 'undici';
 import { createAuth0Client } from './auth0/create-auth0-client.ts';
+import { createPacer } from './auth0/pacer.ts';
 import type { Config } from './config.ts';
 import { createJobApplier } from './jobs/apply-job.ts';
 import { createLogger } from './logger.ts';
@@ -17,6 +18,8 @@ export interface WorkerOverrides {
   readonly readCredentials?: ReadCredentials;
   readonly now?: () => number;
   readonly random?: () => number;
+  /** How the pacer waits for the rate limit; a test clock's in tests. */
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   readonly write?: (line: string) => void;
 }
 
@@ -31,6 +34,8 @@ export function createWorkerDeps(config: Config, overrides: WorkerOverrides = {}
   const now = overrides.now ?? Date.now;
   const logger = createLogger({ level: config.logLevel, fields: { service: 'worker' }, now, ...(overrides.write ? { write: overrides.write } : {}) });
   const metrics = createMetrics({ namespace: config.metricsNamespace, service: 'worker', now, ...(overrides.write ? { write: overrides.write } : {}) });
+  const random = overrides.random ?? Math.random;
+  const pacer = createPacer({ reserve: config.rateLimit.reserve, share: config.rateLimit.share, now, random, ...(overrides.sleep === undefined ? {} : { sleep: overrides.sleep }) });
   const readCredentials = overrides.readCredentials ?? createSecretReader(new SecretsManagerClient({}), config.auth0.secretId);
   const client = createAuth0Client({
     origin: config.auth0.origin,
@@ -41,8 +46,13 @@ export function createWorkerDeps(config: Config, overrides: WorkerOverrides = {}
     logger,
     connections: config.jobConcurrency + 2,
     ...(overrides.dispatcher === undefined ? {} : { dispatcher: overrides.dispatcher }),
+    pacer,
     onTokenFetched: () => metrics.add('TokensFetched'),
     onRateLimited: () => metrics.add('RateLimited'),
+    onPaced: (waitedMs) => {
+      metrics.add('CallsPaced');
+      metrics.add('PacedWaitMs', Math.round(waitedMs));
+    },
   });
   // Requests go to the configured endpoint (AWS_ENDPOINT_URL_SQS locally), not to the host in a queue URL.
   const queue = overrides.queue ?? createSqsQueueOps(new SQSClient({ useQueueUrlAsEndpoint: false }), config.dlqUrl);
@@ -54,6 +64,6 @@ export function createWorkerDeps(config: Config, overrides: WorkerOverrides = {}
     logger,
     metrics,
     now,
-    random: overrides.random ?? Math.random,
+    random,
   };
 }

@@ -3,6 +3,7 @@ import { PermanentError, RateLimitedError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { classifyAnswer } from './classify.ts';
 import { type Auth0Answer, type HttpTimeouts, sendToAuth0 } from './http.ts';
+import type { Pacer } from './pacer.ts';
 import { type RateLimitInfo, readRateLimit } from './rate-limit.ts';
 import type { AccessToken, TokenSource } from './token.ts';
 
@@ -19,10 +20,15 @@ export interface ManagementCall {
   readonly scopes: readonly string[];
 }
 
-/** Per-call context: the job's correlation id and the invocation's deadline signal. */
+/** Per-call context: the job's correlation id, the invocation's deadline signal, and how long a call may wait. */
 export interface CallContext {
   readonly correlationId?: string | undefined;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Epoch milliseconds after which a call must not start: a call the pacer cannot start by then fails at
+   * once with a `throttled` {@link RateLimitedError}, without a request. Default: no limit.
+   */
+  readonly waitUntil?: number | undefined;
 }
 
 /** The Management API v2, as the jobs use it. */
@@ -41,8 +47,12 @@ export interface ManagementClientOptions {
   readonly timeouts: HttpTimeouts;
   readonly now: () => number;
   readonly logger: Pick<Logger, 'debug' | 'warn'>;
+  /** Paces every call to the tenant's rate limit; without one, calls go out at once. */
+  readonly pacer?: Pacer;
   /** Called on every 429 Auth0 answers (for the RateLimited metric). */
   readonly onRateLimited?: () => void;
+  /** Called when a call waited for room in the tenant's bucket before it started, with the wait. */
+  readonly onPaced?: (waitedMs: number) => void;
   readonly userAgent?: string;
 }
 
@@ -52,23 +62,34 @@ export interface ManagementClientOptions {
  * - Every path parameter is percent-encoded as a whole (`auth0|1` → `auth0%7C1`, `/` → `%2F`).
  * - The token's scopes are checked before the call, so a missing grant fails with the scope and route.
  * - A 401 drops the token, fetches a new one and retries the call once.
- * - After a 429 no call starts before the wait Auth0 asked for: callers get a {@link RateLimitedError}
- *   at once, without a request, and the queue layer puts their work back. Nothing here sleeps.
+ * - Every call waits its turn with the pacer (the tenant's bucket, as the `x-ratelimit-*` headers describe
+ *   it, above the reserve), but not past the context's `waitUntil`: a call that would wait longer fails
+ *   at once with a `throttled` {@link RateLimitedError}, and the queue layer puts the work back.
+ * - A 429 is never retried here: it fails the call with a {@link RateLimitedError}, and the pacer holds the
+ *   container's next calls until the bucket has room again.
  *
  * @example
  * const user = await client.call({ method: 'GET', route: '/api/v2/users/{id}', params: { id }, scopes: ['read:users'] });
  */
 export function createManagementClient(options: ManagementClientOptions): ManagementClient {
-  const { origin, dispatcher, tokens, timeouts, now, logger } = options;
-  let pausedUntil = 0;
+  const { origin, dispatcher, tokens, timeouts, now, logger, pacer } = options;
   let latest: RateLimitInfo | undefined;
 
   const send = async (call: ManagementCall, path: string, token: AccessToken, context: CallContext): Promise<Auth0Answer> => {
     const headers: Record<string, string> = { authorization: `Bearer ${token.value}` };
     if (options.userAgent !== undefined) headers['user-agent'] = options.userAgent;
     if (context.correlationId !== undefined) headers['x-correlation-id'] = context.correlationId;
-    const answer = await sendToAuth0(dispatcher, origin, { method: call.method, path, headers, json: call.json, signal: context.signal }, timeouts);
+    const ticket = await pacer?.acquire({ waitUntil: context.waitUntil, signal: context.signal });
+    if (ticket !== undefined && ticket.waitedMs > 0) options.onPaced?.(ticket.waitedMs);
+    let answer: Auth0Answer;
+    try {
+      answer = await sendToAuth0(dispatcher, origin, { method: call.method, path, headers, json: call.json, signal: context.signal }, timeouts);
+    } catch (error) {
+      if (ticket !== undefined) pacer?.settle(ticket);
+      throw error;
+    }
     latest = readRateLimit(answer.headers, now());
+    if (ticket !== undefined) pacer?.observe(ticket, latest, answer.status === 429);
     return answer;
   };
 
@@ -77,9 +98,6 @@ export function createManagementClient(options: ManagementClientOptions): Manage
       const name = `${call.method} ${call.route}`;
       const path = buildPath(call);
       for (let attempt = 1; ; attempt++) {
-        if (now() < pausedUntil) {
-          throw new RateLimitedError(pausedUntil, `${name} not sent: waiting out an earlier 429 from Auth0`);
-        }
         const token = await tokens.get();
         requireScope(token, call.scopes, name);
         const answer = await send(call, path, token, context);
@@ -90,10 +108,7 @@ export function createManagementClient(options: ManagementClientOptions): Manage
           continue;
         }
         const error = classifyAnswer(answer, name, now());
-        if (error instanceof RateLimitedError) {
-          pausedUntil = Math.max(pausedUntil, error.retryAt);
-          options.onRateLimited?.();
-        }
+        if (error instanceof RateLimitedError) options.onRateLimited?.();
         throw error;
       }
     },

@@ -3,6 +3,7 @@ import { createHttpAgent } from '../http-agent.ts';
 import type { Logger } from '../logger.ts';
 import type { ReadCredentials } from '../secrets.ts';
 import { type ManagementClient, createManagementClient } from './client.ts';
+import type { Pacer } from './pacer.ts';
 import { createTokenSource } from './token.ts';
 
 /** The product's user agent on Management API calls. */
@@ -26,8 +27,11 @@ export function createAuth0Client(options: {
   readonly connections?: number;
   /** A dispatcher to use instead of a new agent (undici MockAgent in tests). */
   readonly dispatcher?: Dispatcher;
+  /** Paces calls to the tenant's rate limit (the worker's); without one, calls go out at once. */
+  readonly pacer?: Pacer;
   readonly onTokenFetched?: () => void;
   readonly onRateLimited?: () => void;
+  readonly onPaced?: (waitedMs: number) => void;
 }): ManagementClient {
   const { origin, now, logger } = options;
   const timeouts = { headersTimeoutMs: options.httpTimeoutMs, bodyTimeoutMs: options.httpTimeoutMs };
@@ -51,6 +55,8 @@ export function createAuth0Client(options: {
     now,
     logger,
     userAgent: USER_AGENT,
+    ...(options.pacer === undefined ? {} : { pacer: options.pacer }),
     ...(options.onRateLimited === undefined ? {} : { onRateLimited: options.onRateLimited }),
+    ...(options.onPaced === undefined ? {} : { onPaced: options.onPaced }),
   });
 }

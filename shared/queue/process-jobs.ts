@@ -36,7 +36,8 @@ const DEFAULT_ABORT_RESERVE_MS = 1_500;
 /**
  * Processes one SQS batch of jobs and returns a partial batch response. Never throws for a record's problem:
  * - applied: acknowledged;
- * - rate limited: made invisible for the wait Auth0 asked for (with jitter), reported failed;
+ * - rate limited (a 429, or no room in the tenant's bucket before the invocation ends, see the pacer):
+ *   put back for the wait Auth0 asked for or the pacer projected (with jitter);
  * - retryable: made invisible for an exponential back-off from `ApproximateReceiveCount`, reported failed;
  * - permanent or invalid: sent to the dead-letter queue with its reason, acknowledged; if that send fails,
  *   reported failed instead. Nothing is dropped;
@@ -69,7 +70,7 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
         } else if (now() >= startBy) {
           outcome = { kind: 'requeued', delaySeconds: 0, code: 'deadline' };
         } else {
-          outcome = await processRecord(record, signal, deps);
+          outcome = await processRecord(record, { signal, waitUntil: startBy }, deps);
         }
         if (outcome.kind === 'requeued') blocked = outcome;
         outcomes.set(record, outcome);
@@ -89,7 +90,13 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
   return { batchItemFailures };
 }
 
-async function processRecord(record: SQSRecord, signal: AbortSignal, deps: ProcessJobsDeps): Promise<Outcome> {
+/** What every record of one invocation shares: the deadline's signal, and the last moment a call may start. */
+interface InvocationLimits {
+  readonly signal: AbortSignal;
+  readonly waitUntil: number;
+}
+
+async function processRecord(record: SQSRecord, limits: InvocationLimits, deps: ProcessJobsDeps): Promise<Outcome> {
   const started = deps.now();
   let log = deps.logger.child({ messageId: record.messageId });
   let jobId: string | undefined;
@@ -97,7 +104,7 @@ async function processRecord(record: SQSRecord, signal: AbortSignal, deps: Proce
     const job = parseJob(record.body, deps.policy);
     jobId = job.jobId;
     if (jobId !== undefined) log = log.child({ jobId });
-    await deps.applyJob(job, { correlationId: jobId, signal });
+    await deps.applyJob(job, { correlationId: jobId, signal: limits.signal, waitUntil: limits.waitUntil });
     log.info('job applied', { type: job.type, durationMs: deps.now() - started });
     return { kind: 'applied' };
   } catch (caught) {
@@ -124,7 +131,9 @@ async function processRecord(record: SQSRecord, signal: AbortSignal, deps: Proce
     // Rate-limited work on a standard queue goes back as a fresh delayed message: a 429 says nothing about
     // the job, so it must not spend the receives that the redrive policy counts towards the dead-letter queue.
     const resend = error instanceof RateLimitedError && !isFifo(record) && requeueCount(record) < MAX_RESENDS;
-    log.warn('job requeued', { ...fields, delaySeconds, ...(resend ? { resend } : {}) });
+    // Throttling is normal operation under a backlog: counted in the metrics, logged at info. Faults warn.
+    const level = error instanceof RateLimitedError ? 'info' : 'warn';
+    log[level]('job requeued', { ...fields, delaySeconds, ...(resend ? { resend } : {}) });
     return { kind: 'requeued', delaySeconds, code: error.code, resend };
   }
 }

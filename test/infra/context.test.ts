@@ -13,6 +13,7 @@ describe('Function: readDeploymentContext()', () => {
         secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth0-m2m-AbCdEf',
         fifo: 'true',
         maxConcurrency: '5',
+        rateLimitReserve: '0.3',
         timeoutSeconds: 45,
         allowedRoles: 'support-agent, rol_abc',
         schedules: '[{"name":"Nightly","expression":"rate(1 day)","job":{"type":"roles.assign","userId":"auth0|x","roles":["r"]}}]',
@@ -21,7 +22,7 @@ describe('Function: readDeploymentContext()', () => {
     );
 
     // Assess
-    expect(props).toMatchObject({ auth0Domain: 'acme.eu.auth0.com', fifo: true, maxConcurrency: 5, allowedRoles: ['support-agent', 'rol_abc'] });
+    expect(props).toMatchObject({ auth0Domain: 'acme.eu.auth0.com', fifo: true, maxConcurrency: 5, rateLimitReserve: 0.3, allowedRoles: ['support-agent', 'rol_abc'] });
     expect(props.timeout?.toSeconds()).toBe(Duration.seconds(45).toSeconds());
     expect(props.schedules?.[0]?.name).toBe('Nightly');
     expect(props.syncs?.[0]).toMatchObject({ name: 'hr', bucket: 'hr', managedRoles: ['support-agent'] });
@@ -32,7 +33,7 @@ describe('Function: readDeploymentContext()', () => {
     // Act
     const error = (() => {
       try {
-        readDeploymentContext(reader({ secretArn: 'auth0-m2m', maxConcurrency: '1', maxReceiveCount: '3', fifo: 'yes', producerRoleArns: 'crm', schedules: '{', syncs: '[{}]' }));
+        readDeploymentContext(reader({ secretArn: 'auth0-m2m', maxConcurrency: '1', rateLimitShare: '2', maxReceiveCount: '3', fifo: 'yes', producerRoleArns: 'crm', schedules: '{', syncs: '[{}]' }));
       } catch (caught) {
         return caught as Error;
       }
@@ -40,7 +41,7 @@ describe('Function: readDeploymentContext()', () => {
     })();
 
     // Assess
-    for (const text of ['auth0Domain is required: npx cdk deploy -c auth0Domain=', 'secretArn must be the complete ARN', 'maxConcurrency must be an integer from 2', 'maxReceiveCount must be an integer from 5', 'fifo must be true or false', 'producerRoleArns: crm', 'schedules must be a JSON array', 'syncs must be a JSON array']) {
+    for (const text of ['auth0Domain is required: npx cdk deploy -c auth0Domain=', 'secretArn must be the complete ARN', 'maxConcurrency must be an integer from 2', 'maxReceiveCount must be an integer from 5', 'rateLimitShare must be a number from 0.05 to 1', 'fifo must be true or false', 'producerRoleArns: crm', 'schedules must be a JSON array', 'syncs must be a JSON array']) {
       expect(error.message).toContain(text);
     }
   });

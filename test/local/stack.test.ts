@@ -159,8 +159,9 @@ describe('Local stack: worker bundle + event source mapping + fauxqs + Secrets M
     );
     await enqueue(s, jobs);
 
-    // Act
+    // Act: the workers pace themselves, so a 429 storm makes sure some calls meet one
     const worker = s.startWorker({ maxConcurrency: 2 });
+    s.tenant.faults.stormUntil = Date.now() + 2_000;
     const done = await drained(s, 90_000);
     await worker.stop();
 

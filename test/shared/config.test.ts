@@ -25,11 +25,20 @@ describe('Function: loadConfig()', () => {
     // Assess
     expect(config.auth0).toEqual({ origin: 'https://acme.eu.auth0.com', audience: 'https://acme.eu.auth0.com/api/v2/', secretId: base.AUTH0_SECRET_ID });
     expect(config.jobConcurrency).toBe(CONFIG_DEFAULTS.jobConcurrency);
+    expect(config.rateLimit).toEqual({ reserve: 0.2, share: 1 });
     expect(config.policy.allowedRoles).toBeUndefined();
     expect([...config.policy.allowedFields]).not.toContain('password');
     expect([...config.policy.allowedFields]).not.toContain('connection');
     expect([...config.policy.allowedFields]).toContain('app_metadata');
     expect(Object.isFrozen(config) && Object.isFrozen(config.auth0)).toBe(true);
+  });
+
+  it('reads the rate-limit reserve and share', () => {
+    // Act
+    const config = loadConfig({ ...base, RATE_LIMIT_RESERVE: '0.35', RATE_LIMIT_SHARE: '.5' });
+
+    // Assess
+    expect(config.rateLimit).toEqual({ reserve: 0.35, share: 0.5 });
   });
 
   it('accepts a loopback http origin for local use, and derives its audience', () => {
@@ -60,6 +69,10 @@ describe('Function: loadConfig()', () => {
     [{ ALLOWED_FIELDS: 'app_metadata,favourite_colour' }, 'ALLOWED_FIELDS', 'favourite_colour'],
     [{ ALLOWED_ROLES: ' , ' }, 'ALLOWED_ROLES', 'lists no role'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'LOG_LEVEL must be one of'],
+    [{ RATE_LIMIT_RESERVE: '20%' }, 'RATE_LIMIT_RESERVE', 'RATE_LIMIT_RESERVE must be a number from 0 to 0.9'],
+    [{ RATE_LIMIT_RESERVE: '0.95' }, 'RATE_LIMIT_RESERVE', 'from 0 to 0.9'],
+    [{ RATE_LIMIT_SHARE: '0' }, 'RATE_LIMIT_SHARE', 'from 0.05 to 1'],
+    [{ RATE_LIMIT_SHARE: '1.5' }, 'RATE_LIMIT_SHARE', 'from 0.05 to 1'],
   ])('refuses %o, naming %s', (override, variable, text) => {
     // Act
     const error = failure({ ...base, ...override });

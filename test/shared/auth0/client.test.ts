@@ -1,6 +1,7 @@
 import type { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildPath, createManagementClient } from '../../../shared/auth0/client.ts';
+import { createPacer } from '../../../shared/auth0/pacer.ts';
 import { PermanentError, RateLimitedError, RetryableError } from '../../../shared/errors.ts';
 import { AUTH0_ERRORS, ORIGIN, createClock, createFakeTokens, createMockAgent } from '../../helpers/auth0.ts';
 
@@ -120,25 +121,28 @@ describe('Function: createManagementClient()', () => {
     expect((error as Error).message).not.toContain('token-');
   });
 
-  it('on 429 pauses: the next call fails at once without a request until the wait is over', async () => {
+  it('after a 429, paces the next call: one that cannot start before its waitUntil fails at once as throttled, without a request', async () => {
     // Prepare
-    const { client } = create();
+    const pacer = createPacer({ reserve: 0.2, share: 1, now: clock.now, random: () => 0, sleep: async (ms) => clock.advance(ms) });
+    const fake = createFakeTokens();
+    const client = createManagementClient({ origin: ORIGIN, dispatcher: agent, tokens: fake.tokens, timeouts, now: clock.now, logger: silent, pacer });
     const pool = agent.get(ORIGIN);
     pool.intercept({ path: '/api/v2/users/u1', method: 'GET' }).reply(429, AUTH0_ERRORS.tooManyRequests, { headers: { 'retry-after': '3' } });
     pool.intercept({ path: '/api/v2/users/u2', method: 'GET' }).reply(200, { user_id: 'u2' });
 
     // Act
     const first = await client.call(getUser('u1')).catch((caught: unknown) => caught);
-    const second = await client.call(getUser('u2')).catch((caught: unknown) => caught);
-    clock.advance(3_000);
-    const third = await client.call(getUser('u2'));
+    const rateLimitedAt = clock.now();
+    const second = await client.call(getUser('u2'), { waitUntil: clock.now() + 1_000 }).catch((caught: unknown) => caught);
+    const third = await client.call(getUser('u2'), { waitUntil: clock.now() + 10_000 });
 
-    // Assess
+    // Assess: the 429 is not retried; the second call is refused without a request; the third waits 3 s
     expect(first).toBeInstanceOf(RateLimitedError);
-    expect(first).toMatchObject({ code: 'rate_limited', status: 429, auth0ErrorCode: 'too_many_requests', retryAt: clock.now() });
+    expect(first).toMatchObject({ code: 'rate_limited', status: 429, auth0ErrorCode: 'too_many_requests', retryAt: rateLimitedAt + 3_000 });
     expect(second).toBeInstanceOf(RateLimitedError);
-    expect((second as RateLimitedError).retryAt).toBe(clock.now());
+    expect(second).toMatchObject({ code: 'throttled', retryAt: rateLimitedAt + 3_000 });
     expect(third).toEqual({ user_id: 'u2' });
+    expect(clock.now() - rateLimitedAt).toBe(3_000);
   });
 
   it.each([

@@ -305,16 +305,18 @@ describe('Function: createWorkerDeps() wired with processJobs()', () => {
 
   const env = { AUTH0_DOMAIN: 'acme.eu.auth0.com', AUTH0_SECRET_ID: 'auth0-m2m', DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs-dlq', JOB_CONCURRENCY: '1' };
 
-  const wire = async (clock: ReturnType<typeof createClock>, lines: string[]) => {
+  const wire = async (clock: ReturnType<typeof createClock>, lines: string[], extraEnv: Record<string, string> = {}) => {
     const fake = createFakeQueue();
     const token = await signAccessToken({ now: clock.now() });
     agent.get(ORIGIN).intercept({ path: '/oauth/token', method: 'POST' }).reply(200, { access_token: token, expires_in: 86_400, token_type: 'Bearer' });
-    const deps = createWorkerDeps(loadConfig(env), {
+    const deps = createWorkerDeps(loadConfig({ ...env, ...extraEnv }), {
       dispatcher: agent,
       queue: fake.queue,
       readCredentials: async () => ({ clientId: 'client-1', clientSecret: 'never-logged-secret' }),
       now: clock.now,
       random: () => 0,
+      // Waiting for the rate limit moves the test clock instead of the wall clock.
+      sleep: async (ms) => clock.advance(Math.ceil(ms)),
       write: (line) => lines.push(line),
     });
     return { fake, token, deps };
@@ -339,28 +341,42 @@ describe('Function: createWorkerDeps() wired with processJobs()', () => {
     expect(lines.some((line) => line.includes('"code":"deadline"'))).toBe(true);
   });
 
-  it('after one 429, requeues the rest of the batch without another call, and logs no secret, token or metadata value', async () => {
-    // Prepare
+  it('after a 429, requeues that job, waits in the invocation for the bucket to refill, applies the rest, and logs no secret, token or metadata value', async () => {
+    // Prepare: one record at a time; the first call is answered 429 with the bucket empty until 10 s from now
     const clock = createClock();
     const lines: string[] = [];
-    const { fake, token, deps } = await wire(clock, lines);
+    const { fake, token, deps } = await wire(clock, lines, { JOB_CONCURRENCY: '1' });
     const records = Array.from({ length: 5 }, (_, n) =>
       sqsRecord({ type: 'user.update', userId: `auth0|${n}`, changes: { app_metadata: { plan: 'metadata-value-xyz' } } }),
     );
-    agent
-      .get(ORIGIN)
+    const pool = agent.get(ORIGIN);
+    pool
       .intercept({ path: '/api/v2/users/auth0%7C0', method: 'PATCH' })
       .reply(429, AUTH0_ERRORS.tooManyRequests, { headers: { 'x-ratelimit-limit': '2', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.floor(clock.now() / 1000) + 10) } });
+    let calledAt: number | undefined;
+    for (const n of [1, 2, 3, 4]) {
+      pool.intercept({ path: `/api/v2/users/auth0%7C${n}`, method: 'PATCH' }).reply(200, () => {
+        calledAt ??= clock.now();
+        return {};
+      });
+    }
+    const before = clock.now();
 
     // Act
     const response = await processJobs(sqsEvent(records), lambdaContext(clock.now), deps);
 
-    // Assess: one request in all; every record back on the queue for the 5 s one call needs to refill
+    // Assess: the 429'd job goes back for the 5 s one request needs to refill (10 s for 2); the next call
+    // waited that long and more (the reserve) inside the invocation; nothing else was requeued
     expect(response.batchItemFailures).toHaveLength(0);
-    expect([...fake.resendDelays().values()]).toEqual([5, 5, 5, 5, 5]);
+    expect([...fake.resendDelays().values()]).toEqual([5]);
+    expect((calledAt ?? before) - before).toBeGreaterThanOrEqual(5_000);
     const output = lines.join('\n');
     expect(output).toContain('"RateLimited":1');
+    expect(output).toContain('"JobsApplied":4');
+    const metrics = lines.filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line) as Record<string, number>);
+    expect(metrics.reduce((sum, line) => sum + (line['CallsPaced'] ?? 0), 0)).toBeGreaterThanOrEqual(1);
     expect(output).toContain('"TokensFetched":1');
+    expect(output).not.toContain('"level":"warn"');
     expect(output).not.toContain(token);
     expect(output).not.toContain('never-logged-secret');
     expect(output).not.toContain('metadata-value-xyz');

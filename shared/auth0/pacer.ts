@@ -1,0 +1,302 @@
+import { RateLimitedError, RetryableError } from '../errors.ts';
+import type { RateLimitInfo } from './rate-limit.ts';
+
+/** Options of {@link createPacer}. */
+export interface PacerOptions {
+  /** Share of the tenant's bucket never used (0 to 0.9): room for the tenant's other applications. */
+  readonly reserve: number;
+  /**
+   * Share of the bucket's refill (0.05 to 1) that the tenant's callers together may use before this
+   * container steps back: below 1, the container keeps its own rate under `share × refill − others' rate`.
+   */
+  readonly share: number;
+  readonly now: () => number;
+  readonly random: () => number;
+  /** Sleeps `ms`, resolving early (never rejecting) when `signal` aborts. Default: a timer. */
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** One paced call: hand it back to {@link Pacer.observe} or {@link Pacer.settle} when the call ends. */
+export interface PaceTicket {
+  readonly seq: number;
+  /** How long the call waited for the bucket, in milliseconds. */
+  readonly waitedMs: number;
+}
+
+/** When the caller must give up waiting. */
+export interface PaceLimits {
+  /** Epoch milliseconds: a call that cannot start by then is refused with a `throttled` {@link RateLimitedError}. */
+  readonly waitUntil?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** What the pacer believes of the tenant's bucket, for logs and diagnostics. */
+export interface PacerState {
+  readonly limit: number | undefined;
+  /** Estimated requests in the bucket now. */
+  readonly level: number | undefined;
+  /** Estimated refill of the whole bucket, requests per second. */
+  readonly refillPerSecond: number | undefined;
+  /** Estimated rate at which the tenant's other callers (other containers included) take from it. */
+  readonly othersPerSecond: number;
+  readonly inFlight: number;
+  readonly waiting: number;
+}
+
+/** The container's pacer of Management API calls. */
+export interface Pacer {
+  /**
+   * Resolves when the call may start without taking the bucket below the reserve, counting this
+   * container's calls in flight. Callers are served in order.
+   *
+   * @throws {RateLimitedError} code `throttled`, with the projected start as `retryAt`, when the call
+   *   could not start before `waitUntil`; no request was made.
+   */
+  acquire(limits?: PaceLimits): Promise<PaceTicket>;
+  /** Feeds the rate-limit headers of the answer to a paced call; `rateLimited` for a 429. */
+  observe(ticket: PaceTicket, info: RateLimitInfo, rateLimited: boolean): void;
+  /** Ends a paced call that got no answer (a network error or a timeout). */
+  settle(ticket: PaceTicket): void;
+  state(): PacerState;
+}
+
+/** Time constant of the estimate of the other callers' rate: long enough to smooth integer headers. */
+const OTHERS_TIME_CONSTANT_MS = 3_000;
+/** However busy the tenant looks, this container counts on at least this share of the refill. */
+const MIN_REFILL_SHARE = 0.05;
+/** An estimate older than this is not projected forward: the next call probes the bucket alone. */
+const STALE_MS = 10_000;
+/** Jitter added to a wait, as a share of the time one request takes to refill, so containers do not move in lockstep. */
+const JITTER_SHARE = 0.5;
+/** Upper bound of a single sleep, after which the waiter looks again. */
+const MAX_SLEEP_MS = 5_000;
+
+interface Waiter {
+  readonly jitter: number;
+  wake: AbortController;
+}
+
+/**
+ * Creates a container's pacer. It keeps a model of the tenant's Management API bucket, fed by the
+ * `x-ratelimit-*` headers of every answer:
+ *
+ * - the bucket size is `x-ratelimit-limit`; `x-ratelimit-remaining` bounds the level (an integer: the
+ *   level is at least that and less than one more);
+ * - the refill follows from `x-ratelimit-reset`, which is when the bucket is *full* again (not when one
+ *   more request is allowed, see FACTS.md): `(limit − remaining) / (reset − now)`;
+ * - between answers the level is projected forward with the refill, minus this container's own calls
+ *   since the answer, minus what the tenant's other callers take: their rate is learnt from how far each
+ *   answer falls below the projection (smoothed over a few seconds).
+ *
+ * A call starts once the projected level, after this call and every call of the container still in
+ * flight, stays at or above the reserve. Several containers share one bucket and see each other only
+ * through the headers; each counts the others among "other callers", so together they hold the level at
+ * the reserve rather than each taking the whole refill. Waits carry jitter so that containers do not
+ * call in lockstep. Nothing here sleeps past `waitUntil`: a wait that does not fit is refused at once with
+ * a {@link RateLimitedError} (`throttled`) saying when to try again, for the queue to put the work back.
+ *
+ * @example
+ * const pacer = createPacer({ reserve: 0.2, share: 1, now: Date.now, random: Math.random });
+ * const ticket = await pacer.acquire({ waitUntil: deadline });
+ * const answer = await send();
+ * pacer.observe(ticket, readRateLimit(answer.headers, Date.now()), answer.status === 429);
+ */
+export function createPacer(options: PacerOptions): Pacer {
+  const { now, random } = options;
+  const sleep = options.sleep ?? sleepFor;
+  const reserveShare = Math.min(0.9, Math.max(0, options.reserve));
+  const share = Math.min(1, Math.max(MIN_REFILL_SHARE, options.share));
+
+  // The model, anchored at the latest answer: the level then, and the calls it already counted.
+  let limit: number | undefined;
+  let level = 0;
+  let anchorAt = 0;
+  let anchorSeq = 0;
+  let known = false;
+  /** Exponentially decayed sum of what other callers took (requests); divided by the time constant, a rate. */
+  let othersTaken = 0;
+  let othersAt = 0;
+  // Bounds of the refill (requests per second) that every answer so far allows; see observe().
+  let refillLow = 0;
+  let refillHigh = Number.POSITIVE_INFINITY;
+  /** No call before this (epoch ms), after a 429. */
+  let holdUntil = 0;
+  /** When this container's own rate allows its next call (only when `share` < 1). */
+  let nextOwnStart = 0;
+
+  let started = 0;
+  const inFlight = new Set<number>();
+  const queue: Waiter[] = [];
+
+  /** The refill, in requests per second: the middle of its bounds, or the lower bound while there is no upper one. */
+  const refill = (): number | undefined => {
+    if (refillLow === 0 && !Number.isFinite(refillHigh)) return undefined;
+    return Number.isFinite(refillHigh) ? (refillLow + refillHigh) / 2 : refillLow;
+  };
+  const othersRate = (at: number): number => (othersTaken * Math.exp(-(at - othersAt) / OTHERS_TIME_CONSTANT_MS)) / (OTHERS_TIME_CONSTANT_MS / 1000);
+  /** Requests per second this container can count on: the refill, less what the others take. */
+  const available = (at: number, total: number): number => Math.max(total * MIN_REFILL_SHARE, total - Math.max(0, othersRate(at)));
+  const reserveTokens = (size: number) => Math.min(Math.max(0, size - 1), reserveShare * size);
+
+  /** When the waiter at `index` in the queue may start (epoch ms), or Infinity while only an answer can tell. */
+  /** This container's own rate, requests per second: its share of the refill, less what the others take. */
+  const ownRate = (at: number, total: number): number => Math.max(total * MIN_REFILL_SHARE, share * total - Math.max(0, othersRate(at)));
+
+  /** When the waiter at `index` in the queue may start (epoch ms), or Infinity while only an answer can tell. */
+  const startTime = (index: number, at: number): number => {
+    if (!known || limit === undefined || at - anchorAt > STALE_MS) {
+      // Nothing to project from: one call at a time until an answer describes the bucket.
+      return inFlight.size === 0 && index === 0 ? Math.max(at, holdUntil) : Number.POSITIVE_INFINITY;
+    }
+    const size = limit;
+    const pending = started - anchorSeq; // calls since the anchor: in flight, or ended without an answer
+    const needed = Math.min(size, reserveTokens(size) + pending + index + 1);
+    // More calls out than the bucket holds above the reserve: only an answer can tell when there is room.
+    // With none in flight no answer will come, so the head goes once the bucket would be full.
+    if (reserveTokens(size) + pending + index + 1 > size && (inFlight.size > 0 || index > 0)) return Number.POSITIVE_INFINITY;
+    const total = refill();
+    const missing = needed - level;
+    let startAt: number;
+    if (missing <= 0) startAt = at;
+    else if (total === undefined) startAt = inFlight.size === 0 && index === 0 ? anchorAt + 1_000 : Number.POSITIVE_INFINITY;
+    else startAt = anchorAt + (missing / available(at, total)) * 1000;
+    startAt = Math.max(startAt, holdUntil);
+    // Spread this container's calls at its own rate, so that containers sharing the bucket interleave
+    // instead of all calling the moment the projected level allows.
+    if (total !== undefined) startAt = Math.max(startAt, nextOwnStart + (index * 1000) / ownRate(at, total));
+    return startAt;
+  };
+
+  const wakeAll = () => {
+    for (const waiter of queue) waiter.wake.abort();
+  };
+
+  const begin = (waited: number): PaceTicket => {
+    started += 1;
+    inFlight.add(started);
+    const total = refill();
+    if (total !== undefined) {
+      const at = now();
+      const spacing = 1000 / ownRate(at, total);
+      // One call of credit: a container that fell behind its rate may catch up by one call, no more.
+      nextOwnStart = Math.max(at - spacing, nextOwnStart) + spacing;
+    }
+    return { seq: started, waitedMs: waited };
+  };
+
+  return {
+    async acquire(limits = {}) {
+      const firstAt = now();
+      const waiter: Waiter = { jitter: random(), wake: new AbortController() };
+      queue.push(waiter);
+      try {
+        for (;;) {
+          if (limits.signal?.aborted) throw new RetryableError('deadline', 'a call waiting for room in the rate limit was cut short: the invocation is about to time out');
+          const at = now();
+          const index = queue.indexOf(waiter);
+          let startAt = startTime(index, at);
+          if (startAt > at && Number.isFinite(startAt)) {
+            const total = refill();
+            if (total !== undefined) startAt += (waiter.jitter * JITTER_SHARE * 1000) / total;
+          }
+          if (index === 0 && startAt <= at) return begin(at - firstAt);
+          // An infinite start waits for an answer to tell more, but not past `waitUntil` either.
+          if (limits.waitUntil !== undefined && (Number.isFinite(startAt) ? startAt > limits.waitUntil : at >= limits.waitUntil)) {
+            const retryAt = Number.isFinite(startAt) ? startAt : at + 1_000;
+            throw new RateLimitedError(retryAt, `no room in the tenant's rate limit before the invocation ends (next call in about ${Math.ceil((retryAt - at) / 1000)} s)`, {}, { code: 'throttled' });
+          }
+          waiter.wake = new AbortController();
+          const signals = limits.signal === undefined ? waiter.wake.signal : AbortSignal.any([waiter.wake.signal, limits.signal]);
+          const until = Math.min(startAt, limits.waitUntil ?? Number.POSITIVE_INFINITY, at + MAX_SLEEP_MS);
+          await sleep(Math.max(1, until - at), signals);
+        }
+      } finally {
+        queue.splice(queue.indexOf(waiter), 1);
+        wakeAll();
+      }
+    },
+
+    observe(ticket, info, rateLimited) {
+      inFlight.delete(ticket.seq);
+      const at = now();
+      if (rateLimited) {
+        // Do not call again before the bucket has one request above the reserve (Retry-After, if given, wins).
+        const size = info.limit ?? limit ?? 1;
+        const perRequest = info.resetAt !== undefined ? Math.max(0, info.resetAt - at) / Math.max(1, size - (info.remaining ?? 0)) : 1_000;
+        holdUntil = Math.max(holdUntil, at + (info.retryAfterMs ?? perRequest * (1 + reserveTokens(size))));
+      }
+      if (info.limit === undefined || info.remaining === undefined || info.limit <= 0) {
+        wakeAll();
+        return;
+      }
+      if (info.resetAt !== undefined && info.resetAt > at && info.remaining < info.limit) {
+        // `remaining` is rounded down and `reset` up to a whole second, so each answer bounds the refill:
+        // (missing − 1) / (reset − now) < refill < missing / (reset − now − 1 s).
+        const missing = info.limit - info.remaining;
+        const untilFull = (info.resetAt - at) / 1000;
+        const low = (missing - 1) / untilFull;
+        const high = untilFull > 1 ? missing / (untilFull - 1) : Number.POSITIVE_INFINITY;
+        if (low > refillHigh || high < refillLow) {
+          // This answer contradicts the bounds so far: the tenant's limit changed. Start again from it.
+          refillLow = low;
+          refillHigh = high;
+        } else {
+          refillLow = Math.max(refillLow, low);
+          refillHigh = Math.min(refillHigh, high);
+        }
+      }
+      limit = info.limit;
+      if (ticket.seq < anchorSeq) {
+        wakeAll();
+        return; // an older answer than the one the model stands on
+      }
+      const remaining = Math.min(info.remaining, info.limit);
+      // A 429 took nothing from the bucket; every other call up to this one did.
+      const mine = ticket.seq - anchorSeq - (rateLimited ? 1 : 0);
+      const total = refill() ?? 0;
+      // The level this answer should show if the others took what they have been taking; `remaining` is a
+      // whole number, so the level is in [remaining, remaining + 1): the projection is kept when it falls
+      // in there and moved to the nearest edge when it does not. What the others took is the refill since
+      // the anchor less this container's calls and the new level.
+      const elapsed = (at - anchorAt) / 1000;
+      const projected = known ? Math.min(info.limit, level + available(at, total) * elapsed) - mine : remaining + 0.5;
+      const observed = Math.min(Math.max(projected, remaining), remaining + 0.999);
+      if (known) {
+        const taken = Math.min(info.limit, level + total * elapsed) - mine - observed;
+        othersTaken = othersTaken * Math.exp(-(at - othersAt) / OTHERS_TIME_CONSTANT_MS) + taken;
+        othersAt = at;
+      }
+      level = observed;
+      anchorAt = at;
+      anchorSeq = ticket.seq;
+      known = true;
+      wakeAll();
+    },
+
+    settle(ticket) {
+      inFlight.delete(ticket.seq);
+      wakeAll();
+    },
+
+    state() {
+      const at = now();
+      const total = refill();
+      const projectedLevel =
+        known && limit !== undefined && total !== undefined ? Math.min(limit, level + (available(at, total) * (at - anchorAt)) / 1000) - (started - anchorSeq) : undefined;
+      return { limit, level: projectedLevel, refillPerSecond: total, othersPerSecond: Math.max(0, othersRate(at)), inFlight: inFlight.size, waiting: queue.length };
+    },
+  };
+}
+
+function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,177 @@
+/**
+ * A virtual clock and a simulated tenant bucket, to run paced containers for minutes of tenant time in
+ * milliseconds of real time. The bucket is the tenant emulator's own (`local/tenant/rate-limit.ts`):
+ * integer `x-ratelimit-remaining`, `x-ratelimit-reset` in whole seconds when the bucket is full.
+ */
+import { type Pacer, createPacer } from '../../shared/auth0/pacer.ts';
+import { readRateLimit } from '../../shared/auth0/rate-limit.ts';
+import { RateLimitedError } from '../../shared/errors.ts';
+import { createRandom } from '../../local/workload.ts';
+import { type RateLimitSpec, createTokenBucket } from '../../local/tenant/rate-limit.ts';
+
+interface Timer {
+  readonly at: number;
+  readonly seq: number;
+  readonly fire: () => void;
+}
+
+/** A clock that moves only when {@link VirtualClock.runFor} moves it, firing sleeps in time order. */
+export interface VirtualClock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Advances time by `ms`, firing every timer due, and letting promises settle between timers. */
+  runFor(ms: number): Promise<void>;
+}
+
+export function createVirtualClock(start = 1_700_000_000_000): VirtualClock {
+  let time = start;
+  let seq = 0;
+  let timers: Timer[] = [];
+  const settle = async () => {
+    for (let n = 0; n < 5; n++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  return {
+    now: () => time,
+    sleep(ms, signal) {
+      return new Promise<void>((resolve) => {
+        if (signal?.aborted) return resolve();
+        const timer: Timer = {
+          at: time + Math.max(0, ms),
+          seq: ++seq,
+          fire: () => {
+            signal?.removeEventListener('abort', cancel);
+            resolve();
+          },
+        };
+        const cancel = () => {
+          timers = timers.filter((candidate) => candidate !== timer);
+          resolve();
+        };
+        signal?.addEventListener('abort', cancel, { once: true });
+        timers.push(timer);
+      });
+    },
+    async runFor(ms) {
+      const end = time + ms;
+      await settle();
+      for (;;) {
+        timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+        const next = timers[0];
+        if (next === undefined || next.at > end) break;
+        timers.shift();
+        time = Math.max(time, next.at);
+        next.fire();
+        await settle();
+      }
+      time = end;
+    },
+  };
+}
+
+/** Figures of a simulated run. */
+export interface SimulationResult {
+  /** Calls the bucket accepted, from the paced containers. */
+  readonly accepted: number;
+  /** Calls answered 429, from the paced containers. */
+  readonly rateLimited: number;
+  /** Calls refused by the pacers before any request (waits that did not fit). */
+  readonly throttled: number;
+  readonly interactiveCalls: number;
+  readonly interactiveRateLimited: number;
+  /** Lowest `x-ratelimit-remaining` any answer carried. */
+  readonly lowestRemaining: number;
+  /** Accepted calls per second of simulated time, after the first `warmupMs`. */
+  readonly acceptedPerSecond: number;
+}
+
+/**
+ * Runs `containers` paced containers, each with `lanes` callers in a loop, against one bucket for
+ * `durationMs` of simulated time; optionally an unpaced interactive caller at `interactivePerSecond`.
+ * Each call takes 20 to 80 ms; the bucket is taken halfway.
+ */
+export async function simulate(options: {
+  readonly spec: RateLimitSpec;
+  readonly containers: number;
+  readonly lanes: number;
+  readonly durationMs: number;
+  readonly reserve?: number;
+  readonly share?: number;
+  readonly interactivePerSecond?: number;
+  /** Milliseconds each lane may wait before the pacer refuses (the invocation's budget). Default 20 s. */
+  readonly budgetMs?: number;
+  readonly warmupMs?: number;
+  readonly seed?: number;
+}): Promise<SimulationResult> {
+  const clock = createVirtualClock();
+  const random = createRandom(options.seed ?? 7);
+  const bucket = createTokenBucket(options.spec, clock.now);
+  const warmupMs = options.warmupMs ?? 5_000;
+  const startAt = clock.now();
+  const endAt = startAt + options.durationMs;
+  let accepted = 0;
+  let acceptedAfterWarmup = 0;
+  let rateLimited = 0;
+  let throttled = 0;
+  let interactiveCalls = 0;
+  let interactiveRateLimited = 0;
+  let lowestRemaining = Number.POSITIVE_INFINITY;
+
+  /** One request: half the latency to the tenant, the bucket decides, half back with the headers. */
+  const request = async (): Promise<{ ok: boolean; headers: Record<string, string> }> => {
+    const latency = 20 + random() * 60;
+    await clock.sleep(latency / 2);
+    const ok = bucket.take();
+    const headers = bucket.headers();
+    lowestRemaining = Math.min(lowestRemaining, Number(headers['x-ratelimit-remaining']));
+    await clock.sleep(latency / 2);
+    return { ok, headers };
+  };
+
+  const lane = async (pacer: Pacer) => {
+    while (clock.now() < endAt) {
+      let ticket;
+      try {
+        ticket = await pacer.acquire({ waitUntil: clock.now() + (options.budgetMs ?? 20_000) });
+      } catch (error) {
+        if (!(error instanceof RateLimitedError)) throw error;
+        throttled += 1;
+        await clock.sleep(Math.max(1_000, error.retryAt - clock.now()));
+        continue;
+      }
+      const answer = await request();
+      pacer.observe(ticket, readRateLimit(answer.headers, clock.now()), !answer.ok);
+      if (answer.ok) {
+        accepted += 1;
+        if (clock.now() - startAt >= warmupMs) acceptedAfterWarmup += 1;
+      } else {
+        rateLimited += 1;
+      }
+    }
+  };
+
+  const interactive = async (perSecond: number) => {
+    while (clock.now() < endAt) {
+      await clock.sleep(1000 / perSecond);
+      interactiveCalls += 1;
+      if (!(await request()).ok) interactiveRateLimited += 1;
+    }
+  };
+
+  const running: Array<Promise<void>> = [];
+  for (let c = 0; c < options.containers; c++) {
+    const pacer = createPacer({ reserve: options.reserve ?? 0.2, share: options.share ?? 1, now: clock.now, random, sleep: clock.sleep });
+    for (let l = 0; l < options.lanes; l++) running.push(lane(pacer));
+  }
+  if (options.interactivePerSecond !== undefined) running.push(interactive(options.interactivePerSecond));
+  await clock.runFor(options.durationMs + 30_000);
+  await Promise.all(running);
+  return {
+    accepted,
+    rateLimited,
+    throttled,
+    interactiveCalls,
+    interactiveRateLimited,
+    lowestRemaining,
+    acceptedPerSecond: acceptedAfterWarmup / ((options.durationMs - warmupMs) / 1000),
+  };
+}

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { createPacer } from '../../../shared/auth0/pacer.ts';
+import { readRateLimit } from '../../../shared/auth0/rate-limit.ts';
+import { RateLimitedError } from '../../../shared/errors.ts';
+import { RATE_LIMIT_PRESETS } from '../../../local/tenant/rate-limit.ts';
+import { createVirtualClock, simulate } from '../../helpers/simulated-tenant.ts';
+
+const headers = (limit: number, remaining: number, resetAt: number) => ({
+  'x-ratelimit-limit': String(limit),
+  'x-ratelimit-remaining': String(remaining),
+  'x-ratelimit-reset': String(Math.ceil(resetAt / 1000)),
+});
+
+describe('Function: createPacer()', () => {
+  it('lets one call out before the first answer, then as many as the bucket holds above the reserve', async () => {
+    // Prepare
+    const clock = createVirtualClock();
+    const pacer = createPacer({ reserve: 0.2, share: 1, now: clock.now, random: () => 0, sleep: clock.sleep });
+    let started = 0;
+    const go = () => pacer.acquire().then((ticket) => (started++, ticket));
+
+    // Act: four callers at once, before any answer
+    const first = go();
+    const others = [go(), go(), go()];
+    await clock.runFor(100);
+    const startedBeforeAnswer = started;
+    // The answer: 10 requests left of 50, full again in 2.5 s (16/s)
+    pacer.observe(await first, readRateLimit(headers(50, 10, clock.now() + 2_500), clock.now()), false);
+    await clock.runFor(0);
+
+    // Assess: 10 left and a reserve of 10 (20% of 50): the others wait for the refill, then go in turn
+    expect(startedBeforeAnswer).toBe(1);
+    expect(started).toBe(1);
+    await clock.runFor(1_000);
+    expect(started).toBe(4);
+    await Promise.all(others);
+  });
+
+  it('refuses at once, as throttled and without a call, a wait that would pass waitUntil, saying when to come back', async () => {
+    // Prepare: the bucket is empty and refills at 2/s (free plan)
+    const clock = createVirtualClock();
+    const pacer = createPacer({ reserve: 0.2, share: 1, now: clock.now, random: () => 0, sleep: clock.sleep });
+    const ticket = await pacer.acquire();
+    pacer.observe(ticket, readRateLimit(headers(2, 0, clock.now() + 1_000), clock.now()), false);
+
+    // Act
+    const refused = await pacer.acquire({ waitUntil: clock.now() + 100 }).catch((error: unknown) => error);
+
+    // Assess: 1.4 requests must refill (one plus the reserve of 0.4): about 0.7 s at 2/s
+    expect(refused).toBeInstanceOf(RateLimitedError);
+    expect(refused).toMatchObject({ code: 'throttled' });
+    const wait = (refused as RateLimitedError).retryAt - clock.now();
+    expect(wait).toBeGreaterThan(500);
+    expect(wait).toBeLessThan(1_500);
+    expect(pacer.state().inFlight).toBe(0);
+  });
+
+  it('after a 429, holds every call for the Retry-After Auth0 gave', async () => {
+    // Prepare
+    const clock = createVirtualClock();
+    const pacer = createPacer({ reserve: 0.2, share: 1, now: clock.now, random: () => 0, sleep: clock.sleep });
+    const ticket = await pacer.acquire();
+    const at = clock.now();
+    pacer.observe(ticket, readRateLimit({ ...headers(50, 0, at + 1_000), 'retry-after': '4' }, at), true);
+
+    // Act
+    let startedAt: number | undefined;
+    const next = pacer.acquire().then(() => (startedAt = clock.now()));
+    await clock.runFor(10_000);
+    await next;
+
+    // Assess
+    expect((startedAt ?? 0) - at).toBeGreaterThanOrEqual(4_000);
+    expect((startedAt ?? 0) - at).toBeLessThan(5_000);
+  });
+
+  it('stops waiting when the invocation is cut short', async () => {
+    // Prepare
+    const clock = createVirtualClock();
+    const pacer = createPacer({ reserve: 0.2, share: 1, now: clock.now, random: () => 0, sleep: clock.sleep });
+    const ticket = await pacer.acquire();
+    pacer.observe(ticket, readRateLimit(headers(2, 0, clock.now() + 60_000), clock.now()), false);
+    const abort = new AbortController();
+
+    // Act
+    const waiting = pacer.acquire({ signal: abort.signal }).catch((error: unknown) => error);
+    await clock.runFor(100);
+    abort.abort();
+    await clock.runFor(0);
+
+    // Assess
+    expect(await waiting).toMatchObject({ code: 'deadline', retryable: true });
+  });
+
+  // Whole minutes of a tenant's bucket shared by paced containers, on a virtual clock (test/helpers/simulated-tenant.ts).
+  it.each([
+    ['enterprise, 1 container', RATE_LIMIT_PRESETS.enterprise, 1],
+    ['enterprise, 2 containers', RATE_LIMIT_PRESETS.enterprise, 2],
+    ['enterprise, 6 containers', RATE_LIMIT_PRESETS.enterprise, 6],
+    ['enterprise, 10 containers', RATE_LIMIT_PRESETS.enterprise, 10],
+    ['enterprise non-production, 2 containers', RATE_LIMIT_PRESETS['enterprise-non-production'], 2],
+    ['free plan, 1 container', RATE_LIMIT_PRESETS.free, 1],
+  ])('%s: uses the refill with at most one call in a hundred answered 429', async (_name, spec, containers) => {
+    // Act
+    const result = await simulate({ spec, containers, lanes: 4, durationMs: 90_000 });
+
+    // Assess
+    expect(result.rateLimited / (result.accepted + result.rateLimited)).toBeLessThanOrEqual(0.01);
+    expect(result.acceptedPerSecond).toBeGreaterThanOrEqual(spec.perSecond * 0.9);
+  });
+
+  it('leaves the reserve to another application of the tenant: its calls are never refused', async () => {
+    // Act: 2 containers drain a backlog while an interactive caller makes 2 calls a second
+    const result = await simulate({ spec: RATE_LIMIT_PRESETS.enterprise, containers: 2, lanes: 4, durationMs: 90_000, interactivePerSecond: 2 });
+
+    // Assess: the worker takes the rest of the refill
+    expect(result.interactiveCalls).toBeGreaterThan(150);
+    expect(result.interactiveRateLimited).toBe(0);
+    expect(result.rateLimited).toBe(0);
+    expect(result.acceptedPerSecond).toBeGreaterThanOrEqual((16 - 2) * 0.9);
+  });
+});
