@@ -68,6 +68,12 @@ const MIN_REFILL_SHARE = 0.05;
 const STALE_MS = 10_000;
 /** Jitter added to a wait, as a share of the time one request takes to refill, so containers do not move in lockstep. */
 const JITTER_SHARE = 0.5;
+/**
+ * How far each answer pulls the projected level toward the middle of what `remaining` allows: the whole
+ * number alone would leave the projection free to drift anywhere within one request, which on a small
+ * bucket (the free plan's 2) is the difference between a call and a 429.
+ */
+const MEASUREMENT_GAIN = 0.35;
 /** Upper bound of a single sleep, after which the waiter looks again. */
 const MAX_SLEEP_MS = 5_000;
 
@@ -254,13 +260,13 @@ export function createPacer(options: PacerOptions): Pacer {
       // A 429 took nothing from the bucket; every other call up to this one did.
       const mine = ticket.seq - anchorSeq - (rateLimited ? 1 : 0);
       const total = refill() ?? 0;
-      // The level this answer should show if the others took what they have been taking; `remaining` is a
-      // whole number, so the level is in [remaining, remaining + 1): the projection is kept when it falls
-      // in there and moved to the nearest edge when it does not. What the others took is the refill since
-      // the anchor less this container's calls and the new level.
+      // The level this answer should show if the others took what they have been taking. `remaining` is a
+      // whole number, so the level is in [remaining, remaining + 1): the projection is pulled part of the
+      // way toward the middle of that, then kept inside it. What the others took is the refill since the
+      // anchor less this container's calls and the new level.
       const elapsed = (at - anchorAt) / 1000;
       const projected = known ? Math.min(info.limit, level + available(at, total) * elapsed) - mine : remaining + 0.5;
-      const observed = Math.min(Math.max(projected, remaining), remaining + 0.999);
+      const observed = Math.min(Math.max(projected + MEASUREMENT_GAIN * (remaining + 0.5 - projected), remaining), remaining + 0.999);
       if (known) {
         const taken = Math.min(info.limit, level + total * elapsed) - mine - observed;
         othersTaken = othersTaken * Math.exp(-(at - othersAt) / OTHERS_TIME_CONSTANT_MS) + taken;
