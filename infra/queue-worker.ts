@@ -151,6 +151,8 @@ export class Auth0QueueWorker extends Construct {
     this.worker = this.createFunction('Worker', 'worker', props, timeout, props.memorySize ?? 512, {
       DLQ_URL: this.deadLetterQueue.queueUrl,
       JOB_CONCURRENCY: String(props.jobConcurrency ?? 4),
+      // The pacer shares the tenant's bucket evenly between containers when it is too small for all of them at once.
+      MAX_CONCURRENCY: String(props.maxConcurrency ?? 2),
       ...(props.rateLimitReserve === undefined ? {} : { RATE_LIMIT_RESERVE: String(props.rateLimitReserve) }),
       ...(props.rateLimitShare === undefined ? {} : { RATE_LIMIT_SHARE: String(props.rateLimitShare) }),
       ...(props.allowedFields === undefined ? {} : { ALLOWED_FIELDS: props.allowedFields.join(',') }),

@@ -25,6 +25,8 @@ export interface Config {
     readonly reserve: number;
     /** Share of the bucket's refill the tenant's callers together may use before a container steps back (0.05 to 1). */
     readonly share: number;
+    /** Containers that may call at once: the event source mapping's maximum concurrency (1 to 1,000). */
+    readonly containers: number;
   };
   readonly policy: JobPolicy;
   /** Upper bound for waiting on Auth0's answer headers, and again for its body. */
@@ -39,6 +41,7 @@ export const CONFIG_DEFAULTS = {
   jobConcurrency: 4,
   rateLimitReserve: 0.2,
   rateLimitShare: 1,
+  maxConcurrency: 2,
   httpTimeoutMs: 10_000,
   logLevel: 'info',
   metricsNamespace: 'Auth0QueueWorker',
@@ -83,6 +86,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
 
   const jobConcurrency = integer(read('JOB_CONCURRENCY'), 'JOB_CONCURRENCY', CONFIG_DEFAULTS.jobConcurrency, 1, 64, fail);
   const rateLimitReserve = decimal(read('RATE_LIMIT_RESERVE'), 'RATE_LIMIT_RESERVE', CONFIG_DEFAULTS.rateLimitReserve, 0, 0.9, fail);
+  const maxConcurrency = integer(read('MAX_CONCURRENCY'), 'MAX_CONCURRENCY', CONFIG_DEFAULTS.maxConcurrency, 1, 1000, fail);
   const rateLimitShare = decimal(read('RATE_LIMIT_SHARE'), 'RATE_LIMIT_SHARE', CONFIG_DEFAULTS.rateLimitShare, 0.05, 1, fail);
   const httpTimeoutMs = integer(read('HTTP_TIMEOUT_MS'), 'HTTP_TIMEOUT_MS', CONFIG_DEFAULTS.httpTimeoutMs, 100, 60_000, fail);
 
@@ -106,7 +110,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
     dlqUrl,
     jobsQueueUrl,
     jobConcurrency,
-    rateLimit: { reserve: rateLimitReserve, share: rateLimitShare },
+    rateLimit: { reserve: rateLimitReserve, share: rateLimitShare, containers: maxConcurrency },
     policy: { allowedFields, allowedRoles },
     httpTimeoutMs,
     logLevel: logLevel ?? CONFIG_DEFAULTS.logLevel,

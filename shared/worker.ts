@@ -35,7 +35,7 @@ export function createWorkerDeps(config: Config, overrides: WorkerOverrides = {}
   const logger = createLogger({ level: config.logLevel, fields: { service: 'worker' }, now, ...(overrides.write ? { write: overrides.write } : {}) });
   const metrics = createMetrics({ namespace: config.metricsNamespace, service: 'worker', now, ...(overrides.write ? { write: overrides.write } : {}) });
   const random = overrides.random ?? Math.random;
-  const pacer = createPacer({ reserve: config.rateLimit.reserve, share: config.rateLimit.share, now, random, ...(overrides.sleep === undefined ? {} : { sleep: overrides.sleep }) });
+  const pacer = createPacer({ ...config.rateLimit, now, random, ...(overrides.sleep === undefined ? {} : { sleep: overrides.sleep }) });
   const readCredentials = overrides.readCredentials ?? createSecretReader(new SecretsManagerClient({}), config.auth0.secretId);
   const client = createAuth0Client({
     origin: config.auth0.origin,

@@ -92,6 +92,8 @@ export interface SimulationResult {
 export async function simulate(options: {
   readonly spec: RateLimitSpec;
   readonly containers: number;
+  /** The deployment's maximum concurrency, which the pacers are told; default `containers`. */
+  readonly maxContainers?: number;
   readonly lanes: number;
   readonly durationMs: number;
   readonly reserve?: number;
@@ -159,7 +161,7 @@ export async function simulate(options: {
 
   const running: Array<Promise<void>> = [];
   for (let c = 0; c < options.containers; c++) {
-    const pacer = createPacer({ reserve: options.reserve ?? 0.2, share: options.share ?? 1, now: clock.now, random, sleep: clock.sleep });
+    const pacer = createPacer({ reserve: options.reserve ?? 0.2, share: options.share ?? 1, containers: options.maxContainers ?? options.containers, now: clock.now, random, sleep: clock.sleep });
     for (let l = 0; l < options.lanes; l++) running.push(lane(pacer));
   }
   if (options.interactivePerSecond !== undefined) running.push(interactive(options.interactivePerSecond));

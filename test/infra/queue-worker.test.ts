@@ -31,7 +31,7 @@ describe('Construct: Auth0QueueWorker', () => {
       Timeout: 60,
       LoggingConfig: Match.objectLike({ LogFormat: 'JSON' }),
       Environment: {
-        Variables: Match.objectLike({ AUTH0_DOMAIN: 'acme.eu.auth0.com', AUTH0_SECRET_ID: SECRET_ARN, JOB_CONCURRENCY: '4', ALLOWED_ROLES: 'support-agent', DLQ_URL: Match.anyValue() }),
+        Variables: Match.objectLike({ AUTH0_DOMAIN: 'acme.eu.auth0.com', AUTH0_SECRET_ID: SECRET_ARN, JOB_CONCURRENCY: '4', MAX_CONCURRENCY: '2', ALLOWED_ROLES: 'support-agent', DLQ_URL: Match.anyValue() }),
       },
     });
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });

@@ -25,7 +25,7 @@ describe('Function: loadConfig()', () => {
     // Assess
     expect(config.auth0).toEqual({ origin: 'https://acme.eu.auth0.com', audience: 'https://acme.eu.auth0.com/api/v2/', secretId: base.AUTH0_SECRET_ID });
     expect(config.jobConcurrency).toBe(CONFIG_DEFAULTS.jobConcurrency);
-    expect(config.rateLimit).toEqual({ reserve: 0.2, share: 1 });
+    expect(config.rateLimit).toEqual({ reserve: 0.2, share: 1, containers: 2 });
     expect(config.policy.allowedRoles).toBeUndefined();
     expect([...config.policy.allowedFields]).not.toContain('password');
     expect([...config.policy.allowedFields]).not.toContain('connection');
@@ -35,10 +35,10 @@ describe('Function: loadConfig()', () => {
 
   it('reads the rate-limit reserve and share', () => {
     // Act
-    const config = loadConfig({ ...base, RATE_LIMIT_RESERVE: '0.35', RATE_LIMIT_SHARE: '.5' });
+    const config = loadConfig({ ...base, RATE_LIMIT_RESERVE: '0.35', RATE_LIMIT_SHARE: '.5', MAX_CONCURRENCY: '6' });
 
     // Assess
-    expect(config.rateLimit).toEqual({ reserve: 0.35, share: 0.5 });
+    expect(config.rateLimit).toEqual({ reserve: 0.35, share: 0.5, containers: 6 });
   });
 
   it('accepts a loopback http origin for local use, and derives its audience', () => {
@@ -73,6 +73,7 @@ describe('Function: loadConfig()', () => {
     [{ RATE_LIMIT_RESERVE: '0.95' }, 'RATE_LIMIT_RESERVE', 'from 0 to 0.9'],
     [{ RATE_LIMIT_SHARE: '0' }, 'RATE_LIMIT_SHARE', 'from 0.05 to 1'],
     [{ RATE_LIMIT_SHARE: '1.5' }, 'RATE_LIMIT_SHARE', 'from 0.05 to 1'],
+    [{ MAX_CONCURRENCY: '0' }, 'MAX_CONCURRENCY', 'MAX_CONCURRENCY must be an integer from 1 to 1000'],
   ])('refuses %o, naming %s', (override, variable, text) => {
     // Act
     const error = failure({ ...base, ...override });
