@@ -6,8 +6,8 @@ export interface PacerOptions {
   /** Share of the tenant's bucket never used (0 to 0.9): room for the tenant's other applications. */
   readonly reserve: number;
   /**
-   * Share of the bucket's refill (0.05 to 1) that the tenant's callers together may use before this
-   * container steps back: below 1, the container keeps its own rate under `share × refill − others' rate`.
+   * Share of the bucket's refill (0.05 to 1) the deployment may use. Below 1, each container keeps to
+   * `share × refill / containers`, so that the deployment stays under it however many containers run.
    */
   readonly share: number;
   /**
@@ -141,6 +141,8 @@ export function createPacer(options: PacerOptions): Pacer {
   let holdUntil = 0;
   /** When this container's own rate allows its next call (only when `share` < 1). */
   let nextOwnStart = 0;
+  /** Answers in a row that found the bucket full before this container's call (none was short of one request). */
+  let fullAnswers = 0;
 
   let started = 0;
   const inFlight = new Set<number>();
@@ -154,8 +156,13 @@ export function createPacer(options: PacerOptions): Pacer {
     return Number.isFinite(refillHigh) ? (refillLow + refillHigh) / 2 : refillLow;
   };
   const othersRate = (at: number): number => (othersTaken * Math.exp(-(at - othersAt) / OTHERS_TIME_CONSTANT_MS)) / (OTHERS_TIME_CONSTANT_MS / 1000);
-  /** Requests per second this container can count on: the refill, less what the others take. */
-  const available = (at: number, total: number): number => Math.max(total * MIN_REFILL_SHARE, total - Math.max(0, othersRate(at)));
+  /**
+   * Requests per second this container can count on: the refill, less what the others take, but never
+   * less than an even share. Without that floor, one container that happens to call more looks to the
+   * others like a tenant too busy to call, and starves them (measured: a container of two on a bucket of
+   * 10 waited past its invocation, again and again).
+   */
+  const available = (at: number, total: number): number => Math.max(total / containers, total - Math.max(0, othersRate(at)));
   const reserveTokens = (size: number) => Math.min(Math.max(0, size - 1), reserveShare * size);
 
   /** When the waiter at `index` in the queue may start (epoch ms), or Infinity while only an answer can tell. */
@@ -168,10 +175,15 @@ export function createPacer(options: PacerOptions): Pacer {
    * free plan, against 27% when each paced by what it saw the others take).
    */
   const small = (size: number): boolean => size - reserveTokens(size) < 2 * containers;
-  const ownRate = (at: number, total: number): number =>
-    limit !== undefined && small(limit)
-      ? (share * total) / containers
-      : Math.max(total * MIN_REFILL_SHARE, share * total - Math.max(0, othersRate(at)));
+  const ownRate = (at: number, total: number): number => {
+    // Below a share of 1, the deployment as a whole keeps under it: each container to its part of it. The
+    // headers cannot tell how many containers run (a full bucket shows nobody's calls), so no more is safe.
+    if (share < 1) return (share * total) / containers;
+    // The last answer found the bucket full before this container's call, so no other container took from
+    // it since: this one is working alone (a backlog's first or last batch) and may use the whole refill.
+    if (limit !== undefined && small(limit)) return fullAnswers > 0 ? total : total / containers;
+    return available(at, total);
+  };
 
   /** When the waiter at `index` in the queue may start (epoch ms), or Infinity while only an answer can tell. */
   const startTime = (index: number, at: number, jitter: number): number => {
@@ -275,6 +287,7 @@ export function createPacer(options: PacerOptions): Pacer {
         }
       }
       limit = info.limit;
+      fullAnswers = !rateLimited && info.remaining >= info.limit - 1 ? fullAnswers + 1 : 0;
       if (ticket.seq < anchorSeq) {
         wakeAll();
         return; // an older answer than the one the model stands on

@@ -99,6 +99,8 @@ export async function simulate(options: {
   readonly reserve?: number;
   readonly share?: number;
   readonly interactivePerSecond?: number;
+  /** Container `i` starts `i × staggerMs` after the first and stops as long before the end: a backlog's start and tail. */
+  readonly staggerMs?: number;
   /** Milliseconds each lane may wait before the pacer refuses (the invocation's budget). Default 20 s. */
   readonly budgetMs?: number;
   readonly warmupMs?: number;
@@ -129,8 +131,10 @@ export async function simulate(options: {
     return { ok, headers };
   };
 
-  const lane = async (pacer: Pacer) => {
-    while (clock.now() < endAt) {
+  const lane = async (pacer: Pacer, container: number) => {
+    const stagger = (options.staggerMs ?? 0) * container;
+    if (stagger > 0) await clock.sleep(stagger);
+    while (clock.now() < endAt - stagger) {
       let ticket;
       try {
         ticket = await pacer.acquire({ waitUntil: clock.now() + (options.budgetMs ?? 20_000) });
@@ -162,7 +166,7 @@ export async function simulate(options: {
   const running: Array<Promise<void>> = [];
   for (let c = 0; c < options.containers; c++) {
     const pacer = createPacer({ reserve: options.reserve ?? 0.2, share: options.share ?? 1, containers: options.maxContainers ?? options.containers, now: clock.now, random, sleep: clock.sleep });
-    for (let l = 0; l < options.lanes; l++) running.push(lane(pacer));
+    for (let l = 0; l < options.lanes; l++) running.push(lane(pacer, c));
   }
   if (options.interactivePerSecond !== undefined) running.push(interactive(options.interactivePerSecond));
   await clock.runFor(options.durationMs + 30_000);

@@ -111,6 +111,33 @@ describe('Function: createPacer()', () => {
     expect(result.acceptedPerSecond).toBeGreaterThanOrEqual(spec.perSecond * 0.9);
   });
 
+  it('does not let one container starve another (enterprise non-production: a bucket of 10, 2/s)', async () => {
+    // Act
+    const result = await simulate({ spec: RATE_LIMIT_PRESETS['enterprise-non-production'], containers: 2, lanes: 4, durationMs: 90_000 });
+
+    // Assess: no container had to give up waiting within its 20 s budget
+    expect(result.throttled).toBe(0);
+    expect(result.rateLimited).toBe(0);
+  });
+
+  it('on the free plan, a container working alone (a backlog\'s first and last batches) uses the whole refill', async () => {
+    // Act: of 2 containers the second starts 20 s late and stops 20 s early
+    const result = await simulate({ spec: RATE_LIMIT_PRESETS.free, containers: 2, lanes: 4, durationMs: 120_000, staggerMs: 20_000, warmupMs: 0 });
+
+    // Assess: an even share alone would give 1.67/s over the run
+    expect(result.acceptedPerSecond).toBeGreaterThanOrEqual(1.8);
+    expect(result.rateLimited / (result.accepted + result.rateLimited)).toBeLessThanOrEqual(0.01);
+  });
+
+  it('keeps the deployment under RATE_LIMIT_SHARE of the refill', async () => {
+    // Act
+    const result = await simulate({ spec: RATE_LIMIT_PRESETS.enterprise, containers: 2, lanes: 4, durationMs: 90_000, share: 0.5 });
+
+    // Assess
+    expect(result.acceptedPerSecond).toBeLessThanOrEqual(8 * 1.03);
+    expect(result.acceptedPerSecond).toBeGreaterThanOrEqual(8 * 0.9);
+  });
+
   it('leaves the reserve to another application of the tenant: its calls are never refused', async () => {
     // Act: 2 containers drain a backlog while an interactive caller makes 2 calls a second
     const result = await simulate({ spec: RATE_LIMIT_PRESETS.enterprise, containers: 2, lanes: 4, durationMs: 90_000, interactivePerSecond: 2 });
