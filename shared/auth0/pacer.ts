@@ -106,10 +106,12 @@ interface Waiter {
  *   answer falls below the projection (smoothed over a few seconds).
  *
  * A call starts once the projected level, after this call and every call of the container still in
- * flight, stays at or above the reserve. Several containers share one bucket and see each other only
- * through the headers; each counts the others among "other callers", so together they hold the level at
- * the reserve rather than each taking the whole refill. Waits carry jitter so that containers do not
- * call in lockstep. Nothing here sleeps past `waitUntil`: a wait that does not fit is refused at once with
+ * flight, stays at or above the reserve, and no sooner than the container's own rate allows. Several
+ * containers share one bucket and see each other only through the headers; each counts the others among
+ * "other callers" and spaces its calls at what is left to it (never less than an even share), so that
+ * together they hold the level at the reserve rather than each taking the whole refill. On a bucket too
+ * small for every container to call at once, each keeps strictly to an even share. Waits for the level
+ * carry jitter so that containers do not call in lockstep. Nothing here sleeps past `waitUntil`: a wait that does not fit is refused at once with
  * a {@link RateLimitedError} (`throttled`) saying when to try again, for the queue to put the work back.
  *
  * @example
@@ -139,9 +141,9 @@ export function createPacer(options: PacerOptions): Pacer {
   let refillHigh = Number.POSITIVE_INFINITY;
   /** No call before this (epoch ms), after a 429. */
   let holdUntil = 0;
-  /** When this container's own rate allows its next call (only when `share` < 1). */
+  /** When this container's own rate allows its next call (epoch ms). */
   let nextOwnStart = 0;
-  /** Answers in a row that found the bucket full before this container's call (none was short of one request). */
+  /** Answers in a row that found the bucket full before this container's call. */
   let fullAnswers = 0;
 
   let started = 0;
@@ -165,8 +167,6 @@ export function createPacer(options: PacerOptions): Pacer {
   const available = (at: number, total: number): number => Math.max(total / containers, total - Math.max(0, othersRate(at)));
   const reserveTokens = (size: number) => Math.min(Math.max(0, size - 1), reserveShare * size);
 
-  /** When the waiter at `index` in the queue may start (epoch ms), or Infinity while only an answer can tell. */
-  /** This container's own rate, requests per second: its share of the refill, less what the others take. */
   /**
    * True when the bucket, above the reserve, cannot take one call from every container at once. Then a
    * container cannot tell from whole-number headers whether another called a moment ago, and the only
@@ -175,6 +175,7 @@ export function createPacer(options: PacerOptions): Pacer {
    * free plan, against 27% when each paced by what it saw the others take).
    */
   const small = (size: number): boolean => size - reserveTokens(size) < 2 * containers;
+  /** The rate at which this container's calls are spaced, requests per second. */
   const ownRate = (at: number, total: number): number => {
     // Below a share of 1, the deployment as a whole keeps under it: each container to its part of it. The
     // headers cannot tell how many containers run (a full bucket shows nobody's calls), so no more is safe.
