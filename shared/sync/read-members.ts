@@ -1,4 +1,5 @@
 import type { ManagementClient } from '../auth0/client.ts';
+import { type PaceTicket, createPacer } from '../auth0/pacer.ts';
 import { RateLimitedError } from '../errors.ts';
 import type { RoleMember } from './plan-sync.ts';
 
@@ -10,34 +11,35 @@ export interface ReadPacer {
   readonly reads: number;
   /** Lowest `x-ratelimit-remaining` seen after a read, if any. */
   readonly lowestRemaining: number | undefined;
-  /** Counts one read and notes the bucket it left. */
-  afterRead(): void;
+  /** Counts one read and feeds the bucket its answer described to the pacer; `rateLimited` for a 429. */
+  afterRead(rateLimited?: boolean): void;
 }
 
 /**
- * Creates a pacer that keeps at least `1 - readShare` of the tenant's bucket for everything else on the
- * tenant (dashboards, Terraform, user-facing apps). It reads the bucket from the headers of the latest
- * answer and waits for the refill, estimated from `x-ratelimit-reset` (when the bucket is full again).
- * The sync is a scheduled batch reader, so it waits here; the worker never does.
+ * Creates the sync's read pacer: the worker's pacer (`shared/auth0/pacer.ts`), one read at a time, with a
+ * reserve of `1 - readShare` of the tenant's bucket kept for everything else on the tenant (dashboards,
+ * Terraform, user-facing apps, the worker). The sync is a scheduled batch reader, so it waits here as long
+ * as it takes; the worker never waits past its invocation.
  */
 export function createReadPacer(options: { client: ManagementClient; readShare: number; now: () => number; sleep: (ms: number) => Promise<void> }): ReadPacer {
-  const { client, now, sleep } = options;
+  const { client } = options;
+  const pacer = createPacer({ reserve: 1 - options.readShare, share: 1, containers: 1, now: options.now, random: Math.random, sleep: (ms) => options.sleep(ms) });
+  let ticket: PaceTicket | undefined;
   let reads = 0;
   let lowestRemaining: number | undefined;
   return {
     async beforeRead() {
-      const info = client.lastRateLimit();
-      if (info?.limit === undefined || info.remaining === undefined || info.resetAt === undefined) return;
-      const reserve = Math.ceil(info.limit * (1 - options.readShare));
-      if (info.remaining > reserve) return;
-      // The bucket refills evenly until the reset: (limit - remaining) requests over (reset - now).
-      const untilFull = Math.max(1, info.resetAt - now());
-      const perRequest = untilFull / Math.max(1, info.limit - info.remaining);
-      await sleep(Math.ceil((reserve + 1 - info.remaining) * perRequest));
+      ticket = await pacer.acquire();
     },
-    afterRead() {
+    afterRead(rateLimited = false) {
       reads += 1;
-      const remaining = client.lastRateLimit()?.remaining;
+      const info = client.lastRateLimit();
+      if (ticket !== undefined) {
+        if (info === undefined) pacer.settle(ticket);
+        else pacer.observe(ticket, info, rateLimited);
+        ticket = undefined;
+      }
+      const remaining = info?.remaining;
       if (remaining !== undefined) lowestRemaining = Math.min(lowestRemaining ?? remaining, remaining);
     },
     get reads() {
@@ -69,7 +71,7 @@ export async function readRoleMembers(client: ManagementClient, roleId: string, 
       });
     } catch (error) {
       if (!(error instanceof RateLimitedError)) throw error;
-      pacer.afterRead();
+      pacer.afterRead(true);
       await sleep(Math.max(0, error.retryAt - now()));
       continue;
     }

@@ -80,9 +80,10 @@ describe('Sync: 5,000 users through the local stack', () => {
     expect(queued).toBe(report.jobsEnqueued);
     expect(report.skippedLines.map((entry) => entry.line)).toEqual([101, 102, 103]);
     // Reads: three role lookups at most, and one page of 100 members at a time, never below half the bucket
+    // (5 of 10) by more than the one request whole-number headers leave unknown
     const members = managed.reduce((sum, role) => sum + (stack.tenant.state.members.get(role.id)?.size ?? 0), 0);
     expect(report.readsSpent).toBeLessThanOrEqual(2 + Math.ceil(members / 100) + managed.length);
-    expect(report.lowestRemaining).toBeGreaterThanOrEqual(5);
+    expect(report.lowestRemaining).toBeGreaterThanOrEqual(4);
     // The tenant: every user holds exactly the desired managed roles, and the changed metadata
     const managedIds = new Set(managed.map((role) => role.id));
     const wrong = [...desiredRoles].filter(([userId, roles]) => {
