@@ -19,20 +19,15 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
     }
     return String(value).trim();
   };
-  const integer = (key: string, min: number, max: number): number | undefined => {
+  const number = (key: string, min: number, max: number, kind: 'an integer' | 'a number'): number | undefined => {
     const value = text(key);
     if (value === undefined) return undefined;
-    const number = Number(value);
-    if (!Number.isInteger(number) || number < min || number > max) problems.push(`${key} must be an integer from ${min} to ${max} (got ${value})`);
-    return number;
+    const parsed = Number(value);
+    if (!(kind === 'an integer' ? Number.isInteger(parsed) : Number.isFinite(parsed)) || parsed < min || parsed > max) problems.push(`${key} must be ${kind} from ${min} to ${max} (got ${value})`);
+    return parsed;
   };
-  const share = (key: string, min: number, max: number): number | undefined => {
-    const value = text(key);
-    if (value === undefined) return undefined;
-    const number = Number(value);
-    if (!Number.isFinite(number) || number < min || number > max) problems.push(`${key} must be a number from ${min} to ${max} (got ${value})`);
-    return number;
-  };
+  const integer = (key: string, min: number, max: number) => number(key, min, max, 'an integer');
+  const share = (key: string, min: number, max: number) => number(key, min, max, 'a number');
   const list = (key: string) => text(key)?.split(',').map((item) => item.trim()).filter(Boolean);
 
   const auth0Domain = text('auth0Domain');
