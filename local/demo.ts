@@ -3,11 +3,12 @@
  * the worker bundle under a rate limit with a live progress line, then report what happened and check the
  * tenant's final state against what the jobs asked for.
  */
-import { type Message, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type LocalStack, queueDepth, startLocalStack } from './stack.ts';
+import { computePacingFigures, managementAnswers, subtractCounts } from './figures.ts';
+import { INTERACTIVE_CALLS_PER_SECOND, type InteractiveCallerCounts, startInteractiveCaller } from './interactive-caller.ts';
+import { enqueueJobs, queueDepth, readDeadLetters, startLocalStack } from './stack.ts';
 import type { RateLimitSpec } from './tenant/rate-limit.ts';
 import { compareState, createRandom, generateWorkload, seedTenant } from './workload.ts';
 
@@ -32,6 +33,11 @@ export interface DemoOptions {
   readonly write: (text: string) => void;
   /** Redraw one progress line in place (a terminal) rather than print a line every few seconds. */
   readonly interactive: boolean;
+  /**
+   * Run an interactive caller (another application of the tenant reading profiles at 2 calls/s) while the
+   * backlog drains, and report how many of its calls were answered 429. Default false.
+   */
+  readonly interactiveCaller?: boolean;
 }
 
 /** What the demo found; `ok` is false when a job was lost or applied wrongly. */
@@ -42,9 +48,19 @@ export interface DemoResult {
   readonly stillQueued: number;
   readonly lost: number;
   readonly differences: readonly string[];
+  /** 429s the worker got (an interactive caller's left out). */
   readonly rateLimited: number;
+  /** Tokens minted for the worker (an interactive caller's left out). */
   readonly tokensMinted: number;
   readonly wallMs: number;
+  /** Records the event source mapping delivered, resends and visibility retries included. */
+  readonly recordsDelivered: number;
+  /** `(records delivered − jobs) / jobs`. */
+  readonly requeuesPerJob: number;
+  readonly invocations: number;
+  readonly invocationsPerJob: number;
+  /** What the interactive caller saw, when it ran. */
+  readonly interactiveCaller?: InteractiveCallerCounts;
 }
 
 const LOG_FILE = fileURLToPath(new URL('../dist/local/worker.log', import.meta.url));
@@ -71,7 +87,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     phase('seed the tenant and plan the workload');
     write(`Seeded ${seeded.users.length} users and ${seeded.roles.length} roles; enqueueing ${workload.jobs.length} jobs…\n`);
 
-    await enqueue(stack, workload.jobs, options.fifo);
+    await enqueueJobs(stack, workload.jobs, options.fifo);
     phase('enqueue the jobs');
 
     if (options.faults) {
@@ -94,6 +110,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       },
     });
 
+    const caller = options.interactiveCaller ? await startInteractiveCaller({ tenant: stack.tenant, userIds: seeded.users.map((user) => user.user_id) }) : undefined;
     const processingStart = Date.now();
     let lastLine = 0;
     let lastText = '';
@@ -102,7 +119,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const width = 30;
       const filled = Math.min(width, Math.round((done / workload.jobs.length) * width));
       const seconds = (Date.now() - processingStart) / 1000;
-      const text = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${workload.jobs.length}  applied ${metrics.JobsApplied}  dead-lettered ${metrics.JobsDeadLettered}  requeued ${metrics.JobsRequeued}  429s ${metrics.RateLimited}  ${seconds.toFixed(0)} s`;
+      const others = caller === undefined ? '' : `  caller's 429s ${caller.counts().rateLimited}/${caller.counts().calls}`;
+      const text = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${workload.jobs.length}  applied ${metrics.JobsApplied}  dead-lettered ${metrics.JobsDeadLettered}  requeued ${metrics.JobsRequeued}  429s ${metrics.RateLimited}${others}  ${seconds.toFixed(0)} s`;
       if (options.interactive) write(`\r${text}${final ? '\n' : ''}`);
       else if ((final && text !== lastText) || Date.now() - lastLine >= 5_000) {
         write(`${text}\n`);
@@ -118,6 +136,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       if (quiet >= 3) break;
     }
     progress(true);
+    const callerCounts = await caller?.stop();
     await worker.stop();
     stack.tenant.faults.errorRate = 0;
     stack.tenant.faults.dropRate = 0;
@@ -125,7 +144,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     phase('process the jobs');
 
     const stillQueued = await queueDepth(stack);
-    const letters = await drain(stack);
+    const letters = await readDeadLetters(stack);
     const deadLettered: Record<string, number> = {};
     for (const letter of letters) {
       const reason = letter.MessageAttributes?.['reason']?.StringValue ?? 'redriven after max receives';
@@ -138,12 +157,24 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const differences = compareState(stack.tenant.state, workload.expected);
     phase('check the end state');
 
-    const counts = stack.tenant.statusCounts();
-    const calls = Object.entries(counts).filter(([status]) => status !== '429' && status !== '0').reduce((sum, [, n]) => sum + n, 0) - stack.tenant.counters.tokensIssued;
+    // The worker's own Management API answers: the interactive caller's, if any, are subtracted.
+    const answers = subtractCounts(managementAnswers(stack.tenant.counters.requests), callerCounts?.byStatus ?? {});
+    const tokensMinted = stack.tenant.counters.tokensIssued - (callerCounts?.tokensMinted ?? 0);
+    const figures = computePacingFigures({
+      jobs: workload.jobs.length,
+      recordsDelivered: worker.stats.recordsReceived,
+      invocations: worker.stats.invocations,
+      answers,
+      rateLimit: options.rateLimit,
+      otherCallsPerSecond: caller?.callsPerSecond ?? 0,
+      wallMs: processingMs,
+    });
+    const calls = figures.admittedCalls;
     const expectedApplied = workload.jobs.filter((job) => job.expectedReason === undefined).length;
     const ok = differences.length === 0 && lost === 0 && misrouted.length === 0 && stillQueued === 0;
     const wallMs = Date.now() - wallStart;
-    const floorSeconds = (calls - options.rateLimit.burst) / options.rateLimit.perSecond;
+    const { floorSeconds } = figures;
+    const refillLeft = options.rateLimit.perSecond - (caller?.callsPerSecond ?? 0);
 
     const lines = [
       '',
@@ -154,16 +185,21 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       `  lost                   ${lost}`,
       `  wrong dead-letter      ${misrouted.length}${misrouted.length > 0 ? ` (first: ${misrouted[0]?.jobId} got ${String(reasonByJob.get(misrouted[0]?.jobId))}, expected ${String(misrouted[0]?.expectedReason ?? 'to apply')})` : ''}`,
       `  requeued (times)       ${metrics.JobsRequeued}`,
-      `  429s seen              ${counts[429] ?? 0} (the worker counted ${metrics.RateLimited})`,
-      `  tokens minted          ${stack.tenant.counters.tokensIssued} (containers started: ${worker.stats.coldStarts})`,
+      `  requeues per job       ${figures.requeuesPerJob.toFixed(2)} (${worker.stats.recordsReceived} records delivered for ${workload.jobs.length} jobs)`,
+      `  429s seen              ${figures.rateLimited} (the worker counted ${metrics.RateLimited})`,
+      `  tokens minted          ${tokensMinted} (containers started: ${worker.stats.coldStarts})`,
       `  invocations            ${worker.stats.invocations}, ${worker.stats.failedBatches} failed whole`,
+      `  invocations per job    ${figures.invocationsPerJob.toFixed(2)}`,
+      ...(callerCounts === undefined
+        ? []
+        : [`  interactive caller     ${callerCounts.calls} calls at ${caller?.callsPerSecond ?? INTERACTIVE_CALLS_PER_SECOND}/s, ${callerCounts.rateLimited} answered 429 (${percent(callerCounts.rateLimited, callerCounts.calls)})`]),
       `  wall time              ${(wallMs / 1000).toFixed(1)} s`,
       `  throughput             ${(calls / (processingMs / 1000)).toFixed(2)} Management API calls/s against a limit of ${options.rateLimit.perSecond}/s (burst ${options.rateLimit.burst}); ${((metrics.JobsApplied + letters.length) / (processingMs / 1000)).toFixed(2)} jobs/s`,
       `  end state              ${differences.length === 0 ? `matches what the jobs asked for (${workload.expected.appMetadata.size} users checked)` : `${differences.length} differences, first: ${differences.slice(0, 3).join('; ')}`}`,
       '',
       'Where the time went',
       ...phases.map(([name, ms]) => `  ${name.padEnd(40)}${(ms / 1000).toFixed(1)} s`),
-      `    of which the rate limit's floor      ${Math.max(0, floorSeconds).toFixed(1)} s (${calls} calls at ${options.rateLimit.perSecond}/s after a burst of ${options.rateLimit.burst})`,
+      `    of which the rate limit's floor      ${floorSeconds.toFixed(1)} s (${calls} calls at ${refillLeft}/s after a burst of ${options.rateLimit.burst}${caller === undefined ? '' : `; the interactive caller takes ${caller.callsPerSecond}/s`})`,
       `    of which invocations were running    ${(worker.stats.busyMs / 1000 / Math.max(1, options.concurrency)).toFixed(1)} s per slot (cold starts: ${worker.stats.coldStarts}, ${worker.stats.initMs.toFixed(0)} ms importing the bundle)`,
       '',
       `Worker logs: ${relative(process.cwd(), LOG_FILE)}`,
@@ -171,39 +207,29 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       '',
     ];
     write(lines.join('\n'));
-    return { ok, applied: metrics.JobsApplied, deadLettered, stillQueued, lost, differences, rateLimited: counts[429] ?? 0, tokensMinted: stack.tenant.counters.tokensIssued, wallMs };
+    return {
+      ok,
+      applied: metrics.JobsApplied,
+      deadLettered,
+      stillQueued,
+      lost,
+      differences,
+      rateLimited: figures.rateLimited,
+      tokensMinted,
+      wallMs,
+      recordsDelivered: worker.stats.recordsReceived,
+      requeuesPerJob: figures.requeuesPerJob,
+      invocations: worker.stats.invocations,
+      invocationsPerJob: figures.invocationsPerJob,
+      ...(callerCounts === undefined ? {} : { interactiveCaller: callerCounts }),
+    };
   } finally {
     await stack.stop();
   }
 }
 
-async function enqueue(stack: LocalStack, jobs: ReadonlyArray<{ jobId: string; body: string; groupId: string }>, fifo: boolean) {
-  for (let start = 0; start < jobs.length; start += 10) {
-    const chunk = jobs.slice(start, start + 10);
-    const { Failed = [] } = await stack.sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: stack.jobs.url,
-        Entries: chunk.map((job, index) => ({
-          Id: String(index),
-          MessageBody: job.body,
-          ...(fifo ? { MessageGroupId: job.groupId, MessageDeduplicationId: job.jobId } : {}),
-        })),
-      }),
-    );
-    if (Failed.length > 0) throw new Error(`could not enqueue ${Failed.length} jobs: ${Failed[0]?.Message ?? ''}`);
-  }
-}
-
-/** Reads every dead letter, as an operator would. */
-async function drain(stack: LocalStack): Promise<Message[]> {
-  const letters: Message[] = [];
-  for (;;) {
-    const { Messages = [] } = await stack.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: stack.dlq.url, MaxNumberOfMessages: 10, VisibilityTimeout: 300, MessageAttributeNames: ['All'], WaitTimeSeconds: 0 }),
-    );
-    if (Messages.length === 0) return letters;
-    letters.push(...Messages);
-  }
+function percent(part: number, whole: number): string {
+  return `${whole === 0 ? 0 : Math.round((part / whole) * 100)}%`;
 }
 
 function jobIdOf(body: string | undefined): string | undefined {

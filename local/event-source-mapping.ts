@@ -32,6 +32,8 @@ export interface EventSourceMappingOptions {
   readonly waitTimeSeconds?: number;
   /** Lines the containers write (logs and metrics), one call per line. */
   readonly onOutput?: (line: string) => void;
+  /** Every batch received, before it is handed to the function (for reports that follow jobs across deliveries). */
+  readonly onReceive?: (messages: readonly Message[]) => void;
 }
 
 /** What the mapping has done so far. */
@@ -237,6 +239,7 @@ export function startEventSourceMapping(options: EventSourceMappingOptions): Eve
         continue;
       }
       stats.recordsReceived += messages.length;
+      options.onReceive?.(messages);
       // Scale up while batches come full, as Lambda adds concurrency under a backlog.
       if (messages.length >= Math.min(batchSize, 10) && pollers.size < maxConcurrency) addPoller();
       const event = { Records: messages.map((message) => toSqsRecord(message, options.queueArn)) };

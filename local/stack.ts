@@ -3,7 +3,7 @@
  * queue, redrive after 5 receives), the local Secrets Manager holding the client secret, and the worker
  * bundle run by the local event source mapping. Everything listens on loopback, on ports the OS picks.
  */
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -129,7 +129,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         bundleUrl,
         timeoutMs,
         ...overrides,
-        env: { ...workerEnv, ...overrides.env },
+        // As a deployment does: the worker paces itself knowing how many containers may share the tenant's bucket.
+        env: { ...workerEnv, MAX_CONCURRENCY: String(overrides.maxConcurrency ?? 2), ...overrides.env },
       });
       mappings.add(mapping);
       return mapping;
@@ -162,4 +163,38 @@ export async function queueDepth(stack: Pick<LocalStack, 'sqs' | 'jobs'>): Promi
     }),
   );
   return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0);
+}
+
+/** Sends jobs to the jobs queue, ten per call, as a producer would; on a FIFO queue, one group per `groupId`. */
+export async function enqueueJobs(
+  stack: Pick<LocalStack, 'sqs' | 'jobs'>,
+  jobs: ReadonlyArray<{ readonly jobId: string; readonly body: string; readonly groupId: string }>,
+  fifo = false,
+): Promise<void> {
+  for (let start = 0; start < jobs.length; start += 10) {
+    const chunk = jobs.slice(start, start + 10);
+    const { Failed = [] } = await stack.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: stack.jobs.url,
+        Entries: chunk.map((job, index) => ({
+          Id: String(index),
+          MessageBody: job.body,
+          ...(fifo ? { MessageGroupId: job.groupId, MessageDeduplicationId: job.jobId } : {}),
+        })),
+      }),
+    );
+    if (Failed.length > 0) throw new Error(`could not enqueue ${Failed.length} jobs: ${Failed[0]?.Message ?? ''}`);
+  }
+}
+
+/** Reads every message of the dead-letter queue, as an operator would (they stay hidden for five minutes). */
+export async function readDeadLetters(stack: Pick<LocalStack, 'sqs' | 'dlq'>): Promise<Message[]> {
+  const letters: Message[] = [];
+  for (;;) {
+    const { Messages = [] } = await stack.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: stack.dlq.url, MaxNumberOfMessages: 10, VisibilityTimeout: 300, MessageAttributeNames: ['All'], WaitTimeSeconds: 0 }),
+    );
+    if (Messages.length === 0) return letters;
+    letters.push(...Messages);
+  }
 }

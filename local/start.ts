@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { runDemo } from './demo.ts';
+import { INTERACTIVE_CALLS_PER_SECOND } from './interactive-caller.ts';
 import { RATE_LIMIT_PRESETS, type RateLimitSpec } from './tenant/rate-limit.ts';
 
 const HELP = `Usage: npm start -- [flags]
@@ -19,6 +20,8 @@ Runs the worker bundle over a demo workload on the local stack and reports what 
   --batch-size N     records per invocation (default 10)
   --fifo             use a FIFO jobs queue, one message group per user
   --faults           inject 3% 5xx, 1% dropped connections and a 5 s 429 storm
+  --interactive      while the backlog drains, another application of the tenant reads
+                     profiles at 2 calls/s; reports how many of its calls got 429
   --users N          users to seed (default 1000)
   --seed N           random seed, to repeat a run (default 1)
   --timeout S        give up after S seconds of processing (default 600)
@@ -44,6 +47,7 @@ const { values } = (() => {
         'batch-size': { type: 'string', default: '10' },
         fifo: { type: 'boolean', default: false },
         faults: { type: 'boolean', default: false },
+        interactive: { type: 'boolean', default: false },
         users: { type: 'string', default: '1000' },
         seed: { type: 'string', default: '1' },
         timeout: { type: 'string', default: '600' },
@@ -73,6 +77,10 @@ const rateLimit: RateLimitSpec = {
   burst: values.burst === undefined ? (plan?.burst ?? Math.max(1, Math.round(positive('rate', values.rate)))) : Math.round(positive('burst', values.burst)),
 };
 
+if (values.interactive && rateLimit.perSecond <= INTERACTIVE_CALLS_PER_SECOND) {
+  fail(`--interactive needs a refill rate above the caller's ${INTERACTIVE_CALLS_PER_SECOND}/s, or the worker gets nothing after the burst (--rate is ${rateLimit.perSecond}/s)`);
+}
+
 const result = await runDemo({
   jobs: Math.round(positive('jobs', values.jobs, 100_000)),
   users: Math.round(positive('users', values.users, 100_000)),
@@ -87,5 +95,6 @@ const result = await runDemo({
   timeoutMs: positive('timeout', values.timeout) * 1000,
   write: (text) => process.stdout.write(text),
   interactive: process.stdout.isTTY === true,
+  interactiveCaller: values.interactive,
 });
 process.exit(result.ok ? 0 : 1);

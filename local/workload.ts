@@ -46,7 +46,14 @@ export interface WorkloadJob {
   readonly groupId: string;
   /** The dead-letter reason the job must end with, or undefined for a job that must apply. */
   readonly expectedReason: string | undefined;
+  /** What a job that must apply changes on the tenant, so that one can tell whether it was applied. */
+  readonly effect?: JobEffect;
 }
+
+/** The one change a valid job makes: one metadata key of one user, or one user-role pair. */
+export type JobEffect =
+  | { readonly kind: 'metadata'; readonly userId: string; readonly key: string; readonly value: unknown }
+  | { readonly kind: 'role'; readonly userId: string; readonly roleId: string; readonly held: boolean };
 
 /** What the tenant must look like once every job is done. */
 export interface ExpectedState {
@@ -54,8 +61,15 @@ export interface ExpectedState {
   readonly roles: Map<string, Set<string>>;
 }
 
-/** Generates `count` jobs against the seeded tenant. */
-export function generateWorkload(state: TenantState, seeded: { users: TenantUser[]; roles: TenantRole[] }, options: { jobs: number; random: () => number }) {
+/**
+ * Generates `count` jobs against the seeded tenant: a mix of valid and failing jobs, or with `validOnly`
+ * only jobs that must apply (then `expected` is exactly what those jobs ask for).
+ */
+export function generateWorkload(
+  state: TenantState,
+  seeded: { users: TenantUser[]; roles: TenantRole[] },
+  options: { jobs: number; random: () => number; validOnly?: boolean },
+) {
   const { random } = options;
   const expected: ExpectedState = { appMetadata: new Map(), roles: new Map() };
   for (const user of seeded.users) {
@@ -70,8 +84,8 @@ export function generateWorkload(state: TenantState, seeded: { users: TenantUser
     const jobId = `demo-${String(n).padStart(5, '0')}`;
     const user = pick(seeded.users);
     const roll = random();
-    const add = (job: Record<string, unknown>, expectedReason?: string, groupId = user.user_id) =>
-      jobs.push({ jobId, body: JSON.stringify({ ...job, jobId, source: 'demo' }), groupId, expectedReason });
+    const add = (job: Record<string, unknown>, expectedReason?: string, effect?: JobEffect, groupId = user.user_id) =>
+      jobs.push({ jobId, body: JSON.stringify({ ...job, jobId, source: 'demo' }), groupId, expectedReason, ...(effect === undefined ? {} : { effect }) });
 
     if (roll < 0.45) {
       // user.update: a fresh metadata key per job, addressed by id or (one in five) by email
@@ -79,7 +93,7 @@ export function generateWorkload(state: TenantState, seeded: { users: TenantUser
       const value = Math.floor(random() * 1000);
       expected.appMetadata.get(user.user_id)![key] = value;
       const target = random() < 0.2 ? { email: user.email, connection: CONNECTION } : { userId: user.user_id };
-      add({ type: 'user.update', ...target, changes: { app_metadata: { [key]: value } } });
+      add({ type: 'user.update', ...target, changes: { app_metadata: { [key]: value } } }, undefined, { kind: 'metadata', userId: user.user_id, key, value });
     } else if (roll < 0.85) {
       // roles.assign or roles.remove, by name or by id, each user-role pair at most once
       const role = pick(seeded.roles);
@@ -89,11 +103,13 @@ export function generateWorkload(state: TenantState, seeded: { users: TenantUser
       const ref = random() < 0.5 ? role.name : role.id;
       if (held.has(role.id)) held.delete(role.id);
       else held.add(role.id);
-      add({ type: held.has(role.id) ? 'roles.assign' : 'roles.remove', userId: user.user_id, roles: [ref] });
+      add({ type: held.has(role.id) ? 'roles.assign' : 'roles.remove', userId: user.user_id, roles: [ref] }, undefined, { kind: 'role', userId: user.user_id, roleId: role.id, held: held.has(role.id) });
+    } else if (options.validOnly) {
+      continue;
     } else if (roll < 0.93) {
       // users that do not exist: by id (Auth0 answers 404) and by email (no match)
-      if (random() < 0.5) add({ type: 'user.update', userId: `auth0|missing${n}`, changes: { blocked: true } }, 'http_404', `missing-${n}`);
-      else add({ type: 'roles.assign', email: `nobody-${n}@example.com`, roles: ['sales'] }, 'user_not_found', `missing-${n}`);
+      if (random() < 0.5) add({ type: 'user.update', userId: `auth0|missing${n}`, changes: { blocked: true } }, 'http_404', undefined, `missing-${n}`);
+      else add({ type: 'roles.assign', email: `nobody-${n}@example.com`, roles: ['sales'] }, 'user_not_found', undefined, `missing-${n}`);
     } else {
       // bad input, each with the reason it must be dead-lettered with
       const bad = INVALID[n % INVALID.length]!;
@@ -112,6 +128,17 @@ const INVALID: ReadonlyArray<{ reason: string; body: (userId: string, jobId: str
   { reason: 'invalid_user_id', body: (_, jobId) => JSON.stringify({ type: 'roles.assign', userId: 'auth0|../../roles', roles: ['sales'], jobId }) },
   { reason: 'role_not_found', body: (userId, jobId) => JSON.stringify({ type: 'roles.assign', userId, roles: ['no-such-role'], jobId }) },
 ];
+
+/** Whether the tenant shows the change a valid job asks for (false for a job without an effect). */
+export function isApplied(state: TenantState, job: Pick<WorkloadJob, 'effect'>): boolean {
+  const { effect } = job;
+  if (effect === undefined) return false;
+  if (effect.kind === 'metadata') {
+    const metadata = state.users.get(effect.userId)?.app_metadata;
+    return metadata !== undefined && Object.hasOwn(metadata, effect.key) && metadata[effect.key] === effect.value;
+  }
+  return (state.members.get(effect.roleId)?.has(effect.userId) ?? false) === effect.held;
+}
 
 /** Compares the tenant with the expected state; returns one line per difference. */
 export function compareState(state: TenantState, expected: ExpectedState): string[] {

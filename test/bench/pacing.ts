@@ -1,0 +1,269 @@
+/**
+ * Pacing benchmark: the same seeded backlog of valid jobs drained on the local stack by three handlers,
+ * each bundled with the worker's esbuild options and run by the local event source mapping:
+ * - worker: this product's bundle;
+ * - sdk:    the official `auth0` SDK inside Powertools' batch processor (test/bench/peers/sdk-powertools.ts);
+ * - naive:  a token per invocation and plain fetch calls, failing the whole batch (test/bench/peers/naive.ts).
+ * Each handler × configuration gets a fresh local stack. Prints progress, one Markdown table per
+ * configuration, and one line per configuration comparing the worker with the peers; the Markdown also
+ * goes to dist/bench/pacing/report.md and each run's output to dist/bench/pacing/<config>-<handler>.log.
+ *
+ * Usage: npm run bench [-- --only worker,sdk,naive --config enterprise-2,enterprise-6,free-2,interactive --timeout 240 --seed 1]
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Message } from '@aws-sdk/client-sqs';
+import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { bundleFunction } from '../../infra/build.ts';
+import { BUNDLE_OPTIONS } from '../../infra/bundling.ts';
+import { managementAnswers, subtractCounts } from '../../local/figures.ts';
+import { type InteractiveCallerCounts, startInteractiveCaller } from '../../local/interactive-caller.ts';
+import { enqueueJobs, type LocalStack, queueDepth, readDeadLetters, startLocalStack } from '../../local/stack.ts';
+import { RATE_LIMIT_PRESETS } from '../../local/tenant/rate-limit.ts';
+import { compareState, createRandom, generateWorkload, isApplied, seedTenant } from '../../local/workload.ts';
+import { type BenchConfig, type BenchRun, HANDLER_LABELS, type HandlerName, type MeasuredRun, formatSummary, formatTable, measureRun } from './pacing-report.ts';
+
+const CONFIGS = {
+  'enterprise-2': { name: 'enterprise-2', plan: 'enterprise', rateLimit: RATE_LIMIT_PRESETS.enterprise, concurrency: 2, jobs: 1000, interactive: false },
+  'enterprise-6': { name: 'enterprise-6', plan: 'enterprise', rateLimit: RATE_LIMIT_PRESETS.enterprise, concurrency: 6, jobs: 1000, interactive: false },
+  'free-2': { name: 'free-2', plan: 'free', rateLimit: RATE_LIMIT_PRESETS.free, concurrency: 2, jobs: 120, interactive: false },
+  interactive: { name: 'interactive', plan: 'enterprise', rateLimit: RATE_LIMIT_PRESETS.enterprise, concurrency: 2, jobs: 1000, interactive: true },
+} as const satisfies Record<string, BenchConfig>;
+type ConfigName = keyof typeof CONFIGS;
+
+const HANDLERS = Object.keys(HANDLER_LABELS) as HandlerName[];
+const PEER_ENTRIES = { sdk: 'test/bench/peers/sdk-powertools.ts', naive: 'test/bench/peers/naive.ts' } as const;
+const USERS = 1000;
+const ROLES = 10;
+const BATCH_SIZE = 10;
+const POLL_MS = 100;
+const PROGRESS_MS = 5_000;
+
+const HELP = `Usage: npm run bench -- [flags]
+
+Drains the same seeded backlog of valid jobs on the local stack with this worker and with the handlers a
+user would write instead, and prints one Markdown table per configuration.
+
+  --only LIST      handlers to run, comma-separated: ${HANDLERS.join(', ')} (default: all)
+                     worker  this product's bundle
+                     sdk     auth0 SDK ManagementClient inside Powertools' BatchProcessor
+                     naive   a token per invocation, plain fetch, any error fails the batch
+  --config LIST    configurations, comma-separated (default: all):
+                     enterprise-2  enterprise limit (burst 50, 16/s), 2 concurrent invocations, 1,000 jobs
+                     enterprise-6  enterprise limit, 6 concurrent invocations, 1,000 jobs
+                     free-2        free limit (burst 2, 2/s), 2 concurrent invocations, 120 jobs
+                     interactive   enterprise-2 plus another application calling 2 times/s
+  --timeout S      give up on a run after S seconds (default 240)
+  --seed N         workload seed (default 1)
+  --help           this text
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`npm run bench: ${message}\n\n${HELP}`);
+  process.exit(2);
+}
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        only: { type: 'string', default: HANDLERS.join(',') },
+        config: { type: 'string', default: Object.keys(CONFIGS).join(',') },
+        timeout: { type: 'string', default: '240' },
+        seed: { type: 'string', default: '1' },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    return fail(error instanceof Error ? error.message : String(error));
+  }
+})();
+
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+
+function list<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
+  const items = value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  if (items.length === 0) fail(`--${flag} needs at least one of ${allowed.join(', ')}`);
+  for (const item of items) if (!allowed.includes(item as T)) fail(`--${flag}: unknown value ${JSON.stringify(item)}; choose from ${allowed.join(', ')}`);
+  return [...new Set(items as T[])];
+}
+
+const handlers = list('only', values.only, HANDLERS);
+const configs = list('config', values.config, Object.keys(CONFIGS) as ConfigName[]).map((name) => CONFIGS[name]);
+const timeoutSeconds = Number(values.timeout);
+if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) fail(`--timeout must be a positive number of seconds, not ${JSON.stringify(values.timeout)}`);
+const seed = Number(values.seed);
+if (!Number.isSafeInteger(seed) || seed <= 0) fail(`--seed must be a positive integer, not ${JSON.stringify(values.seed)}`);
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const work = `${root}dist/bench/pacing`;
+mkdirSync(work, { recursive: true });
+const write = (text: string) => process.stdout.write(text);
+
+/** Bundles each handler once, so that every configuration runs the same code. */
+async function bundleHandlers(): Promise<Record<HandlerName, string>> {
+  const urls: Partial<Record<HandlerName, string>> = {};
+  for (const handler of handlers) {
+    let outfile: string;
+    if (handler === 'worker') {
+      ({ outfile } = await bundleFunction('worker', `${work}/worker`));
+    } else {
+      outfile = `${work}/${handler}/index.mjs`;
+      await build({ ...BUNDLE_OPTIONS, entryPoints: [`${root}${PEER_ENTRIES[handler]}`], outfile });
+    }
+    urls[handler] = pathToFileURL(outfile).href;
+  }
+  return urls as Record<HandlerName, string>;
+}
+
+/** What the worker code under test is: the commit, and whether its source differs from it. */
+function describeWorkerSource(): string {
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: root, encoding: 'utf8' });
+  const head = git('rev-parse', '--short', 'HEAD');
+  if (head.status !== 0) return 'worker source: not a git checkout';
+  const dirty = git('status', '--porcelain', '--', 'functions', 'shared').stdout.trim() !== '';
+  return `worker bundle built from ${head.stdout.trim()}${dirty ? ' with uncommitted changes in functions/ or shared/' : ''}`;
+}
+
+/** The naive handler reads its client id and secret from its environment, as the articles show. */
+async function naiveEnv(stack: LocalStack): Promise<Record<string, string>> {
+  const client = new SecretsManagerClient({
+    region: stack.workerEnv['AWS_REGION'] ?? 'us-east-1',
+    endpoint: stack.secrets.endpoint,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  try {
+    const { SecretString = '{}' } = await client.send(new GetSecretValueCommand({ SecretId: stack.client.secretName }));
+    const { clientId, clientSecret } = JSON.parse(SecretString) as { clientId: string; clientSecret: string };
+    return { AUTH0_CLIENT_ID: clientId, AUTH0_CLIENT_SECRET: clientSecret };
+  } finally {
+    client.destroy();
+  }
+}
+
+/** The job id a message carries: the worker's dead letters name it in an attribute, every body holds it. */
+function jobIdOf(message: Message): string {
+  return message.MessageAttributes?.['jobId']?.StringValue ?? /"jobId":"([^"]+)"/.exec(message.Body ?? '')?.[1] ?? '';
+}
+
+/** One handler draining one configuration's backlog on a fresh stack. */
+async function runOne(config: BenchConfig, handler: HandlerName, bundleUrl: string): Promise<MeasuredRun> {
+  const tag = `${config.name} · ${HANDLER_LABELS[handler]}`;
+  const stack = await startLocalStack({ rateLimit: config.rateLimit, build: false });
+  const log = createWriteStream(`${work}/${config.name}-${handler}.log`);
+  try {
+    const random = createRandom(seed);
+    const seeded = seedTenant(stack.tenant.state, { users: USERS, roles: ROLES, random });
+    const workload = generateWorkload(stack.tenant.state, seeded, { jobs: config.jobs, random, validOnly: true });
+    await enqueueJobs(stack, workload.jobs);
+    const env = handler === 'naive' ? await naiveEnv(stack) : {};
+    const caller = config.interactive ? await startInteractiveCaller({ tenant: stack.tenant, userIds: seeded.users.map((user) => user.user_id) }) : undefined;
+
+    const delivered = new Set<string>();
+    const onReceive = (messages: readonly Message[]) => {
+      for (const message of messages) delivered.add(jobIdOf(message));
+    };
+    const started = Date.now();
+    const mapping = stack.startWorker({ bundleUrl, env, maxConcurrency: config.concurrency, batchSize: BATCH_SIZE, onReceive, onOutput: (line) => log.write(`${line}\n`) });
+    const applied = () => workload.jobs.filter((job) => isApplied(stack.tenant.state, job)).length;
+    let doneAt: number | undefined;
+    let nextProgress = started + PROGRESS_MS;
+    // Same method for every handler: the run ends when no job is visible, in flight or delayed.
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      const depth = await queueDepth(stack);
+      const now = Date.now();
+      if (depth === 0) {
+        doneAt = now;
+        break;
+      }
+      if (now - started >= timeoutSeconds * 1000) break;
+      if (now >= nextProgress) {
+        nextProgress += PROGRESS_MS;
+        const callerSoFar = caller?.counts();
+        const answers = subtractCounts(managementAnswers(stack.tenant.counters.requests), callerSoFar?.byStatus ?? {});
+        const callerNote = callerSoFar === undefined ? '' : `  caller's 429s ${callerSoFar.rateLimited}/${callerSoFar.calls}`;
+        write(`  ${tag}: ${((now - started) / 1000).toFixed(0)} s  applied ${applied()}/${workload.jobs.length}  queued ${depth}  calls ${Object.values(answers).reduce((sum, n) => sum + n, 0)}  429s ${answers[429] ?? 0}  invocations ${mapping.stats.invocations}${callerNote}\n`);
+      }
+    }
+    const callerCounts: InteractiveCallerCounts | undefined = await caller?.stop();
+    await mapping.stop();
+
+    const letters = await readDeadLetters(stack);
+    const deadLettered = new Set(letters.map(jobIdOf));
+    const run = measureRun({
+      config,
+      handler,
+      jobs: workload.jobs.map((job) => ({ jobId: job.jobId, userId: job.effect?.userId, applied: isApplied(stack.tenant.state, job) })),
+      deadLettered,
+      stillQueued: await queueDepth(stack),
+      differences: compareState(stack.tenant.state, workload.expected),
+      wallMs: doneAt === undefined ? undefined : doneAt - started,
+      jobsDelivered: delivered.size,
+      tenant: stack.tenant.counters,
+      mapping: mapping.stats,
+      caller: callerCounts === undefined || caller === undefined ? undefined : { ...callerCounts, callsPerSecond: caller.callsPerSecond },
+    });
+    write(`  ${tag}: ${run.finished ? `done in ${((run.wallMs ?? 0) / 1000).toFixed(1)} s` : `did not finish in ${timeoutSeconds} s`}, ${run.applied} of ${run.jobs} applied\n`);
+    return run;
+  } finally {
+    await new Promise((resolve) => log.end(resolve));
+    await stack.stop();
+  }
+}
+
+write(`Pacing benchmark: ${configs.map((config) => config.name).join(', ')} × ${handlers.join(', ')}; seed ${seed}, timeout ${timeoutSeconds} s per run\n`);
+write('Bundling the handlers…\n');
+let bundles: Record<HandlerName, string>;
+try {
+  bundles = await bundleHandlers();
+} catch (error) {
+  process.stderr.write(`npm run bench: could not bundle the handlers: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+}
+const source = describeWorkerSource();
+write(`${source}\n`);
+
+const results = new Map<string, BenchRun[]>();
+let crashed = false;
+for (const config of configs) {
+  const runs: BenchRun[] = [];
+  for (const handler of handlers) {
+    write(`${config.name} · ${HANDLER_LABELS[handler]}: starting a fresh stack…\n`);
+    try {
+      runs.push(await runOne(config, handler, bundles[handler]));
+    } catch (error) {
+      crashed = true;
+      const message = error instanceof Error ? error.message : String(error);
+      write(`  ${config.name} · ${HANDLER_LABELS[handler]}: the run failed: ${message}\n`);
+      runs.push({ kind: 'failed', config, handler, error: message });
+    }
+  }
+  results.set(config.name, runs);
+}
+
+const markdown = [
+  `## Pacing benchmark (seed ${seed}, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}; ${source})`,
+  '',
+  `Each run drains the same seeded backlog of valid jobs (user.update, roles.assign, roles.remove) on a fresh local stack, batches of ${BATCH_SIZE}, function timeout 30 s (visibility timeout 180 s), redrive after 5 receives; a run is cut short after ${timeoutSeconds} s. ` +
+    "Handlers: this worker's bundle; the auth0 SDK's ManagementClient (default retries) inside Powertools' BatchProcessor with partial batch responses; " +
+    'a naive handler (a token per invocation, plain fetch, records one after another, any error fails the whole batch). ' +
+    'Wall time runs from starting the event source mapping until the queue holds no visible, in-flight or delayed message.',
+  '',
+  ...configs.flatMap((config) => [formatTable(config, results.get(config.name) ?? [], timeoutSeconds), '']),
+  '### Summary',
+  '',
+  ...configs.map((config) => formatSummary(config, results.get(config.name) ?? [], timeoutSeconds)),
+  '',
+].join('\n');
+writeFileSync(`${work}/report.md`, markdown);
+write(`\n${markdown}\n(also in ${work.slice(root.length)}/report.md)\n`);
+process.exit(crashed ? 1 : 0);
