@@ -3,7 +3,7 @@
  * queue, redrive after 5 receives), the local Secrets Manager holding the client secret, and the worker
  * bundle run by the local event source mapping. Everything listens on loopback, on ports the OS picks.
  */
-import { CreateQueueCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -187,7 +187,11 @@ export async function enqueueJobs(
   }
 }
 
-/** Reads every message of the dead-letter queue, as an operator would (they stay hidden for five minutes). */
+/**
+ * Reads every message of the dead-letter queue, as an operator would (they stay hidden for five minutes).
+ * A FIFO queue hands out no later message of a group while an earlier one is hidden, so there each batch
+ * read is deleted before the next: otherwise a user's second dead letter would never be seen.
+ */
 export async function readDeadLetters(stack: Pick<LocalStack, 'sqs' | 'dlq'>): Promise<Message[]> {
   const letters: Message[] = [];
   for (;;) {
@@ -196,5 +200,10 @@ export async function readDeadLetters(stack: Pick<LocalStack, 'sqs' | 'dlq'>): P
     );
     if (Messages.length === 0) return letters;
     letters.push(...Messages);
+    if (stack.dlq.url.endsWith('.fifo')) {
+      await stack.sqs.send(
+        new DeleteMessageBatchCommand({ QueueUrl: stack.dlq.url, Entries: Messages.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle ?? '' })) }),
+      );
+    }
   }
 }
