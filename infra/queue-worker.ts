@@ -342,7 +342,12 @@ export class Auth0QueueWorker extends Construct {
             left: [metric('JobsApplied', 'applied'), metric('JobsRequeued', 'requeued'), metric('JobsDeadLettered', 'dead-lettered')],
             width: 12,
           }),
-          new cloudwatch.GraphWidget({ title: 'Auth0', left: [metric('RateLimited', '429s'), metric('TokensFetched', 'tokens fetched')], width: 12 }),
+          new cloudwatch.GraphWidget({
+            title: 'Auth0',
+            left: [metric('RateLimited', '429s'), metric('CallsPaced', 'calls that waited for the rate limit'), metric('TokensFetched', 'tokens fetched')],
+            right: [metric('PacedWaitMs', 'time waited for the rate limit (ms)')],
+            width: 12,
+          }),
         ],
         [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 })],
       ],

@@ -125,6 +125,8 @@ describe('Construct: Auth0QueueWorker', () => {
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const dashboard = JSON.stringify(template.findResources('AWS::CloudWatch::Dashboard'));
+    for (const name of ['RateLimited', 'CallsPaced', 'PacedWaitMs']) expect(dashboard).toContain(`\\"${name}\\"`);
   });
 
   it('builds a FIFO pair with content-based deduplication and a redrive count fit for 429s', () => {
