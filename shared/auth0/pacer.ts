@@ -3,7 +3,7 @@ import type { RateLimitInfo } from './rate-limit.ts';
 
 /** Options of {@link createPacer}. */
 export interface PacerOptions {
-  /** Share of the tenant's bucket never used (0 to 0.9): room for the tenant's other applications. */
+  /** Share of the tenant's bucket never used (0 to 0.99): room for the tenant's other applications. */
   readonly reserve: number;
   /**
    * Share of the bucket's refill (0.05 to 1) the deployment may use. Below 1, each container keeps to
@@ -77,6 +77,8 @@ const STALE_MS = 10_000;
  * headers allow the published figure, it is taken as exact; the headers alone pin it down only slowly.
  */
 const PUBLISHED_REFILL: Readonly<Record<number, number>> = { 2: 2, 10: 2, 50: 16 };
+/** How far Auth0's headers may be behind this container's clock: a round trip and some clock skew. */
+const HEADER_SKEW_SECONDS = 0.25;
 /** Jitter added to a wait, as a share of the time one request takes to refill, so containers do not move in lockstep. */
 const JITTER_SHARE = 0.5;
 /**
@@ -123,7 +125,7 @@ interface Waiter {
 export function createPacer(options: PacerOptions): Pacer {
   const { now, random } = options;
   const sleep = options.sleep ?? sleepFor;
-  const reserveShare = Math.min(0.9, Math.max(0, options.reserve));
+  const reserveShare = Math.min(0.99, Math.max(0, options.reserve));
   const share = Math.min(1, Math.max(MIN_REFILL_SHARE, options.share));
   const containers = Math.max(1, Math.floor(options.containers ?? 2));
 
@@ -273,11 +275,12 @@ export function createPacer(options: PacerOptions): Pacer {
       }
       if (info.resetAt !== undefined && info.resetAt > at && info.remaining < info.limit) {
         // `remaining` is rounded down and `reset` up to a whole second, so each answer bounds the refill:
-        // (missing − 1) / (reset − now) < refill < missing / (reset − now − 1 s).
+        // (missing − 1) / (reset − now) < refill < missing / (reset − now − 1 s). Auth0 set the headers a
+        // round trip before `now` (and its clock is not ours), so the bounds are widened by that much.
         const missing = info.limit - info.remaining;
         const untilFull = (info.resetAt - at) / 1000;
-        const low = (missing - 1) / untilFull;
-        const high = untilFull > 1 ? missing / (untilFull - 1) : Number.POSITIVE_INFINITY;
+        const low = (missing - 1) / (untilFull + HEADER_SKEW_SECONDS);
+        const high = untilFull - HEADER_SKEW_SECONDS > 1 ? missing / (untilFull - 1 - HEADER_SKEW_SECONDS) : Number.POSITIVE_INFINITY;
         if (low > refillHigh || high < refillLow) {
           // This answer contradicts the bounds so far: the tenant's limit changed. Start again from it.
           refillLow = low;
@@ -288,11 +291,11 @@ export function createPacer(options: PacerOptions): Pacer {
         }
       }
       limit = info.limit;
-      fullAnswers = !rateLimited && info.remaining >= info.limit - 1 ? fullAnswers + 1 : 0;
       if (ticket.seq < anchorSeq) {
         wakeAll();
         return; // an older answer than the one the model stands on
       }
+      fullAnswers = !rateLimited && info.remaining >= info.limit - 1 ? fullAnswers + 1 : 0;
       const remaining = Math.min(info.remaining, info.limit);
       // A 429 took nothing from the bucket; every other call up to this one did.
       const mine = ticket.seq - anchorSeq - (rateLimited ? 1 : 0);
@@ -303,7 +306,7 @@ export function createPacer(options: PacerOptions): Pacer {
       // anchor less this container's calls and the new level.
       const elapsed = (at - anchorAt) / 1000;
       const projected = known ? Math.min(info.limit, level + available(at, total) * elapsed) - mine : remaining + 0.5;
-      const observed = Math.min(Math.max(projected + MEASUREMENT_GAIN * (remaining + 0.5 - projected), remaining), remaining + 0.999);
+      const observed = Math.min(info.limit, Math.max(projected + MEASUREMENT_GAIN * (remaining + 0.5 - projected), remaining), remaining + 0.999);
       if (known) {
         const taken = Math.min(info.limit, level + total * elapsed) - mine - observed;
         othersTaken = othersTaken * Math.exp(-(at - othersAt) / OTHERS_TIME_CONSTANT_MS) + taken;

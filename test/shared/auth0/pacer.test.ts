@@ -56,6 +56,22 @@ describe('Function: createPacer()', () => {
     expect(pacer.state().inFlight).toBe(0);
   });
 
+  it('keeps the published refill when an answer arrives a round trip after Auth0 set its reset', async () => {
+    // Prepare: enterprise (50, 16/s), the bucket empty; Auth0 says full again at a second 3.15 s after it
+    // answered, and the answer is read 100 ms later
+    const clock = createVirtualClock(1_700_000_000_000);
+    const pacer = createPacer({ reserve: 0.2, share: 1, containers: 1, now: clock.now, random: () => 0, sleep: clock.sleep });
+    const ticket = await pacer.acquire();
+    const answeredAt = clock.now();
+    await clock.runFor(100);
+
+    // Act
+    pacer.observe(ticket, readRateLimit({ 'x-ratelimit-limit': '50', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String((answeredAt + 3_150) / 1000) }, clock.now()), false);
+
+    // Assess: 49 / 3.05 s would read as 16.07/s, above the published 16/s
+    expect(pacer.state().refillPerSecond).toBe(16);
+  });
+
   it('after a 429, holds every call for the Retry-After Auth0 gave', async () => {
     // Prepare
     const clock = createVirtualClock();
