@@ -68,8 +68,8 @@ export interface Pacer {
 
 /** Time constant of the estimate of the other callers' rate: long enough to smooth integer headers. */
 const OTHERS_TIME_CONSTANT_MS = 3_000;
-/** However busy the tenant looks, this container counts on at least this share of the refill. */
-const MIN_REFILL_SHARE = 0.05;
+/** Smallest `share` honoured (RATE_LIMIT_SHARE's lower bound). */
+const MIN_SHARE = 0.05;
 /** An estimate older than this is not projected forward: the next call probes the bucket alone. */
 const STALE_MS = 10_000;
 /**
@@ -126,7 +126,7 @@ export function createPacer(options: PacerOptions): Pacer {
   const { now, random } = options;
   const sleep = options.sleep ?? sleepFor;
   const reserveShare = Math.min(0.99, Math.max(0, options.reserve));
-  const share = Math.min(1, Math.max(MIN_REFILL_SHARE, options.share));
+  const share = Math.min(1, Math.max(MIN_SHARE, options.share));
   const containers = Math.max(1, Math.floor(options.containers ?? 2));
 
   // The model, anchored at the latest answer: the level then, and the calls it already counted.
