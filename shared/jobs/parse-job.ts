@@ -1,5 +1,6 @@
 import type * as z from 'zod/mini';
 import { PermanentError } from '../errors.ts';
+import { boundedText } from '../text.ts';
 import { JOB_TYPES, JOB_VARIANTS, MAX_JOB_BYTES, type Job, type JobType, type UserField } from './schema.ts';
 
 /** What a deployment lets jobs do, from `ALLOWED_FIELDS` and `ALLOWED_ROLES`. */
@@ -68,6 +69,14 @@ export function parseJob(body: string, policy: JobPolicy): Job {
       checkMetadataKeys(raw['changes'][field], `changes.${field}`);
     }
   }
+  // JSON may escape a lone surrogate (\ud800); no such text can be encoded into a URL or sent to Auth0 as UTF-8.
+  const illFormed = findIllFormedText(raw);
+  if (illFormed !== undefined) {
+    throw invalid(
+      illFormed === 'userId' ? 'invalid_user_id' : 'invalid_field',
+      `${illFormed}: text that is not well-formed Unicode (a lone surrogate); send UTF-8 text`,
+    );
+  }
 
   const parsed = (variant as z.ZodMiniType<Job>).safeParse(raw);
   if (!parsed.success) {
@@ -91,9 +100,9 @@ export function parseJob(body: string, policy: JobPolicy): Job {
 function fromSchemaIssue(issue: z.core.$ZodIssue | undefined): PermanentError {
   if (issue === undefined) return invalid('invalid_job', 'job does not match the contract');
   const [head, second] = issue.path;
-  const where = issue.path.join('.') || 'job';
+  const where = issue.path.map((segment) => pathKey(String(segment))).join('.') || 'job';
   if (issue.code === 'unrecognized_keys') {
-    const fields = issue.keys.map((key) => `${where}.${key}`);
+    const fields = issue.keys.map((key) => `${where}.${pathKey(key)}`);
     return invalid('unknown_field', `${list(fields)} ${head === 'changes' ? 'not accepted by PATCH /api/v2/users/{id}' : 'unknown'}`);
   }
   const code =
@@ -112,6 +121,27 @@ function checkMetadataKeys(value: unknown, where: string): void {
 }
 
 /**
+ * The path of the first key or string anywhere in `value` that is not well-formed UTF-16 (a lone surrogate),
+ * without recursion; nesting is already bounded by the size limit and the metadata check.
+ */
+function findIllFormedText(value: unknown): string | undefined {
+  const pending: Array<{ value: unknown; path: string }> = [{ value, path: '' }];
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    if (typeof item.value === 'string') {
+      if (!item.value.isWellFormed()) return item.path || 'job';
+      continue;
+    }
+    if (item.value === null || typeof item.value !== 'object') continue;
+    for (const [key, child] of Object.entries(item.value)) {
+      const path = item.path === '' ? pathKey(key) : `${item.path}.${pathKey(key)}`;
+      if (!key.isWellFormed()) return path;
+      pending.push({ value: child, path });
+    }
+  }
+  return undefined;
+}
+
+/**
  * Finds the first `__proto__`, `constructor` or `prototype` key anywhere in `value`, or nesting deeper than
  * 32 levels, without recursion. Run it on parsed JSON before any schema library rebuilds the objects:
  * rebuilding silently drops a `__proto__` key.
@@ -122,7 +152,7 @@ export function findUnsafeMetadata(value: unknown, where: string): { kind: 'key'
     if (item.value === null || typeof item.value !== 'object') continue;
     if (item.depth > MAX_METADATA_DEPTH) return { kind: 'depth' };
     for (const [key, child] of Object.entries(item.value)) {
-      const path = `${item.path}.${key}`;
+      const path = `${item.path}.${pathKey(key)}`;
       if (FORBIDDEN_KEYS.has(key)) return { kind: 'key', path, key };
       pending.push({ value: child, path, depth: item.depth + 1 });
     }
@@ -134,9 +164,18 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A key as a message shows it in a path: at most 64 characters, and every character SQS or a log reader
+ * would choke on (control characters, lone surrogates) replaced, so a hostile key cannot make the message
+ * large or unsendable.
+ */
+function pathKey(key: string): string {
+  return boundedText(key, 64);
+}
+
 /** Names keys for a message, bounded so that a hostile body cannot make the message large. */
 function list(keys: readonly string[]): string {
-  const shown = keys.slice(0, 5).map((key) => JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key));
+  const shown = keys.slice(0, 5).map((key) => JSON.stringify(pathKey(key)));
   return shown.join(', ') + (keys.length > 5 ? ` and ${keys.length - 5} more` : '');
 }
 
