@@ -52,8 +52,18 @@ export interface Auth0QueueWorkerProps {
   readonly secretArn?: string;
   /** FIFO jobs queue (content-based deduplication) for per-user order. Default false. */
   readonly fifo?: boolean;
-  /** Receives before a job moves to the dead-letter queue; at least 5. Default 5 (100 on FIFO: a FIFO job spends one per 429). */
+  /**
+   * Receives before SQS itself moves a job to the dead-letter queue; at least 5. Default 5 (100 on FIFO).
+   * Throttling and outages do not spend them on a standard queue (the worker resends the job); on FIFO the
+   * worker stretches its delays as they run out, and dead-letters with a reason before SQS would.
+   */
   readonly maxReceiveCount?: number;
+  /**
+   * JOB_MAX_AGE_SECONDS: how long a job that keeps failing for reasons that may pass (throttling, an outage)
+   * is retried before it is dead-lettered as `expired`. Default 24 h; at most 13 days (the queue keeps it a
+   * day longer, up to SQS's 14).
+   */
+  readonly maxJobAge?: Duration;
   /** Worker timeout. Default 60 s; the queue's visibility timeout is six times it. */
   readonly timeout?: Duration;
   /** Worker memory in MB. Default 512. */
@@ -74,7 +84,7 @@ export interface Auth0QueueWorkerProps {
   readonly allowedRoles?: readonly string[];
   /** Worker log retention. Default one month. */
   readonly logRetention?: logs.RetentionDays;
-  /** Alarm when the oldest job is older than this. Default 15 min. */
+  /** Alarm when the oldest job (its first send, across the worker's resends) is older than this. Default 15 min. */
   readonly oldestJobAlarmAge?: Duration;
   /** Email subscribed to the alarms' SNS topic; no topic without it. */
   readonly alarmEmail?: string;
@@ -114,6 +124,12 @@ export class Auth0QueueWorker extends Construct {
     if (maxReceiveCount < 5) throw new Error(`maxReceiveCount must be at least 5 (got ${maxReceiveCount}): throttled receives count too`);
     if (fifo && props.maxBatchingWindow !== undefined) throw new Error('maxBatchingWindow is not supported on a FIFO queue');
     if (fifo && (props.batchSize ?? 10) > 10) throw new Error('batchSize is at most 10 on a FIFO queue');
+    const maxJobAge = props.maxJobAge ?? Duration.hours(24);
+    if (maxJobAge.toSeconds() < 60 || maxJobAge.toSeconds() > Duration.days(13).toSeconds()) {
+      throw new Error(`maxJobAge must be from 1 minute to 13 days (got ${maxJobAge.toHumanString()}): SQS keeps a message at most 14 days`);
+    }
+    // The queue keeps a job at least a day past its maximum age (SQS's default is 4 days), so it expires with a reason first.
+    const retentionPeriod = Duration.seconds(Math.min(Duration.days(14).toSeconds(), Math.max(Duration.days(4).toSeconds(), maxJobAge.toSeconds() + Duration.days(1).toSeconds())));
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       fifo: fifo || undefined,
@@ -126,6 +142,7 @@ export class Auth0QueueWorker extends Construct {
       fifo: fifo || undefined,
       contentBasedDeduplication: fifo || undefined,
       visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),
+      retentionPeriod,
       maxMessageSizeBytes: 1_048_576,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -151,6 +168,9 @@ export class Auth0QueueWorker extends Construct {
     this.worker = this.createFunction('Worker', 'worker', props, timeout, props.memorySize ?? 512, {
       DLQ_URL: this.deadLetterQueue.queueUrl,
       JOB_CONCURRENCY: String(props.jobConcurrency ?? 4),
+      // The worker decides a job's fate against the same budget as the redrive policy.
+      MAX_RECEIVE_COUNT: String(maxReceiveCount),
+      JOB_MAX_AGE_SECONDS: String(maxJobAge.toSeconds()),
       // The pacer shares the tenant's bucket evenly between containers when it is too small for all of them at once.
       MAX_CONCURRENCY: String(props.maxConcurrency ?? 2),
       ...(props.rateLimitReserve === undefined ? {} : { RATE_LIMIT_RESERVE: String(props.rateLimitReserve) }),
@@ -310,7 +330,7 @@ export class Auth0QueueWorker extends Construct {
       alarm(
         'OldestJobTooOld',
         `A job waited more than ${oldestJobAge.toHumanString()}: the worker is failing, throttled or rate limited`,
-        this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
+        this.oldestJobAge(Duration.minutes(1)),
         oldestJobAge.toSeconds(),
         5,
       ),
@@ -331,6 +351,24 @@ export class Auth0QueueWorker extends Construct {
     return alarms;
   }
 
+  /**
+   * The age of the oldest job: the larger of the queue's own figure and the one the worker publishes. A job the
+   * worker resends is a new message to SQS, so `ApproximateAgeOfOldestMessage` alone starts again at every
+   * resend; the worker's `OldestJobAgeSeconds` counts from the job's first send. The queue's figure covers a
+   * worker that does not run at all.
+   */
+  oldestJobAge(period: Duration): cloudwatch.IMetric {
+    return new cloudwatch.MathExpression({
+      expression: 'MAX([queue, worker])',
+      usingMetrics: {
+        queue: this.queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum' }),
+        worker: new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: 'OldestJobAgeSeconds', dimensionsMap: { service: 'worker' }, statistic: 'Maximum', period }),
+      },
+      label: 'oldest job age (s)',
+      period,
+    });
+  }
+
   private createDashboard(): void {
     const metric = (metricName: string, label: string) =>
       new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: 'worker' }, statistic: 'Sum', period: Duration.minutes(5), label });
@@ -340,6 +378,7 @@ export class Auth0QueueWorker extends Construct {
           new cloudwatch.GraphWidget({
             title: 'Jobs',
             left: [metric('JobsApplied', 'applied'), metric('JobsRequeued', 'requeued'), metric('JobsDeadLettered', 'dead-lettered')],
+            right: [this.oldestJobAge(Duration.minutes(5))],
             width: 12,
           }),
           new cloudwatch.GraphWidget({

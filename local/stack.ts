@@ -93,9 +93,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return { url: QueueUrl, arn: Attributes?.QueueArn ?? '' };
   };
   const dlq = await createQueue(`jobs-dlq${suffix}`, { MessageRetentionPeriod: String(14 * 24 * 3600) });
+  const maxReceiveCount = options.maxReceiveCount ?? (options.fifo ? 100 : 5);
   const jobs = await createQueue(`jobs${suffix}`, {
     VisibilityTimeout: String(Math.ceil((6 * timeoutMs) / 1000)),
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: options.maxReceiveCount ?? (options.fifo ? 100 : 5) }),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount }),
   });
 
   const workerEnv: Record<string, string> = {
@@ -107,6 +108,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     AUTH0_DOMAIN: tenant.origin,
     AUTH0_SECRET_ID: secretName,
     DLQ_URL: dlq.url,
+    MAX_RECEIVE_COUNT: String(maxReceiveCount),
     LOG_LEVEL: 'info',
   };
 

@@ -28,6 +28,13 @@ export interface Config {
     /** Containers that may call at once: the event source mapping's maximum concurrency (1 to 1,000). */
     readonly containers: number;
   };
+  /** How long a job may be retried, and the jobs queue's redrive budget. */
+  readonly retry: {
+    /** A job not applied this long after it was first sent is dead-lettered as `expired`. */
+    readonly maxAgeMs: number;
+    /** The jobs queue's redrive `maxReceiveCount`. */
+    readonly maxReceiveCount: number;
+  };
   readonly policy: JobPolicy;
   /** Upper bound for waiting on Auth0's answer headers, and again for its body. */
   readonly httpTimeoutMs: number;
@@ -43,11 +50,17 @@ export const CONFIG_DEFAULTS = {
   rateLimitShare: 1,
   maxConcurrency: 2,
   httpTimeoutMs: 10_000,
+  jobMaxAgeSeconds: 86_400,
+  maxReceiveCount: 5,
   logLevel: 'info',
   metricsNamespace: 'Auth0QueueWorker',
 } as const;
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+/** Lambda's advanced logging levels, onto the logger's: TRACE and FATAL are valid there. */
+const LAMBDA_LOG_LEVELS: Readonly<Record<string, LogLevel>> = { trace: 'debug', debug: 'debug', info: 'info', warn: 'warn', error: 'error', fatal: 'error' };
+/** SQS keeps a message at most 14 days: a job cannot be retried for longer. */
+const MAX_RETENTION_SECONDS = 1_209_600;
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 
@@ -88,6 +101,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
   const rateLimitReserve = decimal(read('RATE_LIMIT_RESERVE'), 'RATE_LIMIT_RESERVE', CONFIG_DEFAULTS.rateLimitReserve, 0, 0.9, fail);
   const maxConcurrency = integer(read('MAX_CONCURRENCY'), 'MAX_CONCURRENCY', CONFIG_DEFAULTS.maxConcurrency, 1, 1000, fail);
   const rateLimitShare = decimal(read('RATE_LIMIT_SHARE'), 'RATE_LIMIT_SHARE', CONFIG_DEFAULTS.rateLimitShare, 0.05, 1, fail);
+  const jobMaxAgeSeconds = integer(read('JOB_MAX_AGE_SECONDS'), 'JOB_MAX_AGE_SECONDS', CONFIG_DEFAULTS.jobMaxAgeSeconds, 60, MAX_RETENTION_SECONDS, fail);
+  const maxReceiveCount = integer(read('MAX_RECEIVE_COUNT'), 'MAX_RECEIVE_COUNT', CONFIG_DEFAULTS.maxReceiveCount, 1, 1000, fail);
   const httpTimeoutMs = integer(read('HTTP_TIMEOUT_MS'), 'HTTP_TIMEOUT_MS', CONFIG_DEFAULTS.httpTimeoutMs, 100, 60_000, fail);
 
   const allowedFields = parseAllowedFields(read('ALLOWED_FIELDS'), fail);
@@ -95,9 +110,17 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
   const allowedRoles = allowedRolesList === undefined ? undefined : new Set(allowedRolesList);
   if (allowedRoles?.size === 0) fail('ALLOWED_ROLES', 'ALLOWED_ROLES lists no role; unset it to allow any role');
 
-  const logLevelRaw = (read('LOG_LEVEL') ?? read('AWS_LAMBDA_LOG_LEVEL') ?? CONFIG_DEFAULTS.logLevel).toLowerCase();
-  const logLevel = LOG_LEVELS.find((level) => level === logLevelRaw);
-  if (logLevel === undefined) fail('LOG_LEVEL', `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  // LOG_LEVEL is this product's; AWS_LAMBDA_LOG_LEVEL is Lambda's, set by the function's logging config.
+  const ownLevel = read('LOG_LEVEL')?.toLowerCase();
+  const lambdaLevel = read('AWS_LAMBDA_LOG_LEVEL')?.toLowerCase();
+  let logLevel: LogLevel | undefined = CONFIG_DEFAULTS.logLevel;
+  if (ownLevel !== undefined) {
+    logLevel = LOG_LEVELS.find((level) => level === ownLevel);
+    if (logLevel === undefined) fail('LOG_LEVEL', `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  } else if (lambdaLevel !== undefined) {
+    // Lambda validates its own setting: an unknown value here is a newer level, not a mistake to fail on.
+    logLevel = LAMBDA_LOG_LEVELS[lambdaLevel] ?? CONFIG_DEFAULTS.logLevel;
+  }
 
   const [first] = problems;
   if (first !== undefined || origin === undefined || secretId === undefined || dlqUrl === undefined || jobsQueueUrl === undefined) {
@@ -111,6 +134,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
     jobsQueueUrl,
     jobConcurrency,
     rateLimit: { reserve: rateLimitReserve, share: rateLimitShare, containers: maxConcurrency },
+    retry: { maxAgeMs: jobMaxAgeSeconds * 1000, maxReceiveCount },
     policy: { allowedFields, allowedRoles },
     httpTimeoutMs,
     logLevel: logLevel ?? CONFIG_DEFAULTS.logLevel,

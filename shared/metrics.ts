@@ -1,4 +1,4 @@
-/** The metrics the worker and the sync publish: counts, and milliseconds for names ending in `Ms`. */
+/** The metrics the worker and the sync publish: counts, milliseconds for names ending in `Ms`, seconds for `Seconds`. */
 export const METRIC_NAMES = [
   'JobsApplied',
   'JobsRequeued',
@@ -7,6 +7,7 @@ export const METRIC_NAMES = [
   'CallsPaced',
   'PacedWaitMs',
   'TokensFetched',
+  'OldestJobAgeSeconds',
   'SyncRoleAdds',
   'SyncRoleRemoves',
   'SyncMetadataUpdates',
@@ -19,9 +20,11 @@ export const METRIC_NAMES = [
 /** One of the worker's metrics. */
 export type MetricName = (typeof METRIC_NAMES)[number];
 
-/** Counters that are published as one CloudWatch embedded-metric-format line per flush. */
+/** Counters and maxima that are published as one CloudWatch embedded-metric-format line per flush. */
 export interface Metrics {
   add(name: MetricName, count?: number): void;
+  /** Keeps the largest value given since the last flush (an age, say). */
+  maximum(name: MetricName, value: number): void;
   /** Writes the counts gathered since the last flush (if any) and resets them. */
   flush(): void;
 }
@@ -43,6 +46,9 @@ export function createMetrics(options: {
     add(name, count = 1) {
       counts.set(name, (counts.get(name) ?? 0) + count);
     },
+    maximum(name, value) {
+      counts.set(name, Math.max(counts.get(name) ?? value, value));
+    },
     flush() {
       if (counts.size === 0) return;
       const names = [...counts.keys()];
@@ -51,7 +57,7 @@ export function createMetrics(options: {
           _aws: {
             Timestamp: now(),
             CloudWatchMetrics: [
-              { Namespace: namespace, Dimensions: [['service']], Metrics: names.map((Name) => ({ Name, Unit: Name.endsWith('Ms') ? 'Milliseconds' : 'Count' })) },
+              { Namespace: namespace, Dimensions: [['service']], Metrics: names.map((Name) => ({ Name, Unit: unitOf(Name) })) },
             ],
           },
           service,
@@ -61,4 +67,8 @@ export function createMetrics(options: {
       counts.clear();
     },
   };
+}
+
+function unitOf(name: MetricName): 'Milliseconds' | 'Seconds' | 'Count' {
+  return name.endsWith('Ms') ? 'Milliseconds' : name.endsWith('Seconds') ? 'Seconds' : 'Count';
 }

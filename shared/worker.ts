@@ -58,8 +58,9 @@ export function createWorkerDeps(config: Config, overrides: WorkerOverrides = {}
   const queue = overrides.queue ?? createSqsQueueOps(new SQSClient({ useQueueUrlAsEndpoint: false }), config.dlqUrl);
   return {
     policy: config.policy,
+    rules: config.retry,
     concurrency: config.jobConcurrency,
-    applyJob: createJobApplier({ client, allowedRoles: config.policy.allowedRoles, logger }),
+    applyJob: createJobApplier({ client, allowedRoles: config.policy.allowedRoles, logger, now }),
     queue,
     logger,
     metrics,

@@ -4,8 +4,10 @@ import type { ApplyJob } from '../jobs/apply-job.ts';
 import { type JobPolicy, parseJob } from '../jobs/parse-job.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { rateLimitedDelaySeconds, retryDelaySeconds } from './backoff.ts';
-import { type QueueOps, REQUEUE_ATTRIBUTE, type VisibilityChange } from './sqs.ts';
+import { boundedText } from '../text.ts';
+import { retryDelaySeconds } from './backoff.ts';
+import { type Fate, type FateRules, decideFate, isFifo, jobAgeSeconds, readRetryState, receiveCount } from './fate.ts';
+import type { DeadLetter, QueueOps, ResendEntry, VisibilityChange } from './sqs.ts';
 
 /** What {@link processJobs} needs; built once per container. */
 export interface ProcessJobsDeps {
@@ -18,31 +20,28 @@ export interface ProcessJobsDeps {
   readonly metrics: Metrics;
   readonly now: () => number;
   readonly random: () => number;
+  /** How long a job may keep being retried, and the redrive budget of records kept in place. */
+  readonly rules: FateRules;
   /** No record starts when less than this is left of the invocation. Default 5 s, at most a quarter of the time. */
   readonly startReserveMs?: number;
   /** Calls still in flight this long before the deadline are cut short. Default 1.5 s, at most a tenth of the time. */
   readonly abortReserveMs?: number;
 }
 
-/** How one record ended. */
-type Outcome =
-  | { readonly kind: 'applied' }
-  | { readonly kind: 'dead_lettered'; readonly code: string }
-  | { readonly kind: 'requeued'; readonly delaySeconds: number; readonly code: string; readonly resend?: boolean };
-
 const DEFAULT_START_RESERVE_MS = 5_000;
 const DEFAULT_ABORT_RESERVE_MS = 1_500;
+/** The closing SQS calls (resends, visibility changes) must be done this long before the deadline. */
+const CLOSE_RESERVE_MS = 300;
+/** Longest error message kept in a dead-letter attribute or a log line, in code points. */
+const MAX_ERROR_CHARS = 1_000;
 
 /**
- * Processes one SQS batch of jobs and returns a partial batch response. Never throws for a record's problem:
- * - applied: acknowledged;
- * - rate limited (a 429, or no room in the tenant's bucket before the invocation ends, see the pacer):
- *   put back for the wait Auth0 asked for or the pacer projected (with jitter);
- * - retryable: made invisible for an exponential back-off from `ApproximateReceiveCount`, reported failed;
- * - permanent or invalid: sent to the dead-letter queue with its reason, acknowledged; if that send fails,
- *   reported failed instead. Nothing is dropped;
- * - FIFO: after a failure in a message group, the group's later records are reported failed unattempted;
- * - near the deadline no record starts; the rest are reported failed and come back at once.
+ * Processes one SQS batch of jobs and returns a partial batch response. Never throws for a record's problem.
+ * Each record is tried (unless the invocation is about to end, or an earlier record of its FIFO group
+ * failed) and its fate decided in one place, {@link decideFate}: applied, dead-lettered with a reason, or
+ * requeued with a delay. Dead letters are sent as records end (in order within a FIFO group); a failed send
+ * keeps the record on the queue. Requeued records are resent as new delayed messages or made invisible in
+ * place, in as few SQS calls as possible, before the invocation's deadline.
  *
  * @example
  * export const handler: SQSHandler = (event, context) => processJobs(event, context, deps);
@@ -55,38 +54,51 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
   const startBy = started + remaining - Math.min(deps.startReserveMs ?? DEFAULT_START_RESERVE_MS, remaining / 4);
   // AbortSignal.timeout() throws on a fractional delay.
   const signal = AbortSignal.timeout(Math.max(0, Math.floor(remaining - Math.min(deps.abortReserveMs ?? DEFAULT_ABORT_RESERVE_MS, remaining / 10))));
+  const closeSignal = AbortSignal.timeout(Math.max(0, Math.floor(remaining - Math.min(CLOSE_RESERVE_MS, remaining / 20))));
 
-  const outcomes = new Map<SQSRecord, Outcome>();
+  const fates = new Map<SQSRecord, Fate>();
   const lanes = toLanes(event.Records);
+  let oldestAgeSeconds = 0;
   let next = 0;
   const work = async () => {
     for (let lane = lanes[next++]; lane !== undefined; lane = lanes[next++]) {
-      let blocked: Extract<Outcome, { kind: 'requeued' }> | undefined;
+      let blocked: Extract<Fate, { kind: 'requeue' }> | undefined;
       for (const record of lane) {
-        let outcome: Outcome;
+        oldestAgeSeconds = Math.max(oldestAgeSeconds, jobAgeSeconds(record, now()));
+        const log = deps.logger.child({ messageId: record.messageId });
+        let fate: Fate;
+        let jobId: string | undefined;
         if (blocked !== undefined) {
           // FIFO: a later record of a failed group waits for the failed one, and comes back with it.
-          outcome = { kind: 'requeued', delaySeconds: blocked.delaySeconds, code: 'fifo_order' };
+          fate = decideFate(record, new RetryableError('fifo_order', 'an earlier job of its FIFO message group was requeued'), now(), deps.rules, deps.random);
+          if (fate.kind === 'requeue') fate = { ...fate, delaySeconds: Math.max(fate.delaySeconds, blocked.delaySeconds) };
         } else if (now() >= startBy) {
-          outcome = { kind: 'requeued', delaySeconds: 0, code: 'deadline' };
+          fate = decideFate(record, new RetryableError('deadline', 'not started: the invocation is about to end'), now(), deps.rules, deps.random);
         } else {
-          outcome = await processRecord(record, { signal, waitUntil: startBy }, deps);
+          const tried = await tryRecord(record, { signal, waitUntil: startBy }, deps, log);
+          jobId = tried.jobId;
+          fate = decideFate(record, tried.error, now(), deps.rules, deps.random);
         }
-        if (outcome.kind === 'requeued') blocked = outcome;
-        outcomes.set(record, outcome);
+        if (fate.kind === 'dead_letter') fate = await deadLetter(record, fate.error, jobId, deps, log, signal);
+        if (fate.kind === 'requeue') {
+          blocked = fate;
+          logRequeue(log, fate);
+        }
+        fates.set(record, fate);
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(deps.concurrency, lanes.length) }, work));
 
-  const batchItemFailures = await requeue(outcomes, deps);
+  const batchItemFailures = await requeue(fates, deps, closeSignal);
   const counts = { applied: 0, dead_lettered: 0, requeued: 0 };
-  for (const outcome of outcomes.values()) counts[outcome.kind]++;
+  for (const fate of fates.values()) counts[fate.kind === 'applied' ? 'applied' : fate.kind === 'dead_letter' ? 'dead_lettered' : 'requeued']++;
   metrics.add('JobsApplied', counts.applied);
   metrics.add('JobsRequeued', counts.requeued);
   metrics.add('JobsDeadLettered', counts.dead_lettered);
+  metrics.maximum('OldestJobAgeSeconds', oldestAgeSeconds);
   metrics.flush();
-  logger.info('batch done', { records: event.Records.length, ...counts, durationMs: now() - started });
+  logger.info('batch done', { records: event.Records.length, ...counts, oldestJobAgeSeconds: oldestAgeSeconds, durationMs: now() - started });
   return { batchItemFailures };
 }
 
@@ -96,98 +108,95 @@ interface InvocationLimits {
   readonly waitUntil: number;
 }
 
-async function processRecord(record: SQSRecord, limits: InvocationLimits, deps: ProcessJobsDeps): Promise<Outcome> {
+/** Parses and applies one record; resolves with the product error it ended with, if any. Never throws. */
+async function tryRecord(record: SQSRecord, limits: InvocationLimits, deps: ProcessJobsDeps, log: Logger): Promise<{ error?: JobError; jobId?: string }> {
   const started = deps.now();
-  let log = deps.logger.child({ messageId: record.messageId });
   let jobId: string | undefined;
   try {
     const job = parseJob(record.body, deps.policy);
     jobId = job.jobId;
-    if (jobId !== undefined) log = log.child({ jobId });
     await deps.applyJob(job, { correlationId: jobId, signal: limits.signal, waitUntil: limits.waitUntil });
-    log.info('job applied', { type: job.type, durationMs: deps.now() - started });
-    return { kind: 'applied' };
+    (jobId === undefined ? log : log.child({ jobId })).info('job applied', { type: job.type, durationMs: deps.now() - started });
+    return {};
   } catch (caught) {
-    const error = toJobError(caught);
-    const fields = { code: error.code, error: error.message, status: error.status, auth0ErrorCode: error.auth0ErrorCode };
-    if (error.kind === 'permanent') {
-      try {
-        await deps.queue.sendToDeadLetter(deadLetterFor(record, error, jobId, deps.now()));
-        log.error('job dead-lettered', fields);
-        return { kind: 'dead_lettered', code: error.code };
-      } catch (sendError) {
-        log.error('job could not be dead-lettered; it stays on the queue', {
-          ...fields,
-          sendError: sendError instanceof Error ? sendError.name : 'unknown',
-        });
-        return { kind: 'requeued', delaySeconds: retryDelaySeconds(receiveCount(record), deps.random), code: 'dead_letter_failed' };
-      }
-    }
-    const delaySeconds =
-      error instanceof RateLimitedError
-        ? rateLimitedDelaySeconds(error.retryAt - deps.now(), deps.random, Math.max(requeueCount(record), receiveCount(record) - 1))
-      : error.code === 'deadline' ? 0 // cut short by the invocation's end, not by a fault: straight back
-      : retryDelaySeconds(receiveCount(record), deps.random);
-    // Rate-limited work on a standard queue goes back as a fresh delayed message: a 429 says nothing about
-    // the job, so it must not spend the receives that the redrive policy counts towards the dead-letter queue.
-    const resend = error instanceof RateLimitedError && !isFifo(record) && requeueCount(record) < MAX_RESENDS;
-    // Throttling is normal operation under a backlog: counted in the metrics, logged at info. Faults warn.
-    const level = error instanceof RateLimitedError ? 'info' : 'warn';
-    log[level]('job requeued', { ...fields, delaySeconds, ...(resend ? { resend } : {}) });
-    return { kind: 'requeued', delaySeconds, code: error.code, resend };
+    return { error: toJobError(caught), ...(jobId === undefined ? {} : { jobId }) };
   }
 }
 
+/** Sends a record to the dead-letter queue; when SQS does not take it, the record stays on the queue instead. */
+async function deadLetter(record: SQSRecord, error: JobError, jobId: string | undefined, deps: ProcessJobsDeps, log: Logger, signal: AbortSignal): Promise<Fate> {
+  const fields = errorFields(error);
+  try {
+    await deps.queue.sendToDeadLetter(deadLetterFor(record, error, jobId, deps.now()), signal);
+    (jobId === undefined ? log : log.child({ jobId })).error('job dead-lettered', fields);
+    return { kind: 'dead_letter', error };
+  } catch (sendError) {
+    log.error('job could not be dead-lettered; it stays on the queue', { ...fields, sendError: sendError instanceof Error ? sendError.name : 'unknown' });
+    const retry = readRetryState(record, deps.now());
+    // In place, so that SQS's own redrive still takes the job to the dead-letter queue if this keeps failing.
+    return {
+      kind: 'requeue',
+      via: 'visibility',
+      delaySeconds: retryDelaySeconds(receiveCount(record), deps.random),
+      error: new RetryableError('dead_letter_failed', `the dead-letter queue did not take the job (${fields.code})`),
+      retry,
+    };
+  }
+}
+
+function logRequeue(log: Logger, fate: Extract<Fate, { kind: 'requeue' }>): void {
+  // Throttling and the invocation's end are normal operation under a backlog: logged at info. Faults warn.
+  const quiet = fate.error instanceof RateLimitedError || fate.error.code === 'deadline' || fate.error.code === 'fifo_order';
+  log[quiet ? 'info' : 'warn']('job requeued', { ...errorFields(fate.error), delaySeconds: fate.delaySeconds, via: fate.via, attempts: fate.retry.attempts });
+}
+
+function errorFields(error: JobError) {
+  return {
+    code: error.code,
+    error: boundedText(error.message, MAX_ERROR_CHARS),
+    status: error.status,
+    auth0ErrorCode: error.auth0ErrorCode === undefined ? undefined : boundedText(error.auth0ErrorCode, 100),
+  };
+}
+
 /**
- * Puts requeued records back: rate-limited ones on a standard queue as fresh delayed messages (then
- * acknowledged), every other one, and any resend that failed, by changing its visibility and reporting it
- * as a batch item failure.
+ * Puts requeued records back: those to resend as fresh delayed messages (then acknowledged), every other
+ * one, and any resend that failed, by changing its visibility and reporting it as a batch item failure.
+ * Every call is cut short by `signal`, before the invocation times out; a record whose change did not go
+ * through is still reported failed and comes back after the queue's visibility timeout.
  */
-async function requeue(outcomes: ReadonlyMap<SQSRecord, Outcome>, deps: ProcessJobsDeps): Promise<SQSBatchItemFailure[]> {
-  const resends = new Map<string, Array<{ record: SQSRecord; delaySeconds: number }>>();
-  for (const [record, outcome] of outcomes) {
-    if (outcome.kind !== 'requeued' || !outcome.resend) continue;
+async function requeue(fates: ReadonlyMap<SQSRecord, Fate>, deps: ProcessJobsDeps, signal: AbortSignal): Promise<SQSBatchItemFailure[]> {
+  const resends = new Map<string, ResendEntry[]>();
+  for (const [record, fate] of fates) {
+    if (fate.kind !== 'requeue' || fate.via !== 'resend') continue;
     const batch = resends.get(record.eventSourceARN) ?? [];
-    batch.push({ record, delaySeconds: outcome.delaySeconds });
+    batch.push({ record, delaySeconds: fate.delaySeconds, retry: fate.retry });
     resends.set(record.eventSourceARN, batch);
   }
   const resent = new Set<string>();
   for (const [arn, batch] of resends) {
-    const failed = await deps.queue.resend(arn, batch);
+    const failed = await deps.queue.resend(arn, batch, signal);
     for (const { record } of batch) if (!failed.has(record.messageId)) resent.add(record.messageId);
-    if (failed.size > 0) deps.logger.warn('could not resend rate-limited records; changing their visibility instead', { count: failed.size });
+    if (failed.size > 0) deps.logger.warn('could not resend requeued records; changing their visibility instead', { count: failed.size });
   }
 
   const byQueue = new Map<string, VisibilityChange[]>();
   const failures: SQSBatchItemFailure[] = [];
-  for (const [record, outcome] of outcomes) {
-    if (outcome.kind !== 'requeued' || resent.has(record.messageId)) continue;
+  for (const [record, fate] of fates) {
+    if (fate.kind !== 'requeue' || resent.has(record.messageId)) continue;
     failures.push({ itemIdentifier: record.messageId });
     const changes = byQueue.get(record.eventSourceARN) ?? [];
-    changes.push({ messageId: record.messageId, receiptHandle: record.receiptHandle, delaySeconds: outcome.delaySeconds });
+    changes.push({ messageId: record.messageId, receiptHandle: record.receiptHandle, delaySeconds: fate.delaySeconds });
     byQueue.set(record.eventSourceARN, changes);
   }
   for (const [arn, changes] of byQueue) {
-    const failed = await deps.queue.changeVisibility(arn, changes);
+    const failed = await deps.queue.changeVisibility(arn, changes, signal);
     if (failed.size > 0) {
       // Still reported failed: those records come back after the queue's own visibility timeout instead.
       deps.logger.warn('could not set the visibility of requeued records', { count: failed.size });
     }
   }
   return failures;
-}
-
-/** How often one job may be resent for rate limits before it is left to the redrive policy like any other. */
-export const MAX_RESENDS = 100;
-
-function isFifo(record: SQSRecord): boolean {
-  return record.eventSourceARN.endsWith('.fifo');
-}
-
-/** How many times the job was already resent, from the attribute each resend carries. */
-function requeueCount(record: SQSRecord): number {
-  const count = Number(record.messageAttributes[REQUEUE_ATTRIBUTE]?.stringValue);
-  return Number.isInteger(count) && count > 0 ? count : 0;
 }
 
 /**
@@ -198,7 +207,7 @@ function toLanes(records: readonly SQSRecord[]): SQSRecord[][] {
   const groups = new Map<string, SQSRecord[]>();
   const lanes: SQSRecord[][] = [];
   for (const record of records) {
-    const group = record.eventSourceARN.endsWith('.fifo') ? record.attributes.MessageGroupId : undefined;
+    const group = isFifo(record) ? record.attributes.MessageGroupId : undefined;
     if (group === undefined) {
       lanes.push([record]);
       continue;
@@ -215,24 +224,23 @@ function toLanes(records: readonly SQSRecord[]): SQSRecord[][] {
   return lanes;
 }
 
-function deadLetterFor(record: SQSRecord, error: JobError, jobId: string | undefined, at: number) {
+/** The dead letter of a record: its body as it came, and attributes SQS accepts whatever the error says. */
+function deadLetterFor(record: SQSRecord, error: JobError, jobId: string | undefined, at: number): DeadLetter {
+  const retry = readRetryState(record, at);
   const attributes: Record<string, string | number> = {
     reason: error.code,
-    errorMessage: error.message.slice(0, 1_000),
+    errorMessage: boundedText(error.message, MAX_ERROR_CHARS),
     originalMessageId: record.messageId,
     sourceQueueArn: record.eventSourceARN,
     failedAt: new Date(at).toISOString(),
+    firstSentAt: new Date(retry.firstSentAt).toISOString(),
     receiveCount: receiveCount(record),
   };
+  if (isJobError(error.cause)) attributes['lastError'] = error.cause.code;
   if (error.status !== undefined) attributes['httpStatus'] = error.status;
-  if (error.auth0ErrorCode !== undefined) attributes['auth0ErrorCode'] = error.auth0ErrorCode;
-  if (jobId !== undefined) attributes['jobId'] = jobId;
+  if (error.auth0ErrorCode !== undefined) attributes['auth0ErrorCode'] = boundedText(error.auth0ErrorCode, 100);
+  if (jobId !== undefined) attributes['jobId'] = boundedText(jobId, 256);
   return { body: record.body, attributes, groupId: record.attributes.MessageGroupId, deduplicationId: record.messageId };
-}
-
-function receiveCount(record: SQSRecord): number {
-  const count = Number(record.attributes.ApproximateReceiveCount);
-  return Number.isInteger(count) && count > 0 ? count : 1;
 }
 
 /** Anything that is not a product error is a bug or an unforeseen failure: keep the job and try again. */

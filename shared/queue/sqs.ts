@@ -7,15 +7,20 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-
-/** Message attribute counting how often a job was resent to the queue for rate limits. */
-export const REQUEUE_ATTRIBUTE = 'requeues';
+import { LEGACY_REQUEUE_ATTRIBUTE, MAX_MESSAGE_ATTRIBUTES, RETRY_ATTRIBUTE, type RetryState, formatRetryState } from './fate.ts';
 
 /** A record to make visible again after `delaySeconds`. */
 export interface VisibilityChange {
   readonly messageId: string;
   readonly receiptHandle: string;
   readonly delaySeconds: number;
+}
+
+/** A record to send again as a new message, with the retry state it carries. */
+export interface ResendEntry {
+  readonly record: SQSRecord;
+  readonly delaySeconds: number;
+  readonly retry: RetryState;
 }
 
 /** A message for the dead-letter queue. */
@@ -28,22 +33,27 @@ export interface DeadLetter {
   readonly deduplicationId?: string | undefined;
 }
 
-/** The queue operations the worker needs, narrow enough to fake in tests. */
+/**
+ * The queue operations the worker needs, narrow enough to fake in tests. Each takes the signal that ends it
+ * before the invocation times out.
+ */
 export interface QueueOps {
   /** Changes the visibility of records of the queue `queueArn`; resolves with the message ids that could not be changed. */
-  changeVisibility(queueArn: string, changes: readonly VisibilityChange[]): Promise<ReadonlySet<string>>;
+  changeVisibility(queueArn: string, changes: readonly VisibilityChange[], signal?: AbortSignal): Promise<ReadonlySet<string>>;
   /**
    * Sends records again to their queue (`queueArn`) as new messages delayed by `delaySeconds`, with their
-   * body and message attributes and the requeue count raised by one; resolves with the message ids that
-   * could not be sent. A new message starts with a receive count of zero.
+   * body, their producer's message attributes and the retry state; resolves with the message ids that could
+   * not be sent. A new message starts with a receive count of zero.
    */
-  resend(queueArn: string, records: ReadonlyArray<{ record: SQSRecord; delaySeconds: number }>): Promise<ReadonlySet<string>>;
+  resend(queueArn: string, entries: readonly ResendEntry[], signal?: AbortSignal): Promise<ReadonlySet<string>>;
   /** Sends one message to the dead-letter queue; rejects when SQS did not take it. */
-  sendToDeadLetter(letter: DeadLetter): Promise<void>;
+  sendToDeadLetter(letter: DeadLetter, signal?: AbortSignal): Promise<void>;
 }
 
 /** SQS takes at most 10 entries per batch call. */
 const BATCH_LIMIT = 10;
+/** SQS takes at most 1 MiB per message, and per batch call all entries together. */
+const BATCH_BYTES = 1_048_576;
 
 /**
  * Creates the SQS-backed queue operations.
@@ -73,34 +83,37 @@ export function createSqsQueueOps(client: Pick<SQSClient, 'send'>, dlqUrl: strin
   };
 
   return {
-    async changeVisibility(queueArn, changes) {
+    async changeVisibility(queueArn, changes, signal) {
       const queueUrl = await queueUrlOf(queueArn);
-      return inBatches(changes, (change) => change.messageId, (entries) =>
+      return inBatches(chunk(changes, () => 0), (change) => change.messageId, (entries) =>
         client.send(
           new ChangeMessageVisibilityBatchCommand({
             QueueUrl: queueUrl,
             Entries: entries.map((change, index) => ({ Id: String(index), ReceiptHandle: change.receiptHandle, VisibilityTimeout: change.delaySeconds })),
           }),
+          { abortSignal: signal },
         ),
       );
     },
-    async resend(queueArn, records) {
+    async resend(queueArn, entries, signal) {
       const queueUrl = await queueUrlOf(queueArn);
-      return inBatches(records, ({ record }) => record.messageId, (entries) =>
+      const messages = entries.map((entry) => ({ entry, attributes: resendAttributes(entry.record, entry.retry) }));
+      return inBatches(chunk(messages, ({ entry, attributes }) => messageBytes(entry.record.body, attributes)), ({ entry }) => entry.record.messageId, (batch) =>
         client.send(
           new SendMessageBatchCommand({
             QueueUrl: queueUrl,
-            Entries: entries.map(({ record, delaySeconds }, index) => ({
+            Entries: batch.map(({ entry, attributes }, index) => ({
               Id: String(index),
-              MessageBody: record.body,
-              DelaySeconds: delaySeconds,
-              MessageAttributes: resendAttributes(record),
+              MessageBody: entry.record.body,
+              DelaySeconds: entry.delaySeconds,
+              MessageAttributes: attributes,
             })),
           }),
+          { abortSignal: signal },
         ),
       );
     },
-    async sendToDeadLetter(letter) {
+    async sendToDeadLetter(letter, signal) {
       await client.send(
         new SendMessageCommand({
           QueueUrl: dlqUrl,
@@ -108,19 +121,46 @@ export function createSqsQueueOps(client: Pick<SQSClient, 'send'>, dlqUrl: strin
           MessageAttributes: toMessageAttributes(letter.attributes),
           ...(fifoDlq ? { MessageGroupId: letter.groupId ?? 'dead-letters', MessageDeduplicationId: letter.deduplicationId } : {}),
         }),
+        { abortSignal: signal },
       );
     },
   };
 }
 
-/**
- * Runs an SQS batch call per ten items, entry ids being indexes into the chunk; resolves with the message
- * ids of the items SQS did not take, or of every item of a call that failed outright.
- */
-async function inBatches<T>(items: readonly T[], messageId: (item: T) => string, call: (entries: readonly T[]) => Promise<{ Failed?: Array<{ Id?: string }> }>): Promise<Set<string>> {
-  const failed = new Set<string>();
+/** Splits items into batch calls of at most ten entries and at most 1 MiB together. */
+function chunk<T>(items: readonly T[], bytes: (item: T) => number): T[][] {
   const chunks: T[][] = [];
-  for (let start = 0; start < items.length; start += BATCH_LIMIT) chunks.push(items.slice(start, start + BATCH_LIMIT));
+  let current: T[] = [];
+  let size = 0;
+  for (const item of items) {
+    const itemBytes = bytes(item);
+    if (current.length === BATCH_LIMIT || (current.length > 0 && size + itemBytes > BATCH_BYTES)) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(item);
+    size += itemBytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** A message's size as SQS counts it: the body and each attribute's name, type and value, in UTF-8 bytes. */
+function messageBytes(body: string, attributes: Record<string, MessageAttributeValue>): number {
+  let bytes = Buffer.byteLength(body, 'utf8');
+  for (const [name, value] of Object.entries(attributes)) {
+    bytes += Buffer.byteLength(name, 'utf8') + Buffer.byteLength(value.DataType ?? '', 'utf8') + Buffer.byteLength(value.StringValue ?? '', 'utf8') + (value.BinaryValue?.length ?? 0);
+  }
+  return bytes;
+}
+
+/**
+ * Runs one SQS batch call per chunk, entry ids being indexes into the chunk; resolves with the message ids
+ * of the items SQS did not take, or of every item of a call that failed outright.
+ */
+async function inBatches<T>(chunks: readonly T[][], messageId: (item: T) => string, call: (entries: readonly T[]) => Promise<{ Failed?: Array<{ Id?: string }> }>): Promise<Set<string>> {
+  const failed = new Set<string>();
   await Promise.all(
     chunks.map(async (entries) => {
       try {
@@ -137,15 +177,18 @@ async function inBatches<T>(items: readonly T[], messageId: (item: T) => string,
   return failed;
 }
 
-/** The record's own message attributes (SQS allows ten), with the requeue count raised by one. */
-function resendAttributes(record: SQSRecord): Record<string, MessageAttributeValue> {
+/**
+ * The producer's message attributes of a record (string, number and binary), with the retry state in place
+ * of the worker's earlier one. The fate decision resends only records with room for it (SQS allows ten).
+ */
+function resendAttributes(record: SQSRecord, retry: RetryState): Record<string, MessageAttributeValue> {
   const attributes: Record<string, MessageAttributeValue> = {};
   for (const [name, value] of Object.entries(record.messageAttributes)) {
-    if (name === REQUEUE_ATTRIBUTE || value.stringValue === undefined) continue;
-    attributes[name] = { DataType: value.dataType, StringValue: value.stringValue };
+    if (name === RETRY_ATTRIBUTE || name === LEGACY_REQUEUE_ATTRIBUTE) continue;
+    if (value.stringValue !== undefined) attributes[name] = { DataType: value.dataType, StringValue: value.stringValue };
+    else if (value.binaryValue !== undefined) attributes[name] = { DataType: value.dataType, BinaryValue: Buffer.from(value.binaryValue, 'base64') };
   }
-  const count = Number(record.messageAttributes[REQUEUE_ATTRIBUTE]?.stringValue ?? 0) || 0;
-  if (Object.keys(attributes).length < 10) attributes[REQUEUE_ATTRIBUTE] = { DataType: 'Number', StringValue: String(count + 1) };
+  if (Object.keys(attributes).length < MAX_MESSAGE_ATTRIBUTES) attributes[RETRY_ATTRIBUTE] = { DataType: 'String', StringValue: formatRetryState(retry) };
   return attributes;
 }
 

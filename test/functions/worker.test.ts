@@ -165,7 +165,9 @@ describe('Bundle: dist/worker/index.mjs on the local AWS endpoints', () => {
     expect(delayed).toHaveLength(1);
     expect((delayed[0]?.delayUntil ?? 0) - started).toBeGreaterThanOrEqual(2_000);
     expect((delayed[0]?.delayUntil ?? 0) - started).toBeLessThan(15_000);
-    expect(delayed[0]?.messageAttributes['requeues']).toEqual({ DataType: 'Number', StringValue: '1' });
+    // It carries when it was first sent and that it was tried once.
+    const firstSentAt = received.find((message) => message.Body === delayed[0]?.body)?.Attributes?.['SentTimestamp'];
+    expect(delayed[0]?.messageAttributes['auth0-queue-worker.retry']).toEqual({ DataType: 'String', StringValue: `${firstSentAt}:1` });
     const applied = [1, 2, 3].filter((n) => auth0.users.get(`auth0|user-${n}`)?.['blocked'] === true);
     expect(applied).toHaveLength(2);
     expect(elapsed).toBeGreaterThanOrEqual(2_000);

@@ -1,4 +1,5 @@
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { RetryState } from '../../shared/queue/fate.ts';
 import type { DeadLetter, QueueOps, VisibilityChange } from '../../shared/queue/sqs.ts';
 
 export const QUEUE_ARN = 'arn:aws:sqs:eu-west-1:123456789012:jobs';
@@ -6,8 +7,14 @@ export const FIFO_QUEUE_ARN = 'arn:aws:sqs:eu-west-1:123456789012:jobs.fifo';
 
 let serial = 0;
 
+/** When records are sent unless a test says otherwise: the start of the test clock (createClock). */
+export const SENT_AT = Date.UTC(2026, 10, 23, 12, 0, 0);
+
 /** An SQS record as Lambda's event source mapping delivers it. */
-export function sqsRecord(body: unknown, options: { arn?: string; groupId?: string; receiveCount?: number; messageId?: string } = {}): SQSRecord {
+export function sqsRecord(
+  body: unknown,
+  options: { arn?: string; groupId?: string; receiveCount?: number; messageId?: string; sentAt?: number; attributes?: SQSRecord['messageAttributes'] } = {},
+): SQSRecord {
   serial += 1;
   const messageId = options.messageId ?? `00000000-0000-4000-8000-${String(serial).padStart(12, '0')}`;
   return {
@@ -16,12 +23,12 @@ export function sqsRecord(body: unknown, options: { arn?: string; groupId?: stri
     body: typeof body === 'string' ? body : JSON.stringify(body),
     attributes: {
       ApproximateReceiveCount: String(options.receiveCount ?? 1),
-      SentTimestamp: '1790000000000',
+      SentTimestamp: String(options.sentAt ?? SENT_AT),
       SenderId: 'AIDAEXAMPLE',
-      ApproximateFirstReceiveTimestamp: '1790000000000',
+      ApproximateFirstReceiveTimestamp: String(options.sentAt ?? SENT_AT),
       ...(options.groupId === undefined ? {} : { MessageGroupId: options.groupId, SequenceNumber: String(serial), MessageDeduplicationId: messageId }),
     },
-    messageAttributes: {},
+    messageAttributes: options.attributes ?? {},
     md5OfBody: '',
     eventSource: 'aws:sqs',
     eventSourceARN: options.arn ?? QUEUE_ARN,
@@ -42,7 +49,7 @@ export function lambdaContext(now: () => number, timeoutMs = 30_000) {
 /** Hand-written fake of the queue operations, recording every call. */
 export function createFakeQueue(options: { failDeadLetter?: boolean; failVisibility?: boolean; failResend?: boolean } = {}) {
   const deadLetters: DeadLetter[] = [];
-  const resent: Array<{ queueArn: string; messageId: string; delaySeconds: number }> = [];
+  const resent: Array<{ queueArn: string; messageId: string; delaySeconds: number; retry: RetryState }> = [];
   const visibility: Array<{ queueArn: string; changes: VisibilityChange[] }> = [];
   const queue: QueueOps = {
     async changeVisibility(queueArn, changes) {
@@ -51,7 +58,7 @@ export function createFakeQueue(options: { failDeadLetter?: boolean; failVisibil
     },
     async resend(queueArn, records) {
       if (options.failResend) return new Set(records.map(({ record }) => record.messageId));
-      for (const { record, delaySeconds } of records) resent.push({ queueArn, messageId: record.messageId, delaySeconds });
+      for (const { record, delaySeconds, retry } of records) resent.push({ queueArn, messageId: record.messageId, delaySeconds, retry });
       return new Set<string>();
     },
     async sendToDeadLetter(letter) {

@@ -65,6 +65,19 @@ describe('Construct: Auth0QueueWorker', () => {
     template.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true });
   });
 
+  it('tells the worker the redrive budget and the maximum job age, and keeps jobs on the queue a day past that age', () => {
+    // Act
+    const defaults = synth().template;
+    const week = synth({ maxJobAge: Duration.days(7), fifo: true }).template;
+
+    // Assess
+    defaults.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ MAX_RECEIVE_COUNT: '5', JOB_MAX_AGE_SECONDS: '86400' }) } });
+    defaults.hasResourceProperties('AWS::SQS::Queue', { RedrivePolicy: Match.anyValue(), MessageRetentionPeriod: 345_600 });
+    week.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ MAX_RECEIVE_COUNT: '100', JOB_MAX_AGE_SECONDS: '604800' }) } });
+    week.hasResourceProperties('AWS::SQS::Queue', { RedrivePolicy: Match.anyValue(), MessageRetentionPeriod: 691_200 });
+    expect(() => synth({ maxJobAge: Duration.days(14) })).toThrow(/maxJobAge must be from 1 minute to 13 days/);
+  });
+
   it('refuses non-TLS access to both queues', () => {
     // Act
     const { template } = synth();
@@ -119,7 +132,12 @@ describe('Construct: Auth0QueueWorker', () => {
     // Assess
     template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, AlarmActions: Match.anyValue() });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 900 });
+    // The oldest job's age counts from its first send, which the worker publishes: resends make new messages.
+    const [oldest] = Object.values(template.findResources('AWS::CloudWatch::Alarm', { Properties: { Threshold: 900 } }));
+    const queries = JSON.stringify(oldest?.['Properties'].Metrics);
+    expect(queries).toContain('MAX([queue, worker])');
+    expect(queries).toContain('"MetricName":"ApproximateAgeOfOldestMessage"');
+    expect(queries).toContain('"MetricName":"OldestJobAgeSeconds"');
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors' });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Throttles' });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });

@@ -74,6 +74,8 @@ describe('Function: loadConfig()', () => {
     [{ RATE_LIMIT_SHARE: '0' }, 'RATE_LIMIT_SHARE', 'from 0.05 to 1'],
     [{ RATE_LIMIT_SHARE: '1.5' }, 'RATE_LIMIT_SHARE', 'from 0.05 to 1'],
     [{ MAX_CONCURRENCY: '0' }, 'MAX_CONCURRENCY', 'MAX_CONCURRENCY must be an integer from 1 to 1000'],
+    [{ JOB_MAX_AGE_SECONDS: '2000000' }, 'JOB_MAX_AGE_SECONDS', 'JOB_MAX_AGE_SECONDS must be an integer from 60 to 1209600'],
+    [{ MAX_RECEIVE_COUNT: 'five' }, 'MAX_RECEIVE_COUNT', 'MAX_RECEIVE_COUNT must be an integer from 1 to 1000'],
   ])('refuses %o, naming %s', (override, variable, text) => {
     // Act
     const error = failure({ ...base, ...override });
@@ -82,6 +84,31 @@ describe('Function: loadConfig()', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.variable).toBe(variable);
     expect(error.message).toContain(text);
+  });
+
+  it('reads the retry limits, 24 h and 5 receives by default', () => {
+    // Act
+    const defaults = loadConfig(base);
+    const set = loadConfig({ ...base, JOB_MAX_AGE_SECONDS: '3600', MAX_RECEIVE_COUNT: '100' });
+
+    // Assess
+    expect(defaults.retry).toEqual({ maxAgeMs: 86_400_000, maxReceiveCount: 5 });
+    expect(set.retry).toEqual({ maxAgeMs: 3_600_000, maxReceiveCount: 100 });
+  });
+
+  it.each([
+    ['TRACE', 'debug'],
+    ['DEBUG', 'debug'],
+    ['INFO', 'info'],
+    ['WARN', 'warn'],
+    ['ERROR', 'error'],
+    ['FATAL', 'error'],
+  ])('accepts every level Lambda sets in AWS_LAMBDA_LOG_LEVEL: %s logs at %s', (lambdaLevel, level) => {
+    // Act
+    const config = loadConfig({ ...base, AWS_LAMBDA_LOG_LEVEL: lambdaLevel });
+
+    // Assess
+    expect(config.logLevel).toBe(level);
   });
 
   it('reports every problem at once', () => {

@@ -1,3 +1,4 @@
+import type { SQSRecord } from 'aws-lambda';
 import type { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../shared/config.ts';
@@ -6,10 +7,12 @@ import type { ApplyJob } from '../../../shared/jobs/apply-job.ts';
 import { DEFAULT_ALLOWED_FIELDS, type Job } from '../../../shared/jobs/schema.ts';
 import { createLogger } from '../../../shared/logger.ts';
 import { createMetrics } from '../../../shared/metrics.ts';
+import { RETRY_ATTRIBUTE } from '../../../shared/queue/fate.ts';
 import { type ProcessJobsDeps, processJobs } from '../../../shared/queue/process-jobs.ts';
+import { isSqsText } from '../../../shared/text.ts';
 import { createWorkerDeps } from '../../../shared/worker.ts';
 import { AUTH0_ERRORS, ORIGIN, createClock, createMockAgent, signAccessToken } from '../../helpers/auth0.ts';
-import { FIFO_QUEUE_ARN, QUEUE_ARN, createFakeQueue, lambdaContext, sqsEvent, sqsRecord } from '../../helpers/sqs.ts';
+import { FIFO_QUEUE_ARN, QUEUE_ARN, SENT_AT, createFakeQueue, lambdaContext, sqsEvent, sqsRecord } from '../../helpers/sqs.ts';
 
 const job = (userId: string, extra: Partial<Job> = {}) => ({ type: 'user.update', userId, changes: { blocked: true }, ...extra });
 
@@ -31,6 +34,7 @@ describe('Function: processJobs()', () => {
     metrics: createMetrics({ namespace: 'Test', service: 'worker', now: clock.now, write: (line) => lines.push(line) }),
     now: clock.now,
     random: () => 0.5,
+    rules: { maxAgeMs: 86_400_000, maxReceiveCount: 5 },
     ...overrides,
   });
 
@@ -78,6 +82,34 @@ describe('Function: processJobs()', () => {
     });
   });
 
+  it('dead-letters hostile bodies with attributes SQS accepts and log lines of bounded size', async () => {
+    // Prepare: keys with NUL and a lone surrogate, a 300 KB key, an error cut through an emoji at 1,000 characters, a lone-surrogate user id
+    const fake = createFakeQueue();
+    const bodies = [
+      '{"type":"user.update","userId":"a","changes":{"user_metadata":{"\\u0000x":{"__proto__":1}}}}',
+      '{"type":"user.update","userId":"a","changes":{"user_metadata":{"\\ud800x":{"constructor":1}}}}',
+      `{"type":"user.update","userId":"a","changes":{"user_metadata":{"${'k'.repeat(300_000)}":{"constructor":1}}}}`,
+      '{"type":"user.update","userId":"auth0|\\ud800","changes":{"blocked":true}}',
+      JSON.stringify(job('auth0|emoji')),
+    ];
+    const records = bodies.map((body) => sqsRecord(body));
+    const refuse: ApplyJob = async () => {
+      throw new PermanentError('http_400', `${'x'.repeat(999)}😀 and more`, { status: 400, auth0ErrorCode: 'invalid\u0000body' });
+    };
+
+    // Act
+    const response = await processJobs(sqsEvent(records), lambdaContext(clock.now), deps(refuse, fake));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(fake.deadLetters.map((letter) => letter.attributes['reason'])).toEqual(['forbidden_key', 'forbidden_key', 'forbidden_key', 'invalid_user_id', 'http_400']);
+    for (const letter of fake.deadLetters) {
+      for (const value of Object.values(letter.attributes)) expect(isSqsText(String(value))).toBe(true);
+      expect(String(letter.attributes['errorMessage']).length).toBeLessThanOrEqual(1_001);
+    }
+    expect(Math.max(...lines.map((line) => line.length))).toBeLessThan(4_000);
+  });
+
   it('dead-letters a permanent Auth0 refusal with the status, errorCode and jobId', async () => {
     // Prepare
     const fake = createFakeQueue();
@@ -120,7 +152,7 @@ describe('Function: processJobs()', () => {
 
     // Assess: 10 s plus half of a jitter window of 5 s doubled for each of the 3 earlier receives
     expect(response.batchItemFailures).toEqual([]);
-    expect(fake.resent).toEqual([{ queueArn: QUEUE_ARN, messageId: record.messageId, delaySeconds: 30 }]);
+    expect(fake.resent).toEqual([{ queueArn: QUEUE_ARN, messageId: record.messageId, delaySeconds: 30, retry: { firstSentAt: SENT_AT, attempts: 4 } }]);
     expect(fake.visibility).toEqual([]);
     expect(lines.map((line) => JSON.parse(line)).find((entry) => entry._aws)).toMatchObject({ JobsRequeued: 1, JobsApplied: 0 });
   });
@@ -158,26 +190,11 @@ describe('Function: processJobs()', () => {
     expect(fake.delays().get(record.messageId)).toBe(13);
   });
 
-  it('leaves a job resent too often to the redrive policy', async () => {
-    // Prepare
+  it('resends retryable failures too, backing off exponentially from the attempts the job carries, so no receive is spent', async () => {
+    // Prepare: first tries, a job resent twice before (third try now), and one tried 5 times
     const fake = createFakeQueue();
-    const record = { ...sqsRecord(job('auth0|1')), messageAttributes: { requeues: { dataType: 'Number', stringValue: '100' } } };
-    const limited: ApplyJob = async () => {
-      throw new RateLimitedError(clock.now() + 10_000, 'rate limited');
-    };
-
-    // Act
-    const response = await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(limited, fake));
-
-    // Assess
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
-    expect(fake.resent).toEqual([]);
-  });
-
-  it('backs off retryable failures exponentially from ApproximateReceiveCount', async () => {
-    // Prepare
-    const fake = createFakeQueue();
-    const records = [1, 3, 6].map((receiveCount) => sqsRecord(job('auth0|1'), { receiveCount }));
+    const carried = (attempts: number) => ({ [RETRY_ATTRIBUTE]: { dataType: 'String', stringValue: `${SENT_AT - 60_000}:${attempts}` } }) as SQSRecord['messageAttributes'];
+    const records = [sqsRecord(job('auth0|1')), sqsRecord(job('auth0|2'), { attributes: carried(2) }), sqsRecord(job('auth0|3'), { attributes: carried(5) })];
     const failing: ApplyJob = async () => {
       throw new RetryableError('auth0_unavailable', 'HTTP 503', { status: 503 });
     };
@@ -185,29 +202,120 @@ describe('Function: processJobs()', () => {
     // Act
     const response = await processJobs(sqsEvent(records), lambdaContext(clock.now), deps(failing, fake));
 
-    // Assess: ceilings 2, 8 and 64 s, half of each with random() = 0.5
-    expect(response.batchItemFailures).toHaveLength(3);
-    expect(records.map((record) => fake.delays().get(record.messageId))).toEqual([1, 4, 32]);
+    // Assess: ceilings 2, 8 and 64 s, half of each with random() = 0.5; the first-sent time carried along
+    expect(response.batchItemFailures).toEqual([]);
+    expect(fake.visibility).toEqual([]);
+    expect(records.map((record) => fake.resendDelays().get(record.messageId))).toEqual([1, 4, 32]);
+    expect(fake.resent.map((entry) => entry.retry)).toEqual([
+      { firstSentAt: SENT_AT, attempts: 1 },
+      { firstSentAt: SENT_AT - 60_000, attempts: 3 },
+      { firstSentAt: SENT_AT - 60_000, attempts: 6 },
+    ]);
+  });
+
+  it('keeps a job through an outage far longer than the redrive budget, and applies it when Auth0 is back', async () => {
+    // Prepare: Auth0 down for 10 minutes; SQS delivers each resend when its delay ends, as a new message
+    const fake = createFakeQueue();
+    const downUntil = clock.now() + 600_000;
+    let record = sqsRecord(job('auth0|1'));
+    let applied = false;
+    const applyJob: ApplyJob = async () => {
+      if (clock.now() < downUntil) throw new RetryableError('auth0_unavailable', 'HTTP 503', { status: 503 });
+      applied = true;
+    };
+
+    // Act
+    let deliveries = 0;
+    while (!applied && deliveries < 100) {
+      deliveries += 1;
+      await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(applyJob, fake, { random: () => 1 }));
+      const resent = fake.resent.at(-1);
+      if (applied || resent === undefined) break;
+      clock.advance(resent.delaySeconds * 1000);
+      record = sqsRecord(job('auth0|1'), { sentAt: clock.now() - resent.delaySeconds * 1000, attributes: { [RETRY_ATTRIBUTE]: { dataType: 'String', stringValue: `${resent.retry.firstSentAt}:${resent.retry.attempts}` } } });
+    }
+
+    // Assess: every delivery was a first receive, nothing was dead-lettered, and the job was applied
+    expect(applied).toBe(true);
+    expect(fake.deadLetters).toEqual([]);
+    expect(fake.visibility).toEqual([]);
+    expect(deliveries).toBeGreaterThan(5);
+  });
+
+  it('dead-letters a job older than the maximum age as expired, with the last error', async () => {
+    // Prepare: sent 25 h ago, Auth0 still failing
+    const fake = createFakeQueue();
+    const record = sqsRecord(job('auth0|1', { jobId: 'crm-1' }), { sentAt: clock.now() - 25 * 3_600_000 });
+    const failing: ApplyJob = async () => {
+      throw new RetryableError('auth0_unavailable', 'PATCH /api/v2/users/{id} failed with HTTP 503', { status: 503 });
+    };
+
+    // Act
+    const response = await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(failing, fake));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(fake.resent).toEqual([]);
+    expect(fake.deadLetters[0]?.attributes).toMatchObject({ reason: 'expired', lastError: 'auth0_unavailable', httpStatus: 503, jobId: 'crm-1', firstSentAt: new Date(clock.now() - 25 * 3_600_000).toISOString() });
+    expect(String(fake.deadLetters[0]?.attributes['errorMessage'])).toContain('HTTP 503');
+  });
+
+  it('on FIFO, stretches the delays as the receives run out, and dead-letters with a reason rather than leaving the job to the redrive', async () => {
+    // Prepare: maxReceiveCount 100; a record on its 80th receive (20 left, within the last quarter), one on its 100th
+    const fake = createFakeQueue();
+    const stretched = sqsRecord(job('auth0|1'), { arn: FIFO_QUEUE_ARN, groupId: 'a', receiveCount: 80, sentAt: clock.now() - 4 * 3_600_000 });
+    const spent = sqsRecord(job('auth0|2'), { arn: FIFO_QUEUE_ARN, groupId: 'b', receiveCount: 100 });
+    const limited: ApplyJob = async () => {
+      throw new RateLimitedError(clock.now() + 2_000, 'rate limited');
+    };
+
+    // Act
+    const response = await processJobs(sqsEvent([stretched, spent]), lambdaContext(clock.now), deps(limited, fake, { rules: { maxAgeMs: 86_400_000, maxReceiveCount: 100 } }));
+
+    // Assess: the 20 hours left spread over 20 receives; the spent one dead-lettered with its reason
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: stretched.messageId }]);
+    expect(fake.delays().get(stretched.messageId)).toBe(3_600);
+    expect(fake.deadLetters[0]?.attributes).toMatchObject({ reason: 'receives_exhausted', lastError: 'rate_limited' });
+  });
+
+  it('keeps a record with ten attributes of its own in place rather than drop one, and never trusts a retry state from the future', async () => {
+    // Prepare
+    const fake = createFakeQueue();
+    const full = Object.fromEntries(Array.from({ length: 10 }, (_, n) => [`a${n}`, { dataType: 'String', stringValue: String(n) }])) as SQSRecord['messageAttributes'];
+    const crowded = sqsRecord(job('auth0|1'), { attributes: full });
+    const forged = sqsRecord(job('auth0|2'), { attributes: { [RETRY_ATTRIBUTE]: { dataType: 'String', stringValue: `${clock.now() + 3_600_000}:0` } } });
+    const failing: ApplyJob = async () => {
+      throw new RetryableError('network', 'socket hang up');
+    };
+
+    // Act
+    const response = await processJobs(sqsEvent([crowded, forged]), lambdaContext(clock.now), deps(failing, fake));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: crowded.messageId }]);
+    expect(fake.resent.map((entry) => [entry.messageId, entry.retry])).toEqual([[forged.messageId, { firstSentAt: SENT_AT, attempts: 1 }]]);
   });
 
   it('treats an unexpected exception as retryable and never throws', async () => {
     // Prepare
+    const fake = createFakeQueue();
     const record = sqsRecord(job('auth0|1'));
     const broken: ApplyJob = async () => {
       throw new TypeError('Cannot read properties of undefined');
     };
 
     // Act
-    const response = await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(broken));
+    const response = await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(broken, fake));
 
     // Assess
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(fake.resent.map((entry) => entry.messageId)).toEqual([record.messageId]);
     expect(lines.some((line) => line.includes('"code":"internal_error"'))).toBe(true);
   });
 
-  it('still reports requeued records failed when their visibility cannot be changed', async () => {
+  it('still reports requeued records failed when neither a resend nor a visibility change goes through', async () => {
     // Prepare
-    const fake = createFakeQueue({ failVisibility: true });
+    const fake = createFakeQueue({ failVisibility: true, failResend: true });
     const record = sqsRecord(job('auth0|1'));
 
     // Act
@@ -286,8 +394,8 @@ describe('Function: processJobs()', () => {
 
     // Assess: jobs start at 0, 3 and 6 s; at 9 s only 3 s are left
     expect(attempted).toBe(3);
-    expect(response.batchItemFailures.map((failure) => failure.itemIdentifier)).toEqual(records.slice(3).map((record) => record.messageId));
-    expect([...fake.delays().values()]).toEqual([0, 0]);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(fake.resent.map((entry) => [entry.messageId, entry.delaySeconds, entry.retry.attempts])).toEqual(records.slice(3).map((record) => [record.messageId, 0, 0]));
   });
 });
 
@@ -336,8 +444,8 @@ describe('Function: createWorkerDeps() wired with processJobs()', () => {
 
     // Assess
     expect(Date.now() - started).toBeLessThan(4_000);
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
-    expect(fake.delays().get(record.messageId)).toBe(0);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(fake.resendDelays().get(record.messageId)).toBe(0);
     expect(lines.some((line) => line.includes('"code":"deadline"'))).toBe(true);
   });
 

@@ -1,7 +1,8 @@
-import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toSqsRecord } from '../../../local/sqs-event.ts';
+import { RETRY_ATTRIBUTE } from '../../../shared/queue/fate.ts';
 import { createSqsQueueOps, queueUrlFromArn } from '../../../shared/queue/sqs.ts';
 
 const region = 'eu-west-1';
@@ -87,16 +88,25 @@ describe('Function: createSqsQueueOps() against the fauxqs SQS emulator', () => 
     expect(ordered?.Messages?.[0]?.Attributes?.MessageGroupId).toBe('user-1');
   });
 
-  it('resends records as new delayed messages with their attributes and a raised requeue count', async () => {
+  it('resends records as new delayed messages with their producer attributes and the retry state in place of the old one', async () => {
     // Prepare
     const queue = await createQueue('resend-jobs');
-    await sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: '{"n":1}', MessageAttributes: { tenant: { DataType: 'String', StringValue: 'acme' } } }));
+    await sqs.send(new SendMessageCommand({
+      QueueUrl: queue.url,
+      MessageBody: '{"n":1}',
+      MessageAttributes: {
+        tenant: { DataType: 'String', StringValue: 'acme' },
+        trace: { DataType: 'Binary', BinaryValue: Buffer.from([1, 2, 3]) },
+        requeues: { DataType: 'Number', StringValue: '7' },
+        [RETRY_ATTRIBUTE]: { DataType: 'String', StringValue: '1790000000000:2' },
+      },
+    }));
     const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }));
     const record = toSqsRecord(Messages[0] ?? {}, queue.arn);
     const ops = createSqsQueueOps(sqs, queue.url);
 
     // Act
-    const failed = await ops.resend(queue.arn, [{ record, delaySeconds: 1 }]);
+    const failed = await ops.resend(queue.arn, [{ record, delaySeconds: 1, retry: { firstSentAt: 1_790_000_000_000, attempts: 3 } }]);
     const early = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, WaitTimeSeconds: 0 }));
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     const later = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }));
@@ -106,10 +116,33 @@ describe('Function: createSqsQueueOps() against the fauxqs SQS emulator', () => 
     expect(early.Messages ?? []).toEqual([]);
     expect(later.Messages?.[0]?.Body).toBe('{"n":1}');
     expect(later.Messages?.[0]?.Attributes?.ApproximateReceiveCount).toBe('1');
-    expect(later.Messages?.[0]?.MessageAttributes).toEqual({
-      tenant: { DataType: 'String', StringValue: 'acme' },
-      requeues: { DataType: 'Number', StringValue: '1' },
-    });
+    const attributes = later.Messages?.[0]?.MessageAttributes ?? {};
+    expect(Object.keys(attributes).sort()).toEqual([RETRY_ATTRIBUTE, 'tenant', 'trace']);
+    expect(attributes[RETRY_ATTRIBUTE]).toEqual({ DataType: 'String', StringValue: '1790000000000:3' });
+    expect(attributes['tenant']).toEqual({ DataType: 'String', StringValue: 'acme' });
+    expect(Buffer.from(attributes['trace']?.BinaryValue ?? []).toString('hex')).toBe('010203');
+  });
+
+  it('resends ten large jobs in as many calls as SQS\'s 1 MiB per batch call needs, losing none', async () => {
+    // Prepare: ten bodies of 300 KB, 3 MB together
+    const queue = await createQueue('resend-large');
+    const records = Array.from({ length: 10 }, (_, n) => ({
+      ...toSqsRecord({ MessageId: `m-${n}`, ReceiptHandle: `r-${n}`, Body: JSON.stringify({ n, pad: 'x'.repeat(300_000) }) }, queue.arn),
+    }));
+    const calls: number[] = [];
+    const counting = { send: (command: Parameters<typeof sqs.send>[0], options?: { abortSignal?: AbortSignal }) => {
+      if (command instanceof SendMessageBatchCommand) calls.push(command.input.Entries?.length ?? 0);
+      return sqs.send(command as never, options);
+    } } as Pick<typeof sqs, 'send'>;
+    const ops = createSqsQueueOps(counting, queue.url);
+
+    // Act
+    const failed = await ops.resend(queue.arn, records.map((record) => ({ record, delaySeconds: 0, retry: { firstSentAt: 1, attempts: 1 } })));
+
+    // Assess
+    expect(failed.size).toBe(0);
+    expect(calls.reduce((a, b) => a + b, 0)).toBe(10);
+    expect(Math.max(...calls)).toBeLessThanOrEqual(3);
   });
 
   it('builds AWS queue URLs from ARNs, China partition included', () => {
