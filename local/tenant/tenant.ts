@@ -156,7 +156,8 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
     'GET /users-by-email': ({ query }) => {
       const email = query.get('email');
       if (!email) return badRequest('Query validation error: \'Missing required property: email\' on property email (Email address to search for).', 'invalid_query_string');
-      const users = [...state.users.values()].filter((user) => user.email === email.toLowerCase());
+      // Exact, as Auth0's is: database connections store emails lower-cased, so Ada@Example.com finds no one.
+      const users = [...state.users.values()].filter((user) => user.email === email);
       return { status: 200, body: users.map((user) => pickFields(toUserBody(user), query)) };
     },
     'POST /users': ({ body }) => {

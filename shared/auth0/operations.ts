@@ -1,4 +1,4 @@
-import { RetryableError } from '../errors.ts';
+import { PermanentError, RetryableError } from '../errors.ts';
 import type { UserChanges } from '../jobs/schema.ts';
 import type { CallContext, ManagementCall, ManagementClient } from './client.ts';
 
@@ -66,10 +66,15 @@ export async function removeRoles(client: ManagementClient, userId: string, role
   );
 }
 
-/** `GET /api/v2/roles?name_filter=`: roles whose name contains `name` (case-insensitive), one page of 100. */
-export async function findRolesByName(client: ManagementClient, name: string, context?: CallContext): Promise<RoleSummary[]> {
+/** Roles per page when looking a name up: the public cloud's documented maximum. */
+const ROLES_PER_PAGE = 50;
+/** Offset paging ends at 1,000 results on Auth0. */
+const MAX_OFFSET_RESULTS = 1_000;
+
+/** `GET /api/v2/roles?name_filter=`: roles whose name contains `name` (case-insensitive), one page. */
+export async function findRolesByName(client: ManagementClient, name: string, context?: CallContext, page = 0): Promise<RoleSummary[]> {
   const body = await client.call(
-    { ...ROUTES.findRolesByName, query: { name_filter: name, per_page: 100, page: 0 } },
+    { ...ROUTES.findRolesByName, query: { name_filter: name, per_page: ROLES_PER_PAGE, page } },
     context,
   );
   return expectArray<RoleSummary>(
@@ -77,6 +82,24 @@ export async function findRolesByName(client: ManagementClient, name: string, co
     'GET /api/v2/roles',
     (item) => typeof item['id'] === 'string' && typeof item['name'] === 'string',
   );
+}
+
+/**
+ * The role named exactly `name`, or `undefined`. `name_filter` matches parts of names, so in a tenant with
+ * many roles containing the name the exact one may be on a later page: pages are read until it is found or
+ * the list ends.
+ *
+ * @throws {PermanentError} `role_not_found` when more than 1,000 roles contain the name (Auth0's offset
+ *   paging ends there), asking for the role id instead.
+ */
+export async function findRoleByName(client: ManagementClient, name: string, context?: CallContext): Promise<RoleSummary | undefined> {
+  for (let page = 0; page * ROLES_PER_PAGE < MAX_OFFSET_RESULTS; page++) {
+    const roles = await findRolesByName(client, name, context, page);
+    const role = roles.find((candidate) => candidate.name === name);
+    if (role !== undefined) return role;
+    if (roles.length < ROLES_PER_PAGE) return undefined;
+  }
+  throw new PermanentError('role_not_found', `more than ${MAX_OFFSET_RESULTS} roles contain the name ${JSON.stringify(name)}: give the role id (rol_…) instead`);
 }
 
 function expectArray<T>(body: unknown, route: string, isItem: (item: Record<string, unknown>) => boolean): T[] {

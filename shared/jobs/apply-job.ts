@@ -1,5 +1,5 @@
 import type { CallContext, ManagementClient } from '../auth0/client.ts';
-import { assignRoles, findRolesByName, findUsersByEmail, removeRoles, updateUser } from '../auth0/operations.ts';
+import { assignRoles, findRoleByName, findUsersByEmail, removeRoles, updateUser } from '../auth0/operations.ts';
 import { PermanentError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Job } from './schema.ts';
@@ -9,11 +9,14 @@ export type ApplyJob = (job: Job, context: CallContext) => Promise<void>;
 
 /** A role id as Auth0 issues them; anything else in a job's `roles` is a role name. */
 const ROLE_ID = /^rol_[A-Za-z0-9]+$/;
+/** How long a role name → id lookup is trusted: a role deleted and created again gets a new id. */
+const ROLE_CACHE_MS = 5 * 60_000;
 
 /**
- * Creates the job applier of a container. Role names are resolved through `GET /api/v2/roles` once per
- * container and cached; `ALLOWED_ROLES` is checked on the resolved ids, before any write, so a job outside
- * the policy is never partly applied.
+ * Creates the job applier of a container. Role names are resolved exactly through `GET /api/v2/roles`
+ * (every page of the name filter's matches, if need be) and cached for 5 minutes; a role call that Auth0
+ * answers 404 drops the cache. `ALLOWED_ROLES` is checked on the resolved ids, before any write, so a job
+ * outside the policy is never partly applied.
  *
  * @example
  * const applyJob = createJobApplier({ client, allowedRoles: config.policy.allowedRoles, logger });
@@ -23,25 +26,36 @@ export function createJobApplier(options: {
   client: ManagementClient;
   allowedRoles: ReadonlySet<string> | undefined;
   logger: Pick<Logger, 'warn'>;
+  /** The clock the role cache expires by. Default `Date.now`. */
+  now?: () => number;
 }): ApplyJob {
-  const { client, allowedRoles, logger } = options;
-  const roleIds = new Map<string, Promise<string>>();
-  let allowedIds: Promise<ReadonlySet<string>> | undefined;
+  const { client, allowedRoles, logger, now = Date.now } = options;
+  const roleIds = new Map<string, { id: Promise<string>; until: number }>();
+  let allowedIds: { ids: Promise<ReadonlySet<string>>; until: number } | undefined;
 
   const resolveRoleName = (name: string, context: CallContext): Promise<string> => {
-    let pending = roleIds.get(name);
-    if (pending === undefined) {
-      pending = findRolesByName(client, name, context).then((roles) => {
-        // name_filter matches parts of names, case-insensitively: only an exact name counts.
-        const role = roles.find((candidate) => candidate.name === name);
-        if (role === undefined) throw new PermanentError('role_not_found', `no role is named ${JSON.stringify(name)}`);
-        return role.id;
-      });
-      roleIds.set(name, pending);
-      // Failures are not cached: the role may be created, or the call may pass, later.
-      pending.catch(() => roleIds.delete(name));
-    }
+    const cached = roleIds.get(name);
+    if (cached !== undefined && now() < cached.until) return cached.id;
+    const pending = findRoleByName(client, name, context).then((role) => {
+      if (role === undefined) throw new PermanentError('role_not_found', `no role is named ${JSON.stringify(name)}`);
+      return role.id;
+    });
+    const entry = { id: pending, until: now() + ROLE_CACHE_MS };
+    roleIds.set(name, entry);
+    // Failures are not cached: the role may be created, or the call may pass, later.
+    pending.catch(() => {
+      if (roleIds.get(name) === entry) roleIds.delete(name);
+    });
     return pending;
+  };
+
+  /** After Auth0 said a role does not exist, every cached name is suspect. */
+  const forgetRoles = (error: unknown) => {
+    if (error instanceof PermanentError && error.status === 404) {
+      roleIds.clear();
+      allowedIds = undefined;
+    }
+    throw error;
   };
 
   const resolveRole = (ref: string, context: CallContext) =>
@@ -49,7 +63,7 @@ export function createJobApplier(options: {
 
   /** The ids behind the role names listed in ALLOWED_ROLES, resolved once, only if ever needed. */
   const allowedRoleIds = (allowed: ReadonlySet<string>, context: CallContext): Promise<ReadonlySet<string>> => {
-    if (allowedIds === undefined) {
+    if (allowedIds === undefined || now() >= allowedIds.until) {
       const names = [...allowed].filter((ref) => !ROLE_ID.test(ref));
       const pending = Promise.all(
         names.map((name) =>
@@ -60,12 +74,14 @@ export function createJobApplier(options: {
           }),
         ),
       ).then((ids) => new Set(ids.filter((id) => id !== undefined)));
-      allowedIds = pending;
+      const entry = { ids: pending, until: now() + ROLE_CACHE_MS };
+      allowedIds = entry;
       pending.catch(() => {
-        if (allowedIds === pending) allowedIds = undefined;
+        if (allowedIds === entry) allowedIds = undefined;
       });
+      return pending;
     }
-    return allowedIds;
+    return allowedIds.ids;
   };
 
   const resolveRoles = async (refs: readonly string[], context: CallContext): Promise<string[]> => {
@@ -88,7 +104,11 @@ export function createJobApplier(options: {
 
   const resolveUserId = async (job: Job, context: CallContext): Promise<string> => {
     if ('userId' in job) return job.userId;
-    const users = await findUsersByEmail(client, job.email, context);
+    // Auth0's lookup is exact, and database connections keep emails in lower case: ask for that first, then,
+    // for a connection that keeps the case it was given (some social and enterprise ones), the address as written.
+    const lower = job.email.toLowerCase();
+    let users = await findUsersByEmail(client, lower, context);
+    if (users.length === 0 && lower !== job.email) users = await findUsersByEmail(client, job.email, context);
     const { connection } = job;
     const matches =
       connection === undefined
@@ -118,7 +138,7 @@ export function createJobApplier(options: {
         // Roles first: a job outside ALLOWED_ROLES fails before anything else is looked up or written.
         const ids = await resolveRoles(job.roles, context);
         const userId = await resolveUserId(job, context);
-        await (job.type === 'roles.assign' ? assignRoles : removeRoles)(client, userId, ids, context);
+        await (job.type === 'roles.assign' ? assignRoles : removeRoles)(client, userId, ids, context).catch(forgetRoles);
         return;
       }
     }

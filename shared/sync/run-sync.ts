@@ -1,7 +1,7 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { ManagementClient } from '../auth0/client.ts';
-import { findRolesByName } from '../auth0/operations.ts';
+import { findRoleByName } from '../auth0/operations.ts';
 import { PermanentError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -160,7 +160,7 @@ async function resolveRole(client: ManagementClient, ref: string, pacer: ReturnT
     })) as { id?: unknown; name?: unknown } | undefined;
     if (typeof body?.id === 'string' && typeof body.name === 'string') role = { id: body.id, name: body.name };
   } else {
-    role = (await findRolesByName(client, ref)).find((candidate) => candidate.name === ref);
+    role = await findRoleByName(client, ref);
   }
   pacer.afterRead();
   if (role === undefined) throw new PermanentError('role_not_found', `managed role ${JSON.stringify(ref)} does not exist`);

@@ -44,6 +44,7 @@ export const AUTH0_ERRORS = {
     errorCode: 'insufficient_scope',
   },
   notFound: { statusCode: 404, error: 'Not Found', message: 'The user does not exist.', errorCode: 'inexistent_user' },
+  roleNotFound: { statusCode: 404, error: 'Not Found', message: 'The role does not exist.', errorCode: 'inexistent_role' },
   conflict: { statusCode: 409, error: 'Conflict', message: 'The user already exists.', errorCode: 'auth0_idp_error' },
   tooManyRequests: { statusCode: 429, error: 'Too Many Requests', message: 'Global limit has been reached', errorCode: 'too_many_requests' },
 } as const;

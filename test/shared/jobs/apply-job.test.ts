@@ -4,7 +4,7 @@ import { createManagementClient } from '../../../shared/auth0/client.ts';
 import { PermanentError } from '../../../shared/errors.ts';
 import { createJobApplier } from '../../../shared/jobs/apply-job.ts';
 import type { Job } from '../../../shared/jobs/schema.ts';
-import { ORIGIN, createClock, createFakeTokens, createMockAgent } from '../../helpers/auth0.ts';
+import { AUTH0_ERRORS, ORIGIN, createClock, createFakeTokens, createMockAgent } from '../../helpers/auth0.ts';
 
 const timeouts = { headersTimeoutMs: 1_000, bodyTimeoutMs: 1_000 };
 const json = { headers: { 'content-type': 'application/json' } };
@@ -23,17 +23,47 @@ describe('Function: createJobApplier()', () => {
     await agent.close();
   });
 
-  const create = (options: { allowedRoles?: string[]; scopes?: string } = {}) => {
+  const create = (options: { allowedRoles?: string[]; scopes?: string; clock?: ReturnType<typeof createClock> } = {}) => {
     const { tokens } = createFakeTokens(options.scopes);
-    const client = createManagementClient({ origin: ORIGIN, dispatcher: agent, tokens, timeouts, now: createClock().now, logger: { debug() {}, warn() {} } });
+    const now = (options.clock ?? createClock()).now;
+    const client = createManagementClient({ origin: ORIGIN, dispatcher: agent, tokens, timeouts, now, logger: { debug() {}, warn() {} } });
     return createJobApplier({
       client,
       allowedRoles: options.allowedRoles === undefined ? undefined : new Set(options.allowedRoles),
       logger: { warn: (message) => warnings.push(message) },
+      now,
     });
   };
 
   const apply = (applyJob: ReturnType<typeof create>, job: Job) => applyJob(job, { correlationId: job.jobId });
+
+  it('looks a mixed-case email up in lower case, as database connections store it, then as written', async () => {
+    // Prepare: the lower-case lookup finds Ada; for Bob only the address as written does
+    const applyJob = create();
+    const asked: string[] = [];
+    const byEmail = (found: Record<string, string>) =>
+      agent
+        .get(ORIGIN)
+        .intercept({ path: (path) => path.startsWith('/api/v2/users-by-email?'), method: 'GET' })
+        .reply((options) => {
+          const email = new URL(String(options.path), ORIGIN).searchParams.get('email') ?? '';
+          asked.push(email);
+          const id = found[email];
+          return { statusCode: 200, data: id === undefined ? [] : [{ user_id: id }], responseOptions: json };
+        });
+    byEmail({ 'ada@example.com': 'auth0|ada' });
+    byEmail({ 'Bob@Example.com': 'oauth2|bob' });
+    byEmail({ 'Bob@Example.com': 'oauth2|bob' });
+    agent.get(ORIGIN).intercept({ path: '/api/v2/users/auth0%7Cada', method: 'PATCH' }).reply(200, {}, json);
+    agent.get(ORIGIN).intercept({ path: '/api/v2/users/oauth2%7Cbob', method: 'PATCH' }).reply(200, {}, json);
+
+    // Act
+    await apply(applyJob, { type: 'user.update', email: 'Ada@Example.com', changes: { blocked: true } });
+    await apply(applyJob, { type: 'user.update', email: 'Bob@Example.com', changes: { blocked: true } });
+
+    // Assess
+    expect(asked).toEqual(['ada@example.com', 'bob@example.com', 'Bob@Example.com']);
+  });
 
   it('patches the user with exactly the job changes', async () => {
     // Prepare
@@ -107,7 +137,7 @@ describe('Function: createJobApplier()', () => {
     const applyJob = create();
     const pool = agent.get(ORIGIN);
     pool
-      .intercept({ path: '/api/v2/roles?name_filter=support-agent&per_page=100&page=0', method: 'GET' })
+      .intercept({ path: '/api/v2/roles?name_filter=support-agent&per_page=50&page=0', method: 'GET' })
       .reply(200, [{ id: 'rol_senior', name: 'senior-support-agent' }, { id: 'rol_support', name: 'support-agent' }], json);
     const assigned: unknown[] = [];
     pool
@@ -124,6 +154,60 @@ describe('Function: createJobApplier()', () => {
 
     // Assess: one lookup for two jobs
     expect(assigned).toEqual([{ roles: ['rol_support', 'rol_other'] }, { roles: ['rol_support'] }]);
+  });
+
+  it('finds the exact role on a later page when more roles than a page contain its name', async () => {
+    // Prepare: 120 roles contain "admin"; the one named exactly so is the 111th
+    const applyJob = create();
+    const roles = Array.from({ length: 120 }, (_, n) => ({ id: `rol_${n}`, name: n === 110 ? 'admin' : `team-${n}-admin` }));
+    const pool = agent.get(ORIGIN);
+    for (const page of [0, 1, 2]) {
+      pool.intercept({ path: `/api/v2/roles?name_filter=admin&per_page=50&page=${page}`, method: 'GET' }).reply(200, roles.slice(page * 50, page * 50 + 50), json);
+    }
+    let assigned: unknown;
+    pool.intercept({ path: '/api/v2/users/auth0%7C1/roles', method: 'POST' }).reply((options) => {
+      assigned = JSON.parse(String(options.body));
+      return { statusCode: 204, data: '' };
+    });
+
+    // Act
+    await apply(applyJob, { type: 'roles.assign', userId: 'auth0|1', roles: ['admin'] });
+
+    // Assess
+    expect(assigned).toEqual({ roles: ['rol_110'] });
+  });
+
+  it('looks a role name up again after 5 minutes, and at once after Auth0 says a role does not exist', async () => {
+    // Prepare: the role is deleted and created again under a new id
+    const clock = createClock();
+    const applyJob = create({ clock });
+    const pool = agent.get(ORIGIN);
+    const lookup = (id: string) => pool.intercept({ path: (path) => path.startsWith('/api/v2/roles?name_filter=support'), method: 'GET' }).reply(200, [{ id, name: 'support' }], json);
+    const assigned: unknown[] = [];
+    const assign = (statusCode: number) =>
+      pool.intercept({ path: '/api/v2/users/auth0%7C1/roles', method: 'POST' }).reply((options) => {
+        assigned.push(JSON.parse(String(options.body)));
+        return statusCode === 204 ? { statusCode, data: '' } : { statusCode, data: AUTH0_ERRORS.roleNotFound, responseOptions: json };
+      });
+    lookup('rol_old');
+    assign(204);
+    assign(404);
+    lookup('rol_new');
+    assign(204);
+    lookup('rol_newer');
+    assign(204);
+    const job: Job = { type: 'roles.assign', userId: 'auth0|1', roles: ['support'] };
+
+    // Act
+    await apply(applyJob, job);
+    const stale = apply(applyJob, job);
+    await expect(stale).rejects.toMatchObject({ status: 404 });
+    await apply(applyJob, job);
+    clock.advance(5 * 60_000);
+    await apply(applyJob, job);
+
+    // Assess
+    expect(assigned).toEqual([{ roles: ['rol_old'] }, { roles: ['rol_old'] }, { roles: ['rol_new'] }, { roles: ['rol_newer'] }]);
   });
 
   it('refuses an unknown role name', async () => {
