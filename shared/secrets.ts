@@ -10,6 +10,9 @@ export interface ClientCredentials {
 /** Reads the client credentials; each call reads Secrets Manager anew (the token source caches). */
 export type ReadCredentials = () => Promise<ClientCredentials>;
 
+/** Longest a secret read (the SDK's retries included) may take. */
+const DEFAULT_READ_TIMEOUT_MS = 10_000;
+
 /**
  * Creates a reader of the JSON secret `{"clientId":"…","clientSecret":"…"}` named by `AUTH0_SECRET_ID`.
  * Failures become a {@link RetryableError} that names the secret id and the fix, never its content.
@@ -17,11 +20,12 @@ export type ReadCredentials = () => Promise<ClientCredentials>;
  * @example
  * const readCredentials = createSecretReader(new SecretsManagerClient({}), config.auth0.secretId);
  */
-export function createSecretReader(client: Pick<SecretsManagerClient, 'send'>, secretId: string): ReadCredentials {
+export function createSecretReader(client: Pick<SecretsManagerClient, 'send'>, secretId: string, timeoutMs = DEFAULT_READ_TIMEOUT_MS): ReadCredentials {
   return async () => {
     let text: string | undefined;
     try {
-      const answer = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+      // Bounded: a stalled read would otherwise hold every caller waiting for a token.
+      const answer = await client.send(new GetSecretValueCommand({ SecretId: secretId }), { abortSignal: AbortSignal.timeout(timeoutMs) });
       text = answer.SecretString;
     } catch (error) {
       const name = error instanceof Error ? error.name : 'Error';

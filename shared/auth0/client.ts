@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
-import { PermanentError, RateLimitedError } from '../errors.ts';
+import { PermanentError, RateLimitedError, RetryableError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { classifyAnswer } from './classify.ts';
+import { classifyAnswer, readErrorBody } from './classify.ts';
 import { type Auth0Answer, type HttpTimeouts, sendToAuth0 } from './http.ts';
 import type { Pacer } from './pacer.ts';
 import { type RateLimitInfo, readRateLimit } from './rate-limit.ts';
@@ -98,11 +98,19 @@ export function createManagementClient(options: ManagementClientOptions): Manage
       const name = `${call.method} ${call.route}`;
       const path = buildPath(call);
       for (let attempt = 1; ; attempt++) {
-        const token = await tokens.get();
-        requireScope(token, call.scopes, name);
+        const token = await untilDeadline(tokens.get(), context.signal, `${name}: waiting for a Management API token`);
+        if (!hasScope(token, call.scopes)) {
+          // The grant may have been fixed since this token was minted (the README says: fix, then redrive):
+          // a token older than a minute is dropped and a fresh one asked for, once per call.
+          if (attempt === 1 && now() - token.fetchedAt >= SCOPE_RECHECK_MS) {
+            tokens.invalidate(token);
+            continue;
+          }
+          throw scopeError(call.scopes, name);
+        }
         const answer = await send(call, path, token, context);
         if (answer.status >= 200 && answer.status < 300) return answer.body;
-        if (answer.status === 401 && attempt === 1) {
+        if (attempt === 1 && (answer.status === 401 || (isInsufficientScope(answer) && now() - token.fetchedAt >= SCOPE_RECHECK_MS))) {
           logger.warn('management API refused the token; fetching a new one', { route: name });
           tokens.invalidate(token);
           continue;
@@ -134,9 +142,43 @@ export function buildPath(call: Pick<ManagementCall, 'route' | 'params' | 'query
   return `${path}?${query.toString()}`;
 }
 
-function requireScope(token: AccessToken, scopes: readonly string[], name: string): void {
-  if (token.scopes === undefined || scopes.some((scope) => token.scopes?.has(scope))) return;
-  throw new PermanentError(
+/** Age past which a token that lacks a scope is replaced before the call is refused. */
+const SCOPE_RECHECK_MS = 60_000;
+
+function hasScope(token: AccessToken, scopes: readonly string[]): boolean {
+  return token.scopes === undefined || scopes.some((scope) => token.scopes?.has(scope));
+}
+
+function isInsufficientScope(answer: Auth0Answer): boolean {
+  return answer.status === 403 && readErrorBody(answer.body).errorCode === 'insufficient_scope';
+}
+
+/**
+ * Waits for `promise`, but no longer than `signal` allows: a shared fetch (a token, a secret) that stalls
+ * must not hold the invocation past its deadline. The fetch itself goes on, for the next caller.
+ */
+function untilDeadline<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (signal === undefined) return promise;
+  const cut = () => new RetryableError('deadline', `${what} was cut short: the invocation is about to time out`);
+  if (signal.aborted) return Promise.reject(cut());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(cut());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function scopeError(scopes: readonly string[], name: string): PermanentError {
+  return new PermanentError(
     'insufficient_scope',
     `${name} needs one of the scopes ${scopes.join(', ')}, and the Management API token has none of them: ` +
       'grant it in the Auth0 Dashboard (Applications > APIs > Auth0 Management API > Machine to Machine Applications), then redrive the dead-lettered jobs',

@@ -14,6 +14,8 @@ export interface AccessToken {
   readonly scopes: ReadonlySet<string> | undefined;
   /** Epoch milliseconds after which the token is no longer used. */
   readonly refreshAt: number;
+  /** Epoch milliseconds the token was fetched. */
+  readonly fetchedAt: number;
 }
 
 /** Gives out a cached Management API token, fetching one when needed. */
@@ -177,5 +179,6 @@ function toAccessToken(body: unknown, at: number, margin: number): AccessToken {
     value,
     scopes: typeof scope === 'string' ? new Set(scope.split(' ').filter(Boolean)) : undefined,
     refreshAt: expiresAt - Math.min(margin, lifetime / 2),
+    fetchedAt: at,
   };
 }

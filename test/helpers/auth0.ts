@@ -50,7 +50,7 @@ export const AUTH0_ERRORS = {
 } as const;
 
 /** A token source that hands out fixed tokens and counts what it was asked. */
-export function createFakeTokens(scopes: string = ALL_SCOPES) {
+export function createFakeTokens(scopes: string = ALL_SCOPES, options: { now?: () => number; scopesLater?: string } = {}) {
   let serial = 0;
   const issued: AccessToken[] = [];
   const invalidated: AccessToken[] = [];
@@ -59,7 +59,8 @@ export function createFakeTokens(scopes: string = ALL_SCOPES) {
     async get() {
       if (current === undefined) {
         serial += 1;
-        current = { value: `token-${serial}`, scopes: new Set(scopes.split(' ')), refreshAt: Number.MAX_SAFE_INTEGER };
+        const granted = serial > 1 && options.scopesLater !== undefined ? options.scopesLater : scopes;
+        current = { value: `token-${serial}`, scopes: new Set(granted.split(' ')), refreshAt: Number.MAX_SAFE_INTEGER, fetchedAt: options.now?.() ?? 0 };
         issued.push(current);
       }
       return current;

@@ -1,4 +1,6 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalSecretsManager, startSecretsManager } from '../../local/secrets-manager.ts';
 import { RetryableError } from '../../shared/errors.ts';
@@ -62,5 +64,26 @@ describe('Function: createSecretReader() against the local Secrets Manager endpo
     expect(error).toMatchObject({ code: 'secret_invalid' });
     expect((error as Error).message).toContain('{"clientId":"…","clientSecret":"…"}');
     expect((error as Error).message).not.toContain(value);
+  });
+
+  it('gives up on a read that stalls, as a retryable error, instead of holding every token caller', async () => {
+    // Prepare: an endpoint that accepts connections and never answers
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const stalled = new SecretsManagerClient({ region: 'eu-west-1', endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+
+    // Act
+    const started = Date.now();
+    const error = await createSecretReader(stalled, 'auth0-m2m', 300)().catch((caught: unknown) => caught);
+    const elapsed = Date.now() - started;
+    stalled.destroy();
+    silent.closeAllConnections();
+    await new Promise((resolve) => silent.close(resolve));
+
+    // Assess
+    expect(error).toBeInstanceOf(RetryableError);
+    expect(error).toMatchObject({ code: 'secret_unavailable' });
+    expect(elapsed).toBeLessThan(5_000);
   });
 });

@@ -1,4 +1,5 @@
 import type { MockAgent } from 'undici';
+import type { TokenSource } from '../../../shared/auth0/token.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildPath, createManagementClient } from '../../../shared/auth0/client.ts';
 import { createPacer } from '../../../shared/auth0/pacer.ts';
@@ -50,7 +51,7 @@ describe('Function: createManagementClient()', () => {
     await agent.close();
   });
 
-  const create = (fake = createFakeTokens()) => ({
+  const create = (fake = createFakeTokens(undefined, { now: clock.now })) => ({
     ...fake,
     client: createManagementClient({ origin: ORIGIN, dispatcher: agent, tokens: fake.tokens, timeouts, now: clock.now, logger: silent }),
   });
@@ -204,5 +205,37 @@ describe('Function: createManagementClient()', () => {
     expect(error).toMatchObject({ code: 'insufficient_scope' });
     expect((error as Error).message).toContain('POST /api/v2/users/{id}/roles');
     expect((error as Error).message).toContain('update:users, create:role_members');
+  });
+
+  it('after the grant is fixed, drops a token older than a minute that lacks the scope, instead of refusing with it for a day', async () => {
+    // Prepare: the first token lacks create:role_members; the grant is fixed; the next token has it
+    const fake = createFakeTokens('read:users', { now: clock.now, scopesLater: 'read:users create:role_members' });
+    const { client } = create(fake);
+    const call = { method: 'POST', route: '/api/v2/users/{id}/roles', params: { id: 'u1' }, json: { roles: ['rol_1'] }, scopes: ['update:users', 'create:role_members'] } as const;
+    agent.get(ORIGIN).intercept({ path: '/api/v2/users/u1/roles', method: 'POST' }).reply(204, '');
+
+    // Act
+    const fresh = await client.call(call).catch((caught: unknown) => caught);
+    clock.advance(61_000);
+    const later = await client.call(call);
+
+    // Assess: a token just fetched is trusted; one over a minute old is replaced once
+    expect(fresh).toMatchObject({ code: 'insufficient_scope' });
+    expect(later).toBeUndefined();
+    expect(fake.issued).toHaveLength(2);
+  });
+
+  it('gives up waiting for a token at the invocation\'s deadline, as a retryable deadline error', async () => {
+    // Prepare: a token fetch that never ends
+    const stalled: TokenSource = { get: () => new Promise(() => {}), invalidate() {} };
+    const { client } = create({ ...createFakeTokens(), tokens: stalled });
+    const deadline = new AbortController();
+
+    // Act
+    const pending = client.call({ method: 'GET', route: '/api/v2/users/{id}', params: { id: 'u1' }, scopes: ['read:users'] }, { signal: deadline.signal });
+    deadline.abort();
+
+    // Assess
+    await expect(pending).rejects.toMatchObject({ code: 'deadline', kind: 'retryable' });
   });
 });
