@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -15,6 +15,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_ALLOWED_FIELDS, USER_FIELDS } from '../shared/jobs/schema.ts';
 import type { SyncDefinition } from '../shared/sync/run-sync.ts';
 import { BUNDLE_OPTIONS, FUNCTION_ENTRIES } from './bundling.ts';
 
@@ -50,7 +51,12 @@ export interface Auth0QueueWorkerProps {
   readonly auth0Audience?: string;
   /** ARN of an existing secret `{"clientId","clientSecret"}`. Without it, an empty secret is created to fill in. */
   readonly secretArn?: string;
-  /** FIFO jobs queue (content-based deduplication) for per-user order. Default false. */
+  /** ARN of the customer-managed KMS key that encrypts `secretArn`, if not the AWS managed one: the worker may decrypt with it. */
+  readonly secretKeyArn?: string;
+  /**
+   * FIFO jobs queue for per-user order. Default false. Producers must send each job with its job id as
+   * MessageDeduplicationId (content-based deduplication is on only when there are schedules).
+   */
   readonly fifo?: boolean;
   /**
    * Receives before SQS itself moves a job to the dead-letter queue; at least 5. Default 5 (100 on FIFO).
@@ -80,7 +86,16 @@ export interface Auth0QueueWorkerProps {
   readonly rateLimitReserve?: number;
   /** RATE_LIMIT_SHARE: share of the bucket's refill the worker may count on. Default 1. */
   readonly rateLimitShare?: number;
+  /**
+   * ALLOWED_FIELDS: the user fields `user.update` jobs may change. Default: `blocked`, `user_metadata` and the
+   * profile names and picture. `email`, `email_verified`, `phone_*`, `app_metadata` and `username` must be
+   * listed to be allowed: each can take an account over or grant access.
+   */
   readonly allowedFields?: readonly string[];
+  /**
+   * ALLOWED_ROLES: the role names or ids jobs may assign or remove. Default: none. `['*']` allows any role.
+   * A sync's managed roles must be listed (or `*`).
+   */
   readonly allowedRoles?: readonly string[];
   /** Worker log retention. Default one month. */
   readonly logRetention?: logs.RetentionDays;
@@ -124,6 +139,7 @@ export class Auth0QueueWorker extends Construct {
     if (maxReceiveCount < 5) throw new Error(`maxReceiveCount must be at least 5 (got ${maxReceiveCount}): throttled receives count too`);
     if (fifo && props.maxBatchingWindow !== undefined) throw new Error('maxBatchingWindow is not supported on a FIFO queue');
     if (fifo && (props.batchSize ?? 10) > 10) throw new Error('batchSize is at most 10 on a FIFO queue');
+    checkPolicy(props);
     const maxJobAge = props.maxJobAge ?? Duration.hours(24);
     if (maxJobAge.toSeconds() < 60 || maxJobAge.toSeconds() > Duration.days(13).toSeconds()) {
       throw new Error(`maxJobAge must be from 1 minute to 13 days (got ${maxJobAge.toHumanString()}): SQS keeps a message at most 14 days`);
@@ -140,7 +156,11 @@ export class Auth0QueueWorker extends Construct {
     });
     this.queue = new sqs.Queue(this, 'JobsQueue', {
       fifo: fifo || undefined,
-      contentBasedDeduplication: fifo || undefined,
+      // Content-based deduplication drops an identical body sent within 5 minutes (block, unblock, block
+      // ends unblocked), so it is off: producers give each message its job id as deduplication id, and SQS
+      // refuses a send without one loudly. EventBridge Scheduler cannot set that id, so with schedules it
+      // must be on; each scheduled run's body then carries its own execution id.
+      contentBasedDeduplication: (fifo && (props.schedules?.length ?? 0) > 0) || undefined,
       visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),
       retentionPeriod,
       maxMessageSizeBytes: 1_048_576,
@@ -189,7 +209,7 @@ export class Auth0QueueWorker extends Construct {
     // Consume (added by the event source), resend rate-limited jobs to the same queue, dead-letter, read the secret.
     this.queue.grantSendMessages(this.worker);
     this.deadLetterQueue.grantSendMessages(this.worker);
-    this.secret.grantRead(this.worker);
+    this.grantReadSecret(this.worker, props.secretKeyArn);
 
     for (const arn of props.producerRoleArns ?? []) this.grantSendJobs(new iam.ArnPrincipal(arn));
     this.addSchedules(props.schedules ?? [], fifo);
@@ -255,7 +275,7 @@ export class Auth0QueueWorker extends Construct {
       id: `AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
       reason: "Scheduler's invoke role may call the sync function's own versions and aliases (its ARN with ':*'), and no other function.",
     });
-    this.secret.grantRead(fn);
+    this.grantReadSecret(fn, props.secretKeyArn);
     this.queue.grantSendMessages(fn);
     for (const sync of syncs) {
       if (!/^[\w.-]{1,40}$/.test(sync.name)) throw new Error(`sync name ${JSON.stringify(sync.name)} must be 1 to 40 letters, digits, ".", "_" or "-"`);
@@ -294,11 +314,26 @@ export class Auth0QueueWorker extends Construct {
         description: `Puts a ${String(entry.job['type'])} job on the queue`,
         schedule: scheduleExpression(entry),
         target: new schedulerTargets.SqsSendMessage(this.queue, {
-          input: scheduler.ScheduleTargetInput.fromObject(entry.job),
+          // Each run's job carries the run's execution id (as jobId, unless the job names its own), for the
+          // logs and so that no two runs have the same body.
+          input: scheduler.ScheduleTargetInput.fromObject({ jobId: `${scheduler.ContextAttribute.executionId}`, ...entry.job }),
           ...(fifo ? { messageGroupId: `schedule-${entry.name}` } : {}),
         }),
       });
     }
+  }
+
+  /** Lets a function read the client secret; under a customer-managed key, decrypt with it through Secrets Manager only. */
+  private grantReadSecret(fn: lambda.Function, keyArn: string | undefined): void {
+    this.secret.grantRead(fn);
+    if (keyArn === undefined) return;
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Aws.REGION}.amazonaws.com` } },
+      }),
+    );
   }
 
   private createAlarmTopic(email: string): sns.Topic {
@@ -391,6 +426,23 @@ export class Auth0QueueWorker extends Construct {
         [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 })],
       ],
     });
+  }
+}
+
+/**
+ * Refuses, at synth, a policy the worker would refuse at init, and syncs whose jobs the policy would
+ * dead-letter: a sync's managed roles and its app_metadata writes must be allowed explicitly.
+ */
+function checkPolicy(props: Auth0QueueWorkerProps): void {
+  const unknown = (props.allowedFields ?? []).filter((field) => !(USER_FIELDS as readonly string[]).includes(field));
+  if (unknown.length > 0) throw new Error(`allowedFields names unknown field(s) ${unknown.join(', ')}; known: ${USER_FIELDS.join(', ')}`);
+  if (props.allowedRoles?.includes('*') && props.allowedRoles.length > 1) throw new Error('allowedRoles is either [\'*\'] (any role) or a list of role names and ids, not both');
+  const anyRole = props.allowedRoles?.includes('*') ?? false;
+  const fields = new Set<string>(props.allowedFields ?? DEFAULT_ALLOWED_FIELDS);
+  for (const sync of props.syncs ?? []) {
+    const refused = anyRole ? [] : sync.managedRoles.filter((role) => !(props.allowedRoles ?? []).includes(role));
+    if (refused.length > 0) throw new Error(`sync ${sync.name} manages role(s) ${refused.join(', ')} that allowedRoles does not allow: add them to allowedRoles`);
+    if (!fields.has('app_metadata')) throw new Error(`sync ${sync.name} writes app_metadata, which allowedFields does not allow: add 'app_metadata' to allowedFields`);
   }
 }
 

@@ -8,6 +8,7 @@ import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { bundleFunction } from '../infra/build.ts';
+import { DEFAULT_ALLOWED_FIELDS } from '../shared/jobs/schema.ts';
 import { type EventSourceMapping, type EventSourceMappingOptions, startEventSourceMapping } from './event-source-mapping.ts';
 import { type LocalSecretsManager, startSecretsManager } from './secrets-manager.ts';
 import { type Tenant, type TenantOptions, startTenant } from './tenant/tenant.ts';
@@ -59,6 +60,8 @@ export interface LocalStack {
 }
 
 const REGION = 'us-east-1';
+/** What the local deployment lets jobs write: the default fields, and app_metadata for the demo and the sync. */
+const LOCAL_ALLOWED_FIELDS = [...DEFAULT_ALLOWED_FIELDS, 'app_metadata'];
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 const BUNDLE = new URL('../dist/worker/index.mjs', import.meta.url);
 
@@ -86,7 +89,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   const sqs = new SQSClient({ region: REGION, credentials: CREDENTIALS, endpoint: fauxqs.address, useQueueUrlAsEndpoint: false });
   const suffix = options.fifo ? '.fifo' : '';
-  const fifoAttributes: Record<string, string> = options.fifo ? { FifoQueue: 'true', ContentBasedDeduplication: 'true' } : {};
+  // As the construct deploys it: no content-based deduplication, every send names its deduplication id.
+  const fifoAttributes: Record<string, string> = options.fifo ? { FifoQueue: 'true' } : {};
   const createQueue = async (name: string, attributes: Record<string, string>): Promise<QueueRef> => {
     const { QueueUrl = '' } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: { ...fifoAttributes, ...attributes } }));
     const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
@@ -109,6 +113,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     AUTH0_SECRET_ID: secretName,
     DLQ_URL: dlq.url,
     MAX_RECEIVE_COUNT: String(maxReceiveCount),
+    // The local deployment allows what the demo workload and the sync write, as a deployment must say explicitly.
+    ALLOWED_FIELDS: LOCAL_ALLOWED_FIELDS.join(','),
+    ALLOWED_ROLES: '*',
     LOG_LEVEL: 'info',
   };
 

@@ -106,9 +106,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
   const httpTimeoutMs = integer(read('HTTP_TIMEOUT_MS'), 'HTTP_TIMEOUT_MS', CONFIG_DEFAULTS.httpTimeoutMs, 100, 60_000, fail);
 
   const allowedFields = parseAllowedFields(read('ALLOWED_FIELDS'), fail);
+  // Deny by default: without ALLOWED_ROLES no role may be assigned or removed; `*` (alone) allows any.
   const allowedRolesList = splitList(read('ALLOWED_ROLES'));
-  const allowedRoles = allowedRolesList === undefined ? undefined : new Set(allowedRolesList);
-  if (allowedRoles?.size === 0) fail('ALLOWED_ROLES', 'ALLOWED_ROLES lists no role; unset it to allow any role');
+  const anyRole = allowedRolesList?.includes('*') ?? false;
+  if (anyRole && allowedRolesList?.length !== 1) fail('ALLOWED_ROLES', 'ALLOWED_ROLES is either * (any role) or a list of role names and ids, not both');
+  if (allowedRolesList?.length === 0) fail('ALLOWED_ROLES', 'ALLOWED_ROLES lists no role; unset it to allow none, or set * to allow any');
+  const allowedRoles: ReadonlySet<string> | undefined = anyRole ? undefined : new Set(allowedRolesList ?? []);
 
   // LOG_LEVEL is this product's; AWS_LAMBDA_LOG_LEVEL is Lambda's, set by the function's logging config.
   const ownLevel = read('LOG_LEVEL')?.toLowerCase();
@@ -189,7 +192,7 @@ function parseAllowedFields(value: string | undefined, fail: Fail): ReadonlySet<
   if (unknown.length > 0) {
     fail('ALLOWED_FIELDS', `ALLOWED_FIELDS names unknown field(s) ${unknown.join(', ')}; known: ${USER_FIELDS.join(', ')}`);
   } else if (fields.length === 0) {
-    fail('ALLOWED_FIELDS', 'ALLOWED_FIELDS lists no field; unset it for the default');
+    fail('ALLOWED_FIELDS', `ALLOWED_FIELDS lists no field; unset it for the default (${DEFAULT_ALLOWED_FIELDS.join(', ')})`);
   }
   return new Set(fields.filter((field): field is UserField => (USER_FIELDS as readonly string[]).includes(field)));
 }

@@ -85,6 +85,9 @@ export function createJobApplier(options: {
   };
 
   const resolveRoles = async (refs: readonly string[], context: CallContext): Promise<string[]> => {
+    if (allowedRoles?.size === 0) {
+      throw new PermanentError('role_not_allowed', 'this deployment allows no role to be assigned or removed: set ALLOWED_ROLES (role names or ids, or * for any)');
+    }
     const ids = await Promise.all(refs.map((ref) => resolveRole(ref, context)));
     if (allowedRoles !== undefined) {
       const outside = refs.filter((ref, index) => !allowedRoles.has(ref) && !allowedRoles.has(ids[index] ?? ''));

@@ -7,7 +7,7 @@ import { JOB_TYPES, JOB_VARIANTS, MAX_JOB_BYTES, type Job, type JobType, type Us
 export interface JobPolicy {
   /** `changes` fields a `user.update` job may carry. */
   readonly allowedFields: ReadonlySet<UserField>;
-  /** Role ids or names jobs may assign or remove; `undefined` allows any role. */
+  /** Role ids or names jobs may assign or remove; empty allows none, `undefined` any (`ALLOWED_ROLES=*`). */
   readonly allowedRoles: ReadonlySet<string> | undefined;
 }
 

@@ -39,10 +39,14 @@ export const USER_FIELDS = [
 /** One field of `PATCH /api/v2/users/{id}`. */
 export type UserField = (typeof USER_FIELDS)[number];
 
-/** Fields a deployment may change when `ALLOWED_FIELDS` is not set: credentials and routing stay out. */
-export const DEFAULT_ALLOWED_FIELDS: readonly UserField[] = USER_FIELDS.filter(
-  (field) => !['password', 'connection', 'client_id', 'verify_email', 'verify_phone_number'].includes(field),
-);
+/**
+ * Fields a deployment may change when `ALLOWED_FIELDS` is not set: blocking and profile fields only. Each
+ * field left out can take an account over or grant access, so a deployment must name it to allow it:
+ * `email` with `email_verified` (then a password reset goes to the new address), `phone_number` and
+ * `phone_verified` (SMS factors), `app_metadata` (authorization claims many tenants put in tokens),
+ * `username`, and credentials and routing (`password`, `connection`, `client_id`, `verify_*`).
+ */
+export const DEFAULT_ALLOWED_FIELDS: readonly UserField[] = ['blocked', 'user_metadata', 'given_name', 'family_name', 'name', 'nickname', 'picture'];
 
 /**
  * Characters that may never appear in an id: they could change the request path or query even before

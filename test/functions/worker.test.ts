@@ -123,7 +123,7 @@ describe('Bundle: dist/worker/index.mjs on the local AWS endpoints', () => {
     const received = await receiveAll(jobs.url, 3);
 
     // Act
-    const { results, output } = await invoke([received.slice(0, 2), received.slice(2)]);
+    const { results, output } = await invoke([received.slice(0, 2), received.slice(2)], { ALLOWED_FIELDS: 'blocked,app_metadata' });
 
     // Assess
     expect(results).toEqual([{ batchItemFailures: [] }, { batchItemFailures: [] }]);

@@ -15,6 +15,8 @@ describe('Function: readDeploymentContext()', () => {
         maxConcurrency: '5',
         rateLimitReserve: '0.3',
         timeoutSeconds: 45,
+        maxJobAgeHours: '48',
+        secretKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
         allowedRoles: 'support-agent, rol_abc',
         schedules: '[{"name":"Nightly","expression":"rate(1 day)","job":{"type":"roles.assign","userId":"auth0|x","roles":["r"]}}]',
         syncs: '[{"name":"hr","expression":"cron(0 3 * * ? *)","bucket":"hr","key":"users.jsonl","managedRoles":["support-agent"]}]',
@@ -24,6 +26,8 @@ describe('Function: readDeploymentContext()', () => {
     // Assess
     expect(props).toMatchObject({ auth0Domain: 'acme.eu.auth0.com', fifo: true, maxConcurrency: 5, rateLimitReserve: 0.3, allowedRoles: ['support-agent', 'rol_abc'] });
     expect(props.timeout?.toSeconds()).toBe(Duration.seconds(45).toSeconds());
+    expect(props.maxJobAge?.toHours()).toBe(48);
+    expect(props.secretKeyArn).toContain(':key/');
     expect(props.schedules?.[0]?.name).toBe('Nightly');
     expect(props.syncs?.[0]).toMatchObject({ name: 'hr', bucket: 'hr', managedRoles: ['support-agent'] });
     expect(props).not.toHaveProperty('batchSize');

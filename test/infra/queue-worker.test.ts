@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Auth0QueueWorker, type Auth0QueueWorkerProps } from '../../infra/queue-worker.ts';
 import { Auth0QueueWorkerStack } from '../../infra/worker-stack.ts';
+import { loadConfig } from '../../shared/config.ts';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth0-m2m-AbCdEf';
 
@@ -48,6 +49,29 @@ describe('Construct: Auth0QueueWorker', () => {
       BatchSize: 10,
       ScalingConfig: { MaximumConcurrency: 2 },
     });
+  });
+
+  it('with no allowlists configured, deploys a worker that lets no role be assigned and no email, email_verified or app_metadata be written', () => {
+    // Act
+    const { template } = synth();
+    const [worker] = Object.values(template.findResources('AWS::Lambda::Function'));
+    const variables = worker?.['Properties'].Environment.Variables as Record<string, unknown>;
+    const config = loadConfig({ ...Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : 'https://sqs.eu-west-1.amazonaws.com/1/resolved'])) });
+
+    // Assess: the worker's own reading of the deployed environment
+    expect(variables['ALLOWED_ROLES']).toBeUndefined();
+    expect(variables['ALLOWED_FIELDS']).toBeUndefined();
+    expect(config.policy.allowedRoles).toEqual(new Set());
+    for (const field of ['email', 'email_verified', 'app_metadata']) expect(config.policy.allowedFields.has(field as never)).toBe(false);
+  });
+
+  it('refuses at synth a sync whose roles or app_metadata writes the policy does not allow, and unknown fields', () => {
+    // Act & Assess
+    const sync = { name: 'hr', expression: 'rate(1 day)', bucket: 'b', key: 'k.jsonl', managedRoles: ['support-agent'] };
+    expect(() => synth({ syncs: [sync], allowedFields: ['app_metadata'] })).toThrow(/manages role\(s\) support-agent that allowedRoles does not allow/);
+    expect(() => synth({ syncs: [sync], allowedRoles: ['support-agent'] })).toThrow(/writes app_metadata/);
+    expect(() => synth({ allowedFields: ['favourite_colour'] })).toThrow(/unknown field\(s\) favourite_colour/);
+    expect(() => synth({ allowedRoles: ['*', 'admin'] })).toThrow(/either \['\*'\]/);
   });
 
   it('redrives to a 14-day dead-letter queue after 5 receives, with a visibility timeout 6 times the worker timeout', () => {
@@ -107,6 +131,19 @@ describe('Construct: Auth0QueueWorker', () => {
     expect(template.findResources('AWS::IAM::Role', { Properties: { ManagedPolicyArns: Match.anyValue() } })).toEqual({});
   });
 
+  it('lets the worker decrypt an imported secret under a customer-managed key, through Secrets Manager only', () => {
+    // Act
+    const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const { template } = synth({ secretKeyArn: keyArn });
+
+    // Assess
+    const [policy] = Object.values(template.findResources('AWS::IAM::Policy'));
+    const statements = policy?.['Properties'].PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown; Condition?: unknown }>;
+    const decrypt = statements.find((statement) => [statement.Action].flat().includes('kms:Decrypt'));
+    expect(decrypt?.Resource).toBe(keyArn);
+    expect(JSON.stringify(decrypt?.Condition)).toContain('secretsmanager.');
+  });
+
   it('keeps the logical ids of the stateful resources stable', () => {
     // Act
     const { template } = synth({ secretArn: undefined });
@@ -147,13 +184,24 @@ describe('Construct: Auth0QueueWorker', () => {
     for (const name of ['RateLimited', 'CallsPaced', 'PacedWaitMs']) expect(dashboard).toContain(`\\"${name}\\"`);
   });
 
-  it('builds a FIFO pair with content-based deduplication and a redrive count fit for 429s', () => {
+  it('builds a FIFO pair without content-based deduplication, which would drop a repeated job, and a redrive count fit for 429s', () => {
     // Act
     const { template } = synth({ fifo: true });
 
     // Assess
-    template.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, ContentBasedDeduplication: true, RedrivePolicy: Match.objectLike({ maxReceiveCount: 100 }) });
+    template.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, RedrivePolicy: Match.objectLike({ maxReceiveCount: 100 }) });
     template.resourcePropertiesCountIs('AWS::SQS::Queue', { FifoQueue: true }, 2);
+    template.resourcePropertiesCountIs('AWS::SQS::Queue', { ContentBasedDeduplication: true }, 0);
+  });
+
+  it('with schedules on FIFO, turns content-based deduplication on, as Scheduler needs, and makes each run\'s body unique', () => {
+    // Act
+    const { template } = synth({ fifo: true, schedules: [{ name: 'nightly', expression: 'rate(1 day)', job: { type: 'user.update', userId: 'auth0|1', changes: { blocked: false } } }] });
+
+    // Assess
+    template.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, ContentBasedDeduplication: true, RedrivePolicy: Match.anyValue() });
+    const [schedule] = Object.values(template.findResources('AWS::Scheduler::Schedule'));
+    expect(JSON.parse(schedule?.['Properties'].Target.Input)).toEqual({ jobId: '<aws.scheduler.execution-id>', type: 'user.update', userId: 'auth0|1', changes: { blocked: false } });
   });
 
   it('grants send access to producer roles of any account through the queue policy', () => {
@@ -179,7 +227,7 @@ describe('Construct: Auth0QueueWorker', () => {
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'cron(0 3 * * ? *)',
       ScheduleExpressionTimezone: 'Europe/Paris',
-      Target: Match.objectLike({ Arn: stack.resolve(construct.queue.queueArn), Input: JSON.stringify(job) }),
+      Target: Match.objectLike({ Arn: stack.resolve(construct.queue.queueArn), Input: JSON.stringify({ jobId: '<aws.scheduler.execution-id>', ...job }) }),
     });
     template.resourceCountIs('AWS::Events::Rule', 0);
   });
@@ -187,6 +235,8 @@ describe('Construct: Auth0QueueWorker', () => {
   it('deploys a scheduled sync that may read its source and write only its manifest and report', () => {
     // Act
     const { template, stack, construct } = synth({
+      allowedRoles: ['support-agent'],
+      allowedFields: ['blocked', 'app_metadata'],
       syncs: [{ name: 'hr-roles', expression: 'rate(1 day)', bucket: 'acme-hr-exports', key: 'auth0/users.jsonl', managedRoles: ['support-agent'], allowRemovals: true }],
       alarmEmail: 'ops@example.com',
     });
@@ -255,6 +305,8 @@ describe('cdk-nag: AwsSolutionsChecks', () => {
     ['an existing secret', { secretArn: SECRET_ARN }],
     ['a created secret, FIFO, alarms by email, producers, a schedule and a sync', {
       fifo: true,
+      allowedRoles: ['*'],
+      allowedFields: ['app_metadata'],
       syncs: [{ name: 'hr', expression: 'cron(0 3 * * ? *)', bucket: 'hr-exports', key: 'users.jsonl', managedRoles: ['support-agent'] }],
       alarmEmail: 'ops@example.com',
       producerRoleArns: ['arn:aws:iam::210987654321:role/crm'],
@@ -281,7 +333,7 @@ describe('cdk-nag: AwsSolutionsChecks', () => {
 
   it('with a sync, adds one acknowledgement for the schedule role, with its written reason', () => {
     // Act
-    const { acknowledged } = nag({ syncs: [{ name: 'hr', expression: 'rate(1 day)', bucket: 'b', key: 'k.jsonl', managedRoles: ['r'] }] });
+    const { acknowledged } = nag({ allowedRoles: ['r'], allowedFields: ['app_metadata'], syncs: [{ name: 'hr', expression: 'rate(1 day)', bucket: 'b', key: 'k.jsonl', managedRoles: ['r'] }] });
 
     // Assess
     expect(acknowledged).toHaveLength(2);

@@ -26,10 +26,12 @@ describe('Function: loadConfig()', () => {
     expect(config.auth0).toEqual({ origin: 'https://acme.eu.auth0.com', audience: 'https://acme.eu.auth0.com/api/v2/', secretId: base.AUTH0_SECRET_ID });
     expect(config.jobConcurrency).toBe(CONFIG_DEFAULTS.jobConcurrency);
     expect(config.rateLimit).toEqual({ reserve: 0.2, share: 1, containers: 2 });
-    expect(config.policy.allowedRoles).toBeUndefined();
-    expect([...config.policy.allowedFields]).not.toContain('password');
-    expect([...config.policy.allowedFields]).not.toContain('connection');
-    expect([...config.policy.allowedFields]).toContain('app_metadata');
+    // Deny by default: no role, and none of the fields that can take an account over or grant access
+    expect(config.policy.allowedRoles).toEqual(new Set());
+    for (const field of ['password', 'connection', 'email', 'email_verified', 'phone_number', 'phone_verified', 'app_metadata', 'username']) {
+      expect([...config.policy.allowedFields]).not.toContain(field);
+    }
+    expect([...config.policy.allowedFields]).toEqual(['blocked', 'user_metadata', 'given_name', 'family_name', 'name', 'nickname', 'picture']);
     expect(Object.isFrozen(config) && Object.isFrozen(config.auth0)).toBe(true);
   });
 
@@ -68,6 +70,7 @@ describe('Function: loadConfig()', () => {
     [{ JOB_CONCURRENCY: '0' }, 'JOB_CONCURRENCY', 'from 1 to 64'],
     [{ ALLOWED_FIELDS: 'app_metadata,favourite_colour' }, 'ALLOWED_FIELDS', 'favourite_colour'],
     [{ ALLOWED_ROLES: ' , ' }, 'ALLOWED_ROLES', 'lists no role'],
+    [{ ALLOWED_ROLES: '*,admin' }, 'ALLOWED_ROLES', 'either *'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'LOG_LEVEL must be one of'],
     [{ RATE_LIMIT_RESERVE: '20%' }, 'RATE_LIMIT_RESERVE', 'RATE_LIMIT_RESERVE must be a number from 0 to 0.9'],
     [{ RATE_LIMIT_RESERVE: '0.95' }, 'RATE_LIMIT_RESERVE', 'from 0 to 0.9'],
@@ -138,6 +141,11 @@ describe('Function: loadConfig()', () => {
     expect(config.jobsQueueUrl).toBe('https://sqs.eu-west-1.amazonaws.com/123456789012/jobs');
     expect(config.dlqUrl).toBe('');
     expect(missing.variable).toBe('JOBS_QUEUE_URL');
+  });
+
+  it('allows any role only when ALLOWED_ROLES says *', () => {
+    // Act & Assess
+    expect(loadConfig({ ...base, ALLOWED_ROLES: '*' }).policy.allowedRoles).toBeUndefined();
   });
 
   it('parses policy lists', () => {

@@ -219,6 +219,15 @@ describe('Function: createJobApplier()', () => {
     await expect(apply(applyJob, { type: 'roles.assign', userId: 'auth0|1', roles: ['admin'] })).rejects.toMatchObject({ code: 'role_not_found' });
   });
 
+  it('refuses every role job, without a call, when the deployment allows no role', async () => {
+    // Prepare
+    const applyJob = create({ allowedRoles: [] });
+
+    // Act & Assess: no interceptor, so any call would fail differently
+    await expect(apply(applyJob, { type: 'roles.assign', userId: 'auth0|1', roles: ['support-agent'] })).rejects.toMatchObject({ code: 'role_not_allowed' });
+    await expect(apply(applyJob, { type: 'roles.remove', email: 'ada@example.com', roles: ['rol_1'] })).rejects.toThrow(/ALLOWED_ROLES/);
+  });
+
   it('checks ALLOWED_ROLES on resolved ids before any write', async () => {
     // Prepare: the deployment allows "support-agent" by name; the job names its id and another role
     const applyJob = create({ allowedRoles: ['support-agent'] });

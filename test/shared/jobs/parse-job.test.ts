@@ -4,7 +4,8 @@ import { type JobPolicy, parseJob } from '../../../shared/jobs/parse-job.ts';
 import { DEFAULT_ALLOWED_FIELDS, USER_FIELDS } from '../../../shared/jobs/schema.ts';
 import { INVALID_JOBS, VALID_JOBS } from '../../helpers/jobs.ts';
 
-const policy: JobPolicy = { allowedFields: new Set(DEFAULT_ALLOWED_FIELDS), allowedRoles: undefined };
+/** A deployment that allows app_metadata on top of the defaults, as the contract examples need. */
+const policy: JobPolicy = { allowedFields: new Set([...DEFAULT_ALLOWED_FIELDS, 'app_metadata']), allowedRoles: undefined };
 
 describe('Function: parseJob()', () => {
   it.each(VALID_JOBS.map((job) => [job.type, job]))('accepts the contract example %s', (_, job) => {

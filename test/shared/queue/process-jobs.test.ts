@@ -453,7 +453,7 @@ describe('Function: createWorkerDeps() wired with processJobs()', () => {
     // Prepare: one record at a time; the first call is answered 429 with the bucket empty until 10 s from now
     const clock = createClock();
     const lines: string[] = [];
-    const { fake, token, deps } = await wire(clock, lines, { JOB_CONCURRENCY: '1' });
+    const { fake, token, deps } = await wire(clock, lines, { JOB_CONCURRENCY: '1', ALLOWED_FIELDS: 'app_metadata' });
     const records = Array.from({ length: 5 }, (_, n) =>
       sqsRecord({ type: 'user.update', userId: `auth0|${n}`, changes: { app_metadata: { plan: 'metadata-value-xyz' } } }),
     );
