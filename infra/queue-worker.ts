@@ -16,7 +16,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ALLOWED_FIELDS, USER_FIELDS } from '../shared/jobs/schema.ts';
-import type { SyncDefinition } from '../shared/sync/run-sync.ts';
+import { type SyncDefinition, validateSyncDefinition } from '../shared/sync/run-sync.ts';
 import { BUNDLE_OPTIONS, FUNCTION_ENTRIES } from './bundling.ts';
 
 /** A job put on the queue on a schedule (EventBridge Scheduler). */
@@ -376,6 +376,7 @@ export class Auth0QueueWorker extends Construct {
       const syncMetric = (metricName: string) =>
         new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: 'sync' }, statistic: 'Sum', period: Duration.hours(1) });
       alarms.push(
+        alarm('SyncErrors', 'A sync run failed or timed out (its logs say why); nothing after the failure was enqueued', this.syncFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' })),
         alarm('SyncAborted', 'A sync aborted (too many invalid lines, or an empty file): its report next to the source says why', syncMetric('SyncAborted')),
         alarm('SyncRemovalsWithheld', 'A sync would have removed a role from more members than its limit allows, and removed nothing: check the source file', syncMetric('SyncRemovalsBlocked')),
       );
@@ -440,6 +441,13 @@ function checkPolicy(props: Auth0QueueWorkerProps): void {
   const anyRole = props.allowedRoles?.includes('*') ?? false;
   const fields = new Set<string>(props.allowedFields ?? DEFAULT_ALLOWED_FIELDS);
   for (const sync of props.syncs ?? []) {
+    // The definition the schedule will hand the sync function, checked now rather than failing every run.
+    const { expression: _expression, timeZone: _timeZone, bucket, key, ...rest } = sync;
+    try {
+      validateSyncDefinition({ ...rest, source: { bucket, key } });
+    } catch (error) {
+      throw new Error(`sync ${String(sync.name)}: ${error instanceof Error ? error.message : String(error)}`);
+    }
     const refused = anyRole ? [] : sync.managedRoles.filter((role) => !(props.allowedRoles ?? []).includes(role));
     if (refused.length > 0) throw new Error(`sync ${sync.name} manages role(s) ${refused.join(', ')} that allowedRoles does not allow: add them to allowedRoles`);
     if (!fields.has('app_metadata')) throw new Error(`sync ${sync.name} writes app_metadata, which allowedFields does not allow: add 'app_metadata' to allowedFields`);

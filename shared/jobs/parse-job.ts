@@ -124,7 +124,7 @@ function checkMetadataKeys(value: unknown, where: string): void {
  * The path of the first key or string anywhere in `value` that is not well-formed UTF-16 (a lone surrogate),
  * without recursion; nesting is already bounded by the size limit and the metadata check.
  */
-function findIllFormedText(value: unknown): string | undefined {
+export function findIllFormedText(value: unknown): string | undefined {
   const pending: Array<{ value: unknown; path: string }> = [{ value, path: '' }];
   for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
     if (typeof item.value === 'string') {

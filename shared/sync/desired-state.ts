@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
-import { findUnsafeMetadata } from '../jobs/parse-job.ts';
+import { findIllFormedText, findUnsafeMetadata } from '../jobs/parse-job.ts';
+import { boundedText } from '../text.ts';
 import { MAX_ROLES_PER_JOB, RoleRefSchema, UserIdSchema } from '../jobs/schema.ts';
 
 /** One user as the source of truth wants it. */
@@ -21,6 +22,19 @@ export interface InvalidLine {
   readonly reason: string;
 }
 
+/** A parsed desired-state file. */
+export interface DesiredState {
+  readonly users: DesiredUser[];
+  /** Every skipped line, once. */
+  readonly invalid: InvalidLine[];
+  /** Users named by skipped lines: never removed from a role this run. */
+  readonly protectedKeys: ReadonlySet<string>;
+  /** Skipped lines that name no user (not JSON, say): any of them could have been anyone's. */
+  readonly unattributed: number;
+  /** Non-blank lines. */
+  readonly lines: number;
+}
+
 const LineSchema = z.strictObject({
   userId: z.optional(UserIdSchema),
   email: z.optional(z.email()),
@@ -36,10 +50,12 @@ const LineSchema = z.strictObject({
  * @example
  * const { users, invalid, lines } = parseDesiredState(await body.transformToString());
  */
-export function parseDesiredState(text: string): { users: DesiredUser[]; invalid: InvalidLine[]; lines: number } {
+export function parseDesiredState(text: string): DesiredState {
   const users: DesiredUser[] = [];
   const invalid: InvalidLine[] = [];
   const seen = new Set<string>();
+  const protectedKeys = new Set<string>();
+  let unattributed = 0;
   let lines = 0;
   const rows = text.split('\n');
   for (let index = 0; index < rows.length; index++) {
@@ -52,27 +68,41 @@ export function parseDesiredState(text: string): { users: DesiredUser[]; invalid
       raw = JSON.parse(row);
     } catch {
       invalid.push({ line, reason: 'not valid JSON' });
+      unattributed += 1;
+      continue;
+    }
+    const named = namedUsers(raw);
+    const skip = (reason: string) => {
+      invalid.push({ line, reason });
+      // A line naming two users protects both; one naming none could have been anyone's.
+      for (const key of named) protectedKeys.add(key);
+      if (named.length === 0) unattributed += 1;
+    };
+    const illFormed = findIllFormedText(raw);
+    if (illFormed !== undefined) {
+      skip(`${illFormed}: text that is not well-formed Unicode (a lone surrogate)`);
       continue;
     }
     const unsafe = findUnsafeMetadata((raw as { app_metadata?: unknown } | null)?.app_metadata, 'app_metadata');
     if (unsafe !== undefined) {
-      invalid.push({ line, reason: unsafe.kind === 'key' ? `${unsafe.path}: "${unsafe.key}" is not accepted as a metadata key` : 'app_metadata nests too deep' });
+      skip(unsafe.kind === 'key' ? `${boundedText(unsafe.path, 200)}: "${unsafe.key}" is not accepted as a metadata key` : 'app_metadata nests too deep');
       continue;
     }
     const parsed = LineSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      invalid.push({ line, reason: `${issue?.path.join('.') || 'line'}: ${issue?.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : (issue?.message ?? 'invalid')}` });
+      const where = issue?.path.map((segment) => boundedText(String(segment), 64)).join('.') || 'line';
+      skip(`${where}: ${issue?.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.slice(0, 5).map((name) => boundedText(name, 64)).join(', ')}` : (issue?.message ?? 'invalid')}`);
       continue;
     }
     const { userId, email, roles, app_metadata: appMetadata } = parsed.data;
     if ((userId === undefined) === (email === undefined)) {
-      invalid.push({ line, reason: 'needs exactly one of userId or email' });
+      skip('needs exactly one of userId or email');
       continue;
     }
     const key = userId === undefined ? `email:${email?.toLowerCase()}` : `id:${userId}`;
     if (seen.has(key)) {
-      invalid.push({ line, reason: 'the same user is on an earlier line' });
+      skip('the same user is on an earlier line');
       continue;
     }
     seen.add(key);
@@ -84,5 +114,15 @@ export function parseDesiredState(text: string): { users: DesiredUser[]; invalid
       line,
     });
   }
-  return { users, invalid, lines };
+  return { users, invalid, protectedKeys, unattributed, lines };
+}
+
+/** The users a line names (`id:…`, `email:…` in lower case), whatever else is wrong with it. */
+function namedUsers(raw: unknown): string[] {
+  if (typeof raw !== 'object' || raw === null) return [];
+  const { userId, email } = raw as { userId?: unknown; email?: unknown };
+  return [
+    ...(typeof userId === 'string' && userId !== '' ? [`id:${userId}`] : []),
+    ...(typeof email === 'string' && email !== '' ? [`email:${email.toLowerCase()}`] : []),
+  ];
 }

@@ -42,9 +42,31 @@ export interface SyncPlan {
   readonly roleRemoves: number;
   /** Set when a role would lose more members than the limits allow: then no removal is planned at all. */
   readonly removalsBlocked: { role: string; removals: number; members: number; limit: number } | undefined;
-  /** The app_metadata hashes after this run, for the manifest. */
-  readonly manifest: Record<string, string>;
+  /** Set when skipped lines name no user, so any member might be on one: then no removal is planned at all. */
+  readonly removalsWithheld: string | undefined;
+  /** Lines naming a role that neither is managed nor exists (a misspelling, say): their users keep every managed role this run. */
+  readonly unknownRoles: ReadonlyArray<{ line: number; role: string }>;
+  /** The manifest after this run: what was last sent to each user. */
+  readonly manifest: Manifest;
 }
+
+/** What a sync last sent to a user's app_metadata: a hash of it, its keys, and when. */
+export interface ManifestEntry {
+  readonly hash: string;
+  /** The top-level keys sent: a key that leaves the file later is unset (sent as null). */
+  readonly keys: readonly string[];
+  /** Epoch milliseconds of the run that sent it. */
+  readonly sentAt: number;
+}
+
+/** The sync's memory between runs, by user key. */
+export type Manifest = Readonly<Record<string, ManifestEntry>>;
+
+/**
+ * How long a sent app_metadata update is trusted at most: after that it is sent again, so one that was
+ * dead-lettered (or changed in the tenant by someone else) is put right within a week. Updates are idempotent.
+ */
+export const MANIFEST_TRUST_MS = 7 * 24 * 3_600_000;
 
 /** Content hash of a user's app_metadata, stable under key order. */
 export function metadataHash(value: Readonly<Record<string, unknown>>): string {
@@ -62,10 +84,18 @@ export function planSync(input: {
   readonly desired: readonly DesiredUser[];
   readonly managed: readonly ManagedRole[];
   readonly members: ReadonlyMap<string, readonly RoleMember[]>;
-  readonly manifest: Readonly<Record<string, string>>;
+  readonly manifest: Manifest;
   readonly limits: SyncLimits;
+  /** Users named by skipped lines: never removed from a role. */
+  readonly protectedKeys?: ReadonlySet<string>;
+  /** Skipped lines that name no user: any count withholds every removal. */
+  readonly unattributedSkips?: number;
+  /** Role refs that are not managed but exist in the tenant: lines may name them, and they are ignored. */
+  readonly otherRoles?: ReadonlySet<string>;
+  /** The run's time, for the manifest. */
+  readonly now: number;
 }): SyncPlan {
-  const { name, desired, managed, members, limits } = input;
+  const { name, desired, managed, members, limits, now } = input;
   const byRef = new Map<string, ManagedRole>();
   for (const role of managed) {
     byRef.set(role.ref, role);
@@ -73,10 +103,16 @@ export function planSync(input: {
     byRef.set(role.name, role);
   }
 
-  // Which managed role ids each desired user should hold, and how to find the user among members.
+  // Which managed role ids each desired user should hold, and how to find the user among members. A user
+  // whose line names a role that does not exist might have meant a managed one: that user loses none.
   const wanted = new Map<string, Set<string>>();
+  const protectedKeys = new Set(input.protectedKeys ?? []);
+  const unknownRoles: Array<{ line: number; role: string }> = [];
   for (const user of desired) {
     wanted.set(user.key, new Set(user.roles.map((ref) => byRef.get(ref)?.id).filter((id): id is string => id !== undefined)));
+    const unknown = user.roles.filter((ref) => !byRef.has(ref) && !input.otherRoles?.has(ref));
+    if (unknown.length > 0) protectedKeys.add(user.key);
+    for (const role of unknown) unknownRoles.push({ line: user.line, role });
   }
   const keyOf = (member: RoleMember): string[] => [`id:${member.user_id}`, ...(member.email === undefined ? [] : [`email:${member.email.toLowerCase()}`])];
 
@@ -95,7 +131,9 @@ export function planSync(input: {
     }
     let removals = 0;
     for (const member of current) {
-      const key = keyOf(member).find((candidate) => wanted.has(candidate));
+      const keys = keyOf(member);
+      if (keys.some((candidate) => protectedKeys.has(candidate))) continue;
+      const key = keys.find((candidate) => wanted.has(candidate));
       if (key !== undefined && wanted.get(key)?.has(role.id)) continue;
       removals += 1;
       const entry = toRemove.get(member.user_id) ?? { userId: member.user_id, roles: [] };
@@ -113,16 +151,33 @@ export function planSync(input: {
   const target = (user: DesiredUser) => (user.userId === undefined ? { email: user.email } : { userId: user.userId });
 
   const adds = [...toAdd.values()].map(({ user, roles }) => job({ type: 'roles.assign', ...target(user), roles: roles.sort() }, user.key));
-  const removeAllowed = limits.allowRemovals && removalsBlocked === undefined;
+  const unattributed = input.unattributedSkips ?? 0;
+  const removalsWithheld =
+    limits.allowRemovals && unattributed > 0
+      ? `${unattributed} skipped line(s) name no user, and any member could have been on one: no removal this run; fix the lines`
+      : undefined;
+  const removeAllowed = limits.allowRemovals && removalsBlocked === undefined && removalsWithheld === undefined;
   const removes = removeAllowed ? [...toRemove.values()].map(({ userId, roles }) => job({ type: 'roles.remove', userId, roles: roles.sort() }, `id:${userId}`)) : [];
 
-  const manifest: Record<string, string> = {};
+  // app_metadata: sent when it changed since the last send, or when that send is over a week old (it may
+  // have been dead-lettered). Keys the sync sent before and the line no longer has are unset (null).
+  const manifest: Record<string, ManifestEntry> = {};
   const updates: SyncJob[] = [];
   for (const user of desired) {
-    if (user.appMetadata === undefined) continue;
-    const hash = metadataHash(user.appMetadata);
-    manifest[user.key] = hash;
-    if (input.manifest[user.key] !== hash) updates.push(job({ type: 'user.update', ...target(user), changes: { app_metadata: user.appMetadata } }, user.key));
+    const previous = input.manifest[user.key];
+    const metadata = user.appMetadata ?? {};
+    const dropped = (previous?.keys ?? []).filter((key) => !Object.hasOwn(metadata, key));
+    if (user.appMetadata === undefined && dropped.length === 0) continue;
+    const hash = metadataHash(metadata);
+    const fresh = previous !== undefined && previous.hash === hash && dropped.length === 0 && now - previous.sentAt < trustFor(user.key);
+    if (fresh) {
+      manifest[user.key] = previous;
+      continue;
+    }
+    const changes: Record<string, unknown> = { ...metadata };
+    for (const key of dropped) changes[key] = null;
+    if (Object.keys(changes).length > 0) updates.push(job({ type: 'user.update', ...target(user), changes: { app_metadata: changes } }, user.key));
+    if (Object.keys(metadata).length > 0) manifest[user.key] = { hash, keys: Object.keys(metadata).sort(), sentAt: now };
   }
 
   return {
@@ -132,8 +187,19 @@ export function planSync(input: {
     roleAdds: adds.reduce((sum, entry) => sum + (entry.body['roles'] as string[]).length, 0),
     roleRemoves: removes.reduce((sum, entry) => sum + (entry.body['roles'] as string[]).length, 0),
     removalsBlocked: limits.allowRemovals ? removalsBlocked : undefined,
+    removalsWithheld,
+    unknownRoles,
     manifest,
   };
+}
+
+/**
+ * How long one user's last send is trusted: between half of {@link MANIFEST_TRUST_MS} and all of it, fixed
+ * per user, so that the updates one run sent are not all sent again by the same later run.
+ */
+function trustFor(userKey: string): number {
+  const spread = createHash('sha256').update(userKey).digest().readUInt32BE(0) / 2 ** 32;
+  return MANIFEST_TRUST_MS * (0.5 + spread / 2);
 }
 
 /** JSON with object keys sorted, so equal content hashes equally. */

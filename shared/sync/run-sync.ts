@@ -5,8 +5,8 @@ import { findRoleByName } from '../auth0/operations.ts';
 import { PermanentError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { parseDesiredState } from './desired-state.ts';
-import { type ManagedRole, type RoleMember, type SyncJob, planSync } from './plan-sync.ts';
+import { type DesiredUser, parseDesiredState } from './desired-state.ts';
+import { type ManagedRole, type Manifest, type ManifestEntry, type RoleMember, type SyncJob, planSync } from './plan-sync.ts';
 import { createReadPacer, readRoleMembers } from './read-members.ts';
 
 /** A sync definition: the input of a schedule. */
@@ -27,6 +27,8 @@ export interface SyncDefinition {
   readonly maxInvalidShare?: number;
   /** Default 0.5: most of the tenant's rate-limit bucket the sync's reads may use. */
   readonly readShare?: number;
+  /** Default 100 MB: a larger desired-state file aborts the run unread. */
+  readonly maxSourceBytes?: number;
   /** Compute and report the plan; enqueue nothing, write no manifest. */
   readonly dryRun?: boolean;
 }
@@ -46,6 +48,12 @@ export interface SyncReport {
   readonly jobsEnqueued: number;
   /** Set when removals were withheld for the safety limit. */
   readonly removalsBlocked: { role: string; removals: number; members: number; limit: number } | undefined;
+  /** Set when removals were withheld because skipped lines name no user. */
+  readonly removalsWithheld?: string | undefined;
+  /** Lines naming roles the sync does not manage; their users lost no role. */
+  readonly unknownRoles?: ReadonlyArray<{ line: number; role: string }>;
+  /** Set when the manifest could not be read: every app_metadata update was sent again. */
+  readonly manifestUnreadable?: string | undefined;
   readonly readsSpent: number;
   readonly lowestRemaining: number | undefined;
   readonly durationMs: number;
@@ -74,15 +82,16 @@ const REPORTED_LINES = 100;
  * const report = await runSync(definition, deps);
  */
 export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promise<SyncReport> {
-  validateDefinition(definition);
+  validateSyncDefinition(definition);
   const started = deps.now();
   const runId = new Date(started).toISOString().replace(/[:.]/g, '-');
   const { bucket, key } = definition.source;
   const pacer = createReadPacer({ client: deps.client, readShare: definition.readShare ?? 0.5, now: deps.now, sleep: deps.sleep });
 
-  const text = await readObject(deps.s3, bucket, key);
-  if (text === undefined) throw new PermanentError('source_missing', `sync ${definition.name}: s3://${bucket}/${key} does not exist`);
-  const desired = parseDesiredState(text);
+  const maxSourceBytes = definition.maxSourceBytes ?? DEFAULT_MAX_SOURCE_BYTES;
+  const source = await readObject(deps.s3, bucket, key, maxSourceBytes);
+  if (source === undefined) throw new PermanentError('source_missing', `sync ${definition.name}: s3://${bucket}/${key} does not exist`);
+  const desired = parseDesiredState(source === TOO_LARGE ? '' : source);
   const base = { name: definition.name, runId, dryRun: definition.dryRun ?? false, lines: desired.lines, skippedLines: desired.invalid.slice(0, REPORTED_LINES) };
   const finish = async (report: Omit<SyncReport, keyof typeof base | 'durationMs' | 'readsSpent' | 'lowestRemaining'>): Promise<SyncReport> => {
     const full: SyncReport = { ...base, ...report, readsSpent: pacer.reads, lowestRemaining: pacer.lowestRemaining, durationMs: deps.now() - started };
@@ -93,9 +102,10 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
     deps.metrics.add('SyncSkippedLines', desired.invalid.length);
     deps.metrics.add('SyncReads', full.readsSpent);
     deps.metrics.add('SyncAborted', full.aborted === undefined ? 0 : 1);
-    deps.metrics.add('SyncRemovalsBlocked', full.removalsBlocked === undefined ? 0 : 1);
+    deps.metrics.add('SyncRemovalsBlocked', full.removalsBlocked === undefined && full.removalsWithheld === undefined ? 0 : 1);
     deps.metrics.flush();
-    (full.aborted === undefined && full.removalsBlocked === undefined ? deps.logger.info : deps.logger.warn)('sync finished', {
+    const quiet = full.aborted === undefined && full.removalsBlocked === undefined && full.removalsWithheld === undefined && full.manifestUnreadable === undefined;
+    (quiet ? deps.logger.info : deps.logger.warn)('sync finished', {
       name: full.name,
       runId,
       aborted: full.aborted,
@@ -111,6 +121,7 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
     return full;
   };
   const nothing = { roleAdds: 0, roleRemoves: 0, metadataUpdates: 0, jobsEnqueued: 0, removalsBlocked: undefined };
+  if (source === TOO_LARGE) return finish({ ...nothing, aborted: `s3://${bucket}/${key} is larger than maxSourceBytes (${maxSourceBytes} bytes)` });
 
   const invalidShare = desired.lines === 0 ? 0 : desired.invalid.length / desired.lines;
   if (invalidShare > (definition.maxInvalidShare ?? 0.01)) {
@@ -118,11 +129,12 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
   }
   if (desired.lines === 0) return finish({ ...nothing, aborted: 'the desired-state file is empty' });
 
-  const manifestText = await readObject(deps.s3, bucket, `${key}.manifest.json`);
-  const manifest = manifestText === undefined ? {} : (JSON.parse(manifestText) as Record<string, string>);
+  const manifestText = await readObject(deps.s3, bucket, `${key}.manifest.json`, maxSourceBytes * 2);
+  const { manifest, problem: manifestUnreadable } = readManifest(manifestText === TOO_LARGE ? '' : manifestText);
 
   const managed: ManagedRole[] = [];
   for (const ref of definition.managedRoles) managed.push(await resolveRole(deps.client, ref, pacer));
+  const otherRoles = await findOtherRoles(deps.client, desired.users, managed, pacer);
   const members = new Map<string, RoleMember[]>();
   for (const role of managed) members.set(role.id, await readRoleMembers(deps.client, role.id, pacer, deps.sleep, deps.now));
 
@@ -133,6 +145,10 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
     members,
     manifest,
     limits: { allowRemovals: definition.allowRemovals ?? false, maxRemovalShare: definition.maxRemovalShare ?? 0.1, maxRemovals: definition.maxRemovals ?? 1_000 },
+    protectedKeys: desired.protectedKeys,
+    unattributedSkips: desired.unattributed,
+    otherRoles,
+    now: started,
   });
   const jobs = [...plan.adds, ...plan.updates, ...plan.removes];
   if (!base.dryRun) {
@@ -146,7 +162,32 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
     metadataUpdates: plan.updates.length,
     jobsEnqueued: base.dryRun ? 0 : jobs.length,
     removalsBlocked: plan.removalsBlocked,
+    removalsWithheld: plan.removalsWithheld,
+    unknownRoles: plan.unknownRoles.slice(0, REPORTED_LINES),
+    manifestUnreadable,
   });
+}
+
+/** Most distinct unmanaged role refs looked up per run; refs beyond are treated as unknown. */
+const MAX_OTHER_ROLE_LOOKUPS = 50;
+
+/**
+ * The role refs lines name that the sync does not manage but that exist in the tenant (lines may list every
+ * role a user has). The others are misspellings or deleted roles, and protect their users from removals.
+ */
+async function findOtherRoles(client: ManagementClient, users: readonly DesiredUser[], managed: readonly ManagedRole[], pacer: ReturnType<typeof createReadPacer>): Promise<Set<string>> {
+  const managedRefs = new Set(managed.flatMap((role) => [role.ref, role.id, role.name]));
+  const refs = [...new Set(users.flatMap((user) => user.roles))].filter((ref) => !managedRefs.has(ref)).slice(0, MAX_OTHER_ROLE_LOOKUPS);
+  const existing = new Set<string>();
+  for (const ref of refs) {
+    try {
+      await resolveRole(client, ref, pacer);
+      existing.add(ref);
+    } catch (error) {
+      if (!(error instanceof PermanentError && error.code === 'role_not_found')) throw error;
+    }
+  }
+  return existing;
 }
 
 /** Resolves a managed role to both its id and its name: desired-state lines may use either. */
@@ -186,9 +227,19 @@ async function enqueue(deps: SyncDeps, jobs: readonly SyncJob[]): Promise<void> 
   }
 }
 
-async function readObject(s3: Pick<S3Client, 'send'>, bucket: string, key: string): Promise<string | undefined> {
+/** Default largest desired-state file read. */
+const DEFAULT_MAX_SOURCE_BYTES = 100 * 1024 * 1024;
+/** What {@link readObject} gives for an object over its limit. */
+const TOO_LARGE = Symbol('too large');
+
+/** Reads an object as text, unless it is larger than `maxBytes`; `undefined` when there is none. */
+async function readObject(s3: Pick<S3Client, 'send'>, bucket: string, key: string, maxBytes: number): Promise<string | typeof TOO_LARGE | undefined> {
   try {
     const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    if ((answer.ContentLength ?? 0) > maxBytes) {
+      await answer.Body?.transformToByteArray().catch(() => undefined);
+      return TOO_LARGE;
+    }
     return await answer.Body?.transformToString('utf8');
   } catch (error) {
     if (error instanceof Error && (error.name === 'NoSuchKey' || error.name === 'NotFound')) return undefined;
@@ -196,13 +247,57 @@ async function readObject(s3: Pick<S3Client, 'send'>, bucket: string, key: strin
   }
 }
 
-function validateDefinition(definition: SyncDefinition): void {
+/**
+ * The manifest of the last run, or an empty one with the reason when it cannot be read: a corrupt manifest
+ * costs one run that sends every app_metadata update again (they are idempotent), never a failed run.
+ * A manifest of earlier versions (user key → hash) is read as sent long ago.
+ */
+function readManifest(text: string | undefined): { manifest: Manifest; problem: string | undefined } {
+  if (text === undefined) return { manifest: {}, problem: undefined };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { manifest: {}, problem: 'the manifest is not valid JSON; every app_metadata update was sent again' };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { manifest: {}, problem: 'the manifest is not a JSON object; every app_metadata update was sent again' };
+  const manifest: Record<string, ManifestEntry> = {};
+  for (const [user, entry] of Object.entries(raw)) {
+    if (typeof entry === 'string') manifest[user] = { hash: entry, keys: [], sentAt: 0 };
+    else if (isManifestEntry(entry)) manifest[user] = entry;
+  }
+  return { manifest, problem: undefined };
+}
+
+function isManifestEntry(value: unknown): value is ManifestEntry {
+  const entry = value as Partial<ManifestEntry> | null;
+  return typeof entry === 'object' && entry !== null && typeof entry.hash === 'string' && typeof entry.sentAt === 'number' && Array.isArray(entry.keys) && entry.keys.every((key) => typeof key === 'string');
+}
+
+/**
+ * Checks a sync definition's types and ranges: a string where a boolean belongs (`"false"`, as JSON in
+ * `cdk.json` is often written) would otherwise read as true, and a number that is not one would disable a limit.
+ *
+ * @throws {PermanentError} `invalid_sync_definition`, naming every problem.
+ */
+export function validateSyncDefinition(definition: SyncDefinition): void {
   const problems: string[] = [];
+  const value = definition as unknown as Record<string, unknown>;
   if (typeof definition.name !== 'string' || !/^[\w.-]{1,40}$/.test(definition.name)) problems.push('name must be 1 to 40 letters, digits, ".", "_" or "-"');
   if (typeof definition.source?.bucket !== 'string' || typeof definition.source.key !== 'string') problems.push('source must be {"bucket","key"}');
-  if (!Array.isArray(definition.managedRoles) || definition.managedRoles.length === 0) problems.push('managedRoles must list at least one role');
-  for (const [field, value] of [['maxRemovalShare', definition.maxRemovalShare], ['maxInvalidShare', definition.maxInvalidShare], ['readShare', definition.readShare]] as const) {
-    if (value !== undefined && !(value >= 0 && value <= 1)) problems.push(`${field} must be between 0 and 1`);
+  if (!Array.isArray(definition.managedRoles) || definition.managedRoles.length === 0 || !definition.managedRoles.every((role) => typeof role === 'string' && role !== '')) {
+    problems.push('managedRoles must list at least one role id or name');
+  }
+  for (const field of ['allowRemovals', 'dryRun'] as const) {
+    if (value[field] !== undefined && typeof value[field] !== 'boolean') problems.push(`${field} must be true or false (a JSON boolean, not a string)`);
+  }
+  for (const field of ['maxRemovalShare', 'maxInvalidShare', 'readShare'] as const) {
+    const share = value[field];
+    if (share !== undefined && !(typeof share === 'number' && share >= 0 && share <= 1)) problems.push(`${field} must be a number from 0 to 1`);
+  }
+  for (const field of ['maxRemovals', 'maxSourceBytes'] as const) {
+    const count = value[field];
+    if (count !== undefined && !(typeof count === 'number' && Number.isSafeInteger(count) && count >= 0)) problems.push(`${field} must be a whole number, 0 or more`);
   }
   if (problems.length > 0) throw new PermanentError('invalid_sync_definition', `invalid sync definition: ${problems.join('; ')}`);
 }

@@ -65,9 +65,12 @@ describe('Construct: Auth0QueueWorker', () => {
     for (const field of ['email', 'email_verified', 'app_metadata']) expect(config.policy.allowedFields.has(field as never)).toBe(false);
   });
 
-  it('refuses at synth a sync whose roles or app_metadata writes the policy does not allow, and unknown fields', () => {
+  it('refuses at synth a sync whose roles or app_metadata writes the policy does not allow, a sync setting of the wrong type, and unknown fields', () => {
     // Act & Assess
     const sync = { name: 'hr', expression: 'rate(1 day)', bucket: 'b', key: 'k.jsonl', managedRoles: ['support-agent'] };
+    const allowed = { allowedRoles: ['support-agent'], allowedFields: ['app_metadata'] };
+    expect(() => synth({ ...allowed, syncs: [{ ...sync, allowRemovals: 'false' as never }] })).toThrow(/sync hr: .*allowRemovals must be true or false/);
+    expect(() => synth({ ...allowed, syncs: [{ ...sync, maxRemovals: Number('ten') }] })).toThrow(/maxRemovals must be a whole number/);
     expect(() => synth({ syncs: [sync], allowedFields: ['app_metadata'] })).toThrow(/manages role\(s\) support-agent that allowedRoles does not allow/);
     expect(() => synth({ syncs: [sync], allowedRoles: ['support-agent'] })).toThrow(/writes app_metadata/);
     expect(() => synth({ allowedFields: ['favourite_colour'] })).toThrow(/unknown field\(s\) favourite_colour/);
@@ -265,6 +268,10 @@ describe('Construct: Auth0QueueWorker', () => {
     ]);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SyncAborted', Namespace: 'Auth0QueueWorker', AlarmActions: Match.anyValue() });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SyncRemovalsBlocked' });
+    // A run that fails or times out raises its own alarm, on the sync function's Errors
+    const errors = Object.values(template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'Errors' } }));
+    expect(errors).toHaveLength(2);
+    expect(JSON.stringify(errors)).toContain('Sync');
   });
 
   it.each([

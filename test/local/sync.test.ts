@@ -4,7 +4,6 @@
  */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleFunction } from '../../infra/build.ts';
 import { type LocalStack, queueDepth, startLocalStack } from '../../local/stack.ts';
 import { SYNC_BUCKET, createLocalSyncDeps, uploadDesiredState } from '../../local/sync.ts';
 import type { TenantRole } from '../../local/tenant/state.ts';
@@ -23,7 +22,6 @@ describe('Sync: 5,000 users through the local stack', () => {
   const desiredRoles = new Map<string, Set<string>>();
 
   beforeAll(async () => {
-    await bundleFunction('worker');
     // Reads run against a small bucket (10, refilling 5/s) to show the pacing; the worker gets a fast one later.
     stack = await startLocalStack({ build: false, rateLimit: { burst: 10, perSecond: 5 } });
     deps = createLocalSyncDeps(stack);
@@ -34,7 +32,8 @@ describe('Sync: 5,000 users through the local stack', () => {
     lines.push(...generated.lines);
     Object.assign(expected, generated.expected);
     for (const [userId, roles] of generated.expected.roles) desiredRoles.set(userId, roles);
-    lines.splice(100, 0, '{"userId":"auth0|broken"', '{"roles":[]}', '{"userId":"auth0|x","roles":[],"extra":true}');
+    // Invalid lines that each name a user (one naming none would withhold every removal of the run).
+    lines.splice(100, 0, '{"userId":"auth0|broken","roles":"support"}', '{"email":"not-an-email","roles":[]}', '{"userId":"auth0|x","roles":[],"extra":true}');
   }, 120_000);
 
   afterAll(async () => {
@@ -79,10 +78,12 @@ describe('Sync: 5,000 users through the local stack', () => {
     expect(report.jobsEnqueued).toBe(expected.addUsers + expected.removeUsers + expected.updates);
     expect(queued).toBe(report.jobsEnqueued);
     expect(report.skippedLines.map((entry) => entry.line)).toEqual([101, 102, 103]);
-    // Reads: three role lookups at most, and one page of 100 members at a time, never below half the bucket
+    // Reads: three role lookups at most, one per unmanaged role the lines name (whether it exists: at most the
+    // other 7 seeded roles), and one page of 100 members at a time, never below half the bucket
     // (5 of 10) by more than the one request whole-number headers leave unknown
     const members = managed.reduce((sum, role) => sum + (stack.tenant.state.members.get(role.id)?.size ?? 0), 0);
-    expect(report.readsSpent).toBeLessThanOrEqual(2 + Math.ceil(members / 100) + managed.length);
+    expect(report.readsSpent).toBeLessThanOrEqual(2 + Math.ceil(members / 100) + managed.length + 7);
+    expect(report.unknownRoles).toEqual([]);
     expect(report.lowestRemaining).toBeGreaterThanOrEqual(4);
     // The tenant: every user holds exactly the desired managed roles, and the changed metadata
     const managedIds = new Set(managed.map((role) => role.id));
@@ -130,4 +131,21 @@ describe('Sync: 5,000 users through the local stack', () => {
     expect(report.jobsEnqueued).toBe(0);
     expect(report.readsSpent).toBe(0);
   }, 60_000);
+
+  it('aborts unread a source larger than maxSourceBytes, and survives a corrupt manifest by sending its updates again', async () => {
+    // Prepare
+    await uploadDesiredState(deps.s3, 'hr/large.jsonl', lines.slice(0, 50).join('\n'));
+    await uploadDesiredState(deps.s3, 'hr/small.jsonl', lines.slice(0, 50).join('\n'));
+    await uploadDesiredState(deps.s3, 'hr/small.jsonl.manifest.json', '{"truncated');
+
+    // Act
+    const large = await runSync(definition('hr/large.jsonl', { maxSourceBytes: 1_000 }), deps);
+    const corrupt = await runSync(definition('hr/small.jsonl', { dryRun: true, allowRemovals: false }), deps);
+
+    // Assess
+    expect(large.aborted).toContain('larger than maxSourceBytes (1000 bytes)');
+    expect(large.readsSpent).toBe(0);
+    expect(corrupt.aborted).toBeUndefined();
+    expect(corrupt.manifestUnreadable).toContain('not valid JSON');
+  }, 120_000);
 });

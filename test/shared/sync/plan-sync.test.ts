@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { parseDesiredState } from '../../../shared/sync/desired-state.ts';
 import { type ManagedRole, type RoleMember, metadataHash, planSync } from '../../../shared/sync/plan-sync.ts';
+import { validateSyncDefinition } from '../../../shared/sync/run-sync.ts';
 
 const managed: ManagedRole[] = [
   { ref: 'support-agent', id: 'rol_support', name: 'support-agent' },
   { ref: 'rol_billing', id: 'rol_billing', name: 'billing' },
 ];
 const limits = { allowRemovals: true, maxRemovalShare: 0.1, maxRemovals: 1_000 };
+const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
 
 const lines = (...users: object[]) => users.map((user) => JSON.stringify(user)).join('\n');
 
@@ -49,7 +51,7 @@ describe('Function: planSync()', () => {
     ).users;
 
     // Act
-    const plan = planSync({ name: 'hr', desired, managed, members: members({ rol_support: current, rol_billing: [] }), manifest: {}, limits });
+    const plan = planSync({ name: 'hr', desired, managed, members: members({ rol_support: current, rol_billing: [] }), manifest: {}, limits, now: NOW });
 
     // Assess
     expect(plan.adds.map((job) => job.body)).toEqual([expect.objectContaining({ type: 'roles.assign', userId: 'auth0|new', roles: ['rol_billing', 'rol_support'] })]);
@@ -63,7 +65,7 @@ describe('Function: planSync()', () => {
     const desired = parseDesiredState(lines(...current.slice(0, 50).map((member) => ({ userId: member.user_id, roles: ['support-agent'] })))).users;
 
     // Act
-    const plan = planSync({ name: 'hr', desired, managed, members: members({ rol_support: current }), manifest: {}, limits });
+    const plan = planSync({ name: 'hr', desired, managed, members: members({ rol_support: current }), manifest: {}, limits, now: NOW });
 
     // Assess
     expect(plan.removes).toEqual([]);
@@ -73,20 +75,80 @@ describe('Function: planSync()', () => {
   it('sends app_metadata only for lines that changed since the last run', () => {
     // Prepare
     const desired = parseDesiredState(lines({ userId: 'auth0|1', roles: [], app_metadata: { plan: 'pro', seats: 3 } }, { userId: 'auth0|2', roles: [], app_metadata: { plan: 'free' } })).users;
-    const manifest = { 'id:auth0|1': metadataHash({ seats: 3, plan: 'pro' }) };
+    const manifest = { 'id:auth0|1': { hash: metadataHash({ seats: 3, plan: 'pro' }), keys: ['plan', 'seats'], sentAt: NOW - 3_600_000 } };
 
     // Act
-    const plan = planSync({ name: 'hr', desired, managed, members: members({}), manifest, limits });
+    const plan = planSync({ name: 'hr', desired, managed, members: members({}), manifest, limits, now: NOW });
 
     // Assess
     expect(plan.updates.map((job) => job.body['userId'])).toEqual(['auth0|2']);
     expect(Object.keys(plan.manifest).sort()).toEqual(['id:auth0|1', 'id:auth0|2']);
+    expect(plan.manifest['id:auth0|2']).toEqual({ hash: metadataHash({ plan: 'free' }), keys: ['plan'], sentAt: NOW });
+  });
+
+  it('unsets the keys it sent before that the file dropped, and sends again an update older than a week, which may have been dead-lettered', () => {
+    // Prepare: auth0|1 lost "seats" from its line; auth0|2's update was sent 8 days ago; auth0|3's line lost app_metadata
+    const desired = parseDesiredState(
+      lines({ userId: 'auth0|1', roles: [], app_metadata: { plan: 'pro' } }, { userId: 'auth0|2', roles: [], app_metadata: { plan: 'free' } }, { userId: 'auth0|3', roles: [] }),
+    ).users;
+    const manifest = {
+      'id:auth0|1': { hash: metadataHash({ plan: 'pro', seats: 3 }), keys: ['plan', 'seats'], sentAt: NOW - 3_600_000 },
+      'id:auth0|2': { hash: metadataHash({ plan: 'free' }), keys: ['plan'], sentAt: NOW - 8 * 86_400_000 },
+      'id:auth0|3': { hash: metadataHash({ tier: 'gold' }), keys: ['tier'], sentAt: NOW - 3_600_000 },
+    };
+
+    // Act
+    const plan = planSync({ name: 'hr', desired, managed, members: members({}), manifest, limits, now: NOW });
+
+    // Assess
+    expect(plan.updates.map((job) => [job.body['userId'], (job.body['changes'] as Record<string, unknown>)['app_metadata']])).toEqual([
+      ['auth0|1', { plan: 'pro', seats: null }],
+      ['auth0|2', { plan: 'free' }],
+      ['auth0|3', { tier: null }],
+    ]);
+    expect(plan.manifest['id:auth0|3']).toBeUndefined();
+  });
+
+  it('never removes a role from a user whose line was skipped, and removes nothing while a skipped line names no user', () => {
+    // Prepare: 100 members; auth0|7's line is invalid but names the user; then a line that is not JSON
+    const current = Array.from({ length: 100 }, (_, n) => ({ user_id: `auth0|${n}` }));
+    const wanted = current.filter((_, n) => n !== 7 && n !== 8).map((member) => JSON.stringify({ userId: member.user_id, roles: ['support-agent'] }));
+    const named = parseDesiredState([...wanted, '{"userId":"auth0|7","roles":"support-agent"}'].join('\n'));
+    const anonymous = parseDesiredState([...wanted, '{"userId":"auth0|7","roles":"support-agent"}', 'not json'].join('\n'));
+
+    // Act
+    const plan = planSync({ name: 'hr', desired: named.users, managed, members: members({ rol_support: current }), manifest: {}, limits, protectedKeys: named.protectedKeys, unattributedSkips: named.unattributed, now: NOW });
+    const withheld = planSync({ name: 'hr', desired: anonymous.users, managed, members: members({ rol_support: current }), manifest: {}, limits, protectedKeys: anonymous.protectedKeys, unattributedSkips: anonymous.unattributed, now: NOW });
+
+    // Assess: only auth0|8, truly absent, loses the role
+    expect(plan.removes.map((job) => job.body['userId'])).toEqual(['auth0|8']);
+    expect(withheld.removes).toEqual([]);
+    expect(withheld.removalsWithheld).toContain('1 skipped line(s) name no user');
+  });
+
+  it('keeps the managed roles of a user whose line names a role that does not exist, and ignores roles that exist unmanaged', () => {
+    // Prepare: auth0|1 misspelt "support-agnet"; auth0|2 lists an unmanaged role that exists
+    const current = Array.from({ length: 20 }, (_, n) => ({ user_id: `auth0|${n}` }));
+    const desired = parseDesiredState(
+      lines(
+        ...current.slice(3).map((member) => ({ userId: member.user_id, roles: ['support-agent'] })),
+        { userId: 'auth0|1', roles: ['support-agnet'] },
+        { userId: 'auth0|2', roles: ['read-only'] },
+      ),
+    ).users;
+
+    // Act
+    const plan = planSync({ name: 'hr', desired, managed, members: members({ rol_support: current }), manifest: {}, limits: { ...limits, maxRemovalShare: 1 }, otherRoles: new Set(['read-only']), now: NOW });
+
+    // Assess: auth0|0 (absent) and auth0|2 (wants only an unmanaged role) lose it; auth0|1 keeps it
+    expect(plan.removes.map((job) => job.body['userId']).sort()).toEqual(['auth0|0', 'auth0|2']);
+    expect(plan.unknownRoles).toEqual([{ line: 18, role: 'support-agnet' }]);
   });
 
   it('derives job ids from the change, so two runs plan the same ids, and fits them in 64 characters', () => {
     // Prepare
     const desired = parseDesiredState(lines({ userId: 'auth0|1', roles: ['support-agent'] })).users;
-    const input = { name: 'hr', desired, managed, members: members({}), manifest: {}, limits };
+    const input = { name: 'hr', desired, managed, members: members({}), manifest: {}, limits, now: NOW };
 
     // Act
     const first = planSync(input).adds[0]?.jobId;
@@ -101,10 +163,31 @@ describe('Function: planSync()', () => {
 
   it('removes nothing when the sync may not remove', () => {
     // Act
-    const plan = planSync({ name: 'hr', desired: [], managed, members: members({ rol_support: [{ user_id: 'auth0|1' }] }), manifest: {}, limits: { ...limits, allowRemovals: false } });
+    const plan = planSync({ name: 'hr', desired: [], managed, members: members({ rol_support: [{ user_id: 'auth0|1' }] }), manifest: {}, limits: { ...limits, allowRemovals: false }, now: NOW });
 
     // Assess
     expect(plan.removes).toEqual([]);
     expect(plan.removalsBlocked).toBeUndefined();
+  });
+});
+
+describe('Function: validateSyncDefinition()', () => {
+  const base = { name: 'hr', source: { bucket: 'b', key: 'k' }, managedRoles: ['support-agent'] };
+
+  it.each([
+    [{ allowRemovals: 'false' }, 'allowRemovals must be true or false'],
+    [{ dryRun: 'true' }, 'dryRun must be true or false'],
+    [{ maxRemovals: 'ten' }, 'maxRemovals must be a whole number'],
+    [{ maxRemovals: Number.NaN }, 'maxRemovals must be a whole number'],
+    [{ maxRemovalShare: '0.1' }, 'maxRemovalShare must be a number from 0 to 1'],
+    [{ managedRoles: [''] }, 'managedRoles must list'],
+  ])('refuses %o', (override, text) => {
+    // Act & Assess
+    expect(() => validateSyncDefinition({ ...base, ...override } as never)).toThrow(text);
+  });
+
+  it('accepts a well-typed definition', () => {
+    // Act & Assess
+    expect(() => validateSyncDefinition({ ...base, allowRemovals: false, maxRemovals: 10, maxRemovalShare: 0.2 })).not.toThrow();
   });
 });
