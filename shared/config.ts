@@ -101,7 +101,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
   const rateLimitReserve = decimal(read('RATE_LIMIT_RESERVE'), 'RATE_LIMIT_RESERVE', CONFIG_DEFAULTS.rateLimitReserve, 0, 0.9, fail);
   const maxConcurrency = integer(read('MAX_CONCURRENCY'), 'MAX_CONCURRENCY', CONFIG_DEFAULTS.maxConcurrency, 1, 1000, fail);
   const rateLimitShare = decimal(read('RATE_LIMIT_SHARE'), 'RATE_LIMIT_SHARE', CONFIG_DEFAULTS.rateLimitShare, 0.05, 1, fail);
-  const jobMaxAgeSeconds = integer(read('JOB_MAX_AGE_SECONDS'), 'JOB_MAX_AGE_SECONDS', CONFIG_DEFAULTS.jobMaxAgeSeconds, 60, MAX_RETENTION_SECONDS, fail);
+  const jobMaxAgeSeconds = integer(read('JOB_MAX_AGE_SECONDS'), 'JOB_MAX_AGE_SECONDS', CONFIG_DEFAULTS.jobMaxAgeSeconds, 10, MAX_RETENTION_SECONDS, fail);
   const maxReceiveCount = integer(read('MAX_RECEIVE_COUNT'), 'MAX_RECEIVE_COUNT', CONFIG_DEFAULTS.maxReceiveCount, 1, 1000, fail);
   const httpTimeoutMs = integer(read('HTTP_TIMEOUT_MS'), 'HTTP_TIMEOUT_MS', CONFIG_DEFAULTS.httpTimeoutMs, 100, 60_000, fail);
 

@@ -224,7 +224,10 @@ function toLanes(records: readonly SQSRecord[]): SQSRecord[][] {
   return lanes;
 }
 
-/** The dead letter of a record: its body as it came, and attributes SQS accepts whatever the error says. */
+/**
+ * The dead letter of a record: its body as it came, and attributes SQS accepts whatever the error says, ten at
+ * most (SQS's limit). When it failed is the dead letter's own `SentTimestamp`.
+ */
 function deadLetterFor(record: SQSRecord, error: JobError, jobId: string | undefined, at: number): DeadLetter {
   const retry = readRetryState(record, at);
   const attributes: Record<string, string | number> = {
@@ -232,7 +235,6 @@ function deadLetterFor(record: SQSRecord, error: JobError, jobId: string | undef
     errorMessage: boundedText(error.message, MAX_ERROR_CHARS),
     originalMessageId: record.messageId,
     sourceQueueArn: record.eventSourceARN,
-    failedAt: new Date(at).toISOString(),
     firstSentAt: new Date(retry.firstSentAt).toISOString(),
     receiveCount: receiveCount(record),
   };

@@ -77,7 +77,7 @@ describe('Function: loadConfig()', () => {
     [{ RATE_LIMIT_SHARE: '0' }, 'RATE_LIMIT_SHARE', 'from 0.05 to 1'],
     [{ RATE_LIMIT_SHARE: '1.5' }, 'RATE_LIMIT_SHARE', 'from 0.05 to 1'],
     [{ MAX_CONCURRENCY: '0' }, 'MAX_CONCURRENCY', 'MAX_CONCURRENCY must be an integer from 1 to 1000'],
-    [{ JOB_MAX_AGE_SECONDS: '2000000' }, 'JOB_MAX_AGE_SECONDS', 'JOB_MAX_AGE_SECONDS must be an integer from 60 to 1209600'],
+    [{ JOB_MAX_AGE_SECONDS: '2000000' }, 'JOB_MAX_AGE_SECONDS', 'JOB_MAX_AGE_SECONDS must be an integer from 10 to 1209600'],
     [{ MAX_RECEIVE_COUNT: 'five' }, 'MAX_RECEIVE_COUNT', 'MAX_RECEIVE_COUNT must be an integer from 1 to 1000'],
   ])('refuses %o, naming %s', (override, variable, text) => {
     // Act

@@ -76,7 +76,7 @@ describe('Function: processJobs()', () => {
         errorMessage: 'job body is not valid JSON',
         originalMessageId: record.messageId,
         sourceQueueArn: QUEUE_ARN,
-        failedAt: new Date(clock.now()).toISOString(),
+        firstSentAt: new Date(SENT_AT).toISOString(),
         receiveCount: 2,
       },
     });
@@ -240,6 +240,58 @@ describe('Function: processJobs()', () => {
     expect(fake.deadLetters).toEqual([]);
     expect(fake.visibility).toEqual([]);
     expect(deliveries).toBeGreaterThan(5);
+  });
+
+  it('keeps resending a job throttled 150 times, with no cap that would hand it to the redrive policy', async () => {
+    // Prepare: a job already tried 150 times over the last hour
+    const fake = createFakeQueue();
+    const record = sqsRecord(job('auth0|1'), { attributes: { [RETRY_ATTRIBUTE]: { dataType: 'String', stringValue: `${SENT_AT - 3_600_000}:150` } } });
+    const limited: ApplyJob = async () => {
+      throw new RateLimitedError(clock.now() + 2_000, 'rate limited');
+    };
+
+    // Act
+    const response = await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(limited, fake));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(fake.resent.map((entry) => entry.retry)).toEqual([{ firstSentAt: SENT_AT - 3_600_000, attempts: 151 }]);
+  });
+
+  it('publishes the age of the oldest job of the batch from its first send, not from the resend SQS knows', async () => {
+    // Prepare: a fresh message of a job first sent 40 minutes ago, and a new job
+    const resent = sqsRecord(job('auth0|1'), { sentAt: clock.now() - 5_000, attributes: { [RETRY_ATTRIBUTE]: { dataType: 'String', stringValue: `${clock.now() - 2_400_000}:7` } } });
+    const fresh = sqsRecord(job('auth0|2'), { sentAt: clock.now() - 1_000 });
+
+    // Act
+    await processJobs(sqsEvent([resent, fresh]), lambdaContext(clock.now), deps(async () => {}));
+
+    // Assess
+    const emf = lines.map((line) => JSON.parse(line)).find((entry) => entry._aws !== undefined);
+    expect(emf).toMatchObject({ OldestJobAgeSeconds: 2_400 });
+    expect(emf._aws.CloudWatchMetrics[0].Metrics).toContainEqual({ Name: 'OldestJobAgeSeconds', Unit: 'Seconds' });
+  });
+
+  it('ends the closing SQS calls before the invocation times out, even when SQS stalls', async () => {
+    // Prepare: SQS never answers the resend; 1 s left in the invocation
+    const stalled = createFakeQueue();
+    const queue = {
+      ...stalled.queue,
+      resend: (_arn: string, entries: readonly { record: SQSRecord }[], signal?: AbortSignal) =>
+        new Promise<ReadonlySet<string>>((resolve) => signal?.addEventListener('abort', () => resolve(new Set(entries.map((entry) => entry.record.messageId))))),
+    };
+    const record = sqsRecord(job('auth0|1'));
+    const failing: ApplyJob = async () => {
+      throw new RetryableError('network', 'socket hang up');
+    };
+
+    // Act
+    const started = Date.now();
+    const response = await processJobs(sqsEvent([record]), { getRemainingTimeInMillis: () => 1_000 }, deps(failing, stalled, { queue }));
+
+    // Assess: back before the deadline, the record kept in place instead
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
   });
 
   it('dead-letters a job older than the maximum age as expired, with the last error', async () => {
