@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bundleFunction } from '../../infra/build.ts';
 import { BUNDLE_OPTIONS } from '../../infra/bundling.ts';
 import { readBatchItemFailures } from '../../local/event-source-mapping.ts';
 import { type LocalStack, type LocalStackOptions, queueDepth, startLocalStack } from '../../local/stack.ts';
@@ -22,7 +21,6 @@ describe('Local stack: worker bundle + event source mapping + fauxqs + Secrets M
   let fixtures: string;
 
   beforeAll(async () => {
-    await bundleFunction('worker');
     fixtures = mkdtempSync(join(tmpdir(), 'stack-fixtures-'));
   });
 

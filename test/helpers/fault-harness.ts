@@ -1,0 +1,85 @@
+/**
+ * The fault matrix's harness: a local stack with a seeded tenant and a mixed workload, a way to run the worker
+ * through a fault, and the check every scenario ends with.
+ */
+import { type Message, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { expect } from 'vitest';
+import type { EventSourceMapping } from '../../local/event-source-mapping.ts';
+import { type LocalStack, type LocalStackOptions, queueDepth, readDeadLetters, startLocalStack } from '../../local/stack.ts';
+import { compareState, createRandom, generateWorkload, seedTenant } from '../../local/workload.ts';
+
+const FAST = { burst: 50, perSecond: 50 } as const;
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One stack per scenario; `stop()` after each. */
+export function createFaultHarness() {
+  let stack: LocalStack | undefined;
+
+  /** A stack with a seeded tenant and a mixed workload (valid and invalid jobs), enqueued `copies` times. */
+  const prepare = async (options: LocalStackOptions & { jobs?: number; seed?: number; copies?: number; validOnly?: boolean } = {}) => {
+    stack = await startLocalStack({ build: false, rateLimit: FAST, ...options });
+    const s = stack;
+    const random = createRandom(options.seed ?? 1);
+    const seeded = seedTenant(s.tenant.state, { users: 20, roles: 4, random });
+    const workload = generateWorkload(s.tenant.state, seeded, { jobs: options.jobs ?? 40, random, validOnly: options.validOnly ?? false });
+    const fifo = options.fifo ?? false;
+    for (let copy = 0; copy < (options.copies ?? 1); copy++) {
+      for (let index = 0; index < workload.jobs.length; index += 10) {
+        await s.sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: s.jobs.url,
+            Entries: workload.jobs.slice(index, index + 10).map((job, n) => ({
+              Id: String(n),
+              MessageBody: job.body,
+              ...(fifo ? { MessageGroupId: job.groupId, MessageDeduplicationId: `${job.jobId}-${copy}` } : {}),
+            })),
+          }),
+        );
+      }
+    }
+    return { s, workload };
+  };
+
+  /** Waits until the jobs queue has been empty (visible, in flight and delayed) for three looks in a row. */
+  const drained = async (s: LocalStack, timeoutMs: number) => {
+    const until = Date.now() + timeoutMs;
+    let quiet = 0;
+    while (Date.now() < until && quiet < 3) {
+      await sleep(200);
+      quiet = (await queueDepth(s)) === 0 ? quiet + 1 : 0;
+    }
+    return quiet >= 3;
+  };
+
+  /**
+   * Every job accounted for: the tenant in the state the applied jobs ask for, and the dead-letter queue
+   * holding exactly the jobs that must fail, `copies` times each, each with the expected reason.
+   */
+  const accountFor = async (s: LocalStack, workload: ReturnType<typeof generateWorkload>, copies = 1): Promise<Message[]> => {
+    expect(compareState(s.tenant.state, workload.expected)).toEqual([]);
+    const letters = await readDeadLetters(s);
+    const jobIdOf = (letter: Message) => letter.MessageAttributes?.['jobId']?.StringValue ?? /"jobId":"([^"]+)"/.exec(letter.Body ?? '')?.[1];
+    const reasons = letters.map((letter) => `${jobIdOf(letter)} ${letter.MessageAttributes?.['reason']?.StringValue ?? 'no reason'}`).sort();
+    const expected = workload.jobs.filter((job) => job.expectedReason !== undefined).flatMap((job) => Array.from({ length: copies }, () => `${job.jobId} ${job.expectedReason}`)).sort();
+    expect(reasons).toEqual(expected);
+    return letters;
+  };
+
+  /** Runs the worker while `during` injects the fault, until the queue is drained. */
+  const run = async (s: LocalStack, during: (worker: EventSourceMapping) => Promise<void>, options: { timeoutMs?: number; worker?: Parameters<LocalStack['startWorker']>[0] } = {}) => {
+    const worker = s.startWorker({ maxConcurrency: 2, ...options.worker });
+    await during(worker);
+    const done = await drained(s, options.timeoutMs ?? 60_000);
+    await worker.stop();
+    expect(done).toBe(true);
+    return worker;
+  };
+
+  const stop = async () => {
+    await stack?.stop();
+    stack = undefined;
+  };
+
+  return { prepare, run, accountFor, stop };
+}
