@@ -1,0 +1,158 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { type SendJobsResult, type UnsentJob, sendJobs } from '../producer/send-jobs.ts';
+import type { CliIo } from './io.ts';
+
+export const ENQUEUE_HELP = `Usage: auth0-queue-worker enqueue FILE|- --queue-url URL [--skip-invalid] [--json]
+
+Validates every job of FILE (JSON Lines, or one JSON array; - reads standard input) against the job
+contract, then sends them to the jobs queue, ten per call. With any invalid job nothing is sent, unless
+--skip-invalid. On a FIFO queue each job's user is its message group and its jobId its deduplication id
+(a job without a jobId gets one).
+
+  --queue-url URL     the jobs queue (default: JOBS_QUEUE_URL)
+  --region R          AWS region (default: the SDK's, from AWS_REGION or your profile)
+  --endpoint-url URL  an SQS endpoint other than AWS's (a local emulator)
+  --skip-invalid      send the valid jobs even if some are invalid
+  --json              print the result as JSON: sent, invalid and failed, each with its line
+  --help              this text
+
+Exit status: 0 when every job was sent (or skipped as invalid with --skip-invalid), 1 otherwise, 2 for a usage error.
+`;
+
+/** Most problems listed in the human output; --json lists all. */
+const LISTED = 20;
+
+/**
+ * `auth0-queue-worker enqueue`: a file of jobs onto the jobs queue, through the producer module.
+ *
+ * @returns the process exit status.
+ */
+export async function runEnqueue(argv: readonly string[], io: CliIo): Promise<number> {
+  let values: ReturnType<typeof parse>['values'];
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parse(argv));
+  } catch (error) {
+    io.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${ENQUEUE_HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout.write(ENQUEUE_HELP);
+    return 0;
+  }
+  const queueUrl = values['queue-url'] ?? io.env['JOBS_QUEUE_URL'];
+  const [file] = positionals;
+  if (file === undefined || positionals.length > 1 || queueUrl === undefined) {
+    io.stderr.write(`${file === undefined || positionals.length > 1 ? 'give one FILE, or - for standard input' : 'give --queue-url (or set JOBS_QUEUE_URL)'}\n\n${ENQUEUE_HELP}`);
+    return 2;
+  }
+
+  let text: string;
+  try {
+    text = file === '-' ? await io.readStdin() : await readFile(file, 'utf8');
+  } catch (error) {
+    io.stderr.write(`cannot read ${file}: ${error instanceof Error && 'code' in error ? String(error.code) : 'unreadable'}\n`);
+    return 1;
+  }
+  const parsed = splitJobs(text);
+  if ('error' in parsed) {
+    io.stderr.write(`${file}: ${parsed.error}\n`);
+    return 1;
+  }
+  const { jobs, lines, unit } = parsed;
+
+  const sqs = io.createSqsClient({ ...(values.region === undefined ? {} : { region: values.region }), ...(values['endpoint-url'] === undefined ? {} : { endpoint: values['endpoint-url'] }) });
+  const progress = io.stderr.isTTY === true && !values.json;
+  const result = await sendJobs(sqs, queueUrl, jobs, {
+    skipInvalid: values['skip-invalid'],
+    ...(progress ? { onProgress: (done: number, total: number) => io.stderr.write(`\r${bar(done, total)}`) } : {}),
+  });
+  if (progress) io.stderr.write('\n');
+
+  const where = (entry: UnsentJob) => ({ [unit]: lines[entry.index] ?? entry.index + 1, code: entry.code, reason: entry.reason });
+  if (values.json) {
+    io.stdout.write(`${JSON.stringify({ queueUrl, sent: result.sent.length, invalid: result.invalid.map(where), failed: result.failed.map(where) }, null, 2)}\n`);
+  } else {
+    io.stdout.write(summary(result, jobs.length, queueUrl, lines, unit, values['skip-invalid']));
+  }
+  const ok = result.failed.length === 0 && (result.invalid.length === 0 || values['skip-invalid']);
+  return ok ? 0 : 1;
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      'queue-url': { type: 'string' },
+      region: { type: 'string' },
+      'endpoint-url': { type: 'string' },
+      'skip-invalid': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+}
+
+/**
+ * The jobs of a file: one JSON array, or JSON Lines (blank lines ignored; a line that is not JSON stays a
+ * job, to be reported invalid). Keeps each job's line number, or its item number in an array.
+ */
+export function splitJobs(text: string): { jobs: unknown[]; lines: number[]; unit: 'line' | 'item' } | { error: string } {
+  if (text.trimStart().startsWith('[')) {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return { error: 'starts with [ but is not one valid JSON array; give a JSON array, or one job per line' };
+    }
+    if (!Array.isArray(value)) return { error: 'is not a JSON array' };
+    return { jobs: value, lines: value.map((_, index) => index + 1), unit: 'item' };
+  }
+  const jobs: unknown[] = [];
+  const lines: number[] = [];
+  text.split('\n').forEach((row, index) => {
+    if (row.trim() === '') return;
+    jobs.push(row.trim());
+    lines.push(index + 1);
+  });
+  return { jobs, lines, unit: 'line' };
+}
+
+function summary(result: SendJobsResult, total: number, queueUrl: string, lines: readonly number[], unit: string, skipInvalid: boolean): string {
+  const out: string[] = [];
+  const list = (entries: readonly UnsentJob[]) => {
+    for (const entry of entries.slice(0, LISTED)) out.push(`  ${unit} ${lines[entry.index] ?? entry.index + 1}: ${entry.code}: ${entry.reason}`);
+    if (entries.length > LISTED) out.push(`  … and ${entries.length - LISTED} more (--json lists them all)`);
+  };
+  const count = (n: number) => n.toLocaleString('en-US');
+  if (result.invalid.length > 0 && !skipInvalid) {
+    out.push(`${count(result.invalid.length)} of ${count(total)} jobs are invalid; nothing was sent (fix them, or add --skip-invalid to send the ${count(total - result.invalid.length)} valid ones):`);
+    list(result.invalid);
+    return `${out.join('\n')}\n`;
+  }
+  out.push(`sent ${count(result.sent.length)} of ${count(total)} jobs to ${queueUrl}; ${count(result.invalid.length)} invalid skipped; ${count(result.failed.length)} not sent`);
+  if (result.invalid.length > 0) {
+    out.push('skipped as invalid:');
+    list(result.invalid);
+  }
+  if (result.failed.length > 0) {
+    out.push(`not sent (send them again: ${result.failed.length === total ? 'all of them' : `the ${unit}s below`}):`);
+    list(result.failed);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function bar(done: number, total: number): string {
+  const width = 30;
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')}`;
+}
+
+/** The SQS client of the command line: the SDK's credential chain and region, requests to the configured endpoint. */
+export function createCliSqsClient(config: { region?: string; endpoint?: string }): SQSClient {
+  return new SQSClient({ ...config, useQueueUrlAsEndpoint: false });
+}

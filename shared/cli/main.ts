@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+/**
+ * `auth0-queue-worker`: the operator's command line (`npx auth0-queue-worker --help` in a checkout).
+ */
+import { createCliSqsClient } from './enqueue.ts';
+import { runCli } from './run-cli.ts';
+
+const readStdin = async (): Promise<string> => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+};
+
+process.exitCode = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  readStdin,
+  createSqsClient: createCliSqsClient,
+});

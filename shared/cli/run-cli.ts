@@ -1,0 +1,36 @@
+import { ENQUEUE_HELP, runEnqueue } from './enqueue.ts';
+import type { CliIo } from './io.ts';
+
+const COMMANDS = {
+  enqueue: { run: runEnqueue, help: ENQUEUE_HELP, summary: 'validate a file of jobs and send it to the jobs queue' },
+} as const;
+
+const HELP = `Usage: auth0-queue-worker <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`)
+  .join('\n')}
+
+Run auth0-queue-worker <command> --help for a command's options.
+`;
+
+/**
+ * The operator's command line: dispatches to a command and resolves with the exit status.
+ *
+ * @example
+ * process.exitCode = await runCli(process.argv.slice(2), io);
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(HELP);
+    return name === undefined ? 2 : 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name as keyof typeof COMMANDS] : undefined;
+  if (command === undefined) {
+    io.stderr.write(`unknown command ${JSON.stringify(name)}\n\n${HELP}`);
+    return 2;
+  }
+  return command.run(rest, io);
+}

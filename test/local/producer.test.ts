@@ -1,0 +1,45 @@
+/**
+ * A producer's view: jobs posted through the package's producer entry point, imported by the package's name
+ * as another Node service would, and applied by the worker on the local stack.
+ */
+import { type SendJobsResult, sendJobs } from 'auth0-queue-worker/producer';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalStack, queueDepth, startLocalStack } from '../../local/stack.ts';
+import { rolesOf } from '../../local/tenant/state.ts';
+import { createRandom, seedTenant } from '../../local/workload.ts';
+
+describe('Producer: auth0-queue-worker/producer on the local stack', () => {
+  let stack: LocalStack;
+
+  beforeAll(async () => {
+    stack = await startLocalStack({ build: false, rateLimit: { burst: 50, perSecond: 50 } });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('validates and sends jobs that the worker then applies, reporting the invalid one by its index', async () => {
+    // Prepare
+    const { users, roles } = seedTenant(stack.tenant.state, { users: 5, roles: 2, random: createRandom(4) });
+    const [ada, bob] = users;
+    const [role] = roles;
+    const jobs = [
+      { type: 'user.update', userId: ada?.user_id, changes: { app_metadata: { plan: 'pro' } } },
+      { type: 'roles.assign', email: bob?.email, roles: [role?.name] },
+      { type: 'user.update', userId: ada?.user_id, email: ada?.email, changes: { blocked: true } },
+    ];
+
+    // Act
+    const result: SendJobsResult = await sendJobs(stack.sqs, stack.jobs.url, jobs, { skipInvalid: true });
+    const worker = stack.startWorker({ maxConcurrency: 2 });
+    for (let waited = 0; waited < 30_000 && (await queueDepth(stack)) > 0; waited += 200) await new Promise((resolve) => setTimeout(resolve, 200));
+    await worker.stop();
+
+    // Assess
+    expect(result.sent.map((entry) => entry.index)).toEqual([0, 1]);
+    expect(result.invalid).toEqual([{ index: 2, code: 'invalid_target', reason: expect.stringContaining('exactly one') }]);
+    expect(stack.tenant.state.users.get(ada?.user_id ?? '')?.app_metadata['plan']).toBe('pro');
+    expect(rolesOf(stack.tenant.state, bob?.user_id ?? '').map((held) => held.id)).toContain(role?.id);
+  }, 60_000);
+});

@@ -1,0 +1,171 @@
+import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { type FauxqsServer, startFauxqs } from 'fauxqs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { splitJobs } from '../../../shared/cli/enqueue.ts';
+import type { CliIo } from '../../../shared/cli/io.ts';
+import { runCli } from '../../../shared/cli/run-cli.ts';
+
+const region = 'us-east-1';
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+describe('Command: auth0-queue-worker enqueue, against the fauxqs SQS emulator', () => {
+  let server: FauxqsServer;
+  let sqs: SQSClient;
+  let dir: string;
+
+  beforeAll(async () => {
+    server = await startFauxqs({ port: 0, logger: false, defaultRegion: region });
+    sqs = new SQSClient({ region, credentials, endpoint: server.address, useQueueUrlAsEndpoint: false });
+    dir = mkdtempSync(join(tmpdir(), 'enqueue-'));
+  });
+
+  afterAll(async () => {
+    sqs.destroy();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const createQueue = async (name: string, attributes: Record<string, string> = {}) => {
+    const { QueueUrl = '' } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+    return QueueUrl;
+  };
+  const depth = async (url: string) => {
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    return Number(Attributes?.['ApproximateNumberOfMessages'] ?? 0);
+  };
+  /** Runs the command in-process; `wrap` may replace the SQS client (to inject a failure). */
+  const cli = async (argv: string[], wrap: (client: SQSClient) => Pick<SQSClient, 'send'> = (client) => client, stdin = '') => {
+    let stdout = '';
+    let stderr = '';
+    const io: CliIo = {
+      stdout: { write: (text: string) => (stdout += text) },
+      stderr: { write: (text: string) => (stderr += text) },
+      env: {},
+      readStdin: async () => stdin,
+      createSqsClient: () => wrap(sqs),
+    };
+    const status = await runCli(argv, io);
+    return { status, stdout, stderr };
+  };
+  /** 10,000 jobs, with three invalid ones at lines 17, 5,000 and 9,999. */
+  const writeJobs = (name: string) => {
+    const lines = Array.from({ length: 10_000 }, (_, n) => JSON.stringify({ type: 'user.update', userId: `auth0|user-${n}`, changes: { blocked: n % 2 === 0 }, jobId: `bulk-${n}` }));
+    lines[16] = '{"type":"user.update","userId":"auth0|a","email":"a@example.com","changes":{"blocked":true}}';
+    lines[4_999] = 'not json';
+    lines[9_998] = '{"type":"roles.assign","userId":"../admin","roles":["admin"]}';
+    const file = join(dir, name);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    return file;
+  };
+
+  it('sends nothing when any job is invalid, and names each invalid line with its reason', async () => {
+    // Prepare
+    const queueUrl = await createQueue('enqueue-strict');
+    const file = writeJobs('strict.jsonl');
+
+    // Act
+    const { status, stdout } = await cli(['enqueue', file, '--queue-url', queueUrl]);
+
+    // Assess
+    expect(status).toBe(1);
+    expect(await depth(queueUrl)).toBe(0);
+    expect(stdout).toContain('3 of 10,000 jobs are invalid; nothing was sent');
+    expect(stdout).toContain('line 17: invalid_target');
+    expect(stdout).toContain('line 5000: malformed_json');
+    expect(stdout).toContain('line 9999: invalid_user_id');
+  });
+
+  it('with --skip-invalid sends the 9,997 valid jobs and says what it skipped', async () => {
+    // Prepare
+    const queueUrl = await createQueue('enqueue-skip');
+    const file = writeJobs('skip.jsonl');
+
+    // Act
+    const { status, stdout } = await cli(['enqueue', file, '--queue-url', queueUrl, '--skip-invalid', '--json']);
+
+    // Assess
+    const result = JSON.parse(stdout) as { sent: number; invalid: Array<{ line: number; code: string }>; failed: unknown[] };
+    expect(status).toBe(0);
+    expect(result.sent).toBe(9_997);
+    expect(result.invalid.map((entry) => entry.line)).toEqual([17, 5_000, 9_999]);
+    expect(result.failed).toEqual([]);
+    expect(await depth(queueUrl)).toBe(9_997);
+  }, 60_000);
+
+  it('reports exactly the lines a send that failed partway did not send', async () => {
+    // Prepare: the 50th batch call fails (lines 491 to 500); the 80th answers with one entry refused
+    const queueUrl = await createQueue('enqueue-failing');
+    const lines = Array.from({ length: 1_000 }, (_, n) => JSON.stringify({ type: 'user.update', userId: `auth0|u${n}`, changes: { blocked: true }, jobId: `j-${n}` }));
+    const file = join(dir, 'failing.jsonl');
+    writeFileSync(file, lines.join('\n'));
+    let calls = 0;
+    const failing = (client: SQSClient) => ({
+      send: async (command: SendMessageBatchCommand) => {
+        calls += 1;
+        if (calls === 50) throw Object.assign(new Error('We encountered an internal error. Please try again.'), { name: 'InternalError' });
+        if (calls !== 80) return client.send(command);
+        const answer = await client.send(new SendMessageBatchCommand({ ...command.input, Entries: command.input.Entries?.filter((entry) => entry.Id !== '3') }));
+        return { ...answer, Failed: [{ Id: '3', Code: 'ThrottlingException', SenderFault: false, Message: 'Rate exceeded' }] };
+      },
+    }) as unknown as Pick<SQSClient, 'send'>;
+
+    // Act
+    const { status, stdout } = await cli(['enqueue', file, '--queue-url', queueUrl], failing);
+
+    // Assess
+    expect(status).toBe(1);
+    expect(stdout).toContain('sent 989 of 1,000 jobs');
+    expect(stdout).toContain('11 not sent');
+    for (let line = 491; line <= 500; line++) expect(stdout).toContain(`line ${line}: InternalError`);
+    expect(stdout).toContain('line 794: ThrottlingException: Rate exceeded');
+    expect(await depth(queueUrl)).toBe(989);
+  }, 60_000);
+
+  it('on a FIFO queue, groups by user and deduplicates by job id, assigning one to a job without', async () => {
+    // Prepare: the same block job twice with different ids, and one without an id, read from standard input as a JSON array
+    const queueUrl = await createQueue('enqueue.fifo', { FifoQueue: 'true' });
+    const jobs = [
+      { type: 'user.update', userId: 'auth0|1', changes: { blocked: true }, jobId: 'block-1' },
+      { type: 'user.update', userId: 'auth0|1', changes: { blocked: false }, jobId: 'unblock-1' },
+      { type: 'user.update', userId: 'auth0|1', changes: { blocked: true }, jobId: 'block-2' },
+      { type: 'roles.assign', email: 'Ada@Example.com', roles: ['support'] },
+    ];
+
+    // Act
+    const { status } = await cli(['enqueue', '-', '--queue-url', queueUrl], undefined, JSON.stringify(jobs));
+    // A FIFO queue hands out one message per group at a time: delete what was read before reading on.
+    const received: Message[] = [];
+    for (let round = 0; round < 10 && received.length < 4; round++) {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'] }));
+      received.push(...Messages);
+      for (const message of Messages) await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+    }
+
+    // Assess: nothing dropped as a duplicate; one group per user
+    expect(status).toBe(0);
+    expect(received).toHaveLength(4);
+    const groups = received.map((message) => message.Attributes?.['MessageGroupId']);
+    expect(new Set(groups)).toEqual(new Set(['id:auth0|1', 'email:ada@example.com']));
+    const assigned = JSON.parse(received.find((message) => message.Attributes?.['MessageGroupId'] === 'email:ada@example.com')?.Body ?? '{}') as { jobId?: string };
+    expect(assigned.jobId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('refuses usage errors with the command\'s help, and reads line numbers past blank lines', async () => {
+    // Act
+    const missing = await cli(['enqueue', 'jobs.jsonl']);
+    const unknown = await cli(['enqueue', 'jobs.jsonl', '--queue-url', 'x', '--sideways']);
+    const command = await cli(['dequeue']);
+
+    // Assess
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('give --queue-url');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain("Unknown option '--sideways'");
+    expect(command.status).toBe(2);
+    expect(splitJobs('{"a":1}\n\n  \n{"b":2}\n')).toEqual({ jobs: ['{"a":1}', '{"b":2}'], lines: [1, 4], unit: 'line' });
+    expect(splitJobs('[1, 2')).toEqual({ error: expect.stringContaining('not one valid JSON array') });
+  });
+});
