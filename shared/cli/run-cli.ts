@@ -1,8 +1,10 @@
+import { DLQ_HELP, runDlq } from './dlq.ts';
 import { ENQUEUE_HELP, runEnqueue } from './enqueue.ts';
 import type { CliIo } from './io.ts';
 
 const COMMANDS = {
   enqueue: { run: runEnqueue, help: ENQUEUE_HELP, summary: 'validate a file of jobs and send it to the jobs queue' },
+  dlq: { run: runDlq, help: DLQ_HELP, summary: 'what the dead-letter queue holds, by reason; dlq redrive sends chosen jobs back' },
 } as const;
 
 const HELP = `Usage: auth0-queue-worker <command> [options]

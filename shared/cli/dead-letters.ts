@@ -1,0 +1,146 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageCommand,
+  type Message,
+  type MessageAttributeValue,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { randomUUID } from 'node:crypto';
+
+/** A dead letter as the command line reads it. */
+export interface DeadLetterView {
+  readonly message: Message;
+  /** The `reason` attribute, or `none` for a job SQS's own redrive moved (the function failed on it). */
+  readonly reason: string;
+  readonly jobId: string | undefined;
+  /** Epoch milliseconds the letter reached the dead-letter queue. */
+  readonly deadLetteredAt: number;
+}
+
+/** What to do with one letter during a scan. */
+export type LetterDecision = 'keep' | 'move';
+
+/** Options of {@link scanDeadLetters}. */
+export interface ScanOptions {
+  /** Decides a letter's fate; letters kept stay on the dead-letter queue. */
+  readonly decide: (letter: DeadLetterView) => LetterDecision;
+  /** Sends a letter's job on; the letter is deleted only after this resolves. */
+  readonly move: (letter: DeadLetterView) => Promise<void>;
+  /** How long a received letter stays hidden while the scan runs. Default 120 s. */
+  readonly visibilitySeconds?: number;
+  readonly onProgress?: (seen: number) => void;
+}
+
+/** What a scan saw and did. */
+export interface ScanResult {
+  readonly letters: DeadLetterView[];
+  readonly moved: DeadLetterView[];
+}
+
+/**
+ * Reads every letter of a dead-letter queue once, moving the ones `decide` picks and leaving the others in
+ * place. A letter is deleted only after `move` resolved, so a crash between the two sends the job twice at
+ * worst, never loses it.
+ *
+ * On a standard queue the letters kept are made visible again at the end. A FIFO queue hands out no later
+ * letter of a group while an earlier one is hidden, so there each kept letter is sent again to the tail of
+ * its group (same body, attributes and group; a fresh deduplication id marks it as this scan's) and the
+ * original deleted: the queue turns over once, in order, and the scan stops when only its own copies come back.
+ *
+ * @example
+ * const { letters } = await scanDeadLetters(sqs, dlqUrl, { decide: () => 'keep', move: async () => {} });
+ */
+export async function scanDeadLetters(sqs: Pick<SQSClient, 'send'>, dlqUrl: string, options: ScanOptions): Promise<ScanResult> {
+  const fifo = dlqUrl.endsWith('.fifo');
+  const scan = `scan-${randomUUID()}`;
+  const letters: DeadLetterView[] = [];
+  const moved: DeadLetterView[] = [];
+  // Every letter received and not deleted: made visible again at the end, whatever happened.
+  const received = new Map<string, Message>();
+  let copies = 0;
+  const remove = async (message: Message) => {
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: dlqUrl, ReceiptHandle: message.ReceiptHandle }));
+    received.delete(message.ReceiptHandle ?? '');
+  };
+  try {
+    for (;;) {
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: dlqUrl,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: options.visibilitySeconds ?? 120,
+          WaitTimeSeconds: 0,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['All'],
+        }),
+      );
+      if (Messages.length === 0) break;
+      for (const message of Messages) received.set(message.ReceiptHandle ?? '', message);
+      for (const message of Messages) {
+        // This scan's own copy, already counted: the group has turned over.
+        if (fifo && message.Attributes?.['MessageDeduplicationId']?.startsWith(scan)) continue;
+        const letter = viewOf(message);
+        letters.push(letter);
+        if (options.decide(letter) === 'move') {
+          await options.move(letter);
+          await remove(message);
+          moved.push(letter);
+        } else if (fifo) {
+          await sqs.send(
+            new SendMessageCommand({
+              QueueUrl: dlqUrl,
+              MessageBody: message.Body ?? '',
+              MessageAttributes: attributesOf(message),
+              MessageGroupId: message.Attributes?.['MessageGroupId'] ?? 'dead-letters',
+              MessageDeduplicationId: `${scan}-${copies++}`,
+            }),
+          );
+          await remove(message);
+        }
+      }
+      options.onProgress?.(letters.length);
+    }
+  } finally {
+    const held = [...received.values()];
+    for (let start = 0; start < held.length; start += 10) {
+      await sqs
+        .send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: dlqUrl,
+            Entries: held.slice(start, start + 10).map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: 0 })),
+          }),
+        )
+        .catch(() => undefined);
+    }
+  }
+  return { letters, moved };
+}
+
+/** A letter's message attributes, to send it on unchanged. */
+export function attributesOf(message: Message): Record<string, MessageAttributeValue> {
+  const attributes: Record<string, MessageAttributeValue> = {};
+  for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
+    attributes[name] = {
+      DataType: value.DataType,
+      ...(value.StringValue === undefined ? {} : { StringValue: value.StringValue }),
+      ...(value.BinaryValue === undefined ? {} : { BinaryValue: value.BinaryValue }),
+    };
+  }
+  return attributes;
+}
+
+function viewOf(message: Message): DeadLetterView {
+  const attribute = (name: string) => message.MessageAttributes?.[name]?.StringValue;
+  let jobId = attribute('jobId');
+  if (jobId === undefined) {
+    try {
+      const body = JSON.parse(message.Body ?? '') as { jobId?: unknown };
+      if (typeof body.jobId === 'string') jobId = body.jobId;
+    } catch {
+      // Not JSON: no job id to show.
+    }
+  }
+  return { message, reason: attribute('reason') ?? 'none', jobId, deadLetteredAt: Number(message.Attributes?.['SentTimestamp'] ?? 0) };
+}

@@ -1,0 +1,170 @@
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { parseArgs } from 'node:util';
+import { type DeadLetterView, scanDeadLetters } from './dead-letters.ts';
+import type { CliIo } from './io.ts';
+
+export const DLQ_HELP = `Usage: auth0-queue-worker dlq --dlq-url URL [--json]
+       auth0-queue-worker dlq redrive --dlq-url URL --queue-url URL [--reason R]… [--max N] [--dry-run] [--json]
+
+dlq: what the dead-letter queue holds, by reason (count, oldest, a few job ids). Nothing is removed; on a
+FIFO queue the letters are turned over once, in order, since SQS hands out one letter per group at a time.
+
+dlq redrive: sends the chosen letters' jobs back to the jobs queue, deleting each letter only after its job
+was sent (a crash sends a job twice at worst, never loses it). Fix the cause first: a job redriven unchanged
+fails again for the same reason.
+
+  --dlq-url URL       the dead-letter queue (default: DLQ_URL)
+  --queue-url URL     redrive: the jobs queue (default: JOBS_QUEUE_URL)
+  --reason R          redrive only letters with this reason (repeat for several); default: all
+  --max N             redrive at most N letters
+  --dry-run           redrive: say what would move, move nothing
+  --region R          AWS region (default: the SDK's)
+  --endpoint-url URL  an SQS endpoint other than AWS's (a local emulator)
+  --json              print the result as JSON
+  --help              this text
+`;
+
+/** Job ids shown per reason. */
+const SHOWN_IDS = 3;
+
+/** `auth0-queue-worker dlq [redrive]`. Resolves with the exit status. */
+export async function runDlq(argv: readonly string[], io: CliIo): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    io.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${DLQ_HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout.write(DLQ_HELP);
+    return 0;
+  }
+  const action = positionals[0] ?? 'summary';
+  const dlqUrl = values['dlq-url'] ?? io.env['DLQ_URL'];
+  const queueUrl = values['queue-url'] ?? io.env['JOBS_QUEUE_URL'];
+  const max = values.max === undefined ? Number.POSITIVE_INFINITY : Number(values.max);
+  const problem =
+    positionals.length > 1 || !['summary', 'redrive'].includes(action) ? `unknown dlq action ${JSON.stringify(positionals.join(' '))}`
+    : dlqUrl === undefined ? 'give --dlq-url (or set DLQ_URL)'
+    : action === 'redrive' && queueUrl === undefined ? 'give --queue-url (or set JOBS_QUEUE_URL): where redriven jobs go'
+    : !(Number.isInteger(max) || max === Number.POSITIVE_INFINITY) || max < 1 ? '--max must be a whole number, 1 or more'
+    : undefined;
+  if (problem !== undefined || dlqUrl === undefined) {
+    io.stderr.write(`${problem}\n\n${DLQ_HELP}`);
+    return 2;
+  }
+
+  const sqs = io.createSqsClient({ ...(values.region === undefined ? {} : { region: values.region }), ...(values['endpoint-url'] === undefined ? {} : { endpoint: values['endpoint-url'] }) });
+  const reasons = new Set(values.reason ?? []);
+  const redrive = action === 'redrive';
+  const chosen = (letter: DeadLetterView) => reasons.size === 0 || reasons.has(letter.reason);
+  let picked = 0;
+  const fifoJobs = queueUrl?.endsWith('.fifo') ?? false;
+  const progress = io.stderr.isTTY === true && !values.json;
+
+  let result: Awaited<ReturnType<typeof scanDeadLetters>>;
+  try {
+    result = await scanDeadLetters(sqs, dlqUrl, {
+      decide: (letter) => {
+        if (!redrive || !chosen(letter) || picked >= max) return 'keep';
+        picked += 1;
+        return values['dry-run'] ? 'keep' : 'move';
+      },
+      move: async (letter) => {
+        const original = letter.message.MessageAttributes?.['originalMessageId']?.StringValue ?? letter.message.MessageId ?? '';
+        await sqs.send(
+          new SendMessageCommand({
+            QueueUrl: queueUrl,
+            MessageBody: letter.message.Body ?? '',
+            // The same deduplication id for a second try of the same letter: FIFO drops the duplicate.
+            ...(fifoJobs ? { MessageGroupId: letter.message.Attributes?.['MessageGroupId'] ?? `redrive-${original}`, MessageDeduplicationId: `redrive-${original}`.slice(0, 128) } : {}),
+          }),
+        );
+      },
+      ...(progress ? { onProgress: (seen: number) => io.stderr.write(`\r${seen.toLocaleString('en-US')} letters read`) } : {}),
+    });
+  } catch (error) {
+    if (progress) io.stderr.write('\n');
+    const name = error instanceof Error ? error.name : 'Error';
+    io.stderr.write(`stopped: ${name}${error instanceof Error ? `: ${error.message}` : ''}. Letters already moved were deleted; none was lost. Run the command again for the rest.\n`);
+    return 1;
+  }
+  if (progress) io.stderr.write('\n');
+
+  const groups = byReason(result.letters);
+  if (values.json) {
+    io.stdout.write(
+      `${JSON.stringify(
+        {
+          dlqUrl,
+          total: result.letters.length,
+          reasons: groups.map((group) => ({ reason: group.reason, count: group.letters.length, oldest: new Date(group.oldest).toISOString(), jobIds: group.jobIds })),
+          ...(redrive ? { moved: result.moved.length, wouldMove: values['dry-run'] ? picked : undefined } : {}),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    return 0;
+  }
+  const out: string[] = [];
+  const now = Date.now();
+  if (!redrive) {
+    out.push(`${result.letters.length.toLocaleString('en-US')} dead letter(s) in ${dlqUrl}`);
+    if (groups.length > 0) {
+      out.push(`  ${'reason'.padEnd(24)} ${'count'.padStart(6)}  ${'oldest'.padEnd(32)} job ids`);
+      for (const group of groups) {
+        out.push(`  ${group.reason.padEnd(24)} ${String(group.letters.length).padStart(6)}  ${`${new Date(group.oldest).toISOString()} (${age(now - group.oldest)})`.padEnd(32)} ${group.jobIds.join(', ')}${group.letters.length > group.jobIds.length ? ', …' : ''}`);
+      }
+      out.push('Read the README (Why a job is dead-lettered) for each reason; once fixed: auth0-queue-worker dlq redrive --reason <reason> …');
+    }
+  } else if (values['dry-run']) {
+    out.push(`would redrive ${picked.toLocaleString('en-US')} of ${result.letters.length.toLocaleString('en-US')} dead letter(s) to ${queueUrl}; nothing was moved`);
+  } else {
+    const movedBy = byReason(result.moved);
+    out.push(`redrove ${result.moved.length.toLocaleString('en-US')} of ${result.letters.length.toLocaleString('en-US')} dead letter(s) to ${queueUrl}${movedBy.length === 0 ? '' : `: ${movedBy.map((group) => `${group.reason} ${group.letters.length}`).join(', ')}`}`);
+    out.push(`${(result.letters.length - result.moved.length).toLocaleString('en-US')} left in ${dlqUrl}`);
+  }
+  io.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      'dlq-url': { type: 'string' },
+      'queue-url': { type: 'string' },
+      reason: { type: 'string', multiple: true },
+      max: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      region: { type: 'string' },
+      'endpoint-url': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+}
+
+/** Letters grouped by reason, the largest group first. */
+function byReason(letters: readonly DeadLetterView[]) {
+  const groups = new Map<string, DeadLetterView[]>();
+  for (const letter of letters) groups.set(letter.reason, [...(groups.get(letter.reason) ?? []), letter]);
+  return [...groups]
+    .map(([reason, members]) => ({
+      reason,
+      letters: members,
+      oldest: Math.min(...members.map((letter) => letter.deadLetteredAt)),
+      jobIds: members.flatMap((letter) => (letter.jobId === undefined ? [] : [letter.jobId])).slice(0, SHOWN_IDS),
+    }))
+    .sort((a, b) => b.letters.length - a.letters.length || a.reason.localeCompare(b.reason));
+}
+
+function age(ms: number): string {
+  const minutes = Math.max(0, Math.round(ms / 60_000));
+  return minutes < 120 ? `${minutes} min` : minutes < 2_880 ? `${Math.round(minutes / 60)} h` : `${Math.round(minutes / 1_440)} d`;
+}
