@@ -60,7 +60,7 @@ export async function startInteractiveCaller(options: InteractiveCallerOptions):
   if (userIds.length === 0) throw new RangeError('userIds must name at least one user');
   const clientId = options.clientId ?? 'interactive';
   const clientSecret = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
-  tenant.clients.set(clientId, { clientId, secrets: new Set([clientSecret]), scopes: ['read:users'] });
+  tenant.clients.set(clientId, { clientId, secrets: new Set([clientSecret]), scopes: ['read:users'], authorized: true });
 
   const byStatus: Record<number, number> = {};
   let calls = 0;

@@ -147,6 +147,19 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
 
 type Fail = (variable: string, message: string) => undefined;
 
+/**
+ * The origin of an `AUTH0_DOMAIN` value (`acme.eu.auth0.com` → `https://acme.eu.auth0.com`; an
+ * `http://127.0.0.1:PORT` origin is kept for a local emulator), or the reason it is not one.
+ */
+export function parseAuth0Origin(value: string): { origin: string } | { error: string } {
+  let problem: string | undefined;
+  const origin = parseOrigin(value.trim(), (_variable, message) => {
+    problem = message;
+    return undefined;
+  });
+  return origin === undefined ? { error: problem ?? 'AUTH0_DOMAIN is not a domain' } : { origin };
+}
+
 function parseOrigin(value: string | undefined, fail: Fail): string | undefined {
   if (value === undefined) return undefined;
   if (/^https?:\/\//i.test(value)) {

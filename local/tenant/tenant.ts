@@ -28,7 +28,10 @@ export interface TenantClient {
   readonly clientId: string;
   /** Secrets accepted now; two at once while a rotation propagates. */
   readonly secrets: Set<string>;
-  readonly scopes: readonly string[];
+  /** Scopes of the application's grant for the Management API; changeable, as in the Dashboard. */
+  scopes: readonly string[];
+  /** Whether the application has a grant for the Management API at all. Default true. */
+  authorized: boolean;
 }
 
 /** Faults to inject; all off by default. */
@@ -119,7 +122,7 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
   const counters: TenantCounters = { tokensIssued: 0, requests: new Map() };
   const faults: TenantFaults = { errorRate: 0, latencyMs: 0, dropRate: 0, stormUntil: 0, tokenOutage: false, ...options.faults };
   const clients = new Map<string, TenantClient>(
-    (options.clients ?? []).map((client) => [client.clientId, { clientId: client.clientId, secrets: new Set([client.clientSecret]), scopes: client.scopes }]),
+    (options.clients ?? []).map((client) => [client.clientId, { clientId: client.clientId, secrets: new Set([client.clientSecret]), scopes: client.scopes, authorized: true }]),
   );
   const spec = typeof options.rateLimit === 'object' ? options.rateLimit : RATE_LIMIT_PRESETS[options.rateLimit ?? 'free'];
   let bucket: TokenBucket = createTokenBucket(spec, now);
@@ -238,6 +241,15 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
     const audience = `${origin}/api/v2/`;
     if (body['audience'] !== audience) {
       return { status: 403, body: { error: 'access_denied', error_description: `Service not enabled within domain: ${String(body['audience'])}` } };
+    }
+    if (!client.authorized) {
+      return {
+        status: 403,
+        body: {
+          error: 'access_denied',
+          error_description: `Client is not authorized to access "${audience}". You need to create a "client-grant" associated to this API. See: https://auth0.com/docs/api/v2#!/Client_Grants/post_client_grants`,
+        },
+      };
     }
     const iat = Math.floor(now() / 1000);
     const scope = client.scopes.join(' ');

@@ -2,6 +2,7 @@
 /**
  * `auth0-queue-worker`: the operator's command line (`npx auth0-queue-worker --help` in a checkout).
  */
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createCliSqsClient } from './enqueue.ts';
 import { runCli } from './run-cli.ts';
 
@@ -17,4 +18,5 @@ process.exitCode = await runCli(process.argv.slice(2), {
   env: process.env,
   readStdin,
   createSqsClient: createCliSqsClient,
+  createSecretsClient: (config) => new SecretsManagerClient(config),
 });

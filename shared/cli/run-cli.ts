@@ -1,9 +1,13 @@
 import { DLQ_HELP, runDlq } from './dlq.ts';
+import { DOCTOR_HELP, runDoctor } from './doctor.ts';
 import { ENQUEUE_HELP, runEnqueue } from './enqueue.ts';
 import type { CliIo } from './io.ts';
+import { TOKEN_HELP, runToken } from './token.ts';
 
 const COMMANDS = {
+  doctor: { run: runDoctor, help: DOCTOR_HELP, summary: 'check the deployment end to end: secret, grant, token, scopes, rate limit, queues' },
   enqueue: { run: runEnqueue, help: ENQUEUE_HELP, summary: 'validate a file of jobs and send it to the jobs queue' },
+  token: { run: runToken, help: TOKEN_HELP, summary: "fetch a token with the deployment's secret and show its claims (never the token)" },
   dlq: { run: runDlq, help: DLQ_HELP, summary: 'what the dead-letter queue holds, by reason; dlq redrive sends chosen jobs back' },
 } as const;
 

@@ -61,6 +61,9 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
       env: {},
       readStdin: async () => '',
       createSqsClient: () => wrap(sqs),
+      createSecretsClient: () => {
+        throw new Error('no Secrets Manager in this test');
+      },
     };
     return { status: await runCli(argv, io), stdout, stderr };
   };

@@ -46,6 +46,9 @@ describe('Command: auth0-queue-worker enqueue, against the fauxqs SQS emulator',
       env: {},
       readStdin: async () => stdin,
       createSqsClient: () => wrap(sqs),
+      createSecretsClient: () => {
+        throw new Error('no Secrets Manager in this test');
+      },
     };
     const status = await runCli(argv, io);
     return { status, stdout, stderr };

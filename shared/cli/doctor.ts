@@ -1,0 +1,261 @@
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { parseArgs } from 'node:util';
+import { readErrorBody } from '../auth0/classify.ts';
+import { ROUTES } from '../auth0/operations.ts';
+import { loadConfig } from '../config.ts';
+import { isJobError } from '../errors.ts';
+import type { JobPolicy } from '../jobs/parse-job.ts';
+import type { JobType } from '../jobs/schema.ts';
+import { AUTH0_OPTIONS, AUTH0_OPTIONS_HELP, type Auth0Target, auth0Clients, auth0Target, probeRateLimit, requestToken } from './deployment.ts';
+import type { CliIo } from './io.ts';
+
+export const DOCTOR_HELP = `Usage: auth0-queue-worker doctor [--domain D] [--secret-id ID] [--queue-url URL] [--dlq-url URL] [--json]
+
+Checks a deployment from end to end, one line per check (ok, warn, fail, or skip), each failure with its fix:
+the secret, the client-credentials grant, the token, its scopes against the job types the policy allows, the
+tenant's rate-limit bucket against the concurrency, the jobs queue against the function timeout, and the
+dead-letter queue. Secret values and tokens are never printed. Exit status 1 when any check fails.
+
+${AUTH0_OPTIONS_HELP}
+  --queue-url URL           the jobs queue (default: JOBS_QUEUE_URL)
+  --dlq-url URL             the dead-letter queue (default: DLQ_URL)
+  --timeout-seconds N       the worker's timeout (default 60)
+  --max-concurrency N       the event source's maximum concurrency (default: MAX_CONCURRENCY, else 2)
+  --allowed-roles LIST      as ALLOWED_ROLES (default: ALLOWED_ROLES; unset allows none)
+  --allowed-fields LIST     as ALLOWED_FIELDS (default: ALLOWED_FIELDS, else the worker's default)
+`;
+
+/** One line of the checklist. */
+export interface Check {
+  readonly name: string;
+  readonly status: 'ok' | 'warn' | 'fail' | 'skip';
+  readonly detail: string;
+}
+
+/** Scopes a job type's calls need, each entry "any one of". */
+function requirements(policy: JobPolicy): Array<{ scopes: readonly string[]; jobTypes: JobType[]; call: string }> {
+  const needs: Array<{ scopes: readonly string[]; jobType: JobType; call: string }> = [];
+  const metadataOnly = [...policy.allowedFields].every((field) => field === 'user_metadata' || field === 'app_metadata');
+  const update = metadataOnly ? ROUTES.updateUserMetadata : ROUTES.updateUser;
+  const route = (call: { method: string; route: string }) => `${call.method} ${call.route}`;
+  needs.push({ scopes: update.scopes, jobType: 'user.update', call: route(update) });
+  const roleJobs = policy.allowedRoles === undefined || policy.allowedRoles.size > 0;
+  if (roleJobs) {
+    needs.push({ scopes: ROUTES.assignRoles.scopes, jobType: 'roles.assign', call: route(ROUTES.assignRoles) });
+    needs.push({ scopes: ROUTES.removeRoles.scopes, jobType: 'roles.remove', call: route(ROUTES.removeRoles) });
+    for (const jobType of ['roles.assign', 'roles.remove'] as const) needs.push({ scopes: ROUTES.findRolesByName.scopes, jobType, call: `${route(ROUTES.findRolesByName)} (role names)` });
+  }
+  for (const jobType of ['user.update', ...(roleJobs ? (['roles.assign', 'roles.remove'] as const) : [])] as JobType[]) {
+    needs.push({ scopes: ROUTES.findUsersByEmail.scopes, jobType, call: `${route(ROUTES.findUsersByEmail)} (jobs by email)` });
+  }
+  const grouped = new Map<string, { scopes: readonly string[]; jobTypes: JobType[]; call: string }>();
+  for (const need of needs) {
+    const key = need.scopes.join(' ');
+    const entry = grouped.get(key) ?? { scopes: need.scopes, jobTypes: [], call: need.call };
+    if (!entry.jobTypes.includes(need.jobType)) entry.jobTypes.push(need.jobType);
+    grouped.set(key, entry);
+  }
+  return [...grouped.values()];
+}
+
+/** `auth0-queue-worker doctor`. Resolves with the exit status. */
+export async function runDoctor(argv: readonly string[], io: CliIo): Promise<number> {
+  let values: ReturnType<typeof parse>['values'];
+  try {
+    ({ values } = parse(argv));
+  } catch (error) {
+    io.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${DOCTOR_HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout.write(DOCTOR_HELP);
+    return 0;
+  }
+  const target = auth0Target(values, io.env);
+  if ('error' in target) {
+    io.stderr.write(`${target.error}\n\n${DOCTOR_HELP}`);
+    return 2;
+  }
+  let policy: JobPolicy;
+  let maxConcurrency: number;
+  let reserve: number;
+  try {
+    const config = loadConfig({
+      AUTH0_DOMAIN: target.origin,
+      AUTH0_SECRET_ID: target.secretId,
+      DLQ_URL: 'https://sqs.invalid/dlq',
+      ALLOWED_ROLES: values['allowed-roles'] ?? io.env['ALLOWED_ROLES'],
+      ALLOWED_FIELDS: values['allowed-fields'] ?? io.env['ALLOWED_FIELDS'],
+      MAX_CONCURRENCY: values['max-concurrency'] ?? io.env['MAX_CONCURRENCY'],
+      RATE_LIMIT_RESERVE: io.env['RATE_LIMIT_RESERVE'],
+    });
+    ({ policy } = config);
+    maxConcurrency = config.rateLimit.containers;
+    reserve = config.rateLimit.reserve;
+  } catch (error) {
+    io.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+  const timeoutSeconds = Number(values['timeout-seconds'] ?? 60);
+
+  const checks: Check[] = [];
+  const add = (name: string, status: Check['status'], detail: string) => checks.push({ name, status, detail });
+  const { readCredentials, dispatcher } = auth0Clients(io, values, target);
+  try {
+    await checkAuth0(target, policy, { maxConcurrency, reserve }, readCredentials, dispatcher, add);
+  } finally {
+    await dispatcher.close();
+  }
+  const sqs = io.createSqsClient({ ...(values.region === undefined ? {} : { region: values.region }), ...(values['endpoint-url'] === undefined ? {} : { endpoint: values['endpoint-url'] }) });
+  await checkQueues(sqs, values['queue-url'] ?? io.env['JOBS_QUEUE_URL'], values['dlq-url'] ?? io.env['DLQ_URL'], timeoutSeconds, add);
+  add('event source', 'skip', 'ReportBatchItemFailures is not checked here (it needs the Lambda API); the stack sets it, and without it failed records are deleted');
+
+  if (values.json) {
+    io.stdout.write(`${JSON.stringify({ ok: !checks.some((check) => check.status === 'fail'), checks }, null, 2)}\n`);
+  } else {
+    io.stdout.write(`${checks.map((check) => `${check.status.padEnd(4)}  ${check.name.padEnd(14)} ${check.detail}`).join('\n')}\n`);
+  }
+  return checks.some((check) => check.status === 'fail') ? 1 : 0;
+}
+
+async function checkAuth0(
+  target: Auth0Target,
+  policy: JobPolicy,
+  pacing: { maxConcurrency: number; reserve: number },
+  readCredentials: ReturnType<typeof auth0Clients>['readCredentials'],
+  dispatcher: ReturnType<typeof auth0Clients>['dispatcher'],
+  add: (name: string, status: Check['status'], detail: string) => void,
+): Promise<void> {
+  let credentials;
+  try {
+    credentials = await readCredentials();
+    add('secret', 'ok', `${target.secretId} holds a clientId and a clientSecret (values not shown)`);
+  } catch (error) {
+    add('secret', 'fail', isJobError(error) ? error.message : String(error));
+    return;
+  }
+
+  let outcome: Awaited<ReturnType<typeof requestToken>>;
+  try {
+    outcome = await requestToken(target, credentials, dispatcher);
+  } catch (error) {
+    add('grant', 'fail', `could not reach ${target.origin}/oauth/token (${error instanceof Error ? error.message : 'unknown error'}): check the domain`);
+    return;
+  }
+  const { answer, claims, token } = outcome;
+  if (answer.status !== 200 || token === undefined) {
+    const { errorCode, message = '' } = readErrorBody(answer.body);
+    const said = `Auth0 answered ${answer.status} ${errorCode ?? ''}${message === '' ? '' : `: ${message}`}`.trim();
+    const custom = !/\.auth0(app)?\.com$/i.test(new URL(target.audience).hostname) && !/^(127\.0\.0\.1|localhost)$/.test(new URL(target.audience).hostname);
+    let fix: string;
+    if (answer.status === 401) {
+      fix = `the client id or secret in ${target.secretId} is not the application's current one: copy both from the Auth0 Dashboard (Applications > your M2M application > Settings) into the secret`;
+    } else if (/not authorized|client-grant/i.test(message)) {
+      fix = 'the application is not authorized for the Management API: Auth0 Dashboard > Applications > APIs > Auth0 Management API > Machine to Machine Applications, authorize it and pick the scopes';
+    } else if (/service not enabled|audience/i.test(message) || custom) {
+      fix = `${target.audience} is not this tenant's Management API audience${custom ? ': it looks like a custom domain, which cannot be the audience' : ''}; set AUTH0_AUDIENCE (or --audience) to https://{tenant}.{region}.auth0.com/api/v2/, even when AUTH0_DOMAIN is a custom domain`;
+    } else if (answer.status === 429) {
+      fix = '/oauth/token is rate limited: try again in a minute';
+    } else {
+      fix = 'see the answer above';
+    }
+    add('grant', 'fail', `${said}. ${fix}`);
+    return;
+  }
+  add('grant', 'ok', `client-credentials grant for ${target.audience} works`);
+
+  if (claims === undefined) {
+    add('token', 'fail', 'the access token is not a JWT: this is not a Management API access token (an opaque token or an id token will not do)');
+    return;
+  }
+  const hours = claims.exp === undefined ? 'no expiry' : `expires in ${Math.round((claims.exp * 1000 - Date.now()) / 3_600_000)} h`;
+  if (!claims.aud.includes(target.audience)) {
+    add('token', 'fail', `a JWT for ${claims.aud.join(', ') || 'no audience'}, not ${target.audience}: the Management API will refuse it with 401`);
+  } else {
+    add('token', 'ok', `a JWT for ${target.audience}, client ${claims.azp ?? 'not said'}, ${hours}`);
+  }
+
+  const granted = new Set(claims.scopes);
+  const missing = requirements(policy).filter((need) => !need.scopes.some((scope) => granted.has(scope)));
+  if (missing.length === 0) {
+    add('scopes', 'ok', `the grant covers every job type this policy allows (${claims.scopes.join(' ')})`);
+  } else {
+    for (const need of missing) {
+      add('scopes', 'fail', `missing ${need.scopes.length === 1 ? need.scopes[0] : `one of ${need.scopes.join(', ')}`}: needed by ${need.jobTypes.join(', ')} (${need.call}); add it to the application's grant for the Auth0 Management API`);
+    }
+  }
+
+  const probe = await probeRateLimit(target, token, dispatcher, Date.now()).catch(() => undefined);
+  const limit = probe?.rateLimit.limit;
+  if (probe === undefined || limit === undefined) {
+    add('rate limit', 'warn', 'the Management API did not say its rate limit (no x-ratelimit-* headers)');
+    return;
+  }
+  const usable = Math.floor(limit * (1 - pacing.reserve));
+  const bucket = `bucket of ${limit}, ${probe.rateLimit.remaining ?? '?'} left now; RATE_LIMIT_RESERVE ${pacing.reserve} keeps ${limit - usable} for other applications`;
+  if (usable < pacing.maxConcurrency) {
+    add('rate limit', 'warn', `${bucket}: ${usable} usable calls for ${pacing.maxConcurrency} containers, so they take turns; keep maxConcurrency at ${Math.max(1, Math.min(2, usable))}${limit <= 2 ? ' (the free plan sustains 2/s)' : ''}`);
+  } else {
+    add('rate limit', 'ok', `${bucket}; ${pacing.maxConcurrency} containers`);
+  }
+}
+
+async function checkQueues(
+  sqs: ReturnType<CliIo['createSqsClient']>,
+  queueUrl: string | undefined,
+  dlqUrl: string | undefined,
+  timeoutSeconds: number,
+  add: (name: string, status: Check['status'], detail: string) => void,
+): Promise<void> {
+  const attributesOf = async (url: string, names: string[]) =>
+    (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: names as never }))).Attributes ?? {};
+  if (queueUrl === undefined) {
+    add('jobs queue', 'skip', 'give --queue-url (or set JOBS_QUEUE_URL) to check it');
+  } else {
+    try {
+      const attributes = await attributesOf(queueUrl, ['VisibilityTimeout', 'RedrivePolicy']);
+      const visibility = Number(attributes['VisibilityTimeout']);
+      const redrive = attributes['RedrivePolicy'] === undefined ? undefined : (JSON.parse(attributes['RedrivePolicy']) as { maxReceiveCount?: number });
+      if (visibility < 6 * timeoutSeconds) {
+        add('jobs queue', 'fail', `visibility timeout ${visibility} s is less than 6 × the function timeout (${timeoutSeconds} s): AWS advises at least ${6 * timeoutSeconds} s, or records come back while still being worked on`);
+      } else if (redrive === undefined) {
+        add('jobs queue', 'fail', 'no redrive policy: a job the function keeps failing on would be received forever; give the queue a dead-letter queue');
+      } else if ((redrive.maxReceiveCount ?? 0) < 5) {
+        add('jobs queue', 'warn', `maxReceiveCount ${redrive.maxReceiveCount} is below AWS's advice of 5`);
+      } else {
+        add('jobs queue', 'ok', `visibility timeout ${visibility} s (≥ 6 × ${timeoutSeconds} s), redrive after ${redrive.maxReceiveCount} receives`);
+      }
+    } catch (error) {
+      add('jobs queue', 'fail', `cannot read ${queueUrl}: ${error instanceof Error ? error.name : 'error'}; check the URL and sqs:GetQueueAttributes`);
+    }
+  }
+  if (dlqUrl === undefined) {
+    add('dead letters', 'skip', 'give --dlq-url (or set DLQ_URL) to check it');
+    return;
+  }
+  try {
+    const attributes = await attributesOf(dlqUrl, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible']);
+    const depth = Number(attributes['ApproximateNumberOfMessages'] ?? 0) + Number(attributes['ApproximateNumberOfMessagesNotVisible'] ?? 0);
+    if (depth > 0) add('dead letters', 'fail', `${depth} job(s) in the dead-letter queue: run auth0-queue-worker dlq to see their reasons, fix them, then dlq redrive`);
+    else add('dead letters', 'ok', 'the dead-letter queue is empty');
+  } catch (error) {
+    add('dead letters', 'fail', `cannot read ${dlqUrl}: ${error instanceof Error ? error.name : 'error'}; check the URL and sqs:GetQueueAttributes`);
+  }
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: false,
+    strict: true,
+    options: {
+      ...AUTH0_OPTIONS,
+      'queue-url': { type: 'string' },
+      'dlq-url': { type: 'string' },
+      'timeout-seconds': { type: 'string' },
+      'max-concurrency': { type: 'string' },
+      'allowed-roles': { type: 'string' },
+      'allowed-fields': { type: 'string' },
+    },
+  });
+}
