@@ -310,6 +310,10 @@ export class Auth0QueueWorker extends Construct {
 
   private addSchedules(schedules: readonly ScheduledJob[], fifo: boolean): void {
     for (const entry of schedules) {
+      if (fifo && entry.job['jobId'] !== undefined) {
+        // Its body would be the same on every run, and content-based deduplication would drop runs 5 minutes apart.
+        throw new Error(`schedule ${entry.name}: leave jobId out of a scheduled job on a FIFO queue; each run gets its execution id`);
+      }
       new scheduler.Schedule(this, `Schedule${entry.name}`, {
         description: `Puts a ${String(entry.job['type'])} job on the queue`,
         schedule: scheduleExpression(entry),

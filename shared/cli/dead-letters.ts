@@ -59,7 +59,10 @@ export async function scanDeadLetters(sqs: Pick<SQSClient, 'send'>, dlqUrl: stri
   const moved: DeadLetterView[] = [];
   // Every letter received and not deleted: made visible again at the end, whatever happened.
   const received = new Map<string, Message>();
+  const seen = new Set<string>();
   let copies = 0;
+  let empty = 0;
+  let stale = 0;
   const remove = async (message: Message) => {
     await sqs.send(new DeleteMessageCommand({ QueueUrl: dlqUrl, ReceiptHandle: message.ReceiptHandle }));
     received.delete(message.ReceiptHandle ?? '');
@@ -71,16 +74,25 @@ export async function scanDeadLetters(sqs: Pick<SQSClient, 'send'>, dlqUrl: stri
           QueueUrl: dlqUrl,
           MaxNumberOfMessages: 10,
           VisibilityTimeout: options.visibilitySeconds ?? 120,
-          WaitTimeSeconds: 0,
+          // Short polls may answer empty while letters remain: wait a little, and stop only after two empty answers.
+          WaitTimeSeconds: 1,
           MessageAttributeNames: ['All'],
           MessageSystemAttributeNames: ['All'],
         }),
       );
-      if (Messages.length === 0) break;
+      if (Messages.length === 0) {
+        if (++empty >= 2) break;
+        continue;
+      }
+      empty = 0;
       for (const message of Messages) received.set(message.ReceiptHandle ?? '', message);
+      let fresh = 0;
       for (const message of Messages) {
-        // This scan's own copy, already counted: the group has turned over.
+        // This scan's own copy (FIFO), or a kept letter back after its visibility ran out: already counted.
         if (fifo && message.Attributes?.['MessageDeduplicationId']?.startsWith(scan)) continue;
+        if (seen.has(message.MessageId ?? '')) continue;
+        seen.add(message.MessageId ?? '');
+        fresh += 1;
         const letter = viewOf(message);
         letters.push(letter);
         if (options.decide(letter) === 'move') {
@@ -94,13 +106,18 @@ export async function scanDeadLetters(sqs: Pick<SQSClient, 'send'>, dlqUrl: stri
               MessageBody: message.Body ?? '',
               MessageAttributes: attributesOf(message),
               MessageGroupId: message.Attributes?.['MessageGroupId'] ?? 'dead-letters',
-              MessageDeduplicationId: `${scan}-${copies++}`,
+              // Carries when the letter first reached the queue: the copy's own SentTimestamp is the scan's.
+              MessageDeduplicationId: `${scan}-${copies++}-${letter.deadLetteredAt}`,
             }),
           );
           await remove(message);
         }
       }
       options.onProgress?.(letters.length);
+      // Only letters already counted came back, three times running: every letter has been read (a scan longer
+      // than the visibility timeout sees its kept letters again, and must not go round for ever).
+      stale = fresh === 0 ? stale + 1 : 0;
+      if (stale >= 3) break;
     }
   } finally {
     const held = [...received.values()];
@@ -142,5 +159,7 @@ function viewOf(message: Message): DeadLetterView {
       // Not JSON: no job id to show.
     }
   }
-  return { message, reason: attribute('reason') ?? 'none', jobId, deadLetteredAt: Number(message.Attributes?.['SentTimestamp'] ?? 0) };
+  // A FIFO letter an earlier scan turned over carries its first arrival in its deduplication id.
+  const turned = /^scan-[0-9a-f-]{36}-\d+-(\d{1,15})$/.exec(message.Attributes?.['MessageDeduplicationId'] ?? '');
+  return { message, reason: attribute('reason') ?? 'none', jobId, deadLetteredAt: Number(turned?.[1] ?? message.Attributes?.['SentTimestamp'] ?? 0) };
 }

@@ -107,11 +107,15 @@ export function createJobApplier(options: {
 
   const resolveUserId = async (job: Job, context: CallContext): Promise<string> => {
     if ('userId' in job) return job.userId;
-    // Auth0's lookup is exact, and database connections keep emails in lower case: ask for that first, then,
-    // for a connection that keeps the case it was given (some social and enterprise ones), the address as written.
+    // Auth0's lookup is exact, and database connections keep emails in lower case, while some social and
+    // enterprise connections keep the case they were given: ask for both spellings and merge, so neither a
+    // user nor an ambiguity is missed.
     const lower = job.email.toLowerCase();
     let users = await findUsersByEmail(client, lower, context);
-    if (users.length === 0 && lower !== job.email) users = await findUsersByEmail(client, job.email, context);
+    if (lower !== job.email) {
+      const seen = new Set(users.map((user) => user.user_id));
+      users = [...users, ...(await findUsersByEmail(client, job.email, context)).filter((user) => !seen.has(user.user_id))];
+    }
     const { connection } = job;
     const matches =
       connection === undefined

@@ -77,6 +77,22 @@ export async function sendJobs(sqs: Pick<SQSClient, 'send'>, queueUrl: string, j
       invalid.push({ index, code: isJobError(error) ? error.code : 'invalid_job', reason: isJobError(error) ? error.message : 'not a job' });
     }
   });
+  if (fifo) {
+    // One deduplication id per job: SQS would silently drop a second job with the same id (and report it sent).
+    const first = new Map<string, number>();
+    for (let position = 0; position < valid.length; position++) {
+      const entry = valid[position];
+      const jobId = entry?.job.jobId ?? '';
+      const earlier = first.get(jobId);
+      if (entry === undefined || earlier === undefined) {
+        first.set(jobId, entry?.index ?? 0);
+        continue;
+      }
+      invalid.push({ index: entry.index, code: 'duplicate_job_id', reason: `jobId ${JSON.stringify(jobId)} repeats job ${earlier}: a FIFO queue would drop this one as a duplicate; give each job its own jobId` });
+      valid.splice(position--, 1);
+    }
+    invalid.sort((a, b) => a.index - b.index);
+  }
   if (invalid.length > 0 && !options.skipInvalid) return { sent: [], invalid, failed: [] };
 
   const sent: SentJob[] = [];

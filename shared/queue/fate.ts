@@ -54,8 +54,12 @@ export type Fate =
       readonly retry: RetryState;
     };
 
-/** Error codes of records that were not tried: they do not count as an attempt and come back at once. */
-const NOT_TRIED = new Set(['deadline', 'fifo_order']);
+/**
+ * Error codes of records that were not tried (the invocation was about to end before they started, or an
+ * earlier record of their FIFO group failed): no attempt is counted and they come back at once. A record
+ * cut short while running (`deadline`) was tried, and backs off like any retryable failure.
+ */
+const NOT_TRIED = new Set(['not_started', 'fifo_order']);
 
 /**
  * The one place a record's fate is decided, from the record, how it ended and the time:

@@ -73,7 +73,7 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
           fate = decideFate(record, new RetryableError('fifo_order', 'an earlier job of its FIFO message group was requeued'), now(), deps.rules, deps.random);
           if (fate.kind === 'requeue') fate = { ...fate, delaySeconds: Math.max(fate.delaySeconds, blocked.delaySeconds) };
         } else if (now() >= startBy) {
-          fate = decideFate(record, new RetryableError('deadline', 'not started: the invocation is about to end'), now(), deps.rules, deps.random);
+          fate = decideFate(record, new RetryableError('not_started', 'not started: the invocation is about to end'), now(), deps.rules, deps.random);
         } else {
           const tried = await tryRecord(record, { signal, waitUntil: startBy }, deps, log);
           jobId = tried.jobId;
@@ -146,7 +146,7 @@ async function deadLetter(record: SQSRecord, error: JobError, jobId: string | un
 
 function logRequeue(log: Logger, fate: Extract<Fate, { kind: 'requeue' }>): void {
   // Throttling and the invocation's end are normal operation under a backlog: logged at info. Faults warn.
-  const quiet = fate.error instanceof RateLimitedError || fate.error.code === 'deadline' || fate.error.code === 'fifo_order';
+  const quiet = fate.error instanceof RateLimitedError || fate.error.code === 'not_started' || fate.error.code === 'fifo_order';
   log[quiet ? 'info' : 'warn']('job requeued', { ...errorFields(fate.error), delaySeconds: fate.delaySeconds, via: fate.via, attempts: fate.retry.attempts });
 }
 

@@ -69,12 +69,14 @@ export function createSqsQueueOps(client: Pick<SQSClient, 'send'>, dlqUrl: strin
    * The URL of a queue ARN, asked of SQS once per container: an emulator's URLs need not follow AWS's
    * pattern, and GetQueueUrl is part of what a consumer may call. Falls back to AWS's pattern.
    */
-  const queueUrlOf = (arn: string): Promise<string> => {
+  const queueUrlOf = (arn: string, signal?: AbortSignal): Promise<string> => {
     let url = queueUrls.get(arn);
     if (url === undefined) {
       const [, , , , account, name] = arn.split(':');
+      // Asked during the closing calls: bounded by their signal, and by 2 s, then AWS's pattern.
+      const bound = AbortSignal.any([AbortSignal.timeout(2_000), ...(signal === undefined ? [] : [signal])]);
       url = client
-        .send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }))
+        .send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }), { abortSignal: bound })
         .then((answer) => answer.QueueUrl ?? queueUrlFromArn(arn))
         .catch(() => queueUrlFromArn(arn));
       queueUrls.set(arn, url);
@@ -84,7 +86,7 @@ export function createSqsQueueOps(client: Pick<SQSClient, 'send'>, dlqUrl: strin
 
   return {
     async changeVisibility(queueArn, changes, signal) {
-      const queueUrl = await queueUrlOf(queueArn);
+      const queueUrl = await queueUrlOf(queueArn, signal);
       return inBatches(chunk(changes, () => 0), (change) => change.messageId, (entries) =>
         client.send(
           new ChangeMessageVisibilityBatchCommand({
@@ -96,7 +98,7 @@ export function createSqsQueueOps(client: Pick<SQSClient, 'send'>, dlqUrl: strin
       );
     },
     async resend(queueArn, entries, signal) {
-      const queueUrl = await queueUrlOf(queueArn);
+      const queueUrl = await queueUrlOf(queueArn, signal);
       const messages = entries.map((entry) => ({ entry, attributes: resendAttributes(entry.record, entry.retry) }));
       return inBatches(chunk(messages, ({ entry, attributes }) => messageBytes(entry.record.body, attributes)), ({ entry }) => entry.record.messageId, (batch) =>
         client.send(

@@ -117,12 +117,13 @@ export function parseDesiredState(text: string): DesiredState {
   return { users, invalid, protectedKeys, unattributed, lines };
 }
 
-/** The users a line names (`id:…`, `email:…` in lower case), whatever else is wrong with it. */
+/**
+ * The users a line names (`id:…`, `email:…` in lower case), whatever else is wrong with it: as written and
+ * trimmed, since a stray space is a likely reason for the line to fail.
+ */
 function namedUsers(raw: unknown): string[] {
   if (typeof raw !== 'object' || raw === null) return [];
   const { userId, email } = raw as { userId?: unknown; email?: unknown };
-  return [
-    ...(typeof userId === 'string' && userId !== '' ? [`id:${userId}`] : []),
-    ...(typeof email === 'string' && email !== '' ? [`email:${email.toLowerCase()}`] : []),
-  ];
+  const forms = (value: unknown) => (typeof value === 'string' ? [...new Set([value, value.trim()])].filter((form) => form !== '') : []);
+  return [...forms(userId).map((id) => `id:${id}`), ...forms(email).map((address) => `email:${address.toLowerCase()}`)];
 }

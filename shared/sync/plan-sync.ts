@@ -161,13 +161,17 @@ export function planSync(input: {
 
   // app_metadata: sent when it changed since the last send, or when that send is over a week old (it may
   // have been dead-lettered). Keys the sync sent before and the line no longer has are unset (null).
-  const manifest: Record<string, ManifestEntry> = {};
+  // Users not planned this run (their line skipped, or gone) keep their entry: what was sent to them stays known.
+  const manifest: Record<string, ManifestEntry> = { ...input.manifest };
   const updates: SyncJob[] = [];
   for (const user of desired) {
     const previous = input.manifest[user.key];
     const metadata = user.appMetadata ?? {};
     const dropped = (previous?.keys ?? []).filter((key) => !Object.hasOwn(metadata, key));
-    if (user.appMetadata === undefined && dropped.length === 0) continue;
+    if (user.appMetadata === undefined && dropped.length === 0) {
+      delete manifest[user.key];
+      continue;
+    }
     const hash = metadataHash(metadata);
     const fresh = previous !== undefined && previous.hash === hash && dropped.length === 0 && now - previous.sentAt < trustFor(user.key);
     if (fresh) {
@@ -178,6 +182,7 @@ export function planSync(input: {
     for (const key of dropped) changes[key] = null;
     if (Object.keys(changes).length > 0) updates.push(job({ type: 'user.update', ...target(user), changes: { app_metadata: changes } }, user.key));
     if (Object.keys(metadata).length > 0) manifest[user.key] = { hash, keys: Object.keys(metadata).sort(), sentAt: now };
+    else delete manifest[user.key];
   }
 
   return {

@@ -1,8 +1,9 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { ManagementClient } from '../auth0/client.ts';
 import { findRoleByName } from '../auth0/operations.ts';
 import { PermanentError } from '../errors.ts';
+import { sendJobs } from '../producer/send-jobs.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { type DesiredUser, parseDesiredState } from './desired-state.ts';
@@ -208,22 +209,17 @@ async function resolveRole(client: ManagementClient, ref: string, pacer: ReturnT
   return { ref, id: role.id, name: role.name };
 }
 
+/**
+ * Puts the plan's jobs on the queue through the producer module: batches of 10 and 1 MiB, on FIFO the user as
+ * message group (hashed when SQS could not carry it) and the job id as deduplication id, so a retried or
+ * overlapping run adds no duplicate. Throws when any job was not sent, before the manifest is written.
+ */
 async function enqueue(deps: SyncDeps, jobs: readonly SyncJob[]): Promise<void> {
-  const fifo = deps.queueUrl.endsWith('.fifo');
-  for (let start = 0; start < jobs.length; start += 10) {
-    const chunk = jobs.slice(start, start + 10);
-    const { Failed = [] } = await deps.sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: deps.queueUrl,
-        Entries: chunk.map((job, index) => ({
-          Id: String(index),
-          MessageBody: JSON.stringify(job.body),
-          // On FIFO the job id is the deduplication id: a retried or overlapping run adds no duplicate.
-          ...(fifo ? { MessageGroupId: job.groupId, MessageDeduplicationId: job.jobId } : {}),
-        })),
-      }),
-    );
-    if (Failed.length > 0) throw new Error(`could not enqueue ${Failed.length} sync jobs: ${Failed[0]?.Code ?? ''} ${Failed[0]?.Message ?? ''}`);
+  const result = await sendJobs(deps.sqs, deps.queueUrl, jobs.map((job) => job.body));
+  const unsent = [...result.invalid, ...result.failed];
+  if (unsent.length > 0) {
+    const [first] = unsent;
+    throw new Error(`could not enqueue ${unsent.length} of ${jobs.length} sync jobs (${first?.code}: ${first?.reason}); the manifest was not written, so the next run plans them again`);
   }
 }
 
@@ -237,7 +233,8 @@ async function readObject(s3: Pick<S3Client, 'send'>, bucket: string, key: strin
   try {
     const answer = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     if ((answer.ContentLength ?? 0) > maxBytes) {
-      await answer.Body?.transformToByteArray().catch(() => undefined);
+      // Not read: a large body would cost the memory the limit exists to save.
+      (answer.Body as { destroy?: () => void } | undefined)?.destroy?.();
       return TOO_LARGE;
     }
     return await answer.Body?.transformToString('utf8');

@@ -205,6 +205,7 @@ describe('Construct: Auth0QueueWorker', () => {
     template.hasResourceProperties('AWS::SQS::Queue', { FifoQueue: true, ContentBasedDeduplication: true, RedrivePolicy: Match.anyValue() });
     const [schedule] = Object.values(template.findResources('AWS::Scheduler::Schedule'));
     expect(JSON.parse(schedule?.['Properties'].Target.Input)).toEqual({ jobId: '<aws.scheduler.execution-id>', type: 'user.update', userId: 'auth0|1', changes: { blocked: false } });
+    expect(() => synth({ fifo: true, schedules: [{ name: 'fixed', expression: 'rate(1 day)', job: { type: 'user.update', userId: 'auth0|1', changes: { blocked: false }, jobId: 'nightly' } }] })).toThrow(/leave jobId out/);
   });
 
   it('grants send access to producer roles of any account through the queue policy', () => {

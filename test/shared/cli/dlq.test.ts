@@ -95,12 +95,16 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
     const dlq = await createQueue('summary-dlq.fifo');
     for (const [jobId, group] of [['a1', 'id:a'], ['a2', 'id:a'], ['b1', 'id:b'], ['a3', 'id:a']] as const) await letter(dlq, 'http_404', jobId, group);
 
-    // Act
+    // Act: twice, a second apart
     const { status, stdout } = await cli(['dlq', '--dlq-url', dlq, '--json']);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const again = await cli(['dlq', '--dlq-url', dlq, '--json']);
 
-    // Assess
+    // Assess: the second summary still dates the letters from their arrival, not from the first summary's turnover
     expect(status).toBe(0);
     expect((JSON.parse(stdout) as { total: number }).total).toBe(4);
+    const oldest = (output: string) => (JSON.parse(output) as { reasons: Array<{ oldest: string }> }).reasons[0]?.oldest;
+    expect(oldest(again.stdout)).toBe(oldest(stdout));
     const left = await drain(dlq);
     expect(left.filter((message) => message.Attributes?.['MessageGroupId'] === 'id:a').map((message) => message.MessageAttributes?.['jobId']?.StringValue)).toEqual(['a1', 'a2', 'a3']);
     expect(left).toHaveLength(4);

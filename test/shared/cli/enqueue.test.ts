@@ -147,7 +147,11 @@ describe('Command: auth0-queue-worker enqueue, against the fauxqs SQS emulator',
       for (const message of Messages) await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
     }
 
-    // Assess: nothing dropped as a duplicate; one group per user
+    const repeated = await cli(['enqueue', '-', '--queue-url', queueUrl, '--json'], undefined, JSON.stringify([jobs[0], { ...jobs[1], jobId: 'block-1' }]));
+
+    // Assess: nothing dropped as a duplicate; one group per user; a repeated jobId refused before anything is sent
+    expect(repeated.status).toBe(1);
+    expect((JSON.parse(repeated.stdout) as { invalid: Array<{ item: number; code: string }> }).invalid).toEqual([{ item: 2, code: 'duplicate_job_id', reason: expect.stringContaining('repeats job 0') }]);
     expect(status).toBe(0);
     expect(received).toHaveLength(4);
     const groups = received.map((message) => message.Attributes?.['MessageGroupId']);

@@ -52,6 +52,7 @@ describe('Function: createJobApplier()', () => {
           return { statusCode: 200, data: id === undefined ? [] : [{ user_id: id }], responseOptions: json };
         });
     byEmail({ 'ada@example.com': 'auth0|ada' });
+    byEmail({ 'ada@example.com': 'auth0|ada' });
     byEmail({ 'Bob@Example.com': 'oauth2|bob' });
     byEmail({ 'Bob@Example.com': 'oauth2|bob' });
     agent.get(ORIGIN).intercept({ path: '/api/v2/users/auth0%7Cada', method: 'PATCH' }).reply(200, {}, json);
@@ -62,7 +63,18 @@ describe('Function: createJobApplier()', () => {
     await apply(applyJob, { type: 'user.update', email: 'Bob@Example.com', changes: { blocked: true } });
 
     // Assess
-    expect(asked).toEqual(['ada@example.com', 'bob@example.com', 'Bob@Example.com']);
+    expect(asked).toEqual(['ada@example.com', 'Ada@Example.com', 'bob@example.com', 'Bob@Example.com']);
+  });
+
+  it('finds an email ambiguous when one user has it in lower case and another as written', async () => {
+    // Prepare: a database user jane@acme.com, and a SAML user Jane@Acme.com
+    const applyJob = create();
+    const byEmail = (id: string) => agent.get(ORIGIN).intercept({ path: (path) => path.startsWith('/api/v2/users-by-email?'), method: 'GET' }).reply(200, [{ user_id: id }], json);
+    byEmail('auth0|jane');
+    byEmail('samlp|acme|jane');
+
+    // Act & Assess: nothing is written to either
+    await expect(apply(applyJob, { type: 'user.update', email: 'Jane@Acme.com', changes: { blocked: true } })).rejects.toMatchObject({ code: 'ambiguous_email' });
   });
 
   it('patches the user with exactly the job changes', async () => {

@@ -482,7 +482,7 @@ describe('Function: createWorkerDeps() wired with processJobs()', () => {
     return { fake, token, deps };
   };
 
-  it('cuts a call short before the deadline and hands its record straight back', async () => {
+  it('cuts a call short before the deadline and hands its record back, backing off as for any failure', async () => {
     // Prepare: 1.7 s left and 1.5 s kept for the end, so calls are cut after 0.2 s; Auth0 answers after 5 s
     const clock = createClock();
     const lines: string[] = [];
@@ -496,8 +496,10 @@ describe('Function: createWorkerDeps() wired with processJobs()', () => {
 
     // Assess
     expect(Date.now() - started).toBeLessThan(4_000);
+    // random() = 0 gives the back-off's 1 s floor; the call counts as an attempt
     expect(response.batchItemFailures).toEqual([]);
-    expect(fake.resendDelays().get(record.messageId)).toBe(0);
+    expect(fake.resendDelays().get(record.messageId)).toBe(1);
+    expect(fake.resent[0]?.retry.attempts).toBe(1);
     expect(lines.some((line) => line.includes('"code":"deadline"'))).toBe(true);
   });
 

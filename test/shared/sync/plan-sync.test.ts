@@ -126,6 +126,26 @@ describe('Function: planSync()', () => {
     expect(withheld.removalsWithheld).toContain('1 skipped line(s) name no user');
   });
 
+  it('protects the user a skipped line names even through a stray space, and keeps what was sent to a user whose line was skipped', () => {
+    // Prepare: alice's line fails on a trailing space in her email; bob's was sent {a, b} before and his line is skipped now
+    const current = Array.from({ length: 20 }, (_, n) => ({ user_id: `auth0|${n}`, email: `u${n}@x.com` }));
+    const parsed = parseDesiredState(
+      [
+        ...current.slice(2).map((member) => JSON.stringify({ userId: member.user_id, roles: ['support-agent'] })),
+        JSON.stringify({ email: 'U0@x.com ', roles: ['support-agent'] }),
+        JSON.stringify({ userId: 'auth0|1', roles: 'support-agent', app_metadata: { a: 1 } }),
+      ].join('\n'),
+    );
+    const manifest = { 'id:auth0|1': { hash: metadataHash({ a: 1, b: 2 }), keys: ['a', 'b'], sentAt: NOW - 3_600_000 } };
+
+    // Act
+    const plan = planSync({ name: 'hr', desired: parsed.users, managed, members: members({ rol_support: current }), manifest, limits, protectedKeys: parsed.protectedKeys, unattributedSkips: parsed.unattributed, now: NOW });
+
+    // Assess: nobody loses the role, and bob's entry survives for the run that reads his line again
+    expect(plan.removes).toEqual([]);
+    expect(plan.manifest['id:auth0|1']).toEqual(manifest['id:auth0|1']);
+  });
+
   it('keeps the managed roles of a user whose line names a role that does not exist, and ignores roles that exist unmanaged', () => {
     // Prepare: auth0|1 misspelt "support-agnet"; auth0|2 lists an unmanaged role that exists
     const current = Array.from({ length: 20 }, (_, n) => ({ user_id: `auth0|${n}` }));
