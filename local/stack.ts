@@ -48,7 +48,12 @@ export interface LocalStack {
   readonly sqs: SQSClient;
   readonly jobs: QueueRef;
   readonly dlq: QueueRef;
-  readonly client: { readonly clientId: string; readonly secretName: string };
+  readonly client: {
+    readonly clientId: string;
+    readonly secretName: string;
+    /** Every client secret the stack has stored, for tests that check no log holds one. Never print them. */
+    readonly secretsIssued: readonly string[];
+  };
   readonly bundleUrl: string;
   /** The worker's environment, exactly as a deployment sets it, pointed at the local endpoints. */
   readonly workerEnv: Record<string, string>;
@@ -79,6 +84,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   const clientId = 'local-worker';
   let clientSecret = randomSecret();
+  const secretsIssued = [clientSecret];
   const secretName = 'auth0-queue-worker/m2m';
   const [tenant, fauxqs, secrets] = await Promise.all([
     startTenant({ ...options.tenant, rateLimit: options.rateLimit ?? 'free', clients: [{ clientId, clientSecret, scopes: WORKER_SCOPES }] }),
@@ -127,7 +133,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     sqs,
     jobs,
     dlq,
-    client: { clientId, secretName },
+    client: { clientId, secretName, secretsIssued },
     bundleUrl,
     workerEnv,
     startWorker(overrides = {}) {
@@ -147,6 +153,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     rotateSecret() {
       const old = clientSecret;
       clientSecret = randomSecret();
+      secretsIssued.push(clientSecret);
       tenant.clients.get(clientId)?.secrets.add(clientSecret);
       secrets.putSecret(secretName, JSON.stringify({ clientId, clientSecret }));
       return { newSecret: clientSecret, revokeOld: () => tenant.clients.get(clientId)?.secrets.delete(old) };

@@ -15,10 +15,13 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 /** One stack per scenario; `stop()` after each. */
 export function createFaultHarness() {
   let stack: LocalStack | undefined;
+  /** Every line the worker's containers wrote in the scenario. */
+  let output: string[] = [];
 
   /** A stack with a seeded tenant and a mixed workload (valid and invalid jobs), enqueued `copies` times. */
   const prepare = async (options: LocalStackOptions & { jobs?: number; seed?: number; copies?: number; validOnly?: boolean } = {}) => {
     stack = await startLocalStack({ build: false, rateLimit: FAST, ...options });
+    output = [];
     const s = stack;
     const random = createRandom(options.seed ?? 1);
     const seeded = seedTenant(s.tenant.state, { users: 20, roles: 4, random });
@@ -58,6 +61,9 @@ export function createFaultHarness() {
    */
   const accountFor = async (s: LocalStack, workload: ReturnType<typeof generateWorkload>, copies = 1): Promise<Message[]> => {
     expect(compareState(s.tenant.state, workload.expected)).toEqual([]);
+    // Whatever the fault, no log line holds a token (a JWT starts eyJ) or a client secret.
+    expect(output.length).toBeGreaterThan(0);
+    expect(output.filter((line) => line.includes('eyJ') || s.client.secretsIssued.some((secret) => line.includes(secret)))).toEqual([]);
     const letters = await readDeadLetters(s);
     const jobIdOf = (letter: Message) => letter.MessageAttributes?.['jobId']?.StringValue ?? /"jobId":"([^"]+)"/.exec(letter.Body ?? '')?.[1];
     const reasons = letters.map((letter) => `${jobIdOf(letter)} ${letter.MessageAttributes?.['reason']?.StringValue ?? 'no reason'}`).sort();
@@ -68,7 +74,7 @@ export function createFaultHarness() {
 
   /** Runs the worker while `during` injects the fault, until the queue is drained. */
   const run = async (s: LocalStack, during: (worker: EventSourceMapping) => Promise<void>, options: { timeoutMs?: number; worker?: Parameters<LocalStack['startWorker']>[0] } = {}) => {
-    const worker = s.startWorker({ maxConcurrency: 2, ...options.worker });
+    const worker = s.startWorker({ maxConcurrency: 2, ...options.worker, onOutput: (line) => output.push(line) });
     await during(worker);
     const done = await drained(s, options.timeoutMs ?? 60_000);
     await worker.stop();
