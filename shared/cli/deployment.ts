@@ -4,6 +4,7 @@ import { type Auth0Answer, sendToAuth0 } from '../auth0/http.ts';
 import { readRateLimit } from '../auth0/rate-limit.ts';
 import { parseAuth0Origin } from '../config.ts';
 import { type ClientCredentials, createSecretReader } from '../secrets.ts';
+import { awsConfig } from './args.ts';
 import type { CliIo } from './io.ts';
 
 /** The flags every command that talks to Auth0 takes, with the worker's environment variables as defaults. */
@@ -93,6 +94,6 @@ export async function probeRateLimit(target: Auth0Target, token: string, dispatc
 
 /** The command line's HTTP agent and secret reader, from the io's clients. */
 export function auth0Clients(io: CliIo, values: { region?: string | undefined; 'secrets-endpoint-url'?: string | undefined }, target: Auth0Target) {
-  const secrets = io.createSecretsClient({ ...(values.region === undefined ? {} : { region: values.region }), ...(values['secrets-endpoint-url'] === undefined ? {} : { endpoint: values['secrets-endpoint-url'] }) });
+  const secrets = io.createSecretsClient(awsConfig(values.region, values['secrets-endpoint-url']));
   return { readCredentials: createSecretReader(secrets, target.secretId), dispatcher: new Agent({ connect: { timeout: 5_000 } }) };
 }

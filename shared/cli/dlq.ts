@@ -1,6 +1,7 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { parseArgs } from 'node:util';
 import { type DeadLetterView, scanDeadLetters } from './dead-letters.ts';
+import { awsConfig, readArgs } from './args.ts';
 import type { CliIo } from './io.ts';
 
 export const DLQ_HELP = `Usage: auth0-queue-worker dlq --dlq-url URL [--json]
@@ -29,18 +30,9 @@ const SHOWN_IDS = 3;
 
 /** `auth0-queue-worker dlq [redrive]`. Resolves with the exit status. */
 export async function runDlq(argv: readonly string[], io: CliIo): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (error) {
-    io.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${DLQ_HELP}`);
-    return 2;
-  }
+  const parsed = readArgs(() => parse(argv), DLQ_HELP, io);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    io.stdout.write(DLQ_HELP);
-    return 0;
-  }
   const action = positionals[0] ?? 'summary';
   const dlqUrl = values['dlq-url'] ?? io.env['DLQ_URL'];
   const queueUrl = values['queue-url'] ?? io.env['JOBS_QUEUE_URL'];
@@ -56,7 +48,7 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
     return 2;
   }
 
-  const sqs = io.createSqsClient({ ...(values.region === undefined ? {} : { region: values.region }), ...(values['endpoint-url'] === undefined ? {} : { endpoint: values['endpoint-url'] }) });
+  const sqs = io.createSqsClient(awsConfig(values.region, values['endpoint-url']));
   const reasons = new Set(values.reason ?? []);
   const redrive = action === 'redrive';
   const chosen = (letter: DeadLetterView) => reasons.size === 0 || reasons.has(letter.reason);

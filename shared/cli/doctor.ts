@@ -7,6 +7,7 @@ import { isJobError } from '../errors.ts';
 import type { JobPolicy } from '../jobs/parse-job.ts';
 import type { JobType } from '../jobs/schema.ts';
 import { AUTH0_OPTIONS, AUTH0_OPTIONS_HELP, type Auth0Target, auth0Clients, auth0Target, probeRateLimit, requestToken } from './deployment.ts';
+import { awsConfig, readArgs } from './args.ts';
 import type { CliIo } from './io.ts';
 
 export const DOCTOR_HELP = `Usage: auth0-queue-worker doctor [--domain D] [--secret-id ID] [--queue-url URL] [--dlq-url URL] [--json]
@@ -60,17 +61,9 @@ function requirements(policy: JobPolicy): Array<{ scopes: readonly string[]; job
 
 /** `auth0-queue-worker doctor`. Resolves with the exit status. */
 export async function runDoctor(argv: readonly string[], io: CliIo): Promise<number> {
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    ({ values } = parse(argv));
-  } catch (error) {
-    io.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${DOCTOR_HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout.write(DOCTOR_HELP);
-    return 0;
-  }
+  const parsed = readArgs(() => parse(argv), DOCTOR_HELP, io);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const target = auth0Target(values, io.env);
   if ('error' in target) {
     io.stderr.write(`${target.error}\n\n${DOCTOR_HELP}`);
@@ -106,7 +99,7 @@ export async function runDoctor(argv: readonly string[], io: CliIo): Promise<num
   } finally {
     await dispatcher.close();
   }
-  const sqs = io.createSqsClient({ ...(values.region === undefined ? {} : { region: values.region }), ...(values['endpoint-url'] === undefined ? {} : { endpoint: values['endpoint-url'] }) });
+  const sqs = io.createSqsClient(awsConfig(values.region, values['endpoint-url']));
   await checkQueues(sqs, values['queue-url'] ?? io.env['JOBS_QUEUE_URL'], values['dlq-url'] ?? io.env['DLQ_URL'], timeoutSeconds, add);
   add('event source', 'skip', 'ReportBatchItemFailures is not checked here (it needs the Lambda API); the stack sets it, and without it failed records are deleted');
 

@@ -2,6 +2,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { type SendJobsResult, type UnsentJob, sendJobs } from '../producer/send-jobs.ts';
+import { awsConfig, readArgs } from './args.ts';
 import type { CliIo } from './io.ts';
 
 export const ENQUEUE_HELP = `Usage: auth0-queue-worker enqueue FILE|- --queue-url URL [--skip-invalid] [--json]
@@ -30,18 +31,9 @@ const LISTED = 20;
  * @returns the process exit status.
  */
 export async function runEnqueue(argv: readonly string[], io: CliIo): Promise<number> {
-  let values: ReturnType<typeof parse>['values'];
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parse(argv));
-  } catch (error) {
-    io.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${ENQUEUE_HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout.write(ENQUEUE_HELP);
-    return 0;
-  }
+  const args = readArgs(() => parse(argv), ENQUEUE_HELP, io);
+  if (typeof args === 'number') return args;
+  const { values, positionals } = args;
   const queueUrl = values['queue-url'] ?? io.env['JOBS_QUEUE_URL'];
   const [file] = positionals;
   if (file === undefined || positionals.length > 1 || queueUrl === undefined) {
@@ -63,7 +55,7 @@ export async function runEnqueue(argv: readonly string[], io: CliIo): Promise<nu
   }
   const { jobs, lines, unit } = parsed;
 
-  const sqs = io.createSqsClient({ ...(values.region === undefined ? {} : { region: values.region }), ...(values['endpoint-url'] === undefined ? {} : { endpoint: values['endpoint-url'] }) });
+  const sqs = io.createSqsClient(awsConfig(values.region, values['endpoint-url']));
   const progress = io.stderr.isTTY === true && !values.json;
   const result = await sendJobs(sqs, queueUrl, jobs, {
     skipInvalid: values['skip-invalid'],

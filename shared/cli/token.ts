@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { readErrorBody } from '../auth0/classify.ts';
 import { isJobError } from '../errors.ts';
 import { AUTH0_OPTIONS, AUTH0_OPTIONS_HELP, auth0Clients, auth0Target, requestToken } from './deployment.ts';
+import { readArgs } from './args.ts';
 import type { CliIo } from './io.ts';
 
 export const TOKEN_HELP = `Usage: auth0-queue-worker token [--domain D] [--secret-id ID] [--json]
@@ -14,17 +15,9 @@ ${AUTH0_OPTIONS_HELP}
 
 /** `auth0-queue-worker token`. Resolves with the exit status. */
 export async function runToken(argv: readonly string[], io: CliIo): Promise<number> {
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    ({ values } = parse(argv));
-  } catch (error) {
-    io.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${TOKEN_HELP}`);
-    return 2;
-  }
-  if (values.help) {
-    io.stdout.write(TOKEN_HELP);
-    return 0;
-  }
+  const parsed = readArgs(() => parse(argv), TOKEN_HELP, io);
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const target = auth0Target(values, io.env);
   if ('error' in target) {
     io.stderr.write(`${target.error}\n\n${TOKEN_HELP}`);

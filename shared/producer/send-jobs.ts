@@ -3,6 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { isJobError } from '../errors.ts';
 import { parseJob } from '../jobs/parse-job.ts';
 import { type Job, USER_FIELDS } from '../jobs/schema.ts';
+import { chunk } from '../queue/sqs.ts';
 import { boundedText } from '../text.ts';
 
 /** A job that was sent: its place in the input, its job id (given or assigned) and SQS's message id. */
@@ -39,8 +40,6 @@ export interface SendJobsOptions {
 
 /** The contract alone: the deployment's policy (fields, roles) is the worker's to apply. */
 const CONTRACT_ONLY = { allowedFields: new Set(USER_FIELDS), allowedRoles: undefined };
-const BATCH_ENTRIES = 10;
-const BATCH_BYTES = 1_048_576;
 /** Characters SQS allows in a FIFO message group or deduplication id, at most 128 of them. */
 const SQS_ID = /^[\x21-\x7e]{1,128}$/;
 
@@ -98,7 +97,7 @@ export async function sendJobs(sqs: Pick<SQSClient, 'send'>, queueUrl: string, j
   const sent: SentJob[] = [];
   const failed: UnsentJob[] = [];
   let done = invalid.length;
-  for (const batch of batches(valid)) {
+  for (const batch of chunk(valid, (entry) => Buffer.byteLength(entry.body, 'utf8'))) {
     if (fifo && failed.length > 0) {
       for (const entry of batch) failed.push({ index: entry.index, code: 'not_attempted', reason: 'not sent: an earlier send to this FIFO queue failed, and order must hold' });
       continue;
@@ -147,23 +146,4 @@ export function messageGroupFor(job: Job): string {
 export function deduplicationIdFor(job: Job): string {
   if (job.jobId === undefined) throw new TypeError('a job needs a jobId to be deduplicated');
   return job.jobId;
-}
-
-/** Groups jobs into batch calls of at most ten entries and 1 MiB together, keeping their order. */
-function batches<T extends { body: string }>(entries: readonly T[]): T[][] {
-  const result: T[][] = [];
-  let current: T[] = [];
-  let size = 0;
-  for (const entry of entries) {
-    const bytes = Buffer.byteLength(entry.body, 'utf8');
-    if (current.length === BATCH_ENTRIES || (current.length > 0 && size + bytes > BATCH_BYTES)) {
-      result.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(entry);
-    size += bytes;
-  }
-  if (current.length > 0) result.push(current);
-  return result;
 }

@@ -129,8 +129,14 @@ export function createSqsQueueOps(client: Pick<SQSClient, 'send'>, dlqUrl: strin
   };
 }
 
-/** Splits items into batch calls of at most ten entries and at most 1 MiB together. */
-function chunk<T>(items: readonly T[], bytes: (item: T) => number): T[][] {
+/**
+ * Splits items, in order, into batch calls of at most ten entries and at most 1 MiB together (SQS's limits
+ * for SendMessageBatch and the other batch calls).
+ *
+ * @example
+ * for (const batch of chunk(messages, (message) => Buffer.byteLength(message.body))) await send(batch);
+ */
+export function chunk<T>(items: readonly T[], bytes: (item: T) => number): T[][] {
   const chunks: T[][] = [];
   let current: T[] = [];
   let size = 0;

@@ -1,4 +1,6 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { startFauxqs } from 'fauxqs';
 import type { RetryState } from '../../shared/queue/fate.ts';
 import type { DeadLetter, QueueOps, VisibilityChange } from '../../shared/queue/sqs.ts';
 
@@ -69,4 +71,21 @@ export function createFakeQueue(options: { failDeadLetter?: boolean; failVisibil
   const delays = () => new Map(visibility.flatMap((call) => call.changes.map((change) => [change.messageId, change.delaySeconds] as const)));
   const resendDelays = () => new Map(resent.map((entry) => [entry.messageId, entry.delaySeconds] as const));
   return { queue, deadLetters, visibility, delays, resent, resendDelays };
+}
+
+/**
+ * The fauxqs SQS emulator on a loopback port, with a client as the worker builds it: requests go to the
+ * configured endpoint, never to the host in a queue URL (fauxqs' `.localhost` hosts do not resolve here).
+ */
+export async function startLocalSqs(region = 'us-east-1') {
+  const server = await startFauxqs({ port: 0, logger: false, defaultRegion: region });
+  const sqs = new SQSClient({ region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, endpoint: server.address, useQueueUrlAsEndpoint: false });
+  return {
+    server,
+    sqs,
+    async stop() {
+      sqs.destroy();
+      await server.stop();
+    },
+  };
 }

@@ -5,9 +5,8 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../shared/cli/io.ts';
-import { runCli } from '../../shared/cli/run-cli.ts';
 import { type LocalStack, type LocalStackOptions, WORKER_SCOPES, startLocalStack } from '../../local/stack.ts';
+import { runCommand } from '../helpers/cli.ts';
 
 describe('Command: auth0-queue-worker doctor and token, on the local stack', () => {
   let stack: LocalStack | undefined;
@@ -24,17 +23,8 @@ describe('Command: auth0-queue-worker doctor and token, on the local stack', () 
 
   /** Runs a command in-process, pointed at the stack's endpoints, as an operator's flags would. */
   const cli = async (s: LocalStack, command: string, extra: string[] = []) => {
-    let stdout = '';
-    let stderr = '';
     const env = s.workerEnv;
-    const io: CliIo = {
-      stdout: { write: (text: string) => (stdout += text) },
-      stderr: { write: (text: string) => (stderr += text) },
-      env: {},
-      readStdin: async () => '',
-      createSqsClient: (config) => new SQSClient({ region: env['AWS_REGION'], credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, useQueueUrlAsEndpoint: false, ...config }),
-      createSecretsClient: (config) => new SecretsManagerClient({ region: env['AWS_REGION'], credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, ...config }),
-    };
+    const local = { region: env['AWS_REGION'], credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
     const argv = [
       command,
       '--domain', s.tenant.origin,
@@ -43,7 +33,10 @@ describe('Command: auth0-queue-worker doctor and token, on the local stack', () 
       ...(command === 'doctor' ? ['--endpoint-url', s.fauxqs.address, '--queue-url', s.jobs.url, '--dlq-url', s.dlq.url, '--allowed-roles', '*', '--timeout-seconds', '60'] : []),
       ...extra,
     ];
-    const status = await runCli(argv, io);
+    const { status, stdout, stderr } = await runCommand(argv, {
+      sqs: (config) => new SQSClient({ ...local, useQueueUrlAsEndpoint: false, ...config }),
+      secrets: (config) => new SecretsManagerClient({ ...local, ...config }),
+    });
     return { status, stdout, stderr, line: (name: string) => stdout.split('\n').filter((row) => row.slice(6).startsWith(name)).join('\n') };
   };
 

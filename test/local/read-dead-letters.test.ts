@@ -1,20 +1,19 @@
 import { CreateQueueCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDeadLetters } from '../../local/stack.ts';
+import { startLocalSqs } from '../helpers/sqs.ts';
 
 describe('Function: readDeadLetters()', () => {
-  let server: FauxqsServer;
+  let local: Awaited<ReturnType<typeof startLocalSqs>>;
   let sqs: SQSClient;
 
   beforeAll(async () => {
-    server = await startFauxqs({ port: 0, logger: false, defaultRegion: 'us-east-1' });
-    sqs = new SQSClient({ region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, endpoint: server.address, useQueueUrlAsEndpoint: false });
+    local = await startLocalSqs('us-east-1');
+    ({ sqs } = local);
   });
 
   afterAll(async () => {
-    sqs.destroy();
-    await server.stop();
+    await local.stop();
   });
 
   it('reads every letter of a FIFO dead-letter queue, several of one group included, where a receive hands out one group at a time', async () => {

@@ -1,25 +1,22 @@
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../../shared/cli/io.ts';
-import { runCli } from '../../../shared/cli/run-cli.ts';
+import { runCommand } from '../../helpers/cli.ts';
+import { startLocalSqs } from '../../helpers/sqs.ts';
 
 const region = 'us-east-1';
-const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () => {
-  let server: FauxqsServer;
+  let local: Awaited<ReturnType<typeof startLocalSqs>>;
   let sqs: SQSClient;
   let serial = 0;
 
   beforeAll(async () => {
-    server = await startFauxqs({ port: 0, logger: false, defaultRegion: region });
-    sqs = new SQSClient({ region, credentials, endpoint: server.address, useQueueUrlAsEndpoint: false });
+    local = await startLocalSqs(region);
+    ({ sqs } = local);
   });
 
   afterAll(async () => {
-    sqs.destroy();
-    await server.stop();
+    await local.stop();
   });
 
   const createQueue = async (name: string) => {
@@ -52,21 +49,7 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
       for (const message of Messages) await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: message.ReceiptHandle }));
     }
   };
-  const cli = async (argv: string[], wrap: (client: SQSClient) => Pick<SQSClient, 'send'> = (client) => client) => {
-    let stdout = '';
-    let stderr = '';
-    const io: CliIo = {
-      stdout: { write: (text: string) => (stdout += text) },
-      stderr: { write: (text: string) => (stderr += text) },
-      env: {},
-      readStdin: async () => '',
-      createSqsClient: () => wrap(sqs),
-      createSecretsClient: () => {
-        throw new Error('no Secrets Manager in this test');
-      },
-    };
-    return { status: await runCli(argv, io), stdout, stderr };
-  };
+  const cli = (argv: string[], wrap: (client: SQSClient) => Pick<SQSClient, 'send'> = (client) => client) => runCommand(argv, { sqs: () => wrap(sqs) });
 
   it('summarizes a dead-letter queue by reason and removes nothing', async () => {
     // Prepare

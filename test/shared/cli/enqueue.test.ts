@@ -1,30 +1,27 @@
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitJobs } from '../../../shared/cli/enqueue.ts';
-import type { CliIo } from '../../../shared/cli/io.ts';
-import { runCli } from '../../../shared/cli/run-cli.ts';
+import { runCommand } from '../../helpers/cli.ts';
+import { startLocalSqs } from '../../helpers/sqs.ts';
 
 const region = 'us-east-1';
-const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 describe('Command: auth0-queue-worker enqueue, against the fauxqs SQS emulator', () => {
-  let server: FauxqsServer;
+  let local: Awaited<ReturnType<typeof startLocalSqs>>;
   let sqs: SQSClient;
   let dir: string;
 
   beforeAll(async () => {
-    server = await startFauxqs({ port: 0, logger: false, defaultRegion: region });
-    sqs = new SQSClient({ region, credentials, endpoint: server.address, useQueueUrlAsEndpoint: false });
+    local = await startLocalSqs(region);
+    ({ sqs } = local);
     dir = mkdtempSync(join(tmpdir(), 'enqueue-'));
   });
 
   afterAll(async () => {
-    sqs.destroy();
-    await server.stop();
+    await local.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -37,22 +34,8 @@ describe('Command: auth0-queue-worker enqueue, against the fauxqs SQS emulator',
     return Number(Attributes?.['ApproximateNumberOfMessages'] ?? 0);
   };
   /** Runs the command in-process; `wrap` may replace the SQS client (to inject a failure). */
-  const cli = async (argv: string[], wrap: (client: SQSClient) => Pick<SQSClient, 'send'> = (client) => client, stdin = '') => {
-    let stdout = '';
-    let stderr = '';
-    const io: CliIo = {
-      stdout: { write: (text: string) => (stdout += text) },
-      stderr: { write: (text: string) => (stderr += text) },
-      env: {},
-      readStdin: async () => stdin,
-      createSqsClient: () => wrap(sqs),
-      createSecretsClient: () => {
-        throw new Error('no Secrets Manager in this test');
-      },
-    };
-    const status = await runCli(argv, io);
-    return { status, stdout, stderr };
-  };
+  const cli = (argv: string[], wrap: (client: SQSClient) => Pick<SQSClient, 'send'> = (client) => client, stdin = '') =>
+    runCommand(argv, { sqs: () => wrap(sqs), stdin });
   /** 10,000 jobs, with three invalid ones at lines 17, 5,000 and 9,999. */
   const writeJobs = (name: string) => {
     const lines = Array.from({ length: 10_000 }, (_, n) => JSON.stringify({ type: 'user.update', userId: `auth0|user-${n}`, changes: { blocked: n % 2 === 0 }, jobId: `bulk-${n}` }));

@@ -1,26 +1,24 @@
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toSqsRecord } from '../../../local/sqs-event.ts';
 import { RETRY_ATTRIBUTE } from '../../../shared/queue/fate.ts';
 import { createSqsQueueOps, queueUrlFromArn } from '../../../shared/queue/sqs.ts';
+import { startLocalSqs } from '../../helpers/sqs.ts';
 
 const region = 'eu-west-1';
-const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 describe('Function: createSqsQueueOps() against the fauxqs SQS emulator', () => {
-  let server: FauxqsServer;
+  let local: Awaited<ReturnType<typeof startLocalSqs>>;
   let sqs: SQSClient;
 
   beforeAll(async () => {
-    server = await startFauxqs({ port: 0, logger: false, defaultRegion: region });
+    local = await startLocalSqs(region);
     // The worker's client: endpoint from configuration, never from the queue URL's host.
-    sqs = new SQSClient({ region, credentials, endpoint: server.address, useQueueUrlAsEndpoint: false });
+    ({ sqs } = local);
   });
 
   afterAll(async () => {
-    sqs.destroy();
-    await server.stop();
+    await local.stop();
   });
 
   const createQueue = async (name: string, attributes: Record<string, string> = {}) => {

@@ -1,0 +1,28 @@
+import type { CliIo } from '../../shared/cli/io.ts';
+import { runCli } from '../../shared/cli/run-cli.ts';
+
+/** The AWS clients and input a command run in-process gets; a client a test does not give fails when made. */
+export interface CommandSetup {
+  readonly sqs?: CliIo['createSqsClient'];
+  readonly secrets?: CliIo['createSecretsClient'];
+  readonly stdin?: string;
+}
+
+/** Runs `auth0-queue-worker <argv>` in-process and gathers what it printed. */
+export async function runCommand(argv: readonly string[], setup: CommandSetup = {}) {
+  let stdout = '';
+  let stderr = '';
+  const missing = (service: string) => () => {
+    throw new Error(`no ${service} client in this test`);
+  };
+  const io: CliIo = {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    env: {},
+    readStdin: async () => setup.stdin ?? '',
+    createSqsClient: setup.sqs ?? missing('SQS'),
+    createSecretsClient: setup.secrets ?? missing('Secrets Manager'),
+  };
+  const status = await runCli(argv, io);
+  return { status, stdout, stderr };
+}
