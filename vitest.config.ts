@@ -1,10 +1,9 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     environment: 'node',
-    // The worker bundle the local-stack tests load, built once.
+    // The worker bundle the local-stack tests load, built once; one directory for every log the run writes.
     globalSetup: ['test/global-setup.ts'],
     // Most time goes to tests that wait on loopback servers, not on the CPU: run three files at once.
     maxWorkers: 3,
@@ -14,5 +13,10 @@ export default defineConfig({
     ...(process.env['VITEST_JSON_REPORT']
       ? { reporters: ['default', 'json'], outputFile: { json: process.env['VITEST_JSON_REPORT'] } }
       : {}),
+    projects: [
+      { extends: true, test: { name: 'product', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/logs/**'], sequence: { groupOrder: 0 } } },
+      // Reads what every other file logged, so it runs once they have all finished.
+      { extends: true, test: { name: 'logs', include: ['test/logs/**/*.test.ts'], sequence: { groupOrder: 1 } } },
+    ],
   },
 });

@@ -1,3 +1,4 @@
+import type { Context } from 'aws-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -10,7 +11,8 @@ import { type SyncDefinition, type SyncReport, runSync } from '../shared/sync/ru
 
 // Once per container: configuration errors fail the init with the variable's name.
 const config = loadConfig(process.env, 'sync');
-const logger = createLogger({ level: config.logLevel, fields: { service: 'sync' } });
+const logger = createLogger({ service: 'sync', level: config.logLevel });
+const metrics = createMetrics({ namespace: config.metricsNamespace, service: 'sync' });
 const client = createAuth0Client({
   origin: config.auth0.origin,
   audience: config.auth0.audience,
@@ -25,10 +27,14 @@ const deps = {
   queueUrl: config.jobsQueueUrl,
   client,
   logger,
-  metrics: createMetrics({ namespace: config.metricsNamespace, service: 'sync' }),
+  metrics,
   now: Date.now,
   sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
 };
 
 /** Runs the sync an EventBridge Scheduler schedule names in its input. */
-export const handler = async (definition: SyncDefinition): Promise<SyncReport> => runSync(definition, deps);
+export const handler = async (definition: SyncDefinition, context: Context): Promise<SyncReport> => {
+  logger.addContext(context);
+  metrics.captureColdStart(context.functionName);
+  return runSync(definition, deps);
+};

@@ -7,4 +7,8 @@ import { createWorkerDeps } from '../shared/worker.ts';
 const deps = createWorkerDeps(loadConfig(process.env));
 
 /** Applies queued user-update and role-assignment jobs; returns a partial batch response. */
-export const handler = (async (event, context): Promise<SQSBatchResponse> => processJobs(event, context, deps)) satisfies SQSHandler;
+export const handler = (async (event, context): Promise<SQSBatchResponse> => {
+  deps.logger.addContext(context);
+  deps.metrics.captureColdStart(context.functionName);
+  return processJobs(event, context, deps);
+}) satisfies SQSHandler;

@@ -1,4 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Auth0QueueWorkerProps, ScheduledJob, ScheduledSync } from './queue-worker.ts';
 
 /** Reads one context value (`cdk.json` or `-c key=value`). */
@@ -29,6 +30,13 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
   const integer = (key: string, min: number, max: number) => number(key, min, max, 'an integer');
   const share = (key: string, min: number, max: number) => number(key, min, max, 'a number');
   const list = (key: string) => text(key)?.split(',').map((item) => item.trim()).filter(Boolean);
+  const logLevel = (key: string) => {
+    const value = text(key)?.toUpperCase();
+    if (value === undefined) return undefined;
+    const level = LOG_LEVELS[value];
+    if (level === undefined) problems.push(`${key} must be one of ${Object.keys(LOG_LEVELS).join(', ')} (got ${value})`);
+    return level;
+  };
 
   const auth0Domain = text('auth0Domain');
   if (auth0Domain === undefined) problems.push('auth0Domain is required: npx cdk deploy -c auth0Domain=acme.eu.auth0.com');
@@ -85,6 +93,7 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
     allowedFields: list('allowedFields'),
     allowedRoles: list('allowedRoles'),
     alarmEmail: text('alarmEmail'),
+    logLevel: logLevel('logLevel'),
     oldestJobAlarmAge: optional(integer('oldestJobAlarmMinutes', 1, 1440), Duration.minutes),
     maxJobAge: optional(integer('maxJobAgeHours', 1, 312), Duration.hours),
     producerRoleArns,
@@ -95,6 +104,15 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
   // Drop unset keys so the construct's defaults apply.
   return Object.fromEntries(Object.entries(props).filter(([, value]) => value !== undefined)) as unknown as Auth0QueueWorkerProps;
 }
+
+const LOG_LEVELS: Readonly<Record<string, lambda.ApplicationLogLevel>> = {
+  TRACE: lambda.ApplicationLogLevel.TRACE,
+  DEBUG: lambda.ApplicationLogLevel.DEBUG,
+  INFO: lambda.ApplicationLogLevel.INFO,
+  WARN: lambda.ApplicationLogLevel.WARN,
+  ERROR: lambda.ApplicationLogLevel.ERROR,
+  FATAL: lambda.ApplicationLogLevel.FATAL,
+};
 
 function optional<T>(value: number | undefined, make: (value: number) => T): T | undefined {
   return value === undefined ? undefined : make(value);

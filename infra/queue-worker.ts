@@ -99,6 +99,11 @@ export interface Auth0QueueWorkerProps {
   readonly allowedRoles?: readonly string[];
   /** Worker log retention. Default one month. */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The functions' application log level (Lambda's advanced logging controls, `AWS_LAMBDA_LOG_LEVEL`, which
+   * the functions' Powertools logger follows). Default `INFO`.
+   */
+  readonly logLevel?: lambda.ApplicationLogLevel;
   /** Alarm when the oldest job (its first send, across the worker's resends) is older than this. Default 15 min. */
   readonly oldestJobAlarmAge?: Duration;
   /** Email subscribed to the alarms' SNS topic; no topic without it. */
@@ -242,6 +247,7 @@ export class Auth0QueueWorker extends Construct {
       role,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: props.logLevel ?? lambda.ApplicationLogLevel.INFO,
       depsLockFilePath: `${root}package-lock.json`,
       projectRoot: root,
       bundling: {

@@ -22,9 +22,16 @@ try {
   if (typeof handler !== 'function') throw new Error(`${String(workerData.bundleUrl)} exports no handler`);
   port.postMessage({ type: 'ready', initMs: performance.now() - started });
   port.on('message', (message: Invoke) => {
+    const functionName = process.env['AWS_LAMBDA_FUNCTION_NAME'] ?? 'worker';
     const context = {
-      functionName: 'worker',
-      awsRequestId: `local-${message.id}`,
+      functionName,
+      functionVersion: process.env['AWS_LAMBDA_FUNCTION_VERSION'] ?? '$LATEST',
+      invokedFunctionArn: `arn:aws:lambda:${process.env['AWS_REGION'] ?? 'us-east-1'}:000000000000:function:${functionName}`,
+      memoryLimitInMB: process.env['AWS_LAMBDA_FUNCTION_MEMORY_SIZE'] ?? '512',
+      awsRequestId: crypto.randomUUID(),
+      logGroupName: process.env['AWS_LAMBDA_LOG_GROUP_NAME'] ?? `/aws/lambda/${functionName}`,
+      logStreamName: 'local',
+      callbackWaitsForEmptyEventLoop: false,
       getRemainingTimeInMillis: () => Math.max(0, message.deadline - Date.now()),
     };
     handler(message.event, context).then(

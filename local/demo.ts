@@ -3,7 +3,7 @@
  * the worker bundle under a rate limit with a live progress line, then report what happened and check the
  * tenant's final state against what the jobs asked for.
  */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { computePacingFigures, managementAnswers, subtractCounts } from './figures.ts';
@@ -78,7 +78,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const wallStart = Date.now();
 
   write(`Starting the local stack (tenant rate limit: burst ${options.rateLimit.burst}, ${options.rateLimit.perSecond}/s${options.fifo ? '; FIFO queue, redrive after 100 receives' : '; redrive after 5 receives'})…\n`);
-  const stack = await startLocalStack({ rateLimit: options.rateLimit, fifo: options.fifo });
+  rmSync(LOG_FILE, { force: true });
+  const stack = await startLocalStack({ rateLimit: options.rateLimit, fifo: options.fifo, logFile: LOG_FILE });
   try {
     phase('build the bundle and start the stack');
     const random = createRandom(options.seed);
@@ -95,15 +96,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       stack.tenant.faults.dropRate = 0.01;
       stack.tenant.faults.stormUntil = Date.now() + 5_000;
     }
-    mkdirSync(fileURLToPath(new URL('../dist/local/', import.meta.url)), { recursive: true });
-    writeFileSync(LOG_FILE, '');
     const metrics = { JobsApplied: 0, JobsRequeued: 0, JobsDeadLettered: 0, RateLimited: 0, TokensFetched: 0 };
     const worker = stack.startWorker({
       maxConcurrency: options.concurrency,
       batchSize: options.batchSize,
       env: { JOB_CONCURRENCY: String(options.jobConcurrency) },
       onOutput: (line) => {
-        appendFileSync(LOG_FILE, `${line}\n`);
         if (!line.includes('"_aws"')) return;
         const entry = JSON.parse(line) as Record<string, number>;
         for (const name of Object.keys(metrics) as Array<keyof typeof metrics>) metrics[name] += entry[name] ?? 0;

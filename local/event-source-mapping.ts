@@ -30,6 +30,13 @@ export interface EventSourceMappingOptions {
   readonly timeoutMs?: number;
   /** Long-poll wait per ReceiveMessage, in seconds. Default 1 (short, so local runs stop promptly). */
   readonly waitTimeSeconds?: number;
+  /**
+   * `FunctionResponseTypes: ['ReportBatchItemFailures']`. Default true, as the construct deploys it. Without it,
+   * Lambda ignores the response: a batch whose invocation returns is deleted whole, failed records included.
+   */
+  readonly reportBatchItemFailures?: boolean;
+  /** The function's name, in its context and its environment as Lambda sets them. Default `worker`. */
+  readonly functionName?: string;
   /** Lines the containers write (logs and metrics), one call per line. */
   readonly onOutput?: (line: string) => void;
   /** Every batch received, before it is handed to the function (for reports that follow jobs across deliveries). */
@@ -91,9 +98,18 @@ export function startEventSourceMapping(options: EventSourceMappingOptions): Eve
   const pollers = new Set<Promise<void>>();
   let stopping = false;
   let invocationId = 0;
+  // Some of what Lambda sets in an on-demand function's environment ("Defined runtime environment variables" in the Lambda developer guide).
+  const functionName = options.functionName ?? 'worker';
+  const lambdaEnv = {
+    AWS_LAMBDA_FUNCTION_NAME: functionName,
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '512',
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${functionName}`,
+  };
 
   const startContainer = (): Container => {
-    const worker = new Worker(CONTAINER_URL, { workerData: { bundleUrl: options.bundleUrl }, env: { ...options.env }, stdout: true, stderr: true });
+    const worker = new Worker(CONTAINER_URL, { workerData: { bundleUrl: options.bundleUrl }, env: { ...lambdaEnv, ...options.env }, stdout: true, stderr: true });
     for (const stream of [worker.stdout, worker.stderr]) {
       let pending = '';
       stream.on('data', (chunk: Buffer) => {
@@ -212,13 +228,17 @@ export function startEventSourceMapping(options: EventSourceMappingOptions): Eve
   const settle = async (messages: readonly Message[], outcome: InvocationOutcome) => {
     if (outcome.kind === 'failed') {
       stats.failedBatches += 1;
-      options.onOutput?.(JSON.stringify({ level: 'warn', message: 'invocation failed; the whole batch stays on the queue', reason: outcome.reason, source: 'event-source-mapping' }));
+      options.onOutput?.(JSON.stringify({ level: 'WARN', message: 'invocation failed; the whole batch stays on the queue', reason: outcome.reason, source: 'event-source-mapping' }));
+      return;
+    }
+    if (options.reportBatchItemFailures === false) {
+      await deleteMessages(messages);
       return;
     }
     const failures = readBatchItemFailures(outcome.result, messages);
     if (failures === undefined) {
       stats.failedBatches += 1;
-      options.onOutput?.(JSON.stringify({ level: 'warn', message: 'malformed batch response; the whole batch stays on the queue', source: 'event-source-mapping' }));
+      options.onOutput?.(JSON.stringify({ level: 'WARN', message: 'malformed batch response; the whole batch stays on the queue', source: 'event-source-mapping' }));
       return;
     }
     stats.recordsFailed += failures.size;

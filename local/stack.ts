@@ -5,11 +5,14 @@
  */
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
-import { existsSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { bundleFunction } from '../infra/build.ts';
 import { DEFAULT_ALLOWED_FIELDS } from '../shared/jobs/schema.ts';
 import { type EventSourceMapping, type EventSourceMappingOptions, startEventSourceMapping } from './event-source-mapping.ts';
+import { type LocalControlPlane, startControlPlane } from './control-plane.ts';
 import { type LocalSecretsManager, startSecretsManager } from './secrets-manager.ts';
 import { type Tenant, type TenantOptions, startTenant } from './tenant/tenant.ts';
 
@@ -31,6 +34,8 @@ export interface LocalStackOptions {
   /** Rebuild the bundle even if `dist/worker/index.mjs` exists. Default true. */
   readonly build?: boolean;
   readonly tenant?: Omit<TenantOptions, 'rateLimit' | 'clients'>;
+  /** A file every line the functions write (logs and metrics) is appended to, as CloudWatch Logs keeps them. */
+  readonly logFile?: string;
 }
 
 /** A queue's URL and ARN. */
@@ -44,6 +49,10 @@ export interface LocalStack {
   readonly tenant: Tenant;
   readonly fauxqs: FauxqsServer;
   readonly secrets: LocalSecretsManager;
+  /** CloudFormation and Lambda's read calls about this deployment, as `--stack` reads them. */
+  readonly controlPlane: LocalControlPlane;
+  /** The deployment's stack name in the control plane (its outputs name the queues and the worker). */
+  readonly stackName: string;
   /** An SQS client for the local endpoint, as a producer would use it. */
   readonly sqs: SQSClient;
   readonly jobs: QueueRef;
@@ -55,6 +64,10 @@ export interface LocalStack {
     readonly secretsIssued: readonly string[];
   };
   readonly bundleUrl: string;
+  /** Where the functions' lines go, when {@link LocalStackOptions.logFile} names a file. */
+  readonly logFile: string | undefined;
+  /** Appends a line to the log file (the local sync's lines go there too); does nothing without one. */
+  writeLog(line: string): void;
   /** The worker's environment, exactly as a deployment sets it, pointed at the local endpoints. */
   readonly workerEnv: Record<string, string>;
   /** Starts the local event source mapping for the jobs queue. */
@@ -86,10 +99,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let clientSecret = randomSecret();
   const secretsIssued = [clientSecret];
   const secretName = 'auth0-queue-worker/m2m';
-  const [tenant, fauxqs, secrets] = await Promise.all([
+  const [tenant, fauxqs, secrets, controlPlane] = await Promise.all([
     startTenant({ ...options.tenant, rateLimit: options.rateLimit ?? 'free', clients: [{ clientId, clientSecret, scopes: WORKER_SCOPES }] }),
     startFauxqs({ port: 0, logger: false, defaultRegion: REGION }),
     startSecretsManager({ port: 0, region: REGION }),
+    startControlPlane({ region: REGION }),
   ]);
   secrets.putSecret(secretName, JSON.stringify({ clientId, clientSecret }));
 
@@ -125,6 +139,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     LOG_LEVEL: 'info',
   };
 
+  // Registered as `cdk deploy` would leave them: the stack's outputs, the worker function and its event source mapping.
+  const stackName = 'Auth0QueueWorker';
+  const functionName = 'worker';
+  const output = (name: string, value: string) => ({ key: `Auth0Jobs${name}${createHash('sha256').update(name).digest('hex').slice(0, 8).toUpperCase()}`, value });
+  controlPlane.stacks.set(stackName, {
+    name: stackName,
+    outputs: [output('JobsQueueUrl', jobs.url), output('JobsQueueArn', jobs.arn), output('DeadLetterQueueUrl', dlq.url), output('WorkerFunctionName', functionName)],
+  });
+  const deployedFunction = { name: functionName, timeoutSeconds: Math.ceil(timeoutMs / 1000), memorySize: 512, environment: { ...workerEnv, MAX_CONCURRENCY: '2' } };
+  controlPlane.functions.set(functionName, deployedFunction);
+  const deployedMapping = { uuid: randomUUID(), functionName, eventSourceArn: jobs.arn, batchSize: 10, maximumConcurrency: 2, reportBatchItemFailures: true, state: 'Enabled' as const };
+  controlPlane.mappings.push(deployedMapping);
+
+  const { logFile } = options;
+  if (logFile !== undefined) mkdirSync(dirname(logFile), { recursive: true });
+  const writeLog = (line: string) => {
+    if (logFile !== undefined) appendFileSync(logFile, `${line}\n`);
+  };
   const mappings = new Set<EventSourceMapping>();
   return {
     tenant,
@@ -133,10 +165,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     sqs,
     jobs,
     dlq,
+    controlPlane,
+    stackName,
     client: { clientId, secretName, secretsIssued },
     bundleUrl,
+    logFile,
+    writeLog,
     workerEnv,
     startWorker(overrides = {}) {
+      // As a deployment does: the worker paces itself knowing how many containers may share the tenant's bucket.
+      const env = { ...workerEnv, MAX_CONCURRENCY: String(overrides.maxConcurrency ?? 2), ...overrides.env };
+      deployedFunction.environment = env;
+      deployedMapping.maximumConcurrency = overrides.maxConcurrency ?? 2;
+      deployedMapping.batchSize = overrides.batchSize ?? 10;
+      deployedMapping.reportBatchItemFailures = overrides.reportBatchItemFailures ?? true;
       const mapping = startEventSourceMapping({
         sqs,
         queueUrl: jobs.url,
@@ -144,8 +186,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         bundleUrl,
         timeoutMs,
         ...overrides,
-        // As a deployment does: the worker paces itself knowing how many containers may share the tenant's bucket.
-        env: { ...workerEnv, MAX_CONCURRENCY: String(overrides.maxConcurrency ?? 2), ...overrides.env },
+        onOutput: (line) => {
+          writeLog(line);
+          overrides.onOutput?.(line);
+        },
+        functionName,
+        env,
       });
       mappings.add(mapping);
       return mapping;
@@ -161,7 +207,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     async stop() {
       await Promise.all([...mappings].map((mapping) => mapping.stop()));
       sqs.destroy();
-      await Promise.all([tenant.stop(), fauxqs.stop(), secrets.stop()]);
+      await Promise.all([tenant.stop(), fauxqs.stop(), secrets.stop(), controlPlane.stop()]);
     },
   };
 }

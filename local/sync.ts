@@ -28,8 +28,8 @@ export async function uploadDesiredState(s3: S3Client, key: string, text: string
 
 /** The sync's dependencies on the local stack, wired as functions/sync.ts wires them on AWS. */
 export function createLocalSyncDeps(stack: LocalStack, options: { logger?: Logger; write?: (line: string) => void } = {}): SyncDeps & { s3: S3Client } {
-  const write = options.write ?? (() => undefined);
-  const logger = options.logger ?? createLogger({ level: 'info', fields: { service: 'sync' }, write });
+  const write = options.write ?? stack.writeLog;
+  const logger = options.logger ?? createLogger({ service: 'sync', level: 'info', write });
   const secrets = new SecretsManagerClient({ region: stack.workerEnv['AWS_REGION'], endpoint: stack.secrets.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   const client = createAuth0Client({
     origin: stack.tenant.origin,

@@ -1,3 +1,6 @@
+import { LogItem, Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+
 /** Log levels, lowest first. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -14,36 +17,53 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+/** A function's logger: {@link Logger}, plus the invocation whose request id its lines carry. */
+export interface FunctionLogger extends Logger {
+  /** Call at the start of each invocation: lines then carry its request id, cold_start and the function's name. */
+  addContext(context: Context): void;
+}
 
 /**
- * Creates a JSON-lines logger. Lines go to `write` (stdout by default, which Lambda ships to CloudWatch
- * as they are).
+ * Creates a function's logger on Powertools for AWS Lambda (TypeScript): JSON lines with Powertools' field
+ * names (`level`, `message`, `timestamp`, `service`, `cold_start`, `function_name`, `function_request_id`,
+ * `xray_trace_id`, …). The level follows Lambda's application log level (`AWS_LAMBDA_LOG_LEVEL`) when the
+ * function's logging config sets one, else `level`. Lines go to stdout, which Lambda ships to CloudWatch,
+ * or to `write` when given (tests).
+ *
+ * A child costs one object: its fields ride on each entry, so records handled concurrently in one
+ * invocation never see each other's keys.
  *
  * @example
- * const logger = createLogger({ level: 'info', fields: { service: 'worker' } });
- * logger.child({ messageId }).warn('job requeued', { delaySeconds: 30 });
+ * const logger = createLogger({ service: 'worker', level: 'info' });
+ * export const handler = async (event, context) => {
+ *   logger.addContext(context);
+ *   logger.child({ messageId }).warn('job requeued', { delaySeconds: 30 });
+ * };
  */
-export function createLogger(options: {
-  level: LogLevel;
-  fields?: LogFields;
-  now?: () => number;
-  write?: (line: string) => void;
-}): Logger {
-  const { level, now = Date.now, write = (line: string) => process.stdout.write(`${line}\n`) } = options;
-  const threshold = RANK[level];
-  const make = (context: LogFields): Logger => {
-    const emit = (entryLevel: LogLevel, message: string, fields?: LogFields) => {
-      if (RANK[entryLevel] < threshold) return;
-      write(JSON.stringify({ level: entryLevel, message, timestamp: new Date(now()).toISOString(), ...context, ...fields }));
-    };
-    return {
-      debug: (message, fields) => emit('debug', message, fields),
-      info: (message, fields) => emit('info', message, fields),
-      warn: (message, fields) => emit('warn', message, fields),
-      error: (message, fields) => emit('error', message, fields),
-      child: (fields) => make({ ...context, ...fields }),
-    };
-  };
-  return make(options.fields ?? {});
+export function createLogger(options: { service: string; level: LogLevel; write?: (line: string) => void }): FunctionLogger {
+  const settings = { serviceName: options.service, logLevel: options.level.toUpperCase() as Uppercase<LogLevel> };
+  const powertools = options.write === undefined ? new PowertoolsLogger(settings) : new LineLogger(settings, options.write);
+  const make = (context: LogFields | undefined): Logger => ({
+    debug: (message, fields) => powertools.debug(message, { ...context, ...fields }),
+    info: (message, fields) => powertools.info(message, { ...context, ...fields }),
+    warn: (message, fields) => powertools.warn(message, { ...context, ...fields }),
+    error: (message, fields) => powertools.error(message, { ...context, ...fields }),
+    child: (fields) => make({ ...context, ...fields }),
+  });
+  return { ...make(undefined), addContext: (context) => powertools.addContext(context) };
+}
+
+/** Powertools' logger writing each line through a function instead of its own console. */
+class LineLogger extends PowertoolsLogger {
+  readonly #write: (line: string) => void;
+
+  constructor(settings: ConstructorParameters<typeof PowertoolsLogger>[0], write: (line: string) => void) {
+    super(settings);
+    this.#write = write;
+  }
+
+  protected override printLog(_level: number, log: LogItem): void {
+    log.prepareForPrint();
+    this.#write(JSON.stringify(log.getAttributes(), this.getJsonReplacer()));
+  }
 }

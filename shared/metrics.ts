@@ -1,3 +1,5 @@
+import { MetricUnit, Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
+
 /** The metrics the worker and the sync publish: counts, milliseconds for names ending in `Ms`, seconds for `Seconds`. */
 export const METRIC_NAMES = [
   'JobsApplied',
@@ -25,50 +27,46 @@ export interface Metrics {
   add(name: MetricName, count?: number): void;
   /** Keeps the largest value given since the last flush (an age, say). */
   maximum(name: MetricName, value: number): void;
-  /** Writes the counts gathered since the last flush (if any) and resets them. */
+  /** Writes the values gathered since the last flush (if any) and resets them. */
   flush(): void;
+  /** Publishes Powertools' `ColdStart` metric (dimension `function_name`) on a container's first invocation. */
+  captureColdStart(functionName: string): void;
 }
 
 /**
- * Creates a metrics sink in CloudWatch's embedded metric format: CloudWatch turns the log line into
- * metrics, so publishing costs no API call and no extra latency.
+ * Creates a metrics sink on Powertools for AWS Lambda (TypeScript), in CloudWatch's embedded metric format:
+ * CloudWatch turns the log line into metrics, so publishing costs no API call and no latency. Dimension
+ * `service`. Values are summed (or maximised) here between flushes, so each name is one value per line.
+ * Lines go to stdout, or to `write` when given (tests).
  * See https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
  */
-export function createMetrics(options: {
-  namespace: string;
-  service: string;
-  now?: () => number;
-  write?: (line: string) => void;
-}): Metrics {
-  const { namespace, service, now = Date.now, write = (line: string) => process.stdout.write(`${line}\n`) } = options;
-  const counts = new Map<MetricName, number>();
+export function createMetrics(options: { namespace: string; service: string; write?: (line: string) => void }): Metrics {
+  const powertools = new PowertoolsMetrics({ namespace: options.namespace, serviceName: options.service });
+  const values = new Map<MetricName, number>();
   return {
     add(name, count = 1) {
-      counts.set(name, (counts.get(name) ?? 0) + count);
+      values.set(name, (values.get(name) ?? 0) + count);
     },
     maximum(name, value) {
-      counts.set(name, Math.max(counts.get(name) ?? value, value));
+      values.set(name, Math.max(values.get(name) ?? value, value));
     },
     flush() {
-      if (counts.size === 0) return;
-      const names = [...counts.keys()];
-      write(
-        JSON.stringify({
-          _aws: {
-            Timestamp: now(),
-            CloudWatchMetrics: [
-              { Namespace: namespace, Dimensions: [['service']], Metrics: names.map((Name) => ({ Name, Unit: unitOf(Name) })) },
-            ],
-          },
-          service,
-          ...Object.fromEntries(counts),
-        }),
-      );
-      counts.clear();
+      if (values.size === 0) return;
+      for (const [name, value] of values) powertools.addMetric(name, unitOf(name), value);
+      values.clear();
+      if (options.write === undefined) {
+        powertools.publishStoredMetrics();
+      } else {
+        options.write(JSON.stringify(powertools.serializeMetrics()));
+        powertools.clearMetrics();
+      }
+    },
+    captureColdStart(functionName) {
+      powertools.captureColdStartMetric(functionName);
     },
   };
 }
 
-function unitOf(name: MetricName): 'Milliseconds' | 'Seconds' | 'Count' {
-  return name.endsWith('Ms') ? 'Milliseconds' : name.endsWith('Seconds') ? 'Seconds' : 'Count';
+function unitOf(name: MetricName): (typeof MetricUnit)[keyof typeof MetricUnit] {
+  return name.endsWith('Ms') ? MetricUnit.Milliseconds : name.endsWith('Seconds') ? MetricUnit.Seconds : MetricUnit.Count;
 }

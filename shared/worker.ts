@@ -5,8 +5,8 @@ import { createAuth0Client } from './auth0/create-auth0-client.ts';
 import { createPacer } from './auth0/pacer.ts';
 import type { Config } from './config.ts';
 import { createJobApplier } from './jobs/apply-job.ts';
-import { createLogger } from './logger.ts';
-import { createMetrics } from './metrics.ts';
+import { type FunctionLogger, createLogger } from './logger.ts';
+import { type Metrics, createMetrics } from './metrics.ts';
 import type { ProcessJobsDeps } from './queue/process-jobs.ts';
 import { type QueueOps, createSqsQueueOps } from './queue/sqs.ts';
 import { type ReadCredentials, createSecretReader } from './secrets.ts';
@@ -30,10 +30,10 @@ export interface WorkerOverrides {
  * @example
  * const deps = createWorkerDeps(loadConfig(process.env)); // module scope of functions/worker.ts
  */
-export function createWorkerDeps(config: Config, overrides: WorkerOverrides = {}): ProcessJobsDeps {
+export function createWorkerDeps(config: Config, overrides: WorkerOverrides = {}): ProcessJobsDeps & { readonly logger: FunctionLogger; readonly metrics: Metrics } {
   const now = overrides.now ?? Date.now;
-  const logger = createLogger({ level: config.logLevel, fields: { service: 'worker' }, now, ...(overrides.write ? { write: overrides.write } : {}) });
-  const metrics = createMetrics({ namespace: config.metricsNamespace, service: 'worker', now, ...(overrides.write ? { write: overrides.write } : {}) });
+  const logger = createLogger({ service: 'worker', level: config.logLevel, ...(overrides.write ? { write: overrides.write } : {}) });
+  const metrics = createMetrics({ namespace: config.metricsNamespace, service: 'worker', ...(overrides.write ? { write: overrides.write } : {}) });
   const random = overrides.random ?? Math.random;
   const pacer = createPacer({ ...config.rateLimit, now, random, ...(overrides.sleep === undefined ? {} : { sleep: overrides.sleep }) });
   const readCredentials = overrides.readCredentials ?? createSecretReader(new SecretsManagerClient({}), config.auth0.secretId);

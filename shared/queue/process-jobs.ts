@@ -65,7 +65,7 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
       let blocked: Extract<Fate, { kind: 'requeue' }> | undefined;
       for (const record of lane) {
         oldestAgeSeconds = Math.max(oldestAgeSeconds, jobAgeSeconds(record, now()));
-        const log = deps.logger.child({ messageId: record.messageId });
+        let log = deps.logger.child({ messageId: record.messageId });
         let fate: Fate;
         let jobId: string | undefined;
         if (blocked !== undefined) {
@@ -79,6 +79,8 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
           jobId = tried.jobId;
           fate = decideFate(record, tried.error, now(), deps.rules, deps.random);
         }
+        const loggedJobId = jobId ?? peekJobId(record.body);
+        if (loggedJobId !== undefined) log = log.child({ jobId: loggedJobId });
         if (fate.kind === 'dead_letter') fate = await deadLetter(record, fate.error, jobId, deps, log, signal);
         if (fate.kind === 'requeue') {
           blocked = fate;
@@ -116,7 +118,7 @@ async function tryRecord(record: SQSRecord, limits: InvocationLimits, deps: Proc
     const job = parseJob(record.body, deps.policy);
     jobId = job.jobId;
     await deps.applyJob(job, { correlationId: jobId, signal: limits.signal, waitUntil: limits.waitUntil });
-    (jobId === undefined ? log : log.child({ jobId })).info('job applied', { type: job.type, durationMs: deps.now() - started });
+    log.child({ jobId }).info('job applied', { type: job.type, durationMs: deps.now() - started });
     return {};
   } catch (caught) {
     return { error: toJobError(caught), ...(jobId === undefined ? {} : { jobId }) };
@@ -128,7 +130,7 @@ async function deadLetter(record: SQSRecord, error: JobError, jobId: string | un
   const fields = errorFields(error);
   try {
     await deps.queue.sendToDeadLetter(deadLetterFor(record, error, jobId, deps.now()), signal);
-    (jobId === undefined ? log : log.child({ jobId })).error('job dead-lettered', fields);
+    log.error('job dead-lettered', fields);
     return { kind: 'dead_letter', error };
   } catch (sendError) {
     log.error('job could not be dead-lettered; it stays on the queue', { ...fields, sendError: sendError instanceof Error ? sendError.name : 'unknown' });
@@ -141,6 +143,19 @@ async function deadLetter(record: SQSRecord, error: JobError, jobId: string | un
       error: new RetryableError('dead_letter_failed', `the dead-letter queue did not take the job (${fields.code})`),
       retry,
     };
+  }
+}
+
+/**
+ * The job id of a record that was not parsed (not started, or held behind its FIFO group), for its log
+ * lines only: a string field of a JSON object, made safe and short.
+ */
+function peekJobId(body: string): string | undefined {
+  try {
+    const { jobId } = JSON.parse(body) as { jobId?: unknown };
+    return typeof jobId === 'string' ? boundedText(jobId, 128) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

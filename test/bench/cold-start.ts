@@ -6,17 +6,26 @@
  * come, and reports the ratio of the two medians measured in the same run, interleaved, so that a busy
  * machine slows both alike.
  *
- * Usage: npm run bench:cold-start [-- --runs 21]
+ * `--baseline FILE` adds another build of the worker (an earlier commit's `dist/worker/index.mjs`, say) to the
+ * same interleaved runs, to measure what a change costs.
+ *
+ * Usage: npm run bench:cold-start [-- --runs 21] [-- --baseline ../before/dist/worker/index.mjs]
  */
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bundleFunction } from '../../infra/build.ts';
 import { BUNDLE_OPTIONS } from '../../infra/bundling.ts';
 
-const runsFlag = process.argv.indexOf('--runs');
-const runs = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 21;
+const flag = (name: string) => {
+  const at = process.argv.indexOf(name);
+  return at > 0 ? process.argv[at + 1] : undefined;
+};
+const runs = Number(flag('--runs') ?? 21);
+const baseline = flag('--baseline');
+if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs takes a whole number of runs, at least 1');
+if (baseline !== undefined && !existsSync(baseline)) throw new Error(`--baseline: no bundle at ${baseline}`);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const work = `${root}dist/bench`;
 mkdirSync(work, { recursive: true });
@@ -59,19 +68,28 @@ const median = (values: number[]) => {
 
 const worker = await bundleFunction('worker', `${work}/worker`);
 const naive = await naiveBundle();
-const samples = { worker: [] as number[], naive: [] as number[] };
-importMs(worker.outfile); // warm the file cache for both before measuring
-importMs(naive);
-for (let run = 0; run < runs; run++) {
-  samples.worker.push(importMs(worker.outfile));
-  samples.naive.push(importMs(naive));
-}
+const bundles = [
+  { name: 'worker', file: worker.outfile },
+  ...(baseline === undefined ? [] : [{ name: 'baseline (--baseline)', file: baseline }]),
+  { name: 'naive SDK clients + undici', file: naive },
+];
+const samples = bundles.map(() => [] as number[]);
+for (const bundle of bundles) importMs(bundle.file); // warm the file cache for all before measuring
+for (let run = 0; run < runs; run++) bundles.forEach((bundle, index) => samples[index]?.push(importMs(bundle.file)));
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
+const ms = (value: number) => `${value.toFixed(1)} ms`;
 const rows = [
   ['bundle', 'size', 'median import', 'min', 'max'],
-  ['worker', kib(worker.bytes), `${median(samples.worker).toFixed(1)} ms`, `${Math.min(...samples.worker).toFixed(1)} ms`, `${Math.max(...samples.worker).toFixed(1)} ms`],
-  ['naive SDK clients + undici', kib(statSync(naive).size), `${median(samples.naive).toFixed(1)} ms`, `${Math.min(...samples.naive).toFixed(1)} ms`, `${Math.max(...samples.naive).toFixed(1)} ms`],
+  ...bundles.map((bundle, index) => {
+    const values = samples[index] ?? [];
+    return [bundle.name, kib(statSync(bundle.file).size), ms(median(values)), ms(Math.min(...values)), ms(Math.max(...values))];
+  }),
 ];
+const medianOf = (index: number) => median(samples[index] ?? []);
 console.log(`Node ${process.version}, ${runs} fresh processes each, interleaved`);
 for (const row of rows) console.log(row.map((cell, index) => cell.padEnd(index === 0 ? 28 : 14)).join(''));
-console.log(`worker / naive median import time: ${(median(samples.worker) / median(samples.naive)).toFixed(2)}`);
+console.log(`worker / naive median import time: ${(medianOf(0) / medianOf(bundles.length - 1)).toFixed(2)}`);
+if (baseline !== undefined) {
+  console.log(`worker / baseline median import time: ${(medianOf(0) / medianOf(1)).toFixed(2)} (${(medianOf(0) - medianOf(1)).toFixed(1)} ms)`);
+  console.log(`baseline / naive median import time: ${(medianOf(1) / medianOf(2)).toFixed(2)}`);
+}

@@ -17,10 +17,14 @@ import { bundleFunction } from '../../infra/build.ts';
 import { type LocalSecretsManager, startSecretsManager } from '../../local/secrets-manager.ts';
 import { toSqsRecord } from '../../local/sqs-event.ts';
 import { startAuth0Stub } from '../helpers/auth0-stub.ts';
+import { rememberSecrets, suiteLog } from '../helpers/suite-logs.ts';
 
 const region = 'eu-west-1';
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const CLIENT_SECRET = 'client-secret-that-must-never-be-logged';
+/** The worker processes' output, kept with the run's other logs. */
+const keepLog = suiteLog('worker-process');
+rememberSecrets([CLIENT_SECRET]);
 
 const DRIVER = `
 const { handler } = await import(process.env.BUNDLE_URL);
@@ -103,6 +107,7 @@ describe('Bundle: dist/worker/index.mjs on the local AWS endpoints', () => {
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
       child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      child.on('close', () => keepLog(output));
       child.on('error', reject);
       child.on('close', (code) => {
         const results = output.split('\n').filter((line) => line.startsWith('RESULT ')).map((line) => JSON.parse(line.slice(7)) as SQSBatchResponse);
@@ -172,6 +177,7 @@ describe('Bundle: dist/worker/index.mjs on the local AWS endpoints', () => {
     expect(applied).toHaveLength(2);
     expect(elapsed).toBeGreaterThanOrEqual(2_000);
     expect(output).toContain('"CallsPaced":');
-    expect(output).not.toContain('"level":"warn"');
+    expect(output).toContain('"level":"INFO"');
+    expect(output).not.toContain('"level":"WARN"');
   });
 });

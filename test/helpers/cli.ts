@@ -1,5 +1,10 @@
 import type { CliIo } from '../../shared/cli/io.ts';
 import { runCli } from '../../shared/cli/run-cli.ts';
+import { suiteLog } from './suite-logs.ts';
+
+let log: ((text: string) => void) | undefined;
+/** The commands' output, kept with the run's other logs. */
+const cliLog = () => (log ??= suiteLog('cli'));
 
 /** The AWS clients and input a command run in-process gets; a client a test does not give fails when made. */
 export interface CommandSetup {
@@ -16,8 +21,8 @@ export async function runCommand(argv: readonly string[], setup: CommandSetup = 
     throw new Error(`no ${service} client in this test`);
   };
   const io: CliIo = {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
+    stdout: { write: (text: string) => ((stdout += text), cliLog()(text)) },
+    stderr: { write: (text: string) => ((stderr += text), cliLog()(text)) },
     env: {},
     readStdin: async () => setup.stdin ?? '',
     createSqsClient: setup.sqs ?? missing('SQS'),

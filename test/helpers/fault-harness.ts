@@ -5,8 +5,9 @@
 import { type Message, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { expect } from 'vitest';
 import type { EventSourceMapping } from '../../local/event-source-mapping.ts';
-import { type LocalStack, type LocalStackOptions, queueDepth, readDeadLetters, startLocalStack } from '../../local/stack.ts';
+import { type LocalStack, type LocalStackOptions, queueDepth, readDeadLetters } from '../../local/stack.ts';
 import { compareState, createRandom, generateWorkload, seedTenant } from '../../local/workload.ts';
+import { startTestStack } from './suite-logs.ts';
 
 const FAST = { burst: 50, perSecond: 50 } as const;
 
@@ -20,7 +21,7 @@ export function createFaultHarness() {
 
   /** A stack with a seeded tenant and a mixed workload (valid and invalid jobs), enqueued `copies` times. */
   const prepare = async (options: LocalStackOptions & { jobs?: number; seed?: number; copies?: number; validOnly?: boolean } = {}) => {
-    stack = await startLocalStack({ build: false, rateLimit: FAST, ...options });
+    stack = await startTestStack({ build: false, rateLimit: FAST, ...options });
     output = [];
     const s = stack;
     const random = createRandom(options.seed ?? 1);

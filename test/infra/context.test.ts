@@ -16,6 +16,7 @@ describe('Function: readDeploymentContext()', () => {
         rateLimitReserve: '0.3',
         timeoutSeconds: 45,
         maxJobAgeHours: '48',
+        logLevel: 'debug',
         secretKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
         allowedRoles: 'support-agent, rol_abc',
         schedules: '[{"name":"Nightly","expression":"rate(1 day)","job":{"type":"roles.assign","userId":"auth0|x","roles":["r"]}}]',
@@ -27,6 +28,7 @@ describe('Function: readDeploymentContext()', () => {
     expect(props).toMatchObject({ auth0Domain: 'acme.eu.auth0.com', fifo: true, maxConcurrency: 5, rateLimitReserve: 0.3, allowedRoles: ['support-agent', 'rol_abc'] });
     expect(props.timeout?.toSeconds()).toBe(Duration.seconds(45).toSeconds());
     expect(props.maxJobAge?.toHours()).toBe(48);
+    expect(props.logLevel).toBe('DEBUG');
     expect(props.secretKeyArn).toContain(':key/');
     expect(props.schedules?.[0]?.name).toBe('Nightly');
     expect(props.syncs?.[0]).toMatchObject({ name: 'hr', bucket: 'hr', managedRoles: ['support-agent'] });
@@ -37,7 +39,7 @@ describe('Function: readDeploymentContext()', () => {
     // Act
     const error = (() => {
       try {
-        readDeploymentContext(reader({ secretArn: 'auth0-m2m', maxConcurrency: '1', rateLimitShare: '2', maxReceiveCount: '3', fifo: 'yes', producerRoleArns: 'crm', schedules: '{', syncs: '[{}]' }));
+        readDeploymentContext(reader({ secretArn: 'auth0-m2m', maxConcurrency: '1', rateLimitShare: '2', maxReceiveCount: '3', fifo: 'yes', producerRoleArns: 'crm', schedules: '{', syncs: '[{}]', logLevel: 'verbose' }));
       } catch (caught) {
         return caught as Error;
       }
@@ -45,7 +47,7 @@ describe('Function: readDeploymentContext()', () => {
     })();
 
     // Assess
-    for (const text of ['auth0Domain is required: npx cdk deploy -c auth0Domain=', 'secretArn must be the complete ARN', 'maxConcurrency must be an integer from 2', 'maxReceiveCount must be an integer from 5', 'rateLimitShare must be a number from 0.05 to 1', 'fifo must be true or false', 'producerRoleArns: crm', 'schedules must be a JSON array', 'syncs must be a JSON array']) {
+    for (const text of ['auth0Domain is required: npx cdk deploy -c auth0Domain=', 'secretArn must be the complete ARN', 'maxConcurrency must be an integer from 2', 'maxReceiveCount must be an integer from 5', 'rateLimitShare must be a number from 0.05 to 1', 'fifo must be true or false', 'producerRoleArns: crm', 'schedules must be a JSON array', 'syncs must be a JSON array', 'logLevel must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (got VERBOSE)']) {
       expect(error.message).toContain(text);
     }
   });

@@ -30,7 +30,7 @@ describe('Construct: Auth0QueueWorker', () => {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Timeout: 60,
-      LoggingConfig: Match.objectLike({ LogFormat: 'JSON' }),
+      LoggingConfig: Match.objectLike({ LogFormat: 'JSON', ApplicationLogLevel: 'INFO' }),
       Environment: {
         Variables: Match.objectLike({ AUTH0_DOMAIN: 'acme.eu.auth0.com', AUTH0_SECRET_ID: SECRET_ARN, JOB_CONCURRENCY: '4', MAX_CONCURRENCY: '2', ALLOWED_ROLES: 'support-agent', DLQ_URL: Match.anyValue() }),
       },

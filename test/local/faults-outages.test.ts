@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readDeadLetters } from '../../local/stack.ts';
 import { createFaultHarness, sleep } from '../helpers/fault-harness.ts';
+import { rememberSecrets } from '../helpers/suite-logs.ts';
 
 describe('Fault matrix on the local stack: outages', () => {
   const { prepare, run, accountFor, stop } = createFaultHarness();
@@ -69,6 +70,7 @@ describe('Fault matrix on the local stack: outages', () => {
     const { s, workload } = await prepare({ maxReceiveCount: 2 });
     const client = s.tenant.clients.get(s.client.clientId);
     const fixed = 'fixed-secret-0123456789abcdef';
+    rememberSecrets([fixed]);
     client?.secrets.clear();
     client?.secrets.add(fixed);
 

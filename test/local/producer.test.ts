@@ -4,15 +4,16 @@
  */
 import { type SendJobsResult, sendJobs } from 'auth0-queue-worker/producer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, queueDepth, startLocalStack } from '../../local/stack.ts';
+import { type LocalStack, queueDepth } from '../../local/stack.ts';
 import { rolesOf } from '../../local/tenant/state.ts';
 import { createRandom, seedTenant } from '../../local/workload.ts';
+import { startTestStack } from '../helpers/suite-logs.ts';
 
 describe('Producer: auth0-queue-worker/producer on the local stack', () => {
   let stack: LocalStack;
 
   beforeAll(async () => {
-    stack = await startLocalStack({ build: false, rateLimit: { burst: 50, perSecond: 50 } });
+    stack = await startTestStack({ build: false, rateLimit: { burst: 50, perSecond: 50 } });
   });
 
   afterAll(async () => {

@@ -4,15 +4,16 @@
  */
 import { type Message, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { build } from 'esbuild';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE_OPTIONS } from '../../infra/bundling.ts';
 import { readBatchItemFailures } from '../../local/event-source-mapping.ts';
-import { type LocalStack, type LocalStackOptions, queueDepth, startLocalStack } from '../../local/stack.ts';
+import { type LocalStack, type LocalStackOptions, queueDepth } from '../../local/stack.ts';
 import { compareState, createRandom, generateWorkload, seedTenant } from '../../local/workload.ts';
+import { startTestStack } from '../helpers/suite-logs.ts';
 
 const FAST = { burst: 50, perSecond: 50 } as const;
 
@@ -34,7 +35,7 @@ describe('Local stack: worker bundle + event source mapping + fauxqs + Secrets M
   });
 
   const start = async (options: LocalStackOptions = {}) => {
-    stack = await startLocalStack({ build: false, rateLimit: FAST, ...options });
+    stack = await startTestStack({ build: false, rateLimit: FAST, ...options });
     return stack;
   };
 
@@ -96,6 +97,22 @@ describe('Local stack: worker bundle + event source mapping + fauxqs + Secrets M
     expect(letters).toHaveLength(expected.length);
     // One token per container, for the whole run
     expect(s.tenant.counters.tokensIssued).toBe(worker.stats.coldStarts);
+    // The log file holds the functions' lines in Powertools' shape: each ties to its invocation and its record
+    const entries = readFileSync(s.logFile ?? '', 'utf8').split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const applied = entries.filter((entry) => entry['message'] === 'job applied');
+    expect(applied.length).toBe(workload.jobs.length - expected.length);
+    for (const entry of [...applied, ...entries.filter((entry) => entry['message'] === 'job dead-lettered')]) {
+      expect(entry).toMatchObject({ level: expect.stringMatching(/^(INFO|ERROR)$/), service: 'worker', function_name: 'worker', cold_start: expect.any(Boolean) });
+      expect(entry['function_request_id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      expect(entry['messageId']).toEqual(expect.any(String));
+    }
+    expect(new Set(applied.map((entry) => entry['jobId']))).toEqual(new Set(workload.jobs.filter((job) => job.expectedReason === undefined).map((job) => job.jobId)));
+    // cold_start is true on each container's first invocation only, and Powertools' ColdStart metric counts them
+    const batches = entries.filter((entry) => entry['message'] === 'batch done');
+    expect(batches).toHaveLength(worker.stats.invocations);
+    expect(batches.filter((entry) => entry['cold_start'] === true)).toHaveLength(worker.stats.coldStarts);
+    expect(entries.filter((entry) => entry['ColdStart'] === 1)).toHaveLength(worker.stats.coldStarts);
+    expect(entries.filter((entry) => typeof entry['JobsApplied'] === 'number').reduce((sum, entry) => sum + Number(entry['JobsApplied']), 0)).toBe(applied.length);
   }, 120_000);
 
   it('under the free plan, backs off on 429 and still applies every job', async () => {

@@ -4,12 +4,13 @@
  */
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, queueDepth, startLocalStack } from '../../local/stack.ts';
+import { type LocalStack, queueDepth } from '../../local/stack.ts';
 import { SYNC_BUCKET, createLocalSyncDeps, uploadDesiredState } from '../../local/sync.ts';
 import type { TenantRole } from '../../local/tenant/state.ts';
 import { rolesOf } from '../../local/tenant/state.ts';
 import { createRandom, generateDesiredState, seedTenant } from '../../local/workload.ts';
 import { runSync } from '../../shared/sync/run-sync.ts';
+import { startTestStack } from '../helpers/suite-logs.ts';
 
 const USERS = 5_000;
 
@@ -23,7 +24,7 @@ describe('Sync: 5,000 users through the local stack', () => {
 
   beforeAll(async () => {
     // Reads run against a small bucket (10, refilling 5/s) to show the pacing; the worker gets a fast one later.
-    stack = await startLocalStack({ build: false, rateLimit: { burst: 10, perSecond: 5 } });
+    stack = await startTestStack({ build: false, rateLimit: { burst: 10, perSecond: 5 } });
     deps = createLocalSyncDeps(stack);
     const random = createRandom(21);
     const seeded = seedTenant(stack.tenant.state, { users: USERS, roles: 10, random });

@@ -22,6 +22,10 @@ import { validateSyncDefinition } from '../../shared/sync/run-sync.ts';
 import { isSqsText } from '../../shared/text.ts';
 import { createClock, createFakeTokens } from '../helpers/auth0.ts';
 import { FIFO_QUEUE_ARN, QUEUE_ARN, SENT_AT } from '../helpers/sqs.ts';
+import { suiteLog } from '../helpers/suite-logs.ts';
+
+/** The lines these tests' loggers write, kept with the run's other logs. */
+const unitLog = suiteLog('fuzz');
 
 /** Longest log line any input may cause. */
 const MAX_LOG_LINE = 4_096;
@@ -205,7 +209,7 @@ describe('Fuzz: any SQS record', () => {
           awsRegion: 'eu-west-1',
         }));
         bodies += records.length;
-        const logger = createLogger({ level: 'debug', now: clock.now, write: (line) => lines.push(line) });
+        const logger = createLogger({ service: 'worker', level: 'debug', write: (line) => (lines.push(line), unitLog(line)) });
         const client = createManagementClient({ origin: 'https://acme.eu.auth0.com', dispatcher: createAnsweringDispatcher(outage, clock.now), tokens: createFakeTokens().tokens, timeouts: { headersTimeoutMs: 1_000, bodyTimeoutMs: 1_000 }, now: clock.now, logger });
         const applier = createJobApplier({ client, allowedRoles: new Set(['admin', 'rol_admin']), logger, now: clock.now });
         const real = createSqsQueueOps(sqs.client as never, fifo ? 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq.fifo' : 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq');
@@ -236,7 +240,7 @@ describe('Fuzz: any SQS record', () => {
             applyJob: applier,
             queue,
             logger,
-            metrics: createMetrics({ namespace: 'Fuzz', service: 'worker', now: clock.now, write: (line) => lines.push(line) }),
+            metrics: createMetrics({ namespace: 'Fuzz', service: 'worker', write: (line) => (lines.push(line), unitLog(line)) }),
             now: clock.now,
             random: Math.random,
             rules: { maxAgeMs: 86_400_000, maxReceiveCount: fifo ? 100 : 5 },

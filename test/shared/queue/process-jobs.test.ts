@@ -13,6 +13,11 @@ import { isSqsText } from '../../../shared/text.ts';
 import { createWorkerDeps } from '../../../shared/worker.ts';
 import { AUTH0_ERRORS, ORIGIN, createClock, createMockAgent, signAccessToken } from '../../helpers/auth0.ts';
 import { FIFO_QUEUE_ARN, QUEUE_ARN, SENT_AT, createFakeQueue, lambdaContext, sqsEvent, sqsRecord } from '../../helpers/sqs.ts';
+import { rememberSecrets, suiteLog } from '../../helpers/suite-logs.ts';
+
+/** The lines these tests' loggers write, kept with the run's other logs. */
+const unitLog = suiteLog('process-jobs');
+rememberSecrets(['never-logged-secret']);
 
 const job = (userId: string, extra: Partial<Job> = {}) => ({ type: 'user.update', userId, changes: { blocked: true }, ...extra });
 
@@ -30,8 +35,8 @@ describe('Function: processJobs()', () => {
     concurrency: 4,
     applyJob,
     queue: fake.queue,
-    logger: createLogger({ level: 'debug', now: clock.now, write: (line) => lines.push(line) }),
-    metrics: createMetrics({ namespace: 'Test', service: 'worker', now: clock.now, write: (line) => lines.push(line) }),
+    logger: createLogger({ service: 'worker', level: 'debug', write: (line) => (lines.push(line), unitLog(line)) }),
+    metrics: createMetrics({ namespace: 'Test', service: 'worker', write: (line) => (lines.push(line), unitLog(line)) }),
     now: clock.now,
     random: () => 0.5,
     rules: { maxAgeMs: 86_400_000, maxReceiveCount: 5 },
@@ -477,7 +482,7 @@ describe('Function: createWorkerDeps() wired with processJobs()', () => {
       random: () => 0,
       // Waiting for the rate limit moves the test clock instead of the wall clock.
       sleep: async (ms) => clock.advance(Math.ceil(ms)),
-      write: (line) => lines.push(line),
+      write: (line) => (lines.push(line), unitLog(line)),
     });
     return { fake, token, deps };
   };
@@ -538,7 +543,9 @@ describe('Function: createWorkerDeps() wired with processJobs()', () => {
     const metrics = lines.filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line) as Record<string, number>);
     expect(metrics.reduce((sum, line) => sum + (line['CallsPaced'] ?? 0), 0)).toBeGreaterThanOrEqual(1);
     expect(output).toContain('"TokensFetched":1');
-    expect(output).not.toContain('"level":"warn"');
+    const levels = lines.map((line) => (JSON.parse(line) as { level?: string }).level).filter((level) => level !== undefined);
+    expect(levels).toContain('INFO');
+    expect(levels).not.toContain('WARN');
     expect(output).not.toContain(token);
     expect(output).not.toContain('never-logged-secret');
     expect(output).not.toContain('metadata-value-xyz');
