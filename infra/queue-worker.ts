@@ -227,6 +227,8 @@ export class Auth0QueueWorker extends Construct {
     new CfnOutput(this, 'JobsQueueUrl', { value: this.queue.queueUrl, description: 'Where upstream systems send jobs' });
     new CfnOutput(this, 'JobsQueueArn', { value: this.queue.queueArn });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl, description: 'Jobs that can never succeed, with their reason' });
+    // What `auth0-queue-worker <command> --stack NAME` reads the rest of the deployment from.
+    new CfnOutput(this, 'WorkerFunctionName', { value: this.worker.functionName, description: 'The worker function (auth0-queue-worker doctor --stack finds its settings here)' });
   }
 
   /**

@@ -2,10 +2,11 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { parseArgs } from 'node:util';
 import { type DeadLetterView, scanDeadLetters } from './dead-letters.ts';
 import { awsConfig, readArgs } from './args.ts';
+import { DISCOVERY_HELP } from './discover.ts';
 import type { CliIo } from './io.ts';
 
-export const DLQ_HELP = `Usage: auth0-queue-worker dlq --dlq-url URL [--json]
-       auth0-queue-worker dlq redrive --dlq-url URL --queue-url URL [--reason R]… [--max N] [--dry-run] [--json]
+export const DLQ_HELP = `Usage: auth0-queue-worker dlq [--stack NAME | --dlq-url URL] [--json]
+       auth0-queue-worker dlq redrive [--stack NAME | --dlq-url URL --queue-url URL] [--reason R]… [--max N] [--dry-run] [--json]
 
 dlq: what the dead-letter queue holds, by reason (count, oldest, a few job ids). Nothing is removed; on a
 FIFO queue the letters are turned over once, in order, since SQS hands out one letter per group at a time.
@@ -14,6 +15,7 @@ dlq redrive: sends the chosen letters' jobs back to the jobs queue, deleting eac
 was sent (a crash sends a job twice at worst, never loses it). Fix the cause first: a job redriven unchanged
 fails again for the same reason.
 
+${DISCOVERY_HELP}
   --dlq-url URL       the dead-letter queue (default: DLQ_URL)
   --queue-url URL     redrive: the jobs queue (default: JOBS_QUEUE_URL)
   --reason R          redrive only letters with this reason (repeat for several); default: all

@@ -8,19 +8,23 @@ import type { JobPolicy } from '../jobs/parse-job.ts';
 import type { JobType } from '../jobs/schema.ts';
 import { AUTH0_OPTIONS, AUTH0_OPTIONS_HELP, type Auth0Target, auth0Clients, auth0Target, probeRateLimit, requestToken } from './deployment.ts';
 import { awsConfig, readArgs } from './args.ts';
+import { DISCOVERY_HELP } from './discover.ts';
 import type { CliIo } from './io.ts';
 
-export const DOCTOR_HELP = `Usage: auth0-queue-worker doctor [--domain D] [--secret-id ID] [--queue-url URL] [--dlq-url URL] [--json]
+export const DOCTOR_HELP = `Usage: auth0-queue-worker doctor --stack NAME [--json]
+       auth0-queue-worker doctor [--domain D] [--secret-id ID] [--queue-url URL] [--dlq-url URL] [--json]
 
 Checks a deployment from end to end, one line per check (ok, warn, fail, or skip), each failure with its fix:
 the secret, the client-credentials grant, the token, its scopes against the job types the policy allows, the
 tenant's rate-limit bucket against the concurrency, the jobs queue against the function timeout, and the
-dead-letter queue. Secret values and tokens are never printed. Exit status 1 when any check fails.
+dead-letter queue, and (with --stack or --function) the event source mapping. Secret values and tokens are
+never printed. Exit status 1 when any check fails.
 
+${DISCOVERY_HELP}
 ${AUTH0_OPTIONS_HELP}
   --queue-url URL           the jobs queue (default: JOBS_QUEUE_URL)
   --dlq-url URL             the dead-letter queue (default: DLQ_URL)
-  --timeout-seconds N       the worker's timeout (default 60)
+  --timeout-seconds N       the worker's timeout (default: the function's, else 60)
   --max-concurrency N       the event source's maximum concurrency (default: MAX_CONCURRENCY, else 2)
   --allowed-roles LIST      as ALLOWED_ROLES (default: ALLOWED_ROLES; unset allows none)
   --allowed-fields LIST     as ALLOWED_FIELDS (default: ALLOWED_FIELDS, else the worker's default)
@@ -89,7 +93,11 @@ export async function runDoctor(argv: readonly string[], io: CliIo): Promise<num
     io.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     return 2;
   }
-  const timeoutSeconds = Number(values['timeout-seconds'] ?? 60);
+  const timeoutSeconds = Number(values['timeout-seconds'] ?? io.deployment?.timeoutSeconds ?? 60);
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 900) {
+    io.stderr.write(`--timeout-seconds takes a whole number of seconds from 1 to 900 (got ${values['timeout-seconds']})\n`);
+    return 2;
+  }
 
   const checks: Check[] = [];
   const add = (name: string, status: Check['status'], detail: string) => checks.push({ name, status, detail });
@@ -101,7 +109,7 @@ export async function runDoctor(argv: readonly string[], io: CliIo): Promise<num
   }
   const sqs = io.createSqsClient(awsConfig(values.region, values['endpoint-url']));
   await checkQueues(sqs, values['queue-url'] ?? io.env['JOBS_QUEUE_URL'], values['dlq-url'] ?? io.env['DLQ_URL'], timeoutSeconds, add);
-  add('event source', 'skip', 'ReportBatchItemFailures is not checked here (it needs the Lambda API); the stack sets it, and without it failed records are deleted');
+  checkEventSource(io.deployment, maxConcurrency, add);
 
   if (values.json) {
     io.stdout.write(`${JSON.stringify({ ok: !checks.some((check) => check.status === 'fail'), checks }, null, 2)}\n`);
@@ -234,6 +242,31 @@ async function checkQueues(
   } catch (error) {
     add('dead letters', 'fail', `cannot read ${dlqUrl}: ${error instanceof Error ? error.name : 'error'}; check the URL and sqs:GetQueueAttributes`);
   }
+}
+
+function checkEventSource(deployment: CliIo['deployment'], maxConcurrency: number, add: (name: string, status: Check['status'], detail: string) => void): void {
+  if (deployment === undefined) {
+    add('event source', 'skip', 'give --stack or --function to check the event source mapping (it needs the Lambda API)');
+    return;
+  }
+  const mapping = deployment.eventSource;
+  if (mapping === undefined) {
+    add('event source', 'fail', `${deployment.functionName} has no event source mapping: nothing delivers the jobs queue to it; deploy the stack again, which creates it`);
+    return;
+  }
+  if (!mapping.reportBatchItemFailures) {
+    add('event source', 'fail', `the mapping from ${mapping.eventSourceArn} lacks ReportBatchItemFailures: Lambda then deletes every record of a batch the function returns from, so requeued jobs are lost; set FunctionResponseTypes to ReportBatchItemFailures (the construct does)`);
+    return;
+  }
+  if (mapping.state !== 'Enabled') {
+    add('event source', 'warn', `the mapping from ${mapping.eventSourceArn} is ${mapping.state}: no job is delivered until it is enabled`);
+    return;
+  }
+  if (mapping.maximumConcurrency !== undefined && mapping.maximumConcurrency !== maxConcurrency) {
+    add('event source', 'warn', `the mapping allows ${mapping.maximumConcurrency} concurrent invocations but the worker paces for MAX_CONCURRENCY ${maxConcurrency}: set both to the same number (the construct's maxConcurrency does)`);
+    return;
+  }
+  add('event source', 'ok', `ReportBatchItemFailures on, ${mapping.state}, at most ${mapping.maximumConcurrency ?? 'unlimited'} concurrent invocations`);
 }
 
 function parse(argv: readonly string[]) {

@@ -3,15 +3,17 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { type SendJobsResult, type UnsentJob, sendJobs } from '../producer/send-jobs.ts';
 import { awsConfig, readArgs } from './args.ts';
+import { DISCOVERY_HELP } from './discover.ts';
 import type { CliIo } from './io.ts';
 
-export const ENQUEUE_HELP = `Usage: auth0-queue-worker enqueue FILE|- --queue-url URL [--skip-invalid] [--json]
+export const ENQUEUE_HELP = `Usage: auth0-queue-worker enqueue FILE|- [--stack NAME | --queue-url URL] [--skip-invalid] [--json]
 
 Validates every job of FILE (JSON Lines, or one JSON array; - reads standard input) against the job
 contract, then sends them to the jobs queue, ten per call. With any invalid job nothing is sent, unless
 --skip-invalid. On a FIFO queue each job's user is its message group and its jobId its deduplication id
 (a job without a jobId gets one).
 
+${DISCOVERY_HELP}
   --queue-url URL     the jobs queue (default: JOBS_QUEUE_URL)
   --region R          AWS region (default: the SDK's, from AWS_REGION or your profile)
   --endpoint-url URL  an SQS endpoint other than AWS's (a local emulator)

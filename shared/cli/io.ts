@@ -1,3 +1,5 @@
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 
@@ -9,4 +11,18 @@ export interface CliIo {
   readStdin(): Promise<string>;
   createSqsClient(config: { region?: string; endpoint?: string }): Pick<SQSClient, 'send'>;
   createSecretsClient(config: { region?: string; endpoint?: string }): Pick<SecretsManagerClient, 'send'>;
+  createCloudFormationClient(config: { region?: string; endpoint?: string }): Pick<CloudFormationClient, 'send'>;
+  createLambdaClient(config: { region?: string; endpoint?: string }): Pick<LambdaClient, 'send'>;
+  /** What `--stack` or `--function` found (the run-cli layer sets it). */
+  readonly deployment?: FoundDeployment;
+}
+
+/** A deployed worker, as its stack and its function's configuration describe it. */
+export interface FoundDeployment {
+  /** `stack NAME` or `function NAME`, for messages. */
+  readonly source: string;
+  readonly functionName: string;
+  readonly timeoutSeconds: number | undefined;
+  /** The function's event source mapping on the jobs queue; undefined when it has none. */
+  readonly eventSource: { readonly reportBatchItemFailures: boolean; readonly maximumConcurrency: number | undefined; readonly state: string; readonly eventSourceArn: string } | undefined;
 }

@@ -2,6 +2,8 @@
 /**
  * `auth0-queue-worker`: the operator's command line (`npx auth0-queue-worker --help` in a checkout).
  */
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createCliSqsClient } from './enqueue.ts';
 import { runCli } from './run-cli.ts';
@@ -19,4 +21,6 @@ process.exitCode = await runCli(process.argv.slice(2), {
   readStdin,
   createSqsClient: createCliSqsClient,
   createSecretsClient: (config) => new SecretsManagerClient(config),
+  createCloudFormationClient: (config) => new CloudFormationClient(config),
+  createLambdaClient: (config) => new LambdaClient(config),
 });

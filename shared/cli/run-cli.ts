@@ -1,3 +1,4 @@
+import { withDeployment } from './discover.ts';
 import { DLQ_HELP, runDlq } from './dlq.ts';
 import { DOCTOR_HELP, runDoctor } from './doctor.ts';
 import { ENQUEUE_HELP, runEnqueue } from './enqueue.ts';
@@ -38,5 +39,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr.write(`unknown command ${JSON.stringify(name)}\n\n${HELP}`);
     return 2;
   }
-  return command.run(rest, io);
+  const found = await withDeployment(rest, io);
+  if ('error' in found) {
+    io.stderr.write(`${found.error}\n`);
+    return 2;
+  }
+  return command.run(found.argv, found.io);
 }

@@ -3,13 +3,15 @@ import { readErrorBody } from '../auth0/classify.ts';
 import { isJobError } from '../errors.ts';
 import { AUTH0_OPTIONS, AUTH0_OPTIONS_HELP, auth0Clients, auth0Target, requestToken } from './deployment.ts';
 import { readArgs } from './args.ts';
+import { DISCOVERY_HELP } from './discover.ts';
 import type { CliIo } from './io.ts';
 
-export const TOKEN_HELP = `Usage: auth0-queue-worker token [--domain D] [--secret-id ID] [--json]
+export const TOKEN_HELP = `Usage: auth0-queue-worker token [--stack NAME | --domain D --secret-id ID] [--json]
 
 Fetches a Management API token with the deployment's secret, as the worker does, and prints what it says:
 audience, scopes, client, expiry. Never the token itself, nor the secret.
 
+${DISCOVERY_HELP}
 ${AUTH0_OPTIONS_HELP}
 `;
 

@@ -10,6 +10,8 @@ const cliLog = () => (log ??= suiteLog('cli'));
 export interface CommandSetup {
   readonly sqs?: CliIo['createSqsClient'];
   readonly secrets?: CliIo['createSecretsClient'];
+  readonly cloudFormation?: CliIo['createCloudFormationClient'];
+  readonly lambda?: CliIo['createLambdaClient'];
   readonly stdin?: string;
 }
 
@@ -27,6 +29,8 @@ export async function runCommand(argv: readonly string[], setup: CommandSetup = 
     readStdin: async () => setup.stdin ?? '',
     createSqsClient: setup.sqs ?? missing('SQS'),
     createSecretsClient: setup.secrets ?? missing('Secrets Manager'),
+    createCloudFormationClient: setup.cloudFormation ?? missing('CloudFormation'),
+    createLambdaClient: setup.lambda ?? missing('Lambda'),
   };
   const status = await runCli(argv, io);
   return { status, stdout, stderr };

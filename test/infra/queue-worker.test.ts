@@ -157,6 +157,22 @@ describe('Construct: Auth0QueueWorker', () => {
     template.hasResource('AWS::SQS::Queue', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
   });
 
+  it('outputs the queues and the worker function, which the command line finds the deployment from', () => {
+    // Act
+    const { template } = synth({});
+
+    // Assess: the keys the command line matches (construct path + name + CDK's hash)
+    const outputs = template.findOutputs('*');
+    expect(Object.keys(outputs).sort()).toEqual([
+      expect.stringMatching(/^Auth0JobsDeadLetterQueueUrl[0-9A-F]{8}$/),
+      expect.stringMatching(/^Auth0JobsJobsQueueArn[0-9A-F]{8}$/),
+      expect.stringMatching(/^Auth0JobsJobsQueueUrl[0-9A-F]{8}$/),
+      expect.stringMatching(/^Auth0JobsWorkerFunctionName[0-9A-F]{8}$/),
+    ]);
+    const worker = Object.entries(outputs).find(([key]) => key.startsWith('Auth0JobsWorkerFunctionName'))?.[1] as { Value: { Ref: string } };
+    expect(Object.keys(template.findResources('AWS::Lambda::Function'))).toContain(worker.Value.Ref);
+  });
+
   it('creates an empty secret with a note on how to fill it when no ARN is given', () => {
     // Act
     const { template } = synth({ secretArn: undefined });

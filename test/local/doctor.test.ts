@@ -2,11 +2,14 @@
  * `doctor` and `token` against the local stack: the real Secrets Manager endpoint, the tenant emulator's
  * /oauth/token (which answers as Auth0 does for each mistake), and fauxqs.
  */
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LocalStack, type LocalStackOptions, WORKER_SCOPES, startLocalStack } from '../../local/stack.ts';
+import { type LocalStack, type LocalStackOptions, WORKER_SCOPES } from '../../local/stack.ts';
 import { runCommand } from '../helpers/cli.ts';
+import { rememberSecrets, startTestStack } from '../helpers/suite-logs.ts';
 
 describe('Command: auth0-queue-worker doctor and token, on the local stack', () => {
   let stack: LocalStack | undefined;
@@ -17,7 +20,7 @@ describe('Command: auth0-queue-worker doctor and token, on the local stack', () 
   });
 
   const start = async (options: LocalStackOptions = {}) => {
-    stack = await startLocalStack({ build: false, rateLimit: 'enterprise', timeoutMs: 60_000, ...options });
+    stack = await startTestStack({ build: false, rateLimit: 'enterprise', timeoutMs: 60_000, ...options });
     return stack;
   };
 
@@ -66,6 +69,7 @@ describe('Command: auth0-queue-worker doctor and token, on the local stack', () 
   it('names a wrong client secret', async () => {
     // Prepare
     const s = await start();
+    rememberSecrets(['not-the-current-one-0123456789']);
     s.secrets.putSecret(s.client.secretName, JSON.stringify({ clientId: s.client.clientId, clientSecret: 'not-the-current-one-0123456789' }));
 
     // Act
@@ -128,5 +132,105 @@ describe('Command: auth0-queue-worker doctor and token, on the local stack', () 
     expect(status).toBe(1);
     expect(line('jobs queue')).toContain('visibility timeout 180 s is less than 6 × the function timeout (60 s)');
     expect(line('dead letters')).toContain('1 job(s) in the dead-letter queue: run auth0-queue-worker dlq');
+  }, 60_000);
+
+  /** Runs a command with --stack alone: CloudFormation's outputs and Lambda's configuration say the rest. */
+  const byStack = async (s: LocalStack, command: string, stackName = s.stackName, find = ['--stack', stackName], stdin?: string) => {
+    const local = { region: s.workerEnv['AWS_REGION'], credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+    const argv = [
+      ...command.split(' '),
+      ...find,
+      '--cloudformation-endpoint-url', s.controlPlane.endpoint,
+      '--lambda-endpoint-url', s.controlPlane.endpoint,
+      '--endpoint-url', s.fauxqs.address,
+      // Only the commands that read the secret take its endpoint.
+      ...(command === 'doctor' || command === 'token' ? ['--secrets-endpoint-url', s.secrets.endpoint] : []),
+    ];
+    const { status, stdout, stderr } = await runCommand(argv, {
+      sqs: (config) => new SQSClient({ ...local, useQueueUrlAsEndpoint: false, ...config }),
+      secrets: (config) => new SecretsManagerClient({ ...local, ...config }),
+      cloudFormation: (config) => new CloudFormationClient({ ...local, ...config }),
+      lambda: (config) => new LambdaClient({ ...local, ...config }),
+      ...(stdin === undefined ? {} : { stdin }),
+    });
+    return { status, stdout, stderr, line: (name: string) => stdout.split('\n').filter((row) => row.slice(6).startsWith(name)).join('\n') };
+  };
+
+  it('finds the whole deployment from --stack, the event source mapping included', async () => {
+    // Prepare: the function's timeout (60 s) and settings are only in Lambda's configuration
+    const s = await start();
+    s.startWorker({ maxConcurrency: 3 });
+
+    // Act
+    const doctor = await byStack(s, 'doctor');
+    const token = await byStack(s, 'token');
+
+    // Assess: every check ran against what the stack deployed, none skipped
+    expect(doctor.stderr).toBe('');
+    expect(doctor.status).toBe(0);
+    for (const name of ['secret', 'grant', 'token', 'scopes', 'rate limit', 'jobs queue', 'dead letters', 'event source']) expect(doctor.line(name)).toMatch(/^ok/);
+    expect(doctor.line('jobs queue')).toContain('visibility timeout 360 s (≥ 6 × 60 s)');
+    expect(doctor.line('rate limit')).toContain('3 containers');
+    expect(doctor.line('event source')).toContain('ReportBatchItemFailures on, Enabled, at most 3 concurrent invocations');
+    expect(token.status).toBe(0);
+    expect(token.stdout).toContain(`audience    ${s.tenant.origin}/api/v2/`);
+  }, 60_000);
+
+  it('sends and reads the dead letters of the deployment --stack or --function names', async () => {
+    // Prepare: no worker polls, so the jobs stay where the commands put them
+    const s = await start();
+    const job = JSON.stringify({ type: 'user.update', userId: 'auth0|someone', jobId: 'crm-42', changes: { blocked: true } });
+
+    // Act
+    const enqueue = await byStack(s, 'enqueue -', s.stackName, ['--stack', s.stackName], `${job}\n`);
+    const byFunction = await byStack(s, 'doctor', s.stackName, ['--function', 'worker', '--queue-url', s.jobs.url]);
+    const dlq = await byStack(s, 'dlq');
+
+    // Assess
+    expect(enqueue.status).toBe(0);
+    expect(enqueue.stdout).toContain(`sent 1 of 1 jobs to ${s.jobs.url}`);
+    expect(byFunction.line('jobs queue')).toMatch(/^ok .*6 × 60 s/);
+    expect(byFunction.line('event source')).toMatch(/^ok /);
+    expect(dlq.stderr).toBe("");
+    expect(dlq.status).toBe(0);
+    expect(dlq.stdout).toContain(`0 dead letter(s) in ${s.dlq.url}`);
+  }, 60_000);
+
+  it('names an event source mapping without ReportBatchItemFailures, and one that disagrees with the pacing', async () => {
+    // Prepare
+    const s = await start();
+    const [mapping] = s.controlPlane.mappings;
+    if (mapping === undefined) throw new Error('the local stack registers its mapping');
+
+    // Act
+    mapping.reportBatchItemFailures = false;
+    const without = await byStack(s, 'doctor');
+    mapping.reportBatchItemFailures = true;
+    mapping.maximumConcurrency = 10;
+    const disagreeing = await byStack(s, 'doctor');
+
+    // Assess
+    expect(without.status).toBe(1);
+    expect(without.line('event source')).toMatch(/^fail .*lacks ReportBatchItemFailures: Lambda then deletes every record of a batch the function returns from/);
+    expect(disagreeing.line('event source')).toMatch(/^warn .*allows 10 concurrent invocations but the worker paces for MAX_CONCURRENCY 2/);
+  }, 60_000);
+
+  it('names a stack that does not exist, and one deployed without the worker function output', async () => {
+    // Prepare
+    const s = await start();
+
+    // Act
+    const missing = await byStack(s, 'doctor', 'NoSuchStack');
+    s.controlPlane.stacks.set('Older', { name: 'Older', outputs: [{ key: 'Auth0JobsJobsQueueUrl1A2B3C4D', value: s.jobs.url }] });
+    const older = await byStack(s, 'doctor', 'Older');
+    const noName = await byStack(s, 'doctor', '', ['--stack']);
+
+    // Assess
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('cannot read stack NoSuchStack: ValidationError: Stack with id NoSuchStack does not exist');
+    expect(older.status).toBe(2);
+    expect(older.stderr).toContain('stack Older has no WorkerFunctionName output: deploy this version of the stack, or give --function');
+    expect(noName.status).toBe(2);
+    expect(noName.stderr).toBe('--stack needs a value\n');
   }, 60_000);
 });
