@@ -117,6 +117,11 @@ export function startEventSourceMapping(options: EventSourceMappingOptions): Eve
         pending = lines.pop() ?? '';
         for (const line of lines) options.onOutput?.(line);
       });
+      // A container that ends (or is ended) mid-line still has its last words logged.
+      stream.on('end', () => {
+        if (pending !== '') options.onOutput?.(pending);
+        pending = '';
+      });
     }
     stats.coldStarts += 1;
     const container: Container = {

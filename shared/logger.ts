@@ -42,7 +42,7 @@ export interface FunctionLogger extends Logger {
  */
 export function createLogger(options: { service: string; level: LogLevel; write?: (line: string) => void }): FunctionLogger {
   const settings = { serviceName: options.service, logLevel: options.level.toUpperCase() as Uppercase<LogLevel> };
-  const powertools = options.write === undefined ? new PowertoolsLogger(settings) : new LineLogger(settings, options.write);
+  const powertools = options.write === undefined ? new PowertoolsLogger(settings) : lineLogger(settings, options.write);
   const make = (context: LogFields | undefined): Logger => ({
     debug: (message, fields) => powertools.debug(message, { ...context, ...fields }),
     info: (message, fields) => powertools.info(message, { ...context, ...fields }),
@@ -53,17 +53,16 @@ export function createLogger(options: { service: string; level: LogLevel; write?
   return { ...make(undefined), addContext: (context) => powertools.addContext(context) };
 }
 
-/** Powertools' logger writing each line through a function instead of its own console. */
-class LineLogger extends PowertoolsLogger {
-  readonly #write: (line: string) => void;
-
-  constructor(settings: ConstructorParameters<typeof PowertoolsLogger>[0], write: (line: string) => void) {
-    super(settings);
-    this.#write = write;
+/**
+ * Powertools' logger writing each line through `write` instead of its own console. The class closes over
+ * `write`, so the lines Powertools prints while it is still being constructed (its warnings) have it too.
+ */
+function lineLogger(settings: ConstructorParameters<typeof PowertoolsLogger>[0], write: (line: string) => void): PowertoolsLogger {
+  class LineLogger extends PowertoolsLogger {
+    protected override printLog(_level: number, log: LogItem): void {
+      log.prepareForPrint();
+      write(JSON.stringify(log.getAttributes(), this.getJsonReplacer()));
+    }
   }
-
-  protected override printLog(_level: number, log: LogItem): void {
-    log.prepareForPrint();
-    this.#write(JSON.stringify(log.getAttributes(), this.getJsonReplacer()));
-  }
+  return new LineLogger(settings);
 }

@@ -13,12 +13,28 @@ const LOG_ROOT = fileURLToPath(new URL('../dist/test-logs/', import.meta.url));
  * runs' logs; test files inherit its path through the environment.
  */
 export async function setup(): Promise<void> {
-  if (process.env['SUITE_LOG_DIR'] === undefined) {
+  // Once per run (each vitest project runs this setup, in the same process).
+  if (process.env['SUITE_LOG_RUN'] !== String(process.pid)) {
     mkdirSync(LOG_ROOT, { recursive: true });
-    for (const name of readdirSync(LOG_ROOT)) rmSync(join(LOG_ROOT, name), { recursive: true, force: true });
+    // Earlier runs' logs go, but not those of a run still going in another process.
+    for (const name of readdirSync(LOG_ROOT)) {
+      const pid = Number(/-(\d+)$/.exec(name)?.[1]);
+      if (!isRunning(pid)) rmSync(join(LOG_ROOT, name), { recursive: true, force: true });
+    }
     const dir = join(LOG_ROOT, `run-${new Date().toISOString().replaceAll(':', '-')}-${process.pid}`);
     mkdirSync(dir, { recursive: true });
     process.env['SUITE_LOG_DIR'] = dir;
+    process.env['SUITE_LOG_RUN'] = String(process.pid);
   }
   await bundleFunction('worker');
+}
+
+function isRunning(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

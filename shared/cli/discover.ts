@@ -1,12 +1,14 @@
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetFunctionConfigurationCommand, ListEventSourceMappingsCommand } from '@aws-sdk/client-lambda';
+import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { awsConfig } from './args.ts';
 import type { CliIo, FoundDeployment } from './io.ts';
 
 /** The flags that find a deployment, for every command's help. */
 export const DISCOVERY_HELP = `  --stack NAME              find the deployment from its CloudFormation stack: the queues from the stack's
                             outputs, the rest from the worker function's configuration (any flag given wins)
-  --function NAME           the same from the worker function alone (name or ARN)
+  --function NAME           the same from the worker function alone (name or ARN): the jobs queue is its
+                            event source
   --cloudformation-endpoint-url URL, --lambda-endpoint-url URL
                             CloudFormation and Lambda endpoints other than AWS's (the local stack's)`;
 
@@ -22,7 +24,8 @@ const FLAGS = ['--stack', '--function', '--cloudformation-endpoint-url', '--lamb
  * @example
  * const found = await withDeployment(['doctor', '--stack', 'Auth0QueueWorker'], io);
  */
-export async function withDeployment(argv: readonly string[], io: CliIo): Promise<{ argv: string[]; io: CliIo } | { error: string }> {
+export async function withDeployment(argv: readonly string[], io: CliIo, needs: 'queues' | 'all' = 'all'): Promise<{ argv: string[]; io: CliIo } | { error: string }> {
+  const help = argv.includes('--help') || argv.includes('-h');
   const rest: string[] = [];
   const given = new Map<string, string>();
   for (let index = 0; index < argv.length; index++) {
@@ -32,14 +35,18 @@ export async function withDeployment(argv: readonly string[], io: CliIo): Promis
       rest.push(arg);
       continue;
     }
-    const value = arg.includes('=') ? arg.slice(flag.length + 1) : argv[++index];
-    if (value === undefined || value === '' || value.startsWith('--')) return { error: `${flag} needs a value` };
+    const inline = arg.includes('=');
+    const value = inline ? arg.slice(flag.length + 1) : argv[index + 1];
+    if (value === undefined || value === '' || value.startsWith('-')) {
+      if (help) continue;
+      return { error: `${flag} needs a value` };
+    }
+    if (!inline) index += 1;
     given.set(flag, value);
   }
   const stackName = given.get('--stack');
   const functionGiven = given.get('--function');
-  if (stackName === undefined && functionGiven === undefined) return { argv: rest, io };
-  if (rest.includes('--help') || rest.includes('-h')) return { argv: rest, io };
+  if (help || (stackName === undefined && functionGiven === undefined)) return { argv: rest, io };
   const region = flagValue(rest, '--region');
 
   let outputs = new Map<string, string>();
@@ -51,6 +58,10 @@ export async function withDeployment(argv: readonly string[], io: CliIo): Promis
       outputs = new Map((Stacks[0]?.Outputs ?? []).map((output) => [baseKey(output.OutputKey ?? ''), output.OutputValue ?? '']));
     } catch (error) {
       return { error: `cannot read stack ${stackName}: ${awsMessage(error)}; check the name, the region (--region or AWS_REGION) and cloudformation:DescribeStacks` };
+    }
+    // A producer sending jobs, or reading dead letters, needs the queues only: no Lambda permission asked.
+    if (needs === 'queues' && functionGiven === undefined && outputs.has('JobsQueueUrl') && outputs.has('DeadLetterQueueUrl')) {
+      return { argv: rest, io: { ...io, env: { ...io.env, JOBS_QUEUE_URL: outputs.get('JobsQueueUrl'), DLQ_URL: outputs.get('DeadLetterQueueUrl') } } };
     }
     functionName ??= outputs.get('WorkerFunctionName');
     if (functionName === undefined) return { error: `stack ${stackName} has no WorkerFunctionName output: deploy this version of the stack, or give --function` };
@@ -67,12 +78,21 @@ export async function withDeployment(argv: readonly string[], io: CliIo): Promis
   } catch (error) {
     return { error: `cannot read function ${functionName}: ${awsMessage(error)}; check the name and lambda:GetFunctionConfiguration` };
   }
-  const queueUrl = outputs.get('JobsQueueUrl');
+  let queueUrl = outputs.get('JobsQueueUrl') ?? flagValue(rest, '--queue-url');
   let eventSource: FoundDeployment['eventSource'];
   try {
     const { EventSourceMappings = [] } = await lambda.send(new ListEventSourceMappingsCommand({ FunctionName: functionName }));
     const queueName = queueUrl?.split('/').at(-1);
-    const mapping = EventSourceMappings.find((candidate) => queueName === undefined || candidate.EventSourceArn?.endsWith(`:${queueName}`)) ?? EventSourceMappings[0];
+    let mapping;
+    if (queueName !== undefined) {
+      mapping = EventSourceMappings.find((candidate) => candidate.EventSourceArn?.endsWith(`:${queueName}`));
+    } else if (EventSourceMappings.length === 1) {
+      // The worker's one mapping names the jobs queue; SQS says its URL.
+      mapping = EventSourceMappings[0];
+      queueUrl = await queueUrlOf(mapping?.EventSourceArn ?? '', io.createSqsClient(awsConfig(region, flagValue(rest, '--endpoint-url'))));
+    } else if (EventSourceMappings.length > 1) {
+      return { error: `${functionName} has ${EventSourceMappings.length} event source mappings: give --stack, or --queue-url to say which queue is the jobs queue` };
+    }
     eventSource =
       mapping === undefined
         ? undefined
@@ -101,6 +121,17 @@ function baseKey(key: string): string {
     if (new RegExp(`${name}([0-9A-F]{8})?$`).test(key)) return name;
   }
   return key;
+}
+
+/** The URL of the queue `arn:aws:sqs:REGION:ACCOUNT:NAME`, from SQS's GetQueueUrl; undefined when SQS does not say. */
+async function queueUrlOf(arn: string, sqs: ReturnType<CliIo['createSqsClient']>): Promise<string | undefined> {
+  const [, , service, , account, name] = arn.split(':');
+  if (service !== 'sqs' || account === undefined || name === undefined) return undefined;
+  try {
+    return (await sqs.send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }))).QueueUrl;
+  } catch {
+    return undefined;
+  }
 }
 
 function flagValue(argv: readonly string[], flag: string): string | undefined {

@@ -262,11 +262,15 @@ function checkEventSource(deployment: CliIo['deployment'], maxConcurrency: numbe
     add('event source', 'warn', `the mapping from ${mapping.eventSourceArn} is ${mapping.state}: no job is delivered until it is enabled`);
     return;
   }
-  if (mapping.maximumConcurrency !== undefined && mapping.maximumConcurrency !== maxConcurrency) {
+  if (mapping.maximumConcurrency === undefined) {
+    add('event source', 'warn', `the mapping from ${mapping.eventSourceArn} sets no maximum concurrency, so Lambda may run far more than the ${maxConcurrency} invocations the worker paces for (more 429s); set it to MAX_CONCURRENCY (the construct's maxConcurrency does)`);
+    return;
+  }
+  if (mapping.maximumConcurrency !== maxConcurrency) {
     add('event source', 'warn', `the mapping allows ${mapping.maximumConcurrency} concurrent invocations but the worker paces for MAX_CONCURRENCY ${maxConcurrency}: set both to the same number (the construct's maxConcurrency does)`);
     return;
   }
-  add('event source', 'ok', `ReportBatchItemFailures on, ${mapping.state}, at most ${mapping.maximumConcurrency ?? 'unlimited'} concurrent invocations`);
+  add('event source', 'ok', `ReportBatchItemFailures on, ${mapping.state}, at most ${mapping.maximumConcurrency} concurrent invocations`);
 }
 
 function parse(argv: readonly string[]) {

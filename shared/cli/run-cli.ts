@@ -39,7 +39,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr.write(`unknown command ${JSON.stringify(name)}\n\n${HELP}`);
     return 2;
   }
-  const found = await withDeployment(rest, io);
+  // enqueue and dlq need the queues only, which a stack's outputs name.
+  const found = await withDeployment(rest, io, name === 'enqueue' || name === 'dlq' ? 'queues' : 'all');
   if ('error' in found) {
     io.stderr.write(`${found.error}\n`);
     return 2;

@@ -2,6 +2,7 @@ import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecor
 import { type JobError, RateLimitedError, RetryableError, isJobError } from '../errors.ts';
 import type { ApplyJob } from '../jobs/apply-job.ts';
 import { type JobPolicy, parseJob } from '../jobs/parse-job.ts';
+import { JobIdSchema } from '../jobs/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { boundedText } from '../text.ts';
@@ -147,13 +148,13 @@ async function deadLetter(record: SQSRecord, error: JobError, jobId: string | un
 }
 
 /**
- * The job id of a record that was not parsed (not started, or held behind its FIFO group), for its log
- * lines only: a string field of a JSON object, made safe and short.
+ * The job id of a record that was not parsed (not started, held behind its FIFO group, or invalid), for its
+ * log lines only, and only when it is one the contract accepts (1 to 64 visible ASCII characters).
  */
 function peekJobId(body: string): string | undefined {
   try {
     const { jobId } = JSON.parse(body) as { jobId?: unknown };
-    return typeof jobId === 'string' ? boundedText(jobId, 128) : undefined;
+    return JobIdSchema.safeParse(jobId).success ? (jobId as string) : undefined;
   } catch {
     return undefined;
   }

@@ -22,7 +22,9 @@ export function suiteLogDir(): string {
 /** A new log file of this run for `source`; returns its path. */
 export function suiteLogFile(source: string): string {
   files += 1;
-  return join(suiteLogDir(), `${source}-${process.pid}-${files}.log`);
+  const dir = suiteLogDir();
+  mkdirSync(dir, { recursive: true });
+  return join(dir, `${source}-${process.pid}-${files}.log`);
 }
 
 /** Returns a function that appends lines (or chunks of output) to a new log file of this run. */
@@ -60,7 +62,6 @@ export function suiteLogs(): Array<{ file: string; text: string }> {
  * issued (rotations included) are listed for the end-of-run check.
  */
 export async function startTestStack(options: Omit<LocalStackOptions, 'logFile'> = {}): Promise<LocalStack> {
-  mkdirSync(suiteLogDir(), { recursive: true });
   const stack = await startLocalStack({ ...options, logFile: suiteLogFile('stack') });
   const stop = stack.stop.bind(stack);
   return {

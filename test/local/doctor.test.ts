@@ -183,7 +183,7 @@ describe('Command: auth0-queue-worker doctor and token, on the local stack', () 
 
     // Act
     const enqueue = await byStack(s, 'enqueue -', s.stackName, ['--stack', s.stackName], `${job}\n`);
-    const byFunction = await byStack(s, 'doctor', s.stackName, ['--function', 'worker', '--queue-url', s.jobs.url]);
+    const byFunction = await byStack(s, 'doctor', s.stackName, ['--function', 'worker']);
     const dlq = await byStack(s, 'dlq');
 
     // Assess
@@ -191,6 +191,7 @@ describe('Command: auth0-queue-worker doctor and token, on the local stack', () 
     expect(enqueue.stdout).toContain(`sent 1 of 1 jobs to ${s.jobs.url}`);
     expect(byFunction.line('jobs queue')).toMatch(/^ok .*6 × 60 s/);
     expect(byFunction.line('event source')).toMatch(/^ok /);
+    expect(byFunction.line('dead letters')).toMatch(/^ok /);
     expect(dlq.stderr).toBe("");
     expect(dlq.status).toBe(0);
     expect(dlq.stdout).toContain(`0 dead letter(s) in ${s.dlq.url}`);
@@ -224,6 +225,9 @@ describe('Command: auth0-queue-worker doctor and token, on the local stack', () 
     s.controlPlane.stacks.set('Older', { name: 'Older', outputs: [{ key: 'Auth0JobsJobsQueueUrl1A2B3C4D', value: s.jobs.url }] });
     const older = await byStack(s, 'doctor', 'Older');
     const noName = await byStack(s, 'doctor', '', ['--stack']);
+    const help = await byStack(s, 'doctor', '', ['--stack', '--help']);
+    s.controlPlane.mappings.push({ ...s.controlPlane.mappings[0]!, uuid: 'second', eventSourceArn: `${s.jobs.arn}-other` });
+    const twoMappings = await byStack(s, 'doctor', '', ['--function', 'worker']);
 
     // Assess
     expect(missing.status).toBe(2);
@@ -232,5 +236,9 @@ describe('Command: auth0-queue-worker doctor and token, on the local stack', () 
     expect(older.stderr).toContain('stack Older has no WorkerFunctionName output: deploy this version of the stack, or give --function');
     expect(noName.status).toBe(2);
     expect(noName.stderr).toBe('--stack needs a value\n');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('--stack NAME');
+    expect(twoMappings.status).toBe(2);
+    expect(twoMappings.stderr).toContain('worker has 2 event source mappings: give --stack, or --queue-url to say which queue is the jobs queue');
   }, 60_000);
 });

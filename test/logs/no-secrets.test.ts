@@ -18,7 +18,7 @@ describe('Every log the test run wrote', () => {
 
     // The check has something to check: the whole run's logs, and the secrets its stacks and tests used
     expect([...sources].sort(), 'run the whole suite (npm test): this check reads the logs of every other test file').toEqual(
-      expect.arrayContaining(['cli', 'fuzz', 'process-jobs', 'stack', 'worker-process']),
+      expect.arrayContaining(['cli', 'client', 'fuzz', 'process-jobs', 'stack', 'token', 'worker-process']),
     );
     expect(lines.filter(({ line }) => line.includes('"function_request_id"')).length).toBeGreaterThan(100);
     expect(secrets.length).toBeGreaterThanOrEqual(10);

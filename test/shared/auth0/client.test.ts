@@ -5,9 +5,12 @@ import { buildPath, createManagementClient } from '../../../shared/auth0/client.
 import { createPacer } from '../../../shared/auth0/pacer.ts';
 import { PermanentError, RateLimitedError, RetryableError } from '../../../shared/errors.ts';
 import { AUTH0_ERRORS, ORIGIN, createClock, createFakeTokens, createMockAgent } from '../../helpers/auth0.ts';
+import { createLogger } from '../../../shared/logger.ts';
+import { suiteLog } from '../../helpers/suite-logs.ts';
 
 const timeouts = { headersTimeoutMs: 1_000, bodyTimeoutMs: 1_000 };
-const silent = { debug() {}, warn() {} };
+/** Their lines go with the run's other logs, which the end-of-run check reads for tokens and secrets. */
+const silent = createLogger({ service: 'worker', level: 'debug', write: suiteLog('client') });
 const getUser = (id: string) => ({ method: 'GET' as const, route: '/api/v2/users/{id}', params: { id }, scopes: ['read:users'] });
 
 describe('Function: buildPath()', () => {

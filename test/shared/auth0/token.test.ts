@@ -4,9 +4,13 @@ import { createTokenSource } from '../../../shared/auth0/token.ts';
 import { RateLimitedError, RetryableError } from '../../../shared/errors.ts';
 import type { ClientCredentials } from '../../../shared/secrets.ts';
 import { AUDIENCE, ORIGIN, createClock, createMockAgent, signAccessToken } from '../../helpers/auth0.ts';
+import { createLogger } from '../../../shared/logger.ts';
+import { rememberSecrets, suiteLog } from '../../helpers/suite-logs.ts';
 
 const timeouts = { headersTimeoutMs: 1_000, bodyTimeoutMs: 1_000 };
-const silent = { info() {}, warn() {} };
+/** Their lines go with the run's other logs, which the end-of-run check reads for tokens and secrets. */
+const silent = createLogger({ service: 'worker', level: 'debug', write: suiteLog('token') });
+rememberSecrets(['secret-one', 'secret-two']);
 
 describe('Function: createTokenSource()', () => {
   let agent: MockAgent;

@@ -5,6 +5,8 @@ import { PermanentError } from '../../../shared/errors.ts';
 import { createJobApplier } from '../../../shared/jobs/apply-job.ts';
 import type { Job } from '../../../shared/jobs/schema.ts';
 import { AUTH0_ERRORS, ORIGIN, createClock, createFakeTokens, createMockAgent } from '../../helpers/auth0.ts';
+import { createLogger } from '../../../shared/logger.ts';
+import { suiteLog } from '../../helpers/suite-logs.ts';
 
 const timeouts = { headersTimeoutMs: 1_000, bodyTimeoutMs: 1_000 };
 const json = { headers: { 'content-type': 'application/json' } };
@@ -26,7 +28,7 @@ describe('Function: createJobApplier()', () => {
   const create = (options: { allowedRoles?: string[]; scopes?: string; clock?: ReturnType<typeof createClock> } = {}) => {
     const { tokens } = createFakeTokens(options.scopes);
     const now = (options.clock ?? createClock()).now;
-    const client = createManagementClient({ origin: ORIGIN, dispatcher: agent, tokens, timeouts, now, logger: { debug() {}, warn() {} } });
+    const client = createManagementClient({ origin: ORIGIN, dispatcher: agent, tokens, timeouts, now, logger: createLogger({ service: 'worker', level: 'debug', write: suiteLog('apply-job') }) });
     return createJobApplier({
       client,
       allowedRoles: options.allowedRoles === undefined ? undefined : new Set(options.allowedRoles),
