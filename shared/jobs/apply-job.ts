@@ -106,7 +106,7 @@ export function createJobApplier(options: {
   };
 
   const resolveUserId = async (job: Job, context: CallContext): Promise<string> => {
-    if ('userId' in job) return job.userId;
+    if (job.userId !== undefined) return job.userId;
     // Auth0's lookup is exact, and database connections keep emails in lower case, while some social and
     // enterprise connections keep the case they were given: ask for both spellings and merge, so neither a
     // user nor an ambiguity is missed.

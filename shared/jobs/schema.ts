@@ -169,8 +169,13 @@ export const JobSchema = z.union(
 type Variants = typeof JOB_VARIANTS;
 /** The `type` of a job. */
 export type JobType = keyof Variants;
-/** A validated job, narrowed by `type` and by `'userId' in job`. */
-export type Job = { [T in JobType]: z.infer<Variants[T]['userId']> | z.infer<Variants[T]['email']> }[JobType];
+/**
+ * A job: a union discriminated by `type`, in which the user is exactly one of `userId` or `email` (the other
+ * typed as absent, so `{ userId, email }` together does not compile). Narrow with `job.userId !== undefined`.
+ */
+export type Job = {
+  [T in JobType]: (z.infer<Variants[T]['userId']> & { email?: never; connection?: never }) | (z.infer<Variants[T]['email']> & { userId?: never });
+}[JobType];
 /** A `user.update` job. */
 export type UserUpdateJob = Extract<Job, { type: 'user.update' }>;
 /** A `roles.assign` or `roles.remove` job. */
@@ -178,12 +183,42 @@ export type RolesJob = Extract<Job, { type: 'roles.assign' | 'roles.remove' }>;
 /** The `changes` of a `user.update` job. */
 export type UserChanges = z.infer<typeof UserChangesSchema>;
 
-/** The published JSON Schema of the contract (draft 2020-12). */
+/**
+ * The published JSON Schema of the contract (draft 2020-12). `type` selects the variant (`if`/`then` per job
+ * type), and within it `userId` selects addressing by id, else by email, so a validator's first error is
+ * about the variant the job names. Formats (`email`, `uri`) need a format plugin (Ajv: `ajv-formats`).
+ */
 export function createJobJsonSchema(): Record<string, unknown> {
+  // Each variant's own definitions (the recursive JSON of metadata) move to the root, named after the variant.
+  const definitions: Record<string, unknown> = {};
+  const variant = (schema: z.ZodMiniType, name: string) => {
+    const { $schema: _, $defs = {}, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'throw' });
+    const renamed = (value: unknown): unknown =>
+      JSON.parse(JSON.stringify(value), (key, item: unknown) => (key === '$ref' && typeof item === 'string' && item.startsWith('#/$defs/') ? `#/$defs/${name}.${item.slice(8)}` : item));
+    for (const [key, definition] of Object.entries($defs)) definitions[`${name}.${key}`] = renamed(definition);
+    return renamed(rest);
+  };
   return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: 'urn:auth0-queue-worker:job:v1',
     title: 'Auth0 queue worker job, contract version 1',
-    description: `One job per SQS message body, at most ${MAX_JOB_BYTES} bytes of UTF-8 JSON.`,
-    ...z.toJSONSchema(JobSchema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'throw' }),
+    description: `One job per SQS message body, at most ${MAX_JOB_BYTES} bytes of UTF-8 JSON. The type selects the variant.`,
+    type: 'object',
+    required: ['type'],
+    properties: { type: { enum: JOB_TYPES, description: 'The job type, which selects the variant' } },
+    allOf: JOB_TYPES.map((type) => ({ if: { properties: { type: { const: type } }, required: ['type'] }, then: { $ref: `#/$defs/${type}` } })),
+    $defs: Object.fromEntries([
+      ...JOB_TYPES.map((type) => [
+        type,
+        {
+          description: `A ${type} job, its user by userId or else by email (exactly one)`,
+          if: { required: ['userId'] },
+          then: variant(JOB_VARIANTS[type].userId, `${type}.userId`),
+          else: variant(JOB_VARIANTS[type].email, `${type}.email`),
+        },
+      ]),
+      // Filled while the variants above are rendered.
+      ...Object.entries(definitions),
+    ]),
   };
 }

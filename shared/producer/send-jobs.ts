@@ -138,7 +138,7 @@ export async function sendJobs(sqs: Pick<SQSClient, 'send'>, queueUrl: string, j
  * characters, or outside printable ASCII) is hashed: `sha256:{hex}`.
  */
 export function messageGroupFor(job: Job): string {
-  const key = 'userId' in job ? `id:${job.userId}` : `email:${job.email.toLowerCase()}`;
+  const key = job.userId !== undefined ? `id:${job.userId}` : `email:${job.email.toLowerCase()}`;
   return SQS_ID.test(key) ? key : `sha256:${createHash('sha256').update(key).digest('hex')}`;
 }
 

@@ -1,10 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import formatsPlugin from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
+import type { Job } from '../../../shared/jobs/schema.ts';
 import { JOB_SCHEMA_FILE, renderJobJsonSchema } from '../../../shared/jobs/write-json-schema.ts';
 import { INVALID_JOBS, VALID_JOBS } from '../../helpers/jobs.ts';
 
 const schema = JSON.parse(readFileSync(JOB_SCHEMA_FILE, 'utf8')) as Record<string, unknown>;
+// ajv-formats is CommonJS: its function is the module itself (ESM default), typed as `.default`.
+const addFormats = formatsPlugin as unknown as typeof formatsPlugin.default;
 const validate = new Ajv2020({ strict: false, validateFormats: false }).compile(schema);
 
 describe('File: shared/jobs/job.schema.json', () => {
@@ -19,6 +23,50 @@ describe('File: shared/jobs/job.schema.json', () => {
 
     // Assess
     expect(results).toEqual(VALID_JOBS.map(() => true));
+  });
+
+  it("selects the variant by type, so a validator's first error is about the job the producer named", () => {
+    // Prepare: a roles.assign job with a misspelt field, and one addressing its user twice
+    const misspelt = { type: 'roles.assign', userId: 'auth0|1', rolez: ['support-agent'] };
+    const twice = { type: 'roles.remove', userId: 'auth0|1', email: 'ada@example.com', roles: ['support-agent'] };
+    const strict = new Ajv2020({ strict: false, allErrors: false, validateFormats: false }).compile(schema);
+
+    // Act
+    const first = (job: unknown) => (strict(job) ? undefined : strict.errors?.[0]);
+
+    // Assess
+    expect(first(misspelt)).toMatchObject({ schemaPath: '#/$defs/roles.assign/then/required', message: "must have required property 'roles'" });
+    expect(first(twice)).toMatchObject({ schemaPath: '#/$defs/roles.remove/then/additionalProperties', params: { additionalProperty: 'email' } });
+    expect(first({ type: 'roles.grant', userId: 'auth0|1' })).toMatchObject({ instancePath: '/type', message: 'must be equal to one of the allowed values' });
+  });
+
+  it('checks emails by their pattern in any validator, and URLs with a format plugin (ajv-formats), as the README says', () => {
+    // Prepare
+    const withFormats = addFormats(new Ajv2020({ strict: false })).compile(schema);
+    const job = { type: 'user.update', email: 'ada@example.com', changes: { picture: 'not a url' } };
+
+    // Act & Assess
+    expect(validate({ ...job, email: 'not an address' })).toBe(false);
+    expect(validate.errors?.[0]).toMatchObject({ instancePath: '/email', keyword: 'pattern' });
+    expect(validate(job)).toBe(true);
+    expect(withFormats(job)).toBe(false);
+    expect(withFormats.errors?.[0]).toMatchObject({ instancePath: '/changes/picture', message: 'must match format "uri"' });
+    expect(withFormats({ ...job, changes: { picture: 'https://example.com/a.png' } })).toBe(true);
+  });
+
+  it('types a job as exactly one of userId or email', () => {
+    // Act & Assess: these lines are type-checked by npm test (tsc); each @ts-expect-error fails the check if the line compiles
+    const byId: Job = { type: 'roles.assign', userId: 'auth0|1', roles: ['support-agent'] };
+    const byEmail: Job = { type: 'user.update', email: 'ada@example.com', changes: { blocked: true } };
+    // @ts-expect-error: both userId and email
+    const both: Job = { type: 'roles.assign', userId: 'auth0|1', email: 'ada@example.com', roles: ['support-agent'] };
+    // @ts-expect-error: neither
+    const neither: Job = { type: 'roles.assign', roles: ['support-agent'] };
+    // @ts-expect-error: changes belong to user.update
+    const wrongField: Job = { type: 'roles.assign', userId: 'auth0|1', changes: { blocked: true } };
+    // @ts-expect-error: connection only with email
+    const connection: Job = { type: 'roles.assign', userId: 'auth0|1', connection: 'db', roles: ['support-agent'] };
+    expect([byId, byEmail, both, neither, wrongField, connection].map((job) => validate(job))).toEqual([true, true, false, false, false, false]);
   });
 
   it('refuses the structurally bad jobs a producer can catch before sending', () => {

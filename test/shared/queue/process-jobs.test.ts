@@ -50,7 +50,7 @@ describe('Function: processJobs()', () => {
 
     // Act
     const response = await processJobs(sqsEvent(records), lambdaContext(clock.now), deps(async (j) => {
-      if ('userId' in j) applied.push(j.userId);
+      if (j.userId !== undefined) applied.push(j.userId);
     }));
 
     // Assess
@@ -391,7 +391,7 @@ describe('Function: processJobs()', () => {
     const b = [1, 2].map((n) => sqsRecord(job(`auth0|b${n}`), { arn: FIFO_QUEUE_ARN, groupId: 'user-b' }));
     const attempted: string[] = [];
     const applyJob: ApplyJob = async (j) => {
-      const id = 'userId' in j ? j.userId : '';
+      const id = j.userId ?? '';
       attempted.push(id);
       if (id === 'auth0|a1') throw new RetryableError('auth0_unavailable', 'HTTP 503');
     };
