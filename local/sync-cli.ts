@@ -1,43 +1,60 @@
 /**
- * `npm run sync -- [--users 5000] [--file desired.jsonl] [--dry-run] [--managed 3]`
+ * `npm run sync -- [flags]` (`--help` lists them)
  * Runs a scheduled sync against the local stack: seeds a tenant, uploads a desired-state file (generated,
  * or yours with --file), runs the sync, lets the worker apply its jobs, then runs the sync again to show
  * that an unchanged file enqueues nothing. Prints each run's report.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { type SyncReport, runSync } from '../shared/sync/run-sync.ts';
+import { readScriptArgs, usageError, wholeNumber } from './script-args.ts';
 import { queueDepth, startLocalStack } from './stack.ts';
 import { createLocalSyncDeps, uploadDesiredState } from './sync.ts';
 import { createRandom, generateDesiredState, seedTenant } from './workload.ts';
 
-const { values } = parseArgs({
-  options: {
+const HELP = `Usage: npm run sync -- [flags]
+
+Runs a scheduled sync on the local stack: seeds a tenant, uploads a desired-state file (generated, or
+yours), runs the sync, lets the worker apply its jobs, then runs it again to show that an unchanged file
+enqueues nothing. Prints each run's report.
+
+  --users N       users to seed, 1 to 100000 (default 5000)
+  --managed N     roles the sync manages, 0 to 10 (default 3)
+  --file F        your desired-state file (JSON Lines) instead of a generated one
+  --dry-run       report the plan, enqueue nothing
+  --unchanged     generate a file whose roles match the tenant (only app_metadata is new)
+  --no-apply      do not run the worker between the two runs
+  --help          this text
+`;
+
+const values = readScriptArgs(
+  {
     users: { type: 'string', default: '5000' },
     managed: { type: 'string', default: '3' },
     file: { type: 'string' },
     'dry-run': { type: 'boolean', default: false },
     unchanged: { type: 'boolean', default: false },
     'no-apply': { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
   },
-  strict: true,
-});
-if (values.help) {
-  process.stdout.write(
-    'Usage: npm run sync -- [--users N] [--managed N] [--file desired.jsonl] [--dry-run] [--unchanged] [--no-apply]\n' +
-      '  --unchanged  generate a file whose roles match the tenant (only app_metadata is new)\n' +
-      '  --no-apply   do not run the worker between the two runs\n',
-  );
-  process.exit(0);
+  HELP,
+);
+const users = wholeNumber('users', values.users, 1, 100_000);
+const managedCount = wholeNumber('managed', values.managed, 0, 10);
+let fileText: string | undefined;
+if (values.file !== undefined) {
+  try {
+    fileText = readFileSync(values.file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    usageError(`--file ${values.file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'not readable' : (code ?? 'cannot be read')}`);
+  }
 }
 
 const stack = await startLocalStack({ rateLimit: 'enterprise' });
 try {
   const deps = createLocalSyncDeps(stack);
-  const seeded = seedTenant(stack.tenant.state, { users: Number(values.users), roles: 10, random: createRandom(1) });
-  const managed = seeded.roles.slice(0, Number(values.managed));
-  const text = values.file === undefined ? generateDesiredState(stack.tenant.state, seeded.users, managed, { changes: !values.unchanged }).lines.join('\n') : readFileSync(values.file, 'utf8');
+  const seeded = seedTenant(stack.tenant.state, { users, roles: 10, random: createRandom(1) });
+  const managed = seeded.roles.slice(0, managedCount);
+  const text = fileText ?? generateDesiredState(stack.tenant.state, seeded.users, managed, { changes: !values.unchanged }).lines.join('\n');
   const source = await uploadDesiredState(deps.s3, 'hr/users.jsonl', text);
   const definition = { name: 'local', source, managedRoles: managed.map((role) => role.name), allowRemovals: true, dryRun: values['dry-run'] };
   const show = (title: string, report: SyncReport) =>

@@ -1,15 +1,30 @@
 /**
- * `npm run tenant -- [--port 4010] [--rate free|enterprise|BURST:PER_SECOND] [--client-id ID] [--client-secret S] [--users N] [--roles N]`
- * Starts the Auth0 tenant emulator on loopback until interrupted, for trying the worker or any Auth0 client.
+ * `npm run tenant -- [flags]`: starts the Auth0 tenant emulator on loopback until interrupted, for trying the
+ * worker or any Auth0 client. `npm run tenant -- --help` lists the flags.
  */
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
+import { readScriptArgs, usageError, wholeNumber } from '../script-args.ts';
 import { createRandom, seedTenant } from '../workload.ts';
 import { parseRateLimit } from './rate-limit.ts';
 import { ALL_SCOPES, startTenant } from './tenant.ts';
 
-const { values } = parseArgs({
-  options: {
+const HELP = `Usage: npm run tenant -- [flags]
+
+Starts the Auth0 tenant emulator on 127.0.0.1 until Ctrl+C: /oauth/token, the Management API routes the
+worker uses, Auth0's error bodies and rate-limit headers.
+
+  --port N             port to listen on, 0 for any free one (default 4010)
+  --rate R             Management API rate limit: free, enterprise, enterprise-non-production,
+                       or BURST:PER_SECOND such as 10:5 (default free)
+  --client-id ID       the machine-to-machine client's id (default local-client)
+  --client-secret S    its secret (default: a random one, printed)
+  --users N            users to seed, 0 to 100000 (default 0)
+  --roles N            roles to seed, 0 to 1000 (default 0)
+  --help               this text
+`;
+
+const values = readScriptArgs(
+  {
     port: { type: 'string', default: '4010' },
     rate: { type: 'string', default: 'free' },
     'client-id': { type: 'string', default: 'local-client' },
@@ -17,18 +32,30 @@ const { values } = parseArgs({
     users: { type: 'string', default: '0' },
     roles: { type: 'string', default: '0' },
   },
-  strict: true,
-});
+  HELP,
+);
 
-const clientSecret = values['client-secret'] ?? randomBytes(24).toString('base64url');
-const tenant = await startTenant({
-  port: Number(values.port),
-  rateLimit: parseRateLimit(values.rate),
-  clients: [{ clientId: values['client-id'], clientSecret, scopes: [...ALL_SCOPES] }],
-});
-if (Number(values.users) > 0 || Number(values.roles) > 0) {
-  seedTenant(tenant.state, { users: Number(values.users), roles: Number(values.roles), random: createRandom(1) });
+const port = wholeNumber('port', values.port, 0, 65_535);
+const users = wholeNumber('users', values.users, 0, 100_000);
+const roles = wholeNumber('roles', values.roles, 0, 1_000);
+let rateLimit;
+try {
+  rateLimit = parseRateLimit(values.rate);
+} catch (error) {
+  usageError(`--rate: ${error instanceof Error ? error.message : String(error)}`);
 }
+if (values['client-id'].trim() === '') usageError('--client-id must not be empty');
+const clientSecret = values['client-secret'] ?? randomBytes(24).toString('base64url');
+if (clientSecret === '') usageError('--client-secret must not be empty');
+
+let tenant;
+try {
+  tenant = await startTenant({ port, rateLimit, clients: [{ clientId: values['client-id'], clientSecret, scopes: [...ALL_SCOPES] }] });
+} catch (error) {
+  if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') usageError(`port ${port} is in use: pick another with --port, or --port 0 for any free one`);
+  throw error;
+}
+if (users > 0 || roles > 0) seedTenant(tenant.state, { users, roles, random: createRandom(1) });
 process.stdout.write(
   [
     `Auth0 tenant emulator listening on ${tenant.origin}`,
@@ -37,9 +64,13 @@ process.stdout.write(
     `  client secret: ${clientSecret}`,
     `  audience:      ${tenant.audience}`,
     `  JWKS:          ${tenant.origin}/.well-known/jwks.json`,
+    users > 0 || roles > 0 ? `  seeded:        ${users} users, ${roles} roles` : '',
     'Press Ctrl+C to stop.',
     '',
-  ].join('\n'),
+  ]
+    .filter((line, index, lines) => line !== '' || index === lines.length - 1)
+    .join('\n'),
 );
-process.once('SIGINT', () => void tenant.stop().then(() => process.exit(0)));
-process.once('SIGTERM', () => void tenant.stop().then(() => process.exit(0)));
+const stop = () => void tenant.stop().then(() => process.exit(0));
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);

@@ -9,7 +9,7 @@
  * `--baseline FILE` adds another build of the worker (an earlier commit's `dist/worker/index.mjs`, say) to the
  * same interleaved runs, to measure what a change costs.
  *
- * Usage: npm run bench:cold-start [-- --runs 21] [-- --baseline ../before/dist/worker/index.mjs]
+ * Usage: npm run bench:cold-start -- [--runs 21] [--baseline ../before/dist/worker/index.mjs]
  */
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
@@ -17,15 +17,21 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { bundleFunction } from '../../infra/build.ts';
 import { BUNDLE_OPTIONS } from '../../infra/bundling.ts';
+import { readScriptArgs, usageError, wholeNumber } from '../../local/script-args.ts';
 
-const flag = (name: string) => {
-  const at = process.argv.indexOf(name);
-  return at > 0 ? process.argv[at + 1] : undefined;
-};
-const runs = Number(flag('--runs') ?? 21);
-const baseline = flag('--baseline');
-if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs takes a whole number of runs, at least 1');
-if (baseline !== undefined && !existsSync(baseline)) throw new Error(`--baseline: no bundle at ${baseline}`);
+const HELP = `Usage: npm run bench:cold-start -- [flags]
+
+Builds the worker bundle and a naive one, imports each in fresh Node processes, interleaved, and prints
+their sizes and import times.
+
+  --runs N         fresh processes per bundle, 1 to 1000 (default 21)
+  --baseline FILE  another build of the worker to measure in the same runs (default: none)
+  --help           this text
+`;
+const values = readScriptArgs({ runs: { type: 'string', default: '21' }, baseline: { type: 'string' } }, HELP);
+const runs = wholeNumber('runs', values.runs, 1, 1000);
+const { baseline } = values;
+if (baseline !== undefined && !existsSync(baseline)) usageError(`--baseline ${baseline}: no such file`);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const work = `${root}dist/bench`;
 mkdirSync(work, { recursive: true });

@@ -1,0 +1,75 @@
+/**
+ * The local scripts' command lines (`npm start`, `npm run tenant`, `npm run sync`): --help lists every flag
+ * with its default, and bad input ends in one line naming the problem and exit status 2, never a stack trace.
+ */
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+
+const SCRIPTS = { start: 'local/start.ts', tenant: 'local/tenant/cli.ts', sync: 'local/sync-cli.ts' } as const;
+
+/** Runs a script in a fresh Node process, as `npm run` does, and gathers what it printed. */
+const run = (script: keyof typeof SCRIPTS, args: string[]) =>
+  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, [SCRIPTS[script], ...args], { env: { PATH: process.env['PATH'] ?? '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+
+describe('The local scripts', () => {
+  it.each([
+    ['start', ['--jobs', '--rate', '--burst', '--concurrency', '--job-concurrency', '--batch-size', '--fifo', '--faults', '--interactive', '--users', '--seed', '--timeout', '--help']],
+    ['tenant', ['--port', '--rate', '--client-id', '--client-secret', '--users', '--roles', '--help']],
+    ['sync', ['--users', '--managed', '--file', '--dry-run', '--unchanged', '--no-apply', '--help']],
+  ] as const)('%s --help lists every flag, and its default', async (script, flags) => {
+    // Act
+    const { status, stdout, stderr } = await run(script, ['--help']);
+
+    // Assess
+    expect(status).toBe(0);
+    expect(stderr).toBe('');
+    for (const flag of flags) expect(stdout).toMatch(new RegExp(`^  ${flag}\\b`, 'm'));
+    expect(stdout.match(/\(default/g)?.length ?? 0).toBeGreaterThanOrEqual(script === 'sync' ? 2 : 5);
+  });
+
+  it.each([
+    ['tenant', ['--bogus'], "Unknown option '--bogus' (see --help)"],
+    ['tenant', ['--users', 'abc'], '--users must be a whole number from 0 to 100000, not "abc" (see --help)'],
+    ['tenant', ['--rate', 'fast'], '--rate: rate limit must be free, enterprise, enterprise-non-production or BURST:PER_SECOND (e.g. 10:5), not "fast" (see --help)'],
+    ['tenant', ['--port', '-1'], "Option '--port' argument is ambiguous (see --help)"],
+    ['tenant', ['--port=-1'], '--port must be a whole number from 0 to 65535, not "-1" (see --help)'],
+    ['start', ['--jobs', '1.5'], '--jobs must be a whole number from 1 to 100000, not "1.5" (see --help)'],
+    ['start', ['--rate', 'zero'], '--rate must be a number above 0 and at most 10000, not "zero" (see --help)'],
+    ['start', ['--fifo', '--batch-size', '11'], '--batch-size must be a whole number from 1 to 10, not "11" (see --help)'],
+    ['sync', ['--file', '/nonexistent'], '--file /nonexistent: no such file (see --help)'],
+    ['sync', ['--users', '12abc'], '--users must be a whole number from 1 to 100000, not "12abc" (see --help)'],
+    ['sync', ['extra'], "Unexpected argument 'extra'"],
+  ] as const)('%s %j: one line, exit status 2', async (script, args, message) => {
+    // Act
+    const { status, stdout, stderr } = await run(script, [...args]);
+
+    // Assess
+    expect(status).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.split('\n')).toEqual([expect.stringContaining(message), '']);
+    expect(stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('tenant on a port in use: one line naming the fix, exit status 2', async () => {
+    // Prepare: hold a port
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+
+    // Act
+    const { status, stderr } = await run('tenant', ['--port', String(port)]).finally(() => server.close());
+
+    // Assess
+    expect(status).toBe(2);
+    expect(stderr).toBe(`port ${port} is in use: pick another with --port, or --port 0 for any free one (see --help)\n`);
+  });
+});
