@@ -93,6 +93,7 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
     allowedFields: list('allowedFields'),
     allowedRoles: list('allowedRoles'),
     alarmEmail: text('alarmEmail'),
+    metricsNamespace: text('metricsNamespace'),
     logLevel: logLevel('logLevel'),
     oldestJobAlarmAge: optional(integer('oldestJobAlarmMinutes', 1, 1440), Duration.minutes),
     maxJobAge: optional(integer('maxJobAgeHours', 1, 312), Duration.hours),

@@ -1,4 +1,4 @@
-import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, Names, RemovalPolicy, Stack, TimeZone, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -15,7 +15,9 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_ALLOWED_FIELDS, USER_FIELDS } from '../shared/jobs/schema.ts';
+import { isJobError } from '../shared/errors.ts';
+import { type JobPolicy, parseJob } from '../shared/jobs/parse-job.ts';
+import { DEFAULT_ALLOWED_FIELDS, type Job, USER_FIELDS, type UserField } from '../shared/jobs/schema.ts';
 import { type SyncDefinition, validateSyncDefinition } from '../shared/sync/run-sync.ts';
 import { BUNDLE_OPTIONS, FUNCTION_ENTRIES } from './bundling.ts';
 
@@ -23,12 +25,15 @@ import { BUNDLE_OPTIONS, FUNCTION_ENTRIES } from './bundling.ts';
 export interface ScheduledJob {
   /** Name of the schedule, unique in the construct. */
   readonly name: string;
-  /** `rate(1 day)`, `cron(0 3 * * ? *)` or `at(2026-12-01T03:00:00)`. */
-  readonly expression: string;
-  /** IANA time zone of a cron expression. Default UTC. */
+  /**
+   * When: `scheduler.ScheduleExpression.rate(Duration.days(1))`, `.cron({ hour: '3', minute: '0' })` or
+   * `.at(date)`; or the same as text (`rate(1 day)`, `cron(0 3 * * ? *)`, `at(2026-12-01T03:00:00)`), as context gives it.
+   */
+  readonly expression: scheduler.ScheduleExpression | string;
+  /** IANA time zone of an expression given as text. Default UTC. */
   readonly timeZone?: string;
-  /** The job, as the contract defines it. */
-  readonly job: Record<string, unknown>;
+  /** The job, checked at synth against the contract and the deployment's policy. */
+  readonly job: Job;
 }
 
 /**
@@ -36,8 +41,8 @@ export interface ScheduledJob {
  * limits and their defaults). The sync may read `key` and write only `{key}.manifest.json` and `{key}.report.json`.
  */
 export type ScheduledSync = Omit<SyncDefinition, 'source'> & {
-  /** `rate(1 day)`, `cron(0 3 * * ? *)`. */
-  readonly expression: string;
+  /** `scheduler.ScheduleExpression.cron({ hour: '3', minute: '0' })`, or as text: `rate(1 day)`, `cron(0 3 * * ? *)`. */
+  readonly expression: scheduler.ScheduleExpression | string;
   readonly timeZone?: string;
   readonly bucket: string;
   readonly key: string;
@@ -108,6 +113,11 @@ export interface Auth0QueueWorkerProps {
   readonly oldestJobAlarmAge?: Duration;
   /** Email subscribed to the alarms' SNS topic; no topic without it. */
   readonly alarmEmail?: string;
+  /**
+   * CloudWatch namespace of the functions' metrics, which the alarms and the dashboard read. Default
+   * `Auth0QueueWorker/{the construct's unique id}`, so two deployments in one account never share metrics.
+   */
+  readonly metricsNamespace?: string;
   /** IAM role ARNs (any account) allowed to send jobs. */
   readonly producerRoleArns?: readonly string[];
   readonly schedules?: readonly ScheduledJob[];
@@ -115,7 +125,6 @@ export interface Auth0QueueWorkerProps {
   readonly syncs?: readonly ScheduledSync[];
 }
 
-const METRICS_NAMESPACE = 'Auth0QueueWorker';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /**
@@ -135,9 +144,13 @@ export class Auth0QueueWorker extends Construct {
   readonly alarms: cloudwatch.Alarm[];
   readonly alarmTopic: sns.Topic | undefined;
   readonly syncFunction: nodejs.NodejsFunction | undefined;
+  /** The namespace the functions publish their metrics to (see {@link Auth0QueueWorkerProps.metricsNamespace}). */
+  readonly metricsNamespace: string;
 
   constructor(scope: Construct, id: string, props: Auth0QueueWorkerProps) {
     super(scope, id);
+    this.metricsNamespace = props.metricsNamespace ?? `Auth0QueueWorker/${Names.uniqueId(this)}`;
+    checkProps(props, this.metricsNamespace);
     const fifo = props.fifo ?? false;
     const timeout = props.timeout ?? Duration.seconds(60);
     const maxReceiveCount = props.maxReceiveCount ?? (fifo ? 100 : 5);
@@ -266,7 +279,7 @@ export class Auth0QueueWorker extends Construct {
         AUTH0_DOMAIN: props.auth0Domain,
         ...(props.auth0Audience === undefined ? {} : { AUTH0_AUDIENCE: props.auth0Audience }),
         AUTH0_SECRET_ID: this.secret.secretArn,
-        METRICS_NAMESPACE,
+        METRICS_NAMESPACE: this.metricsNamespace,
         NODE_OPTIONS: '--enable-source-maps',
         ...environment,
       },
@@ -293,7 +306,7 @@ export class Auth0QueueWorker extends Construct {
       const { expression, timeZone, bucket, key, ...definition } = sync;
       new scheduler.Schedule(this, `Sync${sync.name.replace(/[^A-Za-z0-9]/g, '')}`, {
         description: `Runs the ${sync.name} sync`,
-        schedule: scheduleExpression({ name: sync.name, expression, ...(timeZone === undefined ? {} : { timeZone }), job: {} }),
+        schedule: scheduleExpression(sync.name, expression, timeZone),
         target: new schedulerTargets.LambdaInvoke(fn, { role: invokeRole, input: scheduler.ScheduleTargetInput.fromObject({ ...definition, source: { bucket, key } }) }),
       });
     }
@@ -318,13 +331,13 @@ export class Auth0QueueWorker extends Construct {
 
   private addSchedules(schedules: readonly ScheduledJob[], fifo: boolean): void {
     for (const entry of schedules) {
-      if (fifo && entry.job['jobId'] !== undefined) {
+      if (fifo && entry.job.jobId !== undefined) {
         // Its body would be the same on every run, and content-based deduplication would drop runs 5 minutes apart.
         throw new Error(`schedule ${entry.name}: leave jobId out of a scheduled job on a FIFO queue; each run gets its execution id`);
       }
       new scheduler.Schedule(this, `Schedule${entry.name}`, {
-        description: `Puts a ${String(entry.job['type'])} job on the queue`,
-        schedule: scheduleExpression(entry),
+        description: `Puts a ${entry.job.type} job on the queue`,
+        schedule: scheduleExpression(entry.name, entry.expression, entry.timeZone),
         target: new schedulerTargets.SqsSendMessage(this.queue, {
           // Each run's job carries the run's execution id (as jobId, unless the job names its own), for the
           // logs and so that no two runs have the same body.
@@ -386,7 +399,7 @@ export class Auth0QueueWorker extends Construct {
     ];
     if (this.syncFunction !== undefined) {
       const syncMetric = (metricName: string) =>
-        new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: 'sync' }, statistic: 'Sum', period: Duration.hours(1) });
+        new cloudwatch.Metric({ namespace: this.metricsNamespace, metricName, dimensionsMap: { service: 'sync' }, statistic: 'Sum', period: Duration.hours(1) });
       alarms.push(
         alarm('SyncErrors', 'A sync run failed or timed out (its logs say why); nothing after the failure was enqueued', this.syncFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' })),
         alarm('SyncAborted', 'A sync aborted (too many invalid lines, or an empty file): its report next to the source says why', syncMetric('SyncAborted')),
@@ -410,7 +423,7 @@ export class Auth0QueueWorker extends Construct {
       expression: 'MAX([queue, worker])',
       usingMetrics: {
         queue: this.queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum' }),
-        worker: new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: 'OldestJobAgeSeconds', dimensionsMap: { service: 'worker' }, statistic: 'Maximum', period }),
+        worker: new cloudwatch.Metric({ namespace: this.metricsNamespace, metricName: 'OldestJobAgeSeconds', dimensionsMap: { service: 'worker' }, statistic: 'Maximum', period }),
       },
       label: 'oldest job age (s)',
       period,
@@ -419,7 +432,7 @@ export class Auth0QueueWorker extends Construct {
 
   private createDashboard(): void {
     const metric = (metricName: string, label: string) =>
-      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: 'worker' }, statistic: 'Sum', period: Duration.minutes(5), label });
+      new cloudwatch.Metric({ namespace: this.metricsNamespace, metricName, dimensionsMap: { service: 'worker' }, statistic: 'Sum', period: Duration.minutes(5), label });
     new cloudwatch.Dashboard(this, 'Dashboard', {
       widgets: [
         [
@@ -466,15 +479,54 @@ function checkPolicy(props: Auth0QueueWorkerProps): void {
   }
 }
 
-function scheduleExpression(entry: ScheduledJob): scheduler.ScheduleExpression {
-  const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(entry.expression);
+function scheduleExpression(name: string, expression: scheduler.ScheduleExpression | string, timeZone: string | undefined): scheduler.ScheduleExpression {
+  if (typeof expression !== 'string') return expression;
+  const rate = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
   if (rate?.[1] !== undefined && rate[2] !== undefined) {
     const amount = Number(rate[1]);
     const unit = rate[2].startsWith('minute') ? Duration.minutes(amount) : rate[2].startsWith('hour') ? Duration.hours(amount) : Duration.days(amount);
     return scheduler.ScheduleExpression.rate(unit);
   }
-  if (/^(cron|at)\(.+\)$/.test(entry.expression)) {
-    return scheduler.ScheduleExpression.expression(entry.expression, entry.timeZone === undefined ? undefined : TimeZone.of(entry.timeZone));
+  if (/^(cron|at)\(.+\)$/.test(expression)) {
+    return scheduler.ScheduleExpression.expression(expression, timeZone === undefined ? undefined : TimeZone.of(timeZone));
   }
-  throw new Error(`schedule ${entry.name}: expression must be rate(N unit), cron(…) or at(…), not ${JSON.stringify(entry.expression)}`);
+  throw new Error(`schedule ${name}: expression must be rate(N unit), cron(…) or at(…), not ${JSON.stringify(expression)}`);
+}
+
+/** CloudWatch's rule for a namespace: 1 to 255 of letters, digits and `.-_/#: `, not starting with `AWS/`. */
+const NAMESPACE = /^(?!AWS\/)[A-Za-z0-9.\-_/#: ]{1,255}$/;
+/** An address an SNS email subscription can take: something@domain.tld, no spaces. */
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s.]+$/;
+
+/** Refuses, at synth, props that would deploy something broken, one clear message each. */
+function checkProps(props: Auth0QueueWorkerProps, namespace: string): void {
+  if (!Token.isUnresolved(namespace) && !NAMESPACE.test(namespace)) {
+    throw new Error(`metricsNamespace must be 1 to 255 letters, digits or . - _ / # : and spaces, not starting with AWS/ (got ${JSON.stringify(namespace)})`);
+  }
+  if (props.alarmEmail !== undefined && !Token.isUnresolved(props.alarmEmail) && !EMAIL.test(props.alarmEmail)) {
+    throw new Error(`alarmEmail must be an email address, such as ops@example.com (got ${JSON.stringify(props.alarmEmail)})`);
+  }
+  const policy: JobPolicy = {
+    allowedFields: new Set((props.allowedFields ?? DEFAULT_ALLOWED_FIELDS) as UserField[]),
+    allowedRoles: props.allowedRoles?.includes('*') ? undefined : new Set(props.allowedRoles ?? []),
+  };
+  const names = new Set<string>();
+  for (const entry of props.schedules ?? []) {
+    if (!/^[A-Za-z0-9_-]{1,40}$/.test(String(entry.name))) throw new Error(`schedule name ${JSON.stringify(entry.name)} must be 1 to 40 letters, digits, "_" or "-"`);
+    if (names.has(entry.name)) throw new Error(`schedule name ${entry.name} is used twice`);
+    names.add(entry.name);
+    // The job the schedule will send, checked now rather than dead-lettered on every run.
+    let job: Job;
+    try {
+      job = parseJob(JSON.stringify(entry.job), policy);
+    } catch (error) {
+      const code = isJobError(error) ? `${error.code}: ` : '';
+      throw new Error(`schedule ${entry.name}: the job would be dead-lettered on every run (${code}${error instanceof Error ? error.message : String(error)})`);
+    }
+    // The worker checks roles once resolved to ids; here a role must be listed as the job names it.
+    const refused = job.type === 'user.update' || policy.allowedRoles === undefined ? [] : job.roles.filter((role) => !policy.allowedRoles?.has(role));
+    if (refused.length > 0) {
+      throw new Error(`schedule ${entry.name}: the job would be dead-lettered on every run (role_not_allowed: ${refused.join(', ')} not in allowedRoles; list each as the job names it)`);
+    }
+  }
 }

@@ -1,16 +1,21 @@
 import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Auth0QueueWorker, type Auth0QueueWorkerProps } from '../../infra/queue-worker.ts';
+import { Auth0QueueWorker, type Auth0QueueWorkerProps, type ScheduledJob } from '../../infra/queue-worker.ts';
+import { readDeploymentContext } from '../../infra/context.ts';
 import { Auth0QueueWorkerStack } from '../../infra/worker-stack.ts';
 import { loadConfig } from '../../shared/config.ts';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth0-m2m-AbCdEf';
+/** A scheduled job inside the default policy. */
+const BLOCK = { type: 'user.update', userId: 'auth0|svc', changes: { blocked: true } } as const;
 
 /** A bare stack holding the construct; bundling is skipped unless asked for. */
 function synth(props: Partial<Auth0QueueWorkerProps> = {}, bundle = false) {
@@ -240,8 +245,8 @@ describe('Construct: Auth0QueueWorker', () => {
 
   it('puts fixed jobs on the queue with EventBridge Scheduler', () => {
     // Act
-    const job = { type: 'roles.assign', userId: 'auth0|svc', roles: ['nightly'] };
-    const { template, stack, construct } = synth({ schedules: [{ name: 'Nightly', expression: 'cron(0 3 * * ? *)', timeZone: 'Europe/Paris', job }] });
+    const job = { type: 'roles.assign' as const, userId: 'auth0|svc', roles: ['nightly'] };
+    const { template, stack, construct } = synth({ allowedRoles: ['nightly'], schedules: [{ name: 'Nightly', expression: 'cron(0 3 * * ? *)', timeZone: 'Europe/Paris', job }] });
 
     // Assess
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
@@ -283,7 +288,7 @@ describe('Construct: Auth0QueueWorker', () => {
       { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::acme-hr-exports/auth0/users.jsonl.manifest.json']] },
       { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::acme-hr-exports/auth0/users.jsonl.report.json']] },
     ]);
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SyncAborted', Namespace: 'Auth0QueueWorker', AlarmActions: Match.anyValue() });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SyncAborted', Namespace: construct.metricsNamespace, AlarmActions: Match.anyValue() });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SyncRemovalsBlocked' });
     // A run that fails or times out raises its own alarm, on the sync function's Errors
     const errors = Object.values(template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'Errors' } }));
@@ -295,10 +300,70 @@ describe('Construct: Auth0QueueWorker', () => {
     [{ maxReceiveCount: 3 }, /at least 5/],
     [{ fifo: true, maxBatchingWindow: Duration.seconds(5) }, /FIFO/],
     [{ fifo: true, batchSize: 50 }, /at most 10/],
-    [{ schedules: [{ name: 'x', expression: 'every day', job: {} }] }, /rate\(N unit\)/],
-  ])('refuses %o', (props, message) => {
+    [{ schedules: [{ name: 'x', expression: 'every day', job: BLOCK }] }, /schedule x: expression must be rate\(N unit\), cron\(…\) or at\(…\), not "every day"/],
+    [{ schedules: [{ name: 'typo', expression: 'rate(1 day)', job: { type: 'user.update', userId: 'auth0|1', chanegs: { blocked: true } } }] }, /^schedule typo: the job would be dead-lettered on every run \(unknown_field: /],
+    [{ schedules: [{ name: 'admin', expression: 'rate(1 day)', job: { type: 'roles.assign', userId: 'auth0|1', roles: ['admin'] } }] }, /^schedule admin: the job would be dead-lettered on every run \(role_not_allowed: /],
+    [{ schedules: [{ name: 'email', expression: 'rate(1 day)', job: { type: 'user.update', userId: 'auth0|1', changes: { email: 'x@example.com' } } }] }, /^schedule email: the job would be dead-lettered on every run \(field_not_allowed: /],
+    [{ schedules: [{ name: 'a', expression: 'rate(1 day)', job: BLOCK }, { name: 'a', expression: 'rate(2 days)', job: BLOCK }] }, /^schedule name a is used twice$/],
+    [{ alarmEmail: 'ops' }, /^alarmEmail must be an email address, such as ops@example.com \(got "ops"\)$/],
+    [{ alarmEmail: 'ops@example' }, /^alarmEmail must be an email address/],
+    [{ metricsNamespace: 'AWS/Lambda' }, /^metricsNamespace must be 1 to 255 letters/],
+    [{ metricsNamespace: 'a'.repeat(256) }, /^metricsNamespace must be 1 to 255 letters/],
+  ])('refuses %o with one clear message', (props, message) => {
     // Act & Assess
-    expect(() => synth(props)).toThrow(message);
+    expect(() => synth(props as Partial<Auth0QueueWorkerProps>)).toThrow(message);
+  });
+
+  it('takes a ScheduleExpression as well as text, and a job typed by the contract', () => {
+    // Prepare: the compiler refuses a scheduled job outside the contract (the line fails the type check if it compiles)
+    // @ts-expect-error: `chanegs` is no field of a user.update job
+    const typo: ScheduledJob = { name: 'typo', expression: 'rate(1 day)', job: { type: 'user.update', userId: 'auth0|1', chanegs: { blocked: true } } };
+
+    // Act
+    const { template } = synth({ schedules: [{ name: 'Weekly', expression: scheduler.ScheduleExpression.cron({ weekDay: 'MON', hour: '6', minute: '0' }), job: BLOCK }] });
+
+    // Assess
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 6 ? * MON *)' });
+    expect(() => synth({ schedules: [typo] })).toThrow(/unknown_field/);
+  });
+
+  it('gives two deployments in one stack their own metrics namespace, which their alarms and dashboards read', () => {
+    // Prepare
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Two');
+    const first = new Auth0QueueWorker(stack, 'Tenant1', { auth0Domain: 'one.eu.auth0.com', secretArn: SECRET_ARN });
+    const second = new Auth0QueueWorker(stack, 'Tenant2', { auth0Domain: 'two.eu.auth0.com', secretArn: SECRET_ARN, metricsNamespace: 'Acme/Auth0Jobs' });
+
+    // Act
+    const template = Template.fromStack(stack);
+
+    // Assess
+    expect(first.metricsNamespace).toMatch(/^Auth0QueueWorker\/TwoTenant1[0-9A-F]{8}$/);
+    expect(second.metricsNamespace).toBe('Acme/Auth0Jobs');
+    for (const [construct, domain] of [[first, 'one.eu.auth0.com'], [second, 'two.eu.auth0.com']] as const) {
+      template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ AUTH0_DOMAIN: domain, METRICS_NAMESPACE: construct.metricsNamespace }) } });
+    }
+    const alarmNamespaces = JSON.stringify(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarmNamespaces).toContain(`"Namespace":"${first.metricsNamespace}"`);
+    expect(alarmNamespaces).toContain('"Namespace":"Acme/Auth0Jobs"');
+    expect(alarmNamespaces).not.toContain('"Namespace":"Auth0QueueWorker"');
+  });
+});
+
+describe('File: cdk.json', () => {
+  it('sets every feature flag the installed aws-cdk-lib recommends, and the stack synthesizes under them', () => {
+    // Prepare
+    const { context } = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> };
+
+    // Act
+    const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Auth0QueueWorkerStack(app, 'Flags', { worker: readDeploymentContext((key) => app.node.tryGetContext(key)) });
+    const template = Template.fromStack(stack);
+
+    // Assess
+    for (const [flag, value] of Object.entries(cxapi.CURRENTLY_RECOMMENDED_FLAGS)) expect({ flag, value: context[flag] }).toEqual({ flag, value });
+    template.resourceCountIs('AWS::SQS::Queue', 2);
+    template.resourceCountIs('AWS::Lambda::Function', 1);
   });
 });
 
@@ -334,7 +399,7 @@ describe('cdk-nag: AwsSolutionsChecks', () => {
       syncs: [{ name: 'hr', expression: 'cron(0 3 * * ? *)', bucket: 'hr-exports', key: 'users.jsonl', managedRoles: ['support-agent'] }],
       alarmEmail: 'ops@example.com',
       producerRoleArns: ['arn:aws:iam::210987654321:role/crm'],
-      schedules: [{ name: 'Daily', expression: 'rate(1 day)', job: { type: 'roles.assign', userId: 'auth0|x', roles: ['r'] } }],
+      schedules: [{ name: 'Daily', expression: 'rate(1 day)', job: { type: 'roles.assign' as const, userId: 'auth0|x', roles: ['r'] } }],
     }],
   ])('passes with zero errors: %s', (_, props) => {
     // Act
