@@ -14,11 +14,12 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isJobError } from '../shared/errors.ts';
 import { type JobPolicy, parseJob } from '../shared/jobs/parse-job.ts';
 import { DEFAULT_ALLOWED_FIELDS, type Job, USER_FIELDS, type UserField } from '../shared/jobs/schema.ts';
-import { type SyncDefinition, validateSyncDefinition } from '../shared/sync/run-sync.ts';
+import { type SyncDefinition, validateSyncDefinition } from '../shared/sync/definition.ts';
 import { BUNDLE_OPTIONS, FUNCTION_ENTRIES } from './bundling.ts';
 
 /** A job put on the queue on a schedule (EventBridge Scheduler). */
@@ -128,6 +129,15 @@ export interface Auth0QueueWorkerProps {
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /**
+ * The directory of a function's prebuilt bundle (`functions/{name}/index.mjs` beside the compiled construct in
+ * the package), or undefined in a checkout, where the construct bundles from source.
+ */
+function prebuiltBundle(name: keyof typeof FUNCTION_ENTRIES): string | undefined {
+  const dir = fileURLToPath(new URL(`../functions/${name}/`, import.meta.url));
+  return existsSync(`${dir}index.mjs`) ? dir : undefined;
+}
+
+/**
  * The whole product as one construct: the jobs queue and its dead-letter queue, the worker function with
  * its SQS event source, the client secret, alarms and a dashboard, and optional schedules. Use it in your
  * own CDK app, or deploy it with this repository's stack (`npx cdk deploy`).
@@ -139,11 +149,11 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 export class Auth0QueueWorker extends Construct {
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
-  readonly worker: nodejs.NodejsFunction;
+  readonly worker: lambda.Function;
   readonly secret: secretsmanager.ISecret;
   readonly alarms: cloudwatch.Alarm[];
   readonly alarmTopic: sns.Topic | undefined;
-  readonly syncFunction: nodejs.NodejsFunction | undefined;
+  readonly syncFunction: lambda.Function | undefined;
   /** The namespace the functions publish their metrics to (see {@link Auth0QueueWorkerProps.metricsNamespace}). */
   readonly metricsNamespace: string;
 
@@ -248,13 +258,11 @@ export class Auth0QueueWorker extends Construct {
    * A Node 24 arm64 function bundled with the local build's options (infra/bundling.ts), so what is tested
    * locally is what deploys; with its own log group and its own role (no AWS managed policy).
    */
-  private createFunction(id: string, entry: keyof typeof FUNCTION_ENTRIES, props: Auth0QueueWorkerProps, timeout: Duration, memorySize: number, environment: Record<string, string>) {
+  private createFunction(id: string, entry: keyof typeof FUNCTION_ENTRIES, props: Auth0QueueWorkerProps, timeout: Duration, memorySize: number, environment: Record<string, string>): lambda.Function {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.RETAIN });
     const role = new iam.Role(this, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     logGroup.grantWrite(role);
-    return new nodejs.NodejsFunction(this, id, {
-      entry: `${root}${FUNCTION_ENTRIES[entry]}`,
-      handler: 'handler',
+    const common = {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       timeout,
@@ -263,6 +271,23 @@ export class Auth0QueueWorker extends Construct {
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       applicationLogLevelV2: props.logLevel ?? lambda.ApplicationLogLevel.INFO,
+      environment: {
+        AUTH0_DOMAIN: props.auth0Domain,
+        ...(props.auth0Audience === undefined ? {} : { AUTH0_AUDIENCE: props.auth0Audience }),
+        AUTH0_SECRET_ID: this.secret.secretArn,
+        METRICS_NAMESPACE: this.metricsNamespace,
+        NODE_OPTIONS: '--enable-source-maps',
+        ...environment,
+      },
+    };
+    // Installed from the package, the construct deploys the bundles built when the package was: a consumer's
+    // synth needs neither esbuild nor this repository's lock file.
+    const prebuilt = prebuiltBundle(entry);
+    if (prebuilt !== undefined) return new lambda.Function(this, id, { ...common, handler: 'index.handler', code: lambda.Code.fromAsset(prebuilt) });
+    return new nodejs.NodejsFunction(this, id, {
+      ...common,
+      entry: `${root}${FUNCTION_ENTRIES[entry]}`,
+      handler: 'handler',
       depsLockFilePath: `${root}package-lock.json`,
       projectRoot: root,
       bundling: {
@@ -275,19 +300,11 @@ export class Auth0QueueWorker extends Construct {
         externalModules: [],
         forceDockerBundling: false,
       },
-      environment: {
-        AUTH0_DOMAIN: props.auth0Domain,
-        ...(props.auth0Audience === undefined ? {} : { AUTH0_AUDIENCE: props.auth0Audience }),
-        AUTH0_SECRET_ID: this.secret.secretArn,
-        METRICS_NAMESPACE: this.metricsNamespace,
-        NODE_OPTIONS: '--enable-source-maps',
-        ...environment,
-      },
     });
   }
 
   /** The sync function, its schedules, its exact S3 grants, and alarms for aborted runs and withheld removals. */
-  private createSync(props: Auth0QueueWorkerProps, syncs: readonly ScheduledSync[]): nodejs.NodejsFunction {
+  private createSync(props: Auth0QueueWorkerProps, syncs: readonly ScheduledSync[]): lambda.Function {
     const fn = this.createFunction('Sync', 'sync', props, Duration.minutes(15), 1024, { JOBS_QUEUE_URL: this.queue.queueUrl });
     // The schedules' own role, so that its one finding can be acknowledged on it alone.
     const invokeRole = new iam.Role(this, 'SyncScheduleRole', { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com') });

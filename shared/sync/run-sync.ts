@@ -6,33 +6,10 @@ import { PermanentError } from '../errors.ts';
 import { sendJobs } from '../producer/send-jobs.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { type SyncDefinition, validateSyncDefinition } from './definition.ts';
 import { type DesiredUser, parseDesiredState } from './desired-state.ts';
 import { type ManagedRole, type Manifest, type ManifestEntry, type RoleMember, type SyncJob, planSync } from './plan-sync.ts';
 import { createReadPacer, readRoleMembers } from './read-members.ts';
-
-/** A sync definition: the input of a schedule. */
-export interface SyncDefinition {
-  /** Names the sync in job ids, reports and logs. */
-  readonly name: string;
-  /** The desired-state file (JSON Lines). Its manifest and report are written next to it. */
-  readonly source: { readonly bucket: string; readonly key: string };
-  /** Role ids or names the sync manages; no other role is ever touched. */
-  readonly managedRoles: readonly string[];
-  /** Default false: a sync only adds until told it may remove. */
-  readonly allowRemovals?: boolean;
-  /** Default 0.1: most of a role's members one run may remove. */
-  readonly maxRemovalShare?: number;
-  /** Default 1,000: most removals from one role in one run. */
-  readonly maxRemovals?: number;
-  /** Default 0.01: above this share of invalid lines the run aborts. */
-  readonly maxInvalidShare?: number;
-  /** Default 0.5: most of the tenant's rate-limit bucket the sync's reads may use. */
-  readonly readShare?: number;
-  /** Default 100 MB: a larger desired-state file aborts the run unread. */
-  readonly maxSourceBytes?: number;
-  /** Compute and report the plan; enqueue nothing, write no manifest. */
-  readonly dryRun?: boolean;
-}
 
 /** What a run did; written to S3 next to the source, logged, and published as metrics. */
 export interface SyncReport {
@@ -73,6 +50,8 @@ export interface SyncDeps {
 }
 
 /** Most skipped lines named in a report. */
+export { type SyncDefinition, validateSyncDefinition } from './definition.ts';
+
 const REPORTED_LINES = 100;
 
 /**
@@ -271,30 +250,3 @@ function isManifestEntry(value: unknown): value is ManifestEntry {
   return typeof entry === 'object' && entry !== null && typeof entry.hash === 'string' && typeof entry.sentAt === 'number' && Array.isArray(entry.keys) && entry.keys.every((key) => typeof key === 'string');
 }
 
-/**
- * Checks a sync definition's types and ranges: a string where a boolean belongs (`"false"`, as JSON in
- * `cdk.json` is often written) would otherwise read as true, and a number that is not one would disable a limit.
- *
- * @throws {PermanentError} `invalid_sync_definition`, naming every problem.
- */
-export function validateSyncDefinition(definition: SyncDefinition): void {
-  const problems: string[] = [];
-  const value = definition as unknown as Record<string, unknown>;
-  if (typeof definition.name !== 'string' || !/^[\w.-]{1,40}$/.test(definition.name)) problems.push('name must be 1 to 40 letters, digits, ".", "_" or "-"');
-  if (typeof definition.source?.bucket !== 'string' || typeof definition.source.key !== 'string') problems.push('source must be {"bucket","key"}');
-  if (!Array.isArray(definition.managedRoles) || definition.managedRoles.length === 0 || !definition.managedRoles.every((role) => typeof role === 'string' && role !== '')) {
-    problems.push('managedRoles must list at least one role id or name');
-  }
-  for (const field of ['allowRemovals', 'dryRun'] as const) {
-    if (value[field] !== undefined && typeof value[field] !== 'boolean') problems.push(`${field} must be true or false (a JSON boolean, not a string)`);
-  }
-  for (const field of ['maxRemovalShare', 'maxInvalidShare', 'readShare'] as const) {
-    const share = value[field];
-    if (share !== undefined && !(typeof share === 'number' && share >= 0 && share <= 1)) problems.push(`${field} must be a number from 0 to 1`);
-  }
-  for (const field of ['maxRemovals', 'maxSourceBytes'] as const) {
-    const count = value[field];
-    if (count !== undefined && !(typeof count === 'number' && Number.isSafeInteger(count) && count >= 0)) problems.push(`${field} must be a whole number, 0 or more`);
-  }
-  if (problems.length > 0) throw new PermanentError('invalid_sync_definition', `invalid sync definition: ${problems.join('; ')}`);
-}
