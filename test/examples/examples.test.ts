@@ -1,0 +1,166 @@
+/**
+ * The package as its users get it: `npm pack`, then each example (examples/cdk-app, examples/producer)
+ * installs the tarball into a directory of its own, type-checks with its own default tsconfig, and runs under
+ * the system's Node (20 on a fresh machine), not this repository's.
+ */
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalStack, queueDepth } from '../../local/stack.ts';
+import { rolesOf } from '../../local/tenant/state.ts';
+import { createRandom, seedTenant } from '../../local/workload.ts';
+import { startTestStack } from '../helpers/suite-logs.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+/** PATH without this repository's node_modules/.bin, so `node` is the system's, as for a consumer. */
+const systemPath = (process.env['PATH'] ?? '').split(':').filter((entry) => !entry.includes('node_modules')).join(':');
+
+interface Run {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command to its end; `env` adds to a consumer's environment (the system PATH, HOME for npm's cache). */
+const run = (command: string, args: readonly string[], cwd: string, env: Record<string, string> = {}) =>
+  new Promise<Run>((resolve, reject) => {
+    const child = spawn(command, [...args], { cwd, env: { PATH: systemPath, HOME: process.env['HOME'] ?? '', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+
+const ok = (what: string, result: Run) => {
+  if (result.status !== 0) throw new Error(`${what} exited with ${result.status}:\n${result.stdout}\n${result.stderr}`);
+  return result;
+};
+
+/** The versions this repository installed, so that the examples install from npm's cache. */
+const installed = (name: string) => (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+
+describe('Examples, installed from the packed tarball', () => {
+  let work: string;
+  let tarball: string;
+  let nodeVersion: string;
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'examples-'));
+    // npm pack runs prepack (npm run build:package): lib/ with the compiled entry points and the function bundles.
+    const packed = ok('npm pack', await run('npm', ['pack', '--pack-destination', work, '--json'], root, { PATH: process.env['PATH'] ?? '' }));
+    const [pack] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string }>;
+    tarball = join(work, pack?.filename ?? 'auth0-queue-worker.tgz');
+    nodeVersion = ok('node --version', await run('node', ['--version'], work)).stdout.trim();
+  }, 240_000);
+
+  afterAll(() => {
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  });
+
+  /** Copies an example, installs the tarball and its dependencies, and compiles it. */
+  const prepare = async (name: string, dependencies: string[]) => {
+    const dir = join(work, name);
+    cpSync(join(root, 'examples', name), dir, { recursive: true });
+    ok(`npm install (${name})`, await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...dependencies.map((dependency) => `${dependency}@${installed(dependency)}`)], dir));
+    ok(`tsc (${name})`, await run('npx', ['tsc', '-p', '.'], dir));
+    return dir;
+  };
+
+  it('holds the compiled entry points, declarations and function bundles, and no sources, tests or local stack', async () => {
+    // Act
+    const listing = ok('tar', await run('tar', ['tzf', tarball], work)).stdout.split('\n').filter(Boolean).map((path) => path.replace(/^package\//, ''));
+
+    // Assess
+    expect(listing).toEqual(expect.arrayContaining(['package.json', 'README.md', 'lib/infra/index.js', 'lib/infra/index.d.ts', 'lib/shared/jobs/contract.js', 'lib/shared/producer/index.d.ts', 'lib/functions/worker/index.mjs', 'lib/functions/sync/index.mjs', 'shared/jobs/job.schema.json', 'shared/cli/bin.js']));
+    expect(listing.filter((path) => path.endsWith('.ts') && !path.endsWith('.d.ts'))).toEqual([]);
+    expect(listing.filter((path) => /^(test|local|examples|functions|infra)\//.test(path))).toEqual([]);
+  });
+
+  it('installed alone, imports each entry point and runs its command line on the system Node: no undeclared dependency', async () => {
+    // Prepare: nothing but the tarball (aws-cdk-lib and constructs are peers, for the cdk entry point only)
+    const dir = join(work, 'alone');
+    mkdirSync(dir);
+    ok('npm init', await run('npm', ['init', '-y'], dir));
+    ok('npm install', await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], dir));
+
+    // Act
+    const script = "for (const entry of ['contract', 'producer']) { const m = await import(`auth0-queue-worker/${entry}`); console.log(entry, Object.keys(m).sort().join(' ')); }";
+    const imported = await run('node', ['--input-type=module', '-e', script], dir);
+    const help = await run('npx', ['auth0-queue-worker', 'doctor', '--help'], dir);
+    const cdk = await run('node', ['--input-type=module', '-e', "await import('auth0-queue-worker/cdk')"], dir);
+
+    // Assess
+    expect(imported.stderr).toBe('');
+    expect(imported.stdout).toBe('contract DEFAULT_ALLOWED_FIELDS JOB_TYPES MAX_JOB_BYTES MAX_ROLES_PER_JOB USER_FIELDS createJobJsonSchema validateJob\nproducer deduplicationIdFor messageGroupFor sendJobs\n');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('Usage: auth0-queue-worker doctor --stack NAME');
+    // Without its peers the construct says which package is missing, and nothing else is
+    expect(cdk.status).not.toBe(0);
+    expect(cdk.stderr).toContain("Cannot find package 'aws-cdk-lib'");
+  }, 240_000);
+
+  it('the CDK app synthesizes both deployments with its own settings, offline, on the system Node', async () => {
+    // Prepare
+    const dir = await prepare('cdk-app', ['aws-cdk-lib', 'constructs', 'typescript', '@types/node']);
+
+    // Act
+    const synth = ok('node dist/app.js', await run('node', ['dist/app.js'], dir, { CDK_OUTDIR: join(dir, 'cdk.out') }));
+
+    // Assess
+    expect(Number(/^v(\d+)\./.exec(nodeVersion)?.[1])).toBeGreaterThanOrEqual(20);
+    const template = JSON.parse(readFileSync(join(dir, 'cdk.out', 'AcmeAuth0Jobs.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+    const resources = Object.values(template.Resources);
+    const functions = resources.filter((resource) => resource.Type === 'AWS::Lambda::Function').map((resource) => resource.Properties as { Environment: { Variables: Record<string, string> }; Runtime: string });
+    expect(functions.map((fn) => fn.Environment.Variables['AUTH0_DOMAIN']).sort()).toEqual(['acme.eu.auth0.com', 'acme.us.auth0.com']);
+    expect(functions.find((fn) => fn.Environment.Variables['AUTH0_DOMAIN'] === 'acme.eu.auth0.com')?.Environment.Variables).toMatchObject({ ALLOWED_ROLES: 'support-agent,billing-admin', ALLOWED_FIELDS: 'blocked,user_metadata,app_metadata', MAX_CONCURRENCY: '4' });
+    const namespaces = functions.map((fn) => fn.Environment.Variables['METRICS_NAMESPACE']);
+    expect(new Set(namespaces).size).toBe(2);
+    expect(synth.stdout).toContain(`metrics: ${namespaces[0]}, ${namespaces[1]}`);
+    expect(resources.filter((resource) => resource.Type === 'AWS::SQS::Queue')).toHaveLength(4);
+    expect(resources.filter((resource) => resource.Type === 'AWS::SNS::Subscription').map((resource) => resource.Properties['Endpoint'])).toEqual(['identity-oncall@acme.example', 'identity-oncall@acme.example']);
+    expect(resources.filter((resource) => resource.Type === 'AWS::Scheduler::Schedule').map((resource) => resource.Properties['ScheduleExpression'])).toEqual(['cron(30 2 * * ? *)']);
+    // The worker deployed is the bundle built into the package, staged as the asset
+    const asset = readdirSync(join(dir, 'cdk.out')).find((name) => name.startsWith('asset.'));
+    expect(readdirSync(join(dir, 'cdk.out', asset ?? ''))).toContain('index.mjs');
+  }, 300_000);
+
+  describe('the producer', () => {
+    let stack: LocalStack;
+
+    beforeAll(async () => {
+      stack = await startTestStack({ build: false, rateLimit: { burst: 50, perSecond: 50 } });
+    });
+
+    afterAll(async () => {
+      await stack?.stop();
+    });
+
+    it('validates and sends its jobs on the system Node, and the worker applies them on the local stack', async () => {
+      // Prepare
+      const dir = await prepare('producer', ['@aws-sdk/client-sqs', 'typescript', '@types/node']);
+      const { users, roles } = seedTenant(stack.tenant.state, { users: 3, roles: 2, random: createRandom(9) });
+      const [ada, bob] = users;
+      const [role] = roles;
+      const env = { ...stack.workerEnv, JOBS_QUEUE_URL: stack.jobs.url };
+
+      // Act
+      const sent = await run('node', ['dist/send-jobs.js', ada?.user_id ?? '', bob?.email ?? '', role?.name ?? ''], dir, env);
+      const worker = stack.startWorker({ maxConcurrency: 2 });
+      for (let waited = 0; waited < 30_000 && (await queueDepth(stack)) > 0; waited += 200) await new Promise((resolve) => setTimeout(resolve, 200));
+      await worker.stop();
+
+      // Assess
+      expect(sent.status).toBe(0);
+      expect(sent.stderr).toContain('not sending the draft: invalid_roles');
+      expect(JSON.parse(sent.stdout)).toMatchObject({ sent: [expect.stringMatching(/^block-/), expect.any(String), expect.any(String)], invalid: [], failed: [] });
+      expect(stack.tenant.state.users.get(ada?.user_id ?? '')?.blocked).toBe(true);
+      expect(stack.tenant.state.users.get(bob?.user_id ?? '')?.user_metadata['locale']).toBe('fr');
+      expect(rolesOf(stack.tenant.state, ada?.user_id ?? '').map((held) => held.id)).toContain(role?.id);
+    }, 300_000);
+  });
+});
