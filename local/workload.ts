@@ -4,8 +4,8 @@
  * they commute (no two touch the same metadata key or the same user-role pair), so the expected end state
  * holds in any delivery order, as a standard queue may deliver.
  */
-import type { TenantRole, TenantState, TenantUser } from './tenant/state.ts';
-import { addRole, addUser, rolesOf } from './tenant/state.ts';
+import type { TenantOrganization, TenantRole, TenantState, TenantUser } from './tenant/state.ts';
+import { addOrganization, addRole, addUser, rolesOf } from './tenant/state.ts';
 
 /** A deterministic random source, so a run can be repeated with `--seed`. */
 export function createRandom(seed: number): () => number {
@@ -23,7 +23,7 @@ const ROLE_NAMES = ['support-agent', 'billing-admin', 'sales', 'marketing', 'eng
 export const CONNECTION = 'Username-Password-Authentication';
 
 /** Seeds users and roles, each user holding one or two roles. */
-export function seedTenant(state: TenantState, options: { users: number; roles: number; random: () => number }) {
+export function seedTenant(state: TenantState, options: { users: number; roles: number; organizations?: number; random: () => number }) {
   const roles: TenantRole[] = [];
   for (let n = 0; n < options.roles; n++) roles.push(addRole(state, { name: ROLE_NAMES[n] ?? `role-${n}`, description: 'demo role' }));
   const users: TenantUser[] = [];
@@ -35,7 +35,10 @@ export function seedTenant(state: TenantState, options: { users: number; roles: 
       if (role !== undefined) state.members.get(role.id)?.add(user.user_id);
     }
   }
-  return { users, roles };
+  // Organizations come last and draw no random numbers, so a seed's users and roles stay what they were.
+  const organizations: TenantOrganization[] = [];
+  for (let n = 0; n < (options.organizations ?? 0); n++) organizations.push(addOrganization(state, { name: `org-${String(n + 1).padStart(3, '0')}`, display_name: `Customer ${n + 1}` }));
+  return { users, roles, organizations };
 }
 
 /** One job to enqueue. */

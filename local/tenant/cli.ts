@@ -20,6 +20,7 @@ worker uses, Auth0's error bodies and rate-limit headers.
   --client-secret S    its secret (default: a random one, printed)
   --users N            users to seed, 0 to 100000 (default 0)
   --roles N            roles to seed, 0 to 1000 (default 0)
+  --organizations N    organizations to seed (org-001, …), 0 to 1000 (default 0)
   --help               this text
 `;
 
@@ -31,6 +32,7 @@ const values = readScriptArgs(
     'client-secret': { type: 'string' },
     users: { type: 'string', default: '0' },
     roles: { type: 'string', default: '0' },
+    organizations: { type: 'string', default: '0' },
   },
   HELP,
 );
@@ -38,6 +40,7 @@ const values = readScriptArgs(
 const port = wholeNumber('port', values.port, 0, 65_535);
 const users = wholeNumber('users', values.users, 0, 100_000);
 const roles = wholeNumber('roles', values.roles, 0, 1_000);
+const organizations = wholeNumber('organizations', values.organizations, 0, 1_000);
 let rateLimit;
 try {
   rateLimit = parseRateLimit(values.rate);
@@ -55,7 +58,7 @@ try {
   if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') usageError(`port ${port} is in use: pick another with --port, or --port 0 for any free one`);
   throw error;
 }
-if (users > 0 || roles > 0) seedTenant(tenant.state, { users, roles, random: createRandom(1) });
+if (users > 0 || roles > 0 || organizations > 0) seedTenant(tenant.state, { users, roles, organizations, random: createRandom(1) });
 process.stdout.write(
   [
     `Auth0 tenant emulator listening on ${tenant.origin}`,
@@ -64,7 +67,7 @@ process.stdout.write(
     `  client secret: ${clientSecret}`,
     `  audience:      ${tenant.audience}`,
     `  JWKS:          ${tenant.origin}/.well-known/jwks.json`,
-    users > 0 || roles > 0 ? `  seeded:        ${users} users, ${roles} roles` : '',
+    users > 0 || roles > 0 || organizations > 0 ? `  seeded:        ${users} users, ${roles} roles, ${organizations} organizations` : '',
     'Press Ctrl+C to stop.',
     '',
   ]

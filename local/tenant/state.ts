@@ -32,16 +32,51 @@ export interface TenantRole {
   description: string;
 }
 
+/** An organization as the emulator stores it. */
+export interface TenantOrganization {
+  id: string;
+  name: string;
+  display_name?: string;
+}
+
 /** Everything in one emulated tenant. */
 export interface TenantState {
   readonly users: Map<string, TenantUser>;
   readonly roles: Map<string, TenantRole>;
-  /** Role id → ids of the users holding it, in assignment order. */
+  /** Role id → ids of the users holding it tenant-wide, in assignment order. */
   readonly members: Map<string, Set<string>>;
+  readonly organizations: Map<string, TenantOrganization>;
+  /**
+   * Organization id → member user id → ids of the roles the member holds in that organization: separate from
+   * the tenant-wide roles above, as in Auth0.
+   */
+  readonly organizationMembers: Map<string, Map<string, Set<string>>>;
 }
 
 export function createState(): TenantState {
-  return { users: new Map(), roles: new Map(), members: new Map() };
+  return { users: new Map(), roles: new Map(), members: new Map(), organizations: new Map(), organizationMembers: new Map() };
+}
+
+/** Auth0's rule for an organization name: 1 to 50 of lower-case letters, digits, `-` and `_`. */
+export const ORGANIZATION_NAME = /^[a-z0-9_-]{1,50}$/;
+
+/** A new organization, as `POST /api/v2/organizations` creates it. */
+export function addOrganization(state: TenantState, input: { name: string; display_name?: string; id?: string }): TenantOrganization {
+  const organization: TenantOrganization = { id: input.id ?? `org_${alnum(16)}`, name: input.name, ...(input.display_name === undefined ? {} : { display_name: input.display_name }) };
+  state.organizations.set(organization.id, organization);
+  state.organizationMembers.set(organization.id, new Map());
+  return organization;
+}
+
+/** The organizations a user is a member of. */
+export function organizationsOf(state: TenantState, userId: string): TenantOrganization[] {
+  return [...state.organizations.values()].filter((organization) => state.organizationMembers.get(organization.id)?.has(userId));
+}
+
+/** The roles a member holds in one organization (none when not a member). */
+export function organizationRolesOf(state: TenantState, organizationId: string, userId: string): TenantRole[] {
+  const held = state.organizationMembers.get(organizationId)?.get(userId) ?? new Set<string>();
+  return [...held].map((id) => state.roles.get(id)).filter((role) => role !== undefined);
 }
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
@@ -103,6 +138,7 @@ export function rolesOf(state: TenantState, userId: string): TenantRole[] {
 export function deleteUser(state: TenantState, userId: string): void {
   state.users.delete(userId);
   for (const members of state.members.values()) members.delete(userId);
+  for (const members of state.organizationMembers.values()) members.delete(userId);
 }
 
 /** A user as Management API answers show it. */

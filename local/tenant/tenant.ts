@@ -12,12 +12,16 @@ import { type CryptoKey, type JWK, SignJWT, errors as joseErrors, exportJWK, gen
 import { type OasOperation, describeSchemaError, loadOperations } from './oas.ts';
 import { RATE_LIMIT_PRESETS, type RateLimitSpec, TOKEN_RATE_LIMIT, type TokenBucket, createTokenBucket } from './rate-limit.ts';
 import {
+  ORGANIZATION_NAME,
   type TenantState,
   type TenantUser,
+  addOrganization,
   addRole,
   addUser,
   createState,
   deleteUser,
+  organizationRolesOf,
+  organizationsOf,
   patchUser,
   rolesOf,
   toUserBody,
@@ -57,6 +61,11 @@ export interface TenantOptions {
   readonly tokenLifetimeSeconds?: number;
   /** Send `Retry-After` on 429s (some Auth0 answers do). Default false, so clients must read the bucket headers. */
   readonly retryAfter?: boolean;
+  /**
+   * Most roles one member may hold in one organization; one more answers 409 "No more roles can be assigned
+   * to this organization member". Default: no limit.
+   */
+  readonly organizationMemberRoleLimit?: number;
   readonly clients?: ReadonlyArray<{ clientId: string; clientSecret: string; scopes: readonly string[] }>;
   readonly faults?: Partial<TenantFaults>;
   readonly now?: () => number;
@@ -92,6 +101,8 @@ export interface Tenant {
 export const ALL_SCOPES = [
   'read:users', 'update:users', 'delete:users', 'create:users', 'update:users_app_metadata',
   'read:roles', 'create:roles', 'update:roles', 'delete:roles', 'read:role_members', 'create:role_members', 'delete:role_members',
+  'read:organizations', 'create:organizations', 'delete:organizations', 'read:organization_members', 'create:organization_members',
+  'delete:organization_members', 'read:organization_member_roles', 'create:organization_member_roles', 'delete:organization_member_roles',
 ] as const;
 
 /** Bodies over this many bytes get 413, as on every Auth0 endpoint. */
@@ -107,6 +118,7 @@ const error = (status: number, errorName: string, message: string, errorCode?: s
 const badRequest = (message: string, errorCode = 'invalid_body') => error(400, 'Bad Request', message, errorCode);
 const noUser = () => error(404, 'Not Found', 'The user does not exist.', 'inexistent_user');
 const noRole = () => error(404, 'Not Found', 'The role does not exist.', 'inexistent_role');
+const noOrganization = () => error(404, 'Not Found', 'No organization found by that id or name');
 
 /**
  * Starts a tenant on loopback.
@@ -143,6 +155,9 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
 
   // ---- Management API handlers, keyed by the OpenAPI operation ----
   const findUser = (id: string | undefined) => (id === undefined ? undefined : state.users.get(id));
+  const findOrganization = (id: string | undefined) => (id === undefined ? undefined : state.organizations.get(id));
+  /** The emulator's answer for member roles of a user who is not a member (the worker checks membership first). */
+  const noMember = () => error(404, 'Not Found', 'The user is not a member of this organization.');
   const handlers: Record<string, Handler> = {
     'GET /users/{id}': ({ params }) => {
       const user = findUser(params[0]);
@@ -214,6 +229,86 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
       const users = [...members].map((id) => state.users.get(id)).filter((user) => user !== undefined).map(toRoleUser);
       if (query.has('from') || query.has('take')) return checkpointPage(users, query);
       return offsetPage(users, query, 'users');
+    },
+    'POST /organizations': ({ body }) => {
+      const name = String(body['name']);
+      if (!ORGANIZATION_NAME.test(name)) return badRequest(`Payload validation error: 'Object didn't pass validation for format organization-name: ${name}' on property name (The name of this organization).`);
+      if ([...state.organizations.values()].some((organization) => organization.name === name)) return error(409, 'Conflict', 'An organization with this name already exists.');
+      const organization = addOrganization(state, { name, ...(typeof body['display_name'] === 'string' ? { display_name: body['display_name'] } : {}) });
+      return { status: 201, body: organization };
+    },
+    'GET /organizations': ({ query }) => offsetPage([...state.organizations.values()], query, 'organizations'),
+    'GET /organizations/{id}': ({ params }) => {
+      const organization = findOrganization(params[0]);
+      return organization === undefined ? noOrganization() : { status: 200, body: organization };
+    },
+    'GET /organizations/name/{name}': ({ params }) => {
+      const name = params[0] ?? '';
+      const organization = [...state.organizations.values()].find((candidate) => candidate.name === name);
+      return organization === undefined ? noOrganization() : { status: 200, body: organization };
+    },
+    'DELETE /organizations/{id}': ({ params }) => {
+      const organization = findOrganization(params[0]);
+      if (organization === undefined) return noOrganization();
+      state.organizations.delete(organization.id);
+      state.organizationMembers.delete(organization.id);
+      return { status: 204 };
+    },
+    'GET /organizations/{id}/members': ({ params, query }) => {
+      const members = params[0] === undefined ? undefined : state.organizationMembers.get(params[0]);
+      if (members === undefined) return noOrganization();
+      const list = [...members.keys()].map((id) => state.users.get(id)).filter((user) => user !== undefined).map((user) => ({ user_id: user.user_id, email: user.email, ...(user.name === undefined ? {} : { name: user.name }), ...(user.picture === undefined ? {} : { picture: user.picture }) }));
+      if (query.has('from') || query.has('take')) return checkpointPage(list, query, 'members');
+      return offsetPage(list, query, 'members');
+    },
+    'POST /organizations/{id}/members': ({ params, body }) => {
+      const members = params[0] === undefined ? undefined : state.organizationMembers.get(params[0]);
+      if (members === undefined) return noOrganization();
+      const ids = body['members'] as string[];
+      if (ids.some((id) => !state.users.has(id))) return noUser();
+      // Adding an existing member keeps its roles.
+      for (const id of ids) if (!members.has(id)) members.set(id, new Set());
+      return { status: 204 };
+    },
+    'DELETE /organizations/{id}/members': ({ params, body }) => {
+      const members = params[0] === undefined ? undefined : state.organizationMembers.get(params[0]);
+      if (members === undefined) return noOrganization();
+      // Removing a member removes its roles in the organization; an id that is not a member is ignored.
+      for (const id of body['members'] as string[]) members.delete(id);
+      return { status: 204 };
+    },
+    'GET /organizations/{id}/members/{user_id}/roles': ({ params, query }) => {
+      const members = params[0] === undefined ? undefined : state.organizationMembers.get(params[0]);
+      if (members === undefined) return noOrganization();
+      const userId = params[1] ?? '';
+      if (!members.has(userId)) return noMember();
+      return offsetPage(organizationRolesOf(state, params[0] ?? '', userId), query, 'roles');
+    },
+    'POST /organizations/{id}/members/{user_id}/roles': ({ params, body }) => {
+      const members = params[0] === undefined ? undefined : state.organizationMembers.get(params[0]);
+      if (members === undefined) return noOrganization();
+      const held = members.get(params[1] ?? '');
+      if (held === undefined) return noMember();
+      const ids = body['roles'] as string[];
+      if (ids.some((id) => !state.roles.has(id))) return noRole();
+      const after = new Set([...held, ...ids]);
+      if (options.organizationMemberRoleLimit !== undefined && after.size > options.organizationMemberRoleLimit) {
+        return error(409, 'Conflict', 'No more roles can be assigned to this organization member');
+      }
+      for (const id of ids) held.add(id);
+      return { status: 204 };
+    },
+    'DELETE /organizations/{id}/members/{user_id}/roles': ({ params, body }) => {
+      const members = params[0] === undefined ? undefined : state.organizationMembers.get(params[0]);
+      if (members === undefined) return noOrganization();
+      const held = members.get(params[1] ?? '');
+      for (const id of body['roles'] as string[]) held?.delete(id);
+      return { status: 204 };
+    },
+    'GET /users/{id}/organizations': ({ params, query }) => {
+      const user = findUser(params[0]);
+      if (user === undefined) return noUser();
+      return offsetPage(organizationsOf(state, user.user_id), query, 'organizations');
     },
     'POST /roles/{id}/users': ({ params, body }) => {
       const members = params[0] === undefined ? undefined : state.members.get(params[0]);
@@ -455,7 +550,7 @@ function offsetPage<T>(items: readonly T[], query: URLSearchParams, key: string)
 }
 
 /** `from`/`take` checkpoint paging: an opaque forward-only cursor. */
-function checkpointPage(users: ReadonlyArray<{ user_id: string }>, query: URLSearchParams): Answer {
+function checkpointPage(users: ReadonlyArray<{ user_id: string }>, query: URLSearchParams, key = 'users'): Answer {
   const take = Number(query.get('take') ?? 50);
   const from = query.get('from');
   let start = 0;
@@ -465,7 +560,7 @@ function checkpointPage(users: ReadonlyArray<{ user_id: string }>, query: URLSea
   }
   const slice = users.slice(start, start + take);
   const nextIndex = start + slice.length;
-  return { status: 200, body: { users: slice, ...(nextIndex < users.length ? { next: Buffer.from(String(nextIndex)).toString('base64url') } : {}) } };
+  return { status: 200, body: { [key]: slice, ...(nextIndex < users.length ? { next: Buffer.from(String(nextIndex)).toString('base64url') } : {}) } };
 }
 
 function toRoleUser(user: TenantUser) {

@@ -23,7 +23,7 @@ const run = (script: keyof typeof SCRIPTS, args: string[]) =>
 describe('The local scripts', () => {
   it.each([
     ['start', ['--jobs', '--rate', '--burst', '--concurrency', '--job-concurrency', '--batch-size', '--fifo', '--faults', '--interactive', '--users', '--seed', '--timeout', '--help']],
-    ['tenant', ['--port', '--rate', '--client-id', '--client-secret', '--users', '--roles', '--help']],
+    ['tenant', ['--port', '--rate', '--client-id', '--client-secret', '--users', '--roles', '--organizations', '--help']],
     ['sync', ['--users', '--managed', '--file', '--dry-run', '--unchanged', '--no-apply', '--help']],
   ] as const)('%s --help lists every flag, and its default', async (script, flags) => {
     // Act

@@ -132,4 +132,68 @@ describe('Emulator: the official auth0 SDK against startTenant()', () => {
     // Assess
     expect(page.data.map((role) => role.name).sort()).toEqual(['Support-Agent', 'senior-support-agent']);
   });
+
+  it('manages organizations, their members and member roles (separate from tenant-wide roles), with Auth0 errors', async () => {
+    // Prepare
+    const user = await management.users.create({ connection: 'db', email: 'b2b-member@example.com', password: 'a-Long-passw0rd' });
+    const userId = user.user_id ?? '';
+    const role = await management.roles.create({ name: 'org-admin' });
+    const roleId = role.id ?? '';
+
+    // Act
+    const created = await management.organizations.create({ name: 'acme-corp', display_name: 'Acme Corp' });
+    const byName = await management.organizations.getByName('acme-corp');
+    const byId = await management.organizations.get(created.id ?? '');
+    await management.organizations.members.create(created.id ?? '', { members: [userId] });
+    await management.organizations.members.create(created.id ?? '', { members: [userId] });
+    await management.organizations.members.roles.assign(created.id ?? '', userId, { roles: [roleId] });
+    const members = await management.organizations.members.list(created.id ?? '', {});
+    const memberRoles = await management.organizations.members.roles.list(created.id ?? '', userId, {});
+    const tenantWide = await management.users.roles.list(userId, {});
+    const organizationsOfUser = await management.users.organizations.list(userId, {});
+    await management.organizations.members.roles.delete(created.id ?? '', userId, { roles: [roleId] });
+    const rolesAfterRemoval = await management.organizations.members.roles.list(created.id ?? '', userId, {});
+    await management.organizations.members.delete(created.id ?? '', { members: [userId] });
+    const membersAfterRemoval = await management.organizations.members.list(created.id ?? '', {});
+    const unknown = await management.organizations.getByName('no-such-org').catch((caught: unknown) => caught);
+    const duplicate = await management.organizations.create({ name: 'acme-corp' }).catch((caught: unknown) => caught);
+    const badName = await management.organizations.create({ name: 'Acme Corp' }).catch((caught: unknown) => caught);
+    const emptyRoles = await management.organizations.members.roles.assign(created.id ?? '', userId, { roles: [] }).catch((caught: unknown) => caught);
+
+    // Assess
+    expect(created).toMatchObject({ id: expect.stringMatching(/^org_/), name: 'acme-corp', display_name: 'Acme Corp' });
+    expect(byName.id).toBe(created.id);
+    expect(byId.name).toBe('acme-corp');
+    expect(members.data.map((member) => member.user_id)).toEqual([userId]);
+    expect(memberRoles.data.map((held) => held.id)).toEqual([roleId]);
+    expect(tenantWide.data).toEqual([]);
+    expect(organizationsOfUser.data.map((organization) => organization.id)).toEqual([created.id]);
+    expect(rolesAfterRemoval.data).toEqual([]);
+    expect(membersAfterRemoval.data).toEqual([]);
+    expect(unknown).toMatchObject({ statusCode: 404, body: { error: 'Not Found', message: 'No organization found by that id or name' } });
+    expect(duplicate).toMatchObject({ statusCode: 409 });
+    expect(badName).toMatchObject({ statusCode: 400, body: { errorCode: 'invalid_body' } });
+    expect(emptyRoles).toMatchObject({ statusCode: 400, body: { errorCode: 'invalid_body' } });
+  });
+
+  it('answers 409 "No more roles can be assigned" past the member role limit', async () => {
+    // Prepare: a tenant whose members may hold one role per organization
+    const limited = await startTenant({ rateLimit: { burst: 100, perSecond: 100 }, organizationMemberRoleLimit: 1, clients: [{ clientId: 'c', clientSecret: 'limited-secret', scopes: [...ALL_SCOPES] }] });
+    const client = new ManagementClient({ domain: DOMAIN, audience: limited.audience, clientId: 'c', clientSecret: 'limited-secret', maxRetries: 0, fetch: (input, init) => fetch(String(input instanceof Request ? input.url : input).replace(`https://${DOMAIN}`, limited.origin), init) });
+    try {
+      const user = await client.users.create({ connection: 'db', email: 'limited@example.com', password: 'a-Long-passw0rd' });
+      const [first, second] = await Promise.all([client.roles.create({ name: 'r1' }), client.roles.create({ name: 'r2' })]);
+      const organization = await client.organizations.create({ name: 'limited-org' });
+      await client.organizations.members.create(organization.id ?? '', { members: [user.user_id ?? ''] });
+      await client.organizations.members.roles.assign(organization.id ?? '', user.user_id ?? '', { roles: [first.id ?? ''] });
+
+      // Act
+      const refused = await client.organizations.members.roles.assign(organization.id ?? '', user.user_id ?? '', { roles: [second.id ?? ''] }).catch((caught: unknown) => caught);
+
+      // Assess
+      expect(refused).toMatchObject({ statusCode: 409, body: { message: 'No more roles can be assigned to this organization member' } });
+    } finally {
+      await limited.stop();
+    }
+  });
 });
