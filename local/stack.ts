@@ -17,7 +17,10 @@ import { type LocalSecretsManager, startSecretsManager } from './secrets-manager
 import { type Tenant, type TenantOptions, startTenant } from './tenant/tenant.ts';
 
 /** The scopes the worker's application is granted on the local tenant. */
-export const WORKER_SCOPES = ['read:users', 'update:users', 'read:roles', 'create:role_members', 'delete:role_members'];
+export const WORKER_SCOPES = [
+  'read:users', 'update:users', 'read:roles', 'create:role_members', 'delete:role_members',
+  'read:organizations', 'create:organization_members', 'delete:organization_members', 'create:organization_member_roles', 'delete:organization_member_roles',
+];
 
 /** Options of {@link startLocalStack}. */
 export interface LocalStackOptions {
@@ -136,6 +139,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // The local deployment allows what the demo workload and the sync write, as a deployment must say explicitly.
     ALLOWED_FIELDS: LOCAL_ALLOWED_FIELDS.join(','),
     ALLOWED_ROLES: '*',
+    ALLOWED_ORGANIZATIONS: '*',
     LOG_LEVEL: 'info',
   };
 

@@ -112,6 +112,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
   if (anyRole && allowedRolesList?.length !== 1) fail('ALLOWED_ROLES', 'ALLOWED_ROLES is either * (any role) or a list of role names and ids, not both');
   if (allowedRolesList?.length === 0) fail('ALLOWED_ROLES', 'ALLOWED_ROLES lists no role; unset it to allow none, or set * to allow any');
   const allowedRoles: ReadonlySet<string> | undefined = anyRole ? undefined : new Set(allowedRolesList ?? []);
+  // Likewise ALLOWED_ORGANIZATIONS for org.* jobs: ids (org_…) or names; none without it, `*` any.
+  const allowedOrganizationsList = splitList(read('ALLOWED_ORGANIZATIONS'));
+  const anyOrganization = allowedOrganizationsList?.includes('*') ?? false;
+  if (anyOrganization && allowedOrganizationsList?.length !== 1) fail('ALLOWED_ORGANIZATIONS', 'ALLOWED_ORGANIZATIONS is either * (any organization) or a list of organization ids and names, not both');
+  if (allowedOrganizationsList?.length === 0) fail('ALLOWED_ORGANIZATIONS', 'ALLOWED_ORGANIZATIONS lists no organization; unset it to allow none, or set * to allow any');
+  const allowedOrganizations: ReadonlySet<string> | '*' = anyOrganization ? '*' : new Set(allowedOrganizationsList ?? []);
 
   // LOG_LEVEL is this product's; AWS_LAMBDA_LOG_LEVEL is Lambda's, set by the function's logging config.
   const ownLevel = read('LOG_LEVEL')?.toLowerCase();
@@ -138,7 +144,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
     jobConcurrency,
     rateLimit: { reserve: rateLimitReserve, share: rateLimitShare, containers: maxConcurrency },
     retry: { maxAgeMs: jobMaxAgeSeconds * 1000, maxReceiveCount },
-    policy: { allowedFields, allowedRoles },
+    policy: { allowedFields, allowedRoles, allowedOrganizations },
     httpTimeoutMs,
     logLevel: logLevel ?? CONFIG_DEFAULTS.logLevel,
     metricsNamespace: read('METRICS_NAMESPACE') ?? CONFIG_DEFAULTS.metricsNamespace,

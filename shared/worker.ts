@@ -60,7 +60,7 @@ export function createWorkerDeps(config: Config, overrides: WorkerOverrides = {}
     policy: config.policy,
     rules: config.retry,
     concurrency: config.jobConcurrency,
-    applyJob: createJobApplier({ client, allowedRoles: config.policy.allowedRoles, logger, now }),
+    applyJob: createJobApplier({ client, allowedRoles: config.policy.allowedRoles, ...(config.policy.allowedOrganizations === undefined ? {} : { allowedOrganizations: config.policy.allowedOrganizations }), logger, now }),
     queue,
     logger,
     metrics,

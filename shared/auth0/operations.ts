@@ -14,6 +14,12 @@ export interface RoleSummary {
   readonly name: string;
 }
 
+/** An organization as the Management API answers it, reduced to what the worker reads. */
+export interface OrganizationSummary {
+  readonly id: string;
+  readonly name: string;
+}
+
 const METADATA_FIELDS = new Set(['app_metadata', 'user_metadata']);
 
 /**
@@ -27,6 +33,13 @@ export const ROUTES = {
   assignRoles: { method: 'POST', route: '/api/v2/users/{id}/roles', scopes: ['update:users', 'create:role_members'] },
   removeRoles: { method: 'DELETE', route: '/api/v2/users/{id}/roles', scopes: ['update:users', 'delete:role_members'] },
   findRolesByName: { method: 'GET', route: '/api/v2/roles', scopes: ['read:roles'] },
+  getOrganization: { method: 'GET', route: '/api/v2/organizations/{id}', scopes: ['read:organizations', 'read:organizations_summary'] },
+  getOrganizationByName: { method: 'GET', route: '/api/v2/organizations/name/{name}', scopes: ['read:organizations'] },
+  listUserOrganizations: { method: 'GET', route: '/api/v2/users/{id}/organizations', scopes: ['read:organizations'] },
+  addOrganizationMembers: { method: 'POST', route: '/api/v2/organizations/{id}/members', scopes: ['create:organization_members'] },
+  removeOrganizationMembers: { method: 'DELETE', route: '/api/v2/organizations/{id}/members', scopes: ['delete:organization_members'] },
+  assignOrganizationMemberRoles: { method: 'POST', route: '/api/v2/organizations/{id}/members/{user_id}/roles', scopes: ['create:organization_member_roles'] },
+  removeOrganizationMemberRoles: { method: 'DELETE', route: '/api/v2/organizations/{id}/members/{user_id}/roles', scopes: ['delete:organization_member_roles'] },
 } as const satisfies Record<string, Pick<ManagementCall, 'method' | 'route' | 'scopes'>>;
 
 /**
@@ -100,6 +113,60 @@ export async function findRoleByName(client: ManagementClient, name: string, con
     if (roles.length < ROLES_PER_PAGE) return undefined;
   }
   throw new PermanentError('role_not_found', `more than ${MAX_OFFSET_RESULTS} roles contain the name ${JSON.stringify(name)}: give the role id (rol_…) instead`);
+}
+
+/**
+ * `GET /api/v2/organizations/{id}` or `GET /api/v2/organizations/name/{name}`: the organization, or `undefined`
+ * when Auth0 answers 404.
+ */
+export async function findOrganization(client: ManagementClient, ref: { id: string } | { name: string }, context?: CallContext): Promise<OrganizationSummary | undefined> {
+  const call: ManagementCall = 'id' in ref ? { ...ROUTES.getOrganization, params: { id: ref.id } } : { ...ROUTES.getOrganizationByName, params: { name: ref.name } };
+  let body: unknown;
+  try {
+    body = await client.call(call, context);
+  } catch (error) {
+    if (error instanceof PermanentError && error.status === 404) return undefined;
+    throw error;
+  }
+  const organization = body as Partial<OrganizationSummary> | undefined;
+  if (typeof organization?.id !== 'string' || typeof organization.name !== 'string') {
+    throw new RetryableError('unexpected_answer', `${call.route} answered 2xx with a body that is not an organization`);
+  }
+  return { id: organization.id, name: organization.name };
+}
+
+/**
+ * `GET /api/v2/users/{id}/organizations`, every page (offset paging ends at 1,000): the organization ids the user
+ * is a member of. A 404 is `user_not_found`.
+ */
+export async function listUserOrganizationIds(client: ManagementClient, userId: string, context?: CallContext): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (let page = 0; page * ROLES_PER_PAGE < MAX_OFFSET_RESULTS; page++) {
+    let body: unknown;
+    try {
+      body = await client.call({ ...ROUTES.listUserOrganizations, params: { id: userId }, query: { per_page: ROLES_PER_PAGE, page } }, context);
+    } catch (error) {
+      if (error instanceof PermanentError && error.status === 404) throw new PermanentError('user_not_found', 'the user does not exist', { status: 404 });
+      throw error;
+    }
+    const organizations = expectArray<OrganizationSummary>(body, ROUTES.listUserOrganizations.route, (item) => typeof item['id'] === 'string');
+    for (const organization of organizations) ids.add(organization.id);
+    if (organizations.length < ROLES_PER_PAGE) break;
+  }
+  return ids;
+}
+
+/** `POST` or `DELETE /api/v2/organizations/{id}/members`: one user in or out of an organization. */
+export async function changeOrganizationMembers(client: ManagementClient, action: 'add' | 'remove', organizationId: string, userIds: readonly string[], context?: CallContext): Promise<void> {
+  await client.call({ ...(action === 'add' ? ROUTES.addOrganizationMembers : ROUTES.removeOrganizationMembers), params: { id: organizationId }, json: { members: userIds } }, context);
+}
+
+/** `POST` or `DELETE /api/v2/organizations/{id}/members/{user_id}/roles`: a member's roles in that organization. */
+export async function changeOrganizationMemberRoles(client: ManagementClient, action: 'assign' | 'remove', organizationId: string, userId: string, roleIds: readonly string[], context?: CallContext): Promise<void> {
+  await client.call(
+    { ...(action === 'assign' ? ROUTES.assignOrganizationMemberRoles : ROUTES.removeOrganizationMemberRoles), params: { id: organizationId, user_id: userId }, json: { roles: roleIds } },
+    context,
+  );
 }
 
 function expectArray<T>(body: unknown, route: string, isItem: (item: Record<string, unknown>) => boolean): T[] {

@@ -1,5 +1,16 @@
 import type { CallContext, ManagementClient } from '../auth0/client.ts';
-import { assignRoles, findRoleByName, findUsersByEmail, removeRoles, updateUser } from '../auth0/operations.ts';
+import {
+  type OrganizationSummary,
+  assignRoles,
+  changeOrganizationMemberRoles,
+  changeOrganizationMembers,
+  findOrganization,
+  findRoleByName,
+  findUsersByEmail,
+  listUserOrganizationIds,
+  removeRoles,
+  updateUser,
+} from '../auth0/operations.ts';
 import { PermanentError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Job } from './schema.ts';
@@ -11,6 +22,8 @@ export type ApplyJob = (job: Job, context: CallContext) => Promise<void>;
 const ROLE_ID = /^rol_[A-Za-z0-9]+$/;
 /** How long a role name → id lookup is trusted: a role deleted and created again gets a new id. */
 const ROLE_CACHE_MS = 5 * 60_000;
+/** An organization id as Auth0 issues them; anything else in a job's `organization` is its name. */
+const ORGANIZATION_ID = /^org_[A-Za-z0-9]+$/;
 
 /**
  * Creates the job applier of a container. Role names are resolved exactly through `GET /api/v2/roles`
@@ -25,12 +38,15 @@ const ROLE_CACHE_MS = 5 * 60_000;
 export function createJobApplier(options: {
   client: ManagementClient;
   allowedRoles: ReadonlySet<string> | undefined;
+  /** ALLOWED_ORGANIZATIONS: ids or names, checked on the resolved organization; `'*'` any; absent none. */
+  allowedOrganizations?: ReadonlySet<string> | '*';
   logger: Pick<Logger, 'warn'>;
   /** The clock the role cache expires by. Default `Date.now`. */
   now?: () => number;
 }): ApplyJob {
   const { client, allowedRoles, logger, now = Date.now } = options;
   const roleIds = new Map<string, { id: Promise<string>; until: number }>();
+  const organizations = new Map<string, { value: Promise<OrganizationSummary>; until: number }>();
   let allowedIds: { ids: Promise<ReadonlySet<string>>; until: number } | undefined;
 
   const resolveRoleName = (name: string, context: CallContext): Promise<string> => {
@@ -49,13 +65,37 @@ export function createJobApplier(options: {
     return pending;
   };
 
-  /** After Auth0 said a role does not exist, every cached name is suspect. */
+  /** After Auth0 said a role (or an organization) does not exist, every cached name is suspect. */
   const forgetRoles = (error: unknown) => {
     if (error instanceof PermanentError && error.status === 404) {
       roleIds.clear();
       allowedIds = undefined;
+      organizations.clear();
     }
     throw error;
+  };
+
+  /** An organization by id or name, cached like role names (5 minutes; failures are not cached). */
+  const resolveOrganization = (ref: string, context: CallContext): Promise<OrganizationSummary> => {
+    const cached = organizations.get(ref);
+    if (cached !== undefined && now() < cached.until) return cached.value;
+    const byId = ORGANIZATION_ID.test(ref);
+    const pending = findOrganization(client, byId ? { id: ref } : { name: ref }, context).then((organization) => {
+      if (organization === undefined) throw new PermanentError('organization_not_found', `no organization ${byId ? 'has the id' : 'is named'} ${JSON.stringify(ref)}`, { status: 404 });
+      return organization;
+    });
+    const entry = { value: pending, until: now() + ROLE_CACHE_MS };
+    organizations.set(ref, entry);
+    pending.catch(() => {
+      if (organizations.get(ref) === entry) organizations.delete(ref);
+    });
+    return pending;
+  };
+
+  const checkOrganization = (organization: OrganizationSummary, ref: string): void => {
+    const allowed = options.allowedOrganizations;
+    if (allowed === '*' || allowed?.has(organization.id) || allowed?.has(organization.name)) return;
+    throw new PermanentError('organization_not_allowed', `organization ${JSON.stringify(ref)} is not allowed by this deployment (ALLOWED_ORGANIZATIONS)`);
   };
 
   const resolveRole = (ref: string, context: CallContext) =>
@@ -147,6 +187,44 @@ export function createJobApplier(options: {
         const userId = await resolveUserId(job, context);
         await (job.type === 'roles.assign' ? assignRoles : removeRoles)(client, userId, ids, context).catch(forgetRoles);
         return;
+      }
+      case 'org.members.add':
+      case 'org.members.remove':
+      case 'org.roles.assign':
+      case 'org.roles.remove': {
+        // Everything is looked up and checked against the policy before the first write.
+        const roles = 'roles' in job && job.roles !== undefined ? await resolveRoles(job.roles, context) : [];
+        const organization = await resolveOrganization(job.organization, context);
+        checkOrganization(organization, job.organization);
+        const userId = await resolveUserId(job, context);
+        const member = (await listUserOrganizationIds(client, userId, context)).has(organization.id);
+        const assign = async () => {
+          if (roles.length === 0) return;
+          await changeOrganizationMemberRoles(client, 'assign', organization.id, userId, roles, context).catch((error: unknown) => {
+            if (error instanceof PermanentError && error.status === 409) throw new PermanentError('organization_role_limit', `Auth0 refused the roles: ${error.message}`, { status: 409 });
+            return forgetRoles(error);
+          });
+        };
+        switch (job.type) {
+          case 'org.members.add':
+            // Membership first, then roles; adding a member again is harmless.
+            if (!member) await changeOrganizationMembers(client, 'add', organization.id, [userId], context).catch(forgetRoles);
+            await assign();
+            return;
+          case 'org.members.remove':
+            if (member) await changeOrganizationMembers(client, 'remove', organization.id, [userId], context).catch(forgetRoles);
+            return;
+          case 'org.roles.assign':
+            if (!member) {
+              throw new PermanentError('not_a_member', `the user is not a member of organization ${JSON.stringify(job.organization)}: send org.members.add, which can carry the roles too`);
+            }
+            await assign();
+            return;
+          case 'org.roles.remove':
+            // A user who is not a member holds no roles there: nothing to remove.
+            if (member) await changeOrganizationMemberRoles(client, 'remove', organization.id, userId, roles, context).catch(forgetRoles);
+            return;
+        }
       }
     }
   };

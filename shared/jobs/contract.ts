@@ -30,7 +30,7 @@ export {
 export type JobValidation = { readonly ok: true; readonly job: Job } | { readonly ok: false; readonly code: string; readonly reason: string };
 
 /** The contract alone: a deployment's policy (which fields and roles it allows) is the worker's to apply. */
-const CONTRACT_ONLY = { allowedFields: new Set(USER_FIELDS), allowedRoles: undefined };
+const CONTRACT_ONLY = { allowedFields: new Set(USER_FIELDS), allowedRoles: undefined, allowedOrganizations: '*' as const };
 
 /**
  * Checks a job (a value, or its JSON text) against contract version 1, exactly as the worker parses it:

@@ -9,6 +9,11 @@ export interface JobPolicy {
   readonly allowedFields: ReadonlySet<UserField>;
   /** Role ids or names jobs may assign or remove; empty allows none, `undefined` any (`ALLOWED_ROLES=*`). */
   readonly allowedRoles: ReadonlySet<string> | undefined;
+  /**
+   * Organization ids or names `org.*` jobs may touch (`ALLOWED_ORGANIZATIONS`); `'*'` any. Absent or empty
+   * allows none: deny by default.
+   */
+  readonly allowedOrganizations?: ReadonlySet<string> | '*';
 }
 
 /** Keys refused anywhere inside metadata: JavaScript would treat them as prototype access, not data. */
@@ -91,8 +96,14 @@ export function parseJob(body: string, policy: JobPolicy): Job {
     if (refused.length > 0) {
       throw invalid('field_not_allowed', `changes to ${list(refused)} are not allowed by this deployment (ALLOWED_FIELDS)`);
     }
-  } else {
+  } else if ('roles' in job && job.roles !== undefined) {
     job.roles = [...new Set(job.roles)];
+  }
+  if ('organization' in job) {
+    const allowed = policy.allowedOrganizations;
+    if (allowed === undefined || (allowed !== '*' && allowed.size === 0)) {
+      throw invalid('organization_not_allowed', 'this deployment allows no organization: set ALLOWED_ORGANIZATIONS (organization ids or names, or * for any)');
+    }
   }
   return job;
 }
@@ -108,6 +119,7 @@ function fromSchemaIssue(issue: z.core.$ZodIssue | undefined): PermanentError {
   const code =
     head === 'userId' ? 'invalid_user_id'
     : head === 'roles' ? 'invalid_roles'
+    : head === 'organization' ? 'invalid_organization'
     : head === 'changes' && second === undefined ? 'invalid_changes'
     : 'invalid_field';
   return invalid(code, `${where}: ${issue.message}`);

@@ -131,6 +131,14 @@ const RolesSchema = z
   .array(RoleRefSchema)
   .check(z.minLength(1), z.maxLength(MAX_ROLES_PER_JOB), z.describe(`1 to ${MAX_ROLES_PER_JOB} role ids or names`));
 
+/** An organization id (`org_…`) or an organization name (Auth0's rule: 1 to 50 lower-case letters, digits, `-`, `_`). */
+export const OrganizationRefSchema = z
+  .string()
+  .check(
+    z.regex(/^(org_[A-Za-z0-9]{1,46}|[a-z0-9_-]{1,50})$/, 'organization must be an id (org_…) or a name of 1 to 50 lower-case letters, digits, "-" or "_"'),
+    z.describe('Organization id (org_…) or organization name'),
+  );
+
 const common = { jobId: z.optional(JobIdSchema), source: z.optional(SourceSchema) };
 const byId = { userId: UserIdSchema };
 const byEmail = { email: EmailSchema, connection: z.optional(ConnectionSchema) };
@@ -138,6 +146,11 @@ const byEmail = { email: EmailSchema, connection: z.optional(ConnectionSchema) }
 const userUpdate = { type: z.literal('user.update'), changes: UserChangesSchema, ...common };
 const rolesAssign = { type: z.literal('roles.assign'), roles: RolesSchema, ...common };
 const rolesRemove = { type: z.literal('roles.remove'), roles: RolesSchema, ...common };
+const organization = { organization: OrganizationRefSchema };
+const orgMembersAdd = { type: z.literal('org.members.add'), ...organization, roles: z.optional(RolesSchema), ...common };
+const orgMembersRemove = { type: z.literal('org.members.remove'), ...organization, ...common };
+const orgRolesAssign = { type: z.literal('org.roles.assign'), ...organization, roles: RolesSchema, ...common };
+const orgRolesRemove = { type: z.literal('org.roles.remove'), ...organization, roles: RolesSchema, ...common };
 
 /**
  * Every variant of the contract, keyed by job type and then by how the user is addressed.
@@ -155,6 +168,22 @@ export const JOB_VARIANTS = {
   'roles.remove': {
     userId: z.strictObject({ ...rolesRemove, ...byId }),
     email: z.strictObject({ ...rolesRemove, ...byEmail }),
+  },
+  'org.members.add': {
+    userId: z.strictObject({ ...orgMembersAdd, ...byId }),
+    email: z.strictObject({ ...orgMembersAdd, ...byEmail }),
+  },
+  'org.members.remove': {
+    userId: z.strictObject({ ...orgMembersRemove, ...byId }),
+    email: z.strictObject({ ...orgMembersRemove, ...byEmail }),
+  },
+  'org.roles.assign': {
+    userId: z.strictObject({ ...orgRolesAssign, ...byId }),
+    email: z.strictObject({ ...orgRolesAssign, ...byEmail }),
+  },
+  'org.roles.remove': {
+    userId: z.strictObject({ ...orgRolesRemove, ...byId }),
+    email: z.strictObject({ ...orgRolesRemove, ...byEmail }),
   },
 } as const;
 
@@ -180,6 +209,8 @@ export type Job = {
 export type UserUpdateJob = Extract<Job, { type: 'user.update' }>;
 /** A `roles.assign` or `roles.remove` job. */
 export type RolesJob = Extract<Job, { type: 'roles.assign' | 'roles.remove' }>;
+/** An `org.*` job: membership, or a member's roles, in one organization. */
+export type OrganizationJob = Extract<Job, { type: `org.${string}` }>;
 /** The `changes` of a `user.update` job. */
 export type UserChanges = z.infer<typeof UserChangesSchema>;
 

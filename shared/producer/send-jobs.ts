@@ -39,7 +39,7 @@ export interface SendJobsOptions {
 }
 
 /** The contract alone: the deployment's policy (fields, roles) is the worker's to apply. */
-const CONTRACT_ONLY = { allowedFields: new Set(USER_FIELDS), allowedRoles: undefined };
+const CONTRACT_ONLY = { allowedFields: new Set(USER_FIELDS), allowedRoles: undefined, allowedOrganizations: '*' as const };
 /** Characters SQS allows in a FIFO message group or deduplication id, at most 128 of them. */
 const SQS_ID = /^[\x21-\x7e]{1,128}$/;
 

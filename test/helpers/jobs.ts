@@ -6,6 +6,10 @@ export const VALID_JOBS = [
   { type: 'user.update', email: 'ada@example.com', connection: 'Username-Password-Authentication', changes: { user_metadata: { locale: 'fr' } } },
   { type: 'roles.assign', userId: 'auth0|65a1b2c3', roles: ['rol_9xAbCdEfGh123456', 'support-agent'], jobId: 'crm-2026-11-23-0001', source: 'crm' },
   { type: 'roles.remove', email: 'ada@example.com', roles: ['support-agent'] },
+  { type: 'org.members.add', userId: 'auth0|65a1b2c3', organization: 'acme-corp', roles: ['org-admin'], jobId: 'crm-2026-11-23-0002' },
+  { type: 'org.members.remove', email: 'ada@example.com', organization: 'org_W8mZ2nX4pQ1rT6vY' },
+  { type: 'org.roles.assign', userId: 'auth0|65a1b2c3', organization: 'org_W8mZ2nX4pQ1rT6vY', roles: ['rol_9xAbCdEfGh123456'] },
+  { type: 'org.roles.remove', email: 'ada@example.com', organization: 'acme-corp', roles: ['org-admin'] },
 ];
 
 /** Bad input, each with the reason code it must be dead-lettered with. */
@@ -17,6 +21,10 @@ export const INVALID_JOBS: Array<[string, string, string]> = [
   ['both userId and email', '{"type":"roles.assign","userId":"auth0|1","email":"a@example.com","roles":["x"]}', 'invalid_target'],
   ['neither userId nor email', '{"type":"roles.assign","roles":["x"]}', 'invalid_target'],
   ['an unknown top-level field', '{"type":"roles.assign","userId":"auth0|1","roles":["x"],"priority":1}', 'unknown_field'],
+  ['an organization that is neither an id nor a name', '{"type":"org.members.add","userId":"auth0|1","organization":"Acme Corp"}', 'invalid_organization'],
+  ['no organization', '{"type":"org.members.remove","userId":"auth0|1"}', 'invalid_organization'],
+  ['org.roles.assign without roles', '{"type":"org.roles.assign","userId":"auth0|1","organization":"acme"}', 'invalid_roles'],
+  ['roles on org.members.remove', '{"type":"org.members.remove","userId":"auth0|1","organization":"acme","roles":["x"]}', 'unknown_field'],
   ['connection with userId', '{"type":"roles.assign","userId":"auth0|1","connection":"db","roles":["x"]}', 'unknown_field'],
   ['a change PATCH does not accept', '{"type":"user.update","userId":"auth0|1","changes":{"roles":["x"]}}', 'unknown_field'],
   ['no changes', '{"type":"user.update","userId":"auth0|1","changes":{}}', 'invalid_changes'],

@@ -71,6 +71,8 @@ describe('Function: loadConfig()', () => {
     [{ ALLOWED_FIELDS: 'app_metadata,favourite_colour' }, 'ALLOWED_FIELDS', 'favourite_colour'],
     [{ ALLOWED_ROLES: ' , ' }, 'ALLOWED_ROLES', 'lists no role'],
     [{ ALLOWED_ROLES: '*,admin' }, 'ALLOWED_ROLES', 'either *'],
+    [{ ALLOWED_ORGANIZATIONS: ' , ' }, 'ALLOWED_ORGANIZATIONS', 'lists no organization'],
+    [{ ALLOWED_ORGANIZATIONS: '*,acme' }, 'ALLOWED_ORGANIZATIONS', 'either *'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'LOG_LEVEL must be one of'],
     [{ RATE_LIMIT_RESERVE: '20%' }, 'RATE_LIMIT_RESERVE', 'RATE_LIMIT_RESERVE must be a number from 0 to 0.9'],
     [{ RATE_LIMIT_RESERVE: '0.95' }, 'RATE_LIMIT_RESERVE', 'from 0 to 0.9'],
@@ -141,6 +143,13 @@ describe('Function: loadConfig()', () => {
     expect(config.jobsQueueUrl).toBe('https://sqs.eu-west-1.amazonaws.com/123456789012/jobs');
     expect(config.dlqUrl).toBe('');
     expect(missing.variable).toBe('JOBS_QUEUE_URL');
+  });
+
+  it('allows no organization without ALLOWED_ORGANIZATIONS, any with *, else the ids and names it lists', () => {
+    // Act & Assess
+    expect(loadConfig(base).policy.allowedOrganizations).toEqual(new Set());
+    expect(loadConfig({ ...base, ALLOWED_ORGANIZATIONS: '*' }).policy.allowedOrganizations).toBe('*');
+    expect(loadConfig({ ...base, ALLOWED_ORGANIZATIONS: 'acme-corp, org_W8mZ2nX4pQ1rT6vY' }).policy.allowedOrganizations).toEqual(new Set(['acme-corp', 'org_W8mZ2nX4pQ1rT6vY']));
   });
 
   it('allows any role only when ALLOWED_ROLES says *', () => {

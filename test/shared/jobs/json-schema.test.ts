@@ -72,7 +72,7 @@ describe('File: shared/jobs/job.schema.json', () => {
   it('refuses the structurally bad jobs a producer can catch before sending', () => {
     // Prepare: policy, size and metadata-key rules belong to the deployment and the worker, not the schema
     const structural = INVALID_JOBS.filter(([, , code]) =>
-      ['unknown_type', 'invalid_target', 'unknown_field', 'invalid_changes', 'invalid_roles', 'invalid_user_id', 'invalid_field'].includes(code),
+      ['unknown_type', 'invalid_target', 'unknown_field', 'invalid_changes', 'invalid_roles', 'invalid_user_id', 'invalid_field', 'invalid_organization'].includes(code),
     );
 
     // Act

@@ -5,7 +5,7 @@ import { DEFAULT_ALLOWED_FIELDS, USER_FIELDS } from '../../../shared/jobs/schema
 import { INVALID_JOBS, VALID_JOBS } from '../../helpers/jobs.ts';
 
 /** A deployment that allows app_metadata on top of the defaults, as the contract examples need. */
-const policy: JobPolicy = { allowedFields: new Set([...DEFAULT_ALLOWED_FIELDS, 'app_metadata']), allowedRoles: undefined };
+const policy: JobPolicy = { allowedFields: new Set([...DEFAULT_ALLOWED_FIELDS, 'app_metadata']), allowedRoles: undefined, allowedOrganizations: '*' };
 
 describe('Function: parseJob()', () => {
   it.each(VALID_JOBS.map((job) => [job.type, job]))('accepts the contract example %s', (_, job) => {
@@ -80,5 +80,18 @@ describe('Function: parseJob()', () => {
 
     // Assess
     expect(job).toMatchObject({ changes: { password: 'correct horse battery' } });
+  });
+
+  it('refuses an organization job when the deployment allows no organization, before any lookup', () => {
+    // Prepare
+    const body = JSON.stringify({ type: 'org.members.add', userId: 'auth0|1', organization: 'acme' });
+
+    // Act & Assess
+    for (const allowedOrganizations of [undefined, new Set<string>()]) {
+      expect(() => parseJob(body, { ...policy, allowedOrganizations })).toThrow(
+        expect.objectContaining({ code: 'organization_not_allowed', message: expect.stringContaining('set ALLOWED_ORGANIZATIONS') }),
+      );
+    }
+    expect(parseJob(body, { ...policy, allowedOrganizations: new Set(['acme']) })).toMatchObject({ type: 'org.members.add', organization: 'acme' });
   });
 });
