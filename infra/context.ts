@@ -92,6 +92,7 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
     rateLimitShare: share('rateLimitShare', 0.05, 1),
     allowedFields: list('allowedFields'),
     allowedRoles: list('allowedRoles'),
+    allowedOrganizations: list('allowedOrganizations'),
     alarmEmail: text('alarmEmail'),
     metricsNamespace: text('metricsNamespace'),
     logLevel: logLevel('logLevel'),

@@ -103,6 +103,11 @@ export interface Auth0QueueWorkerProps {
    * A sync's managed roles must be listed (or `*`).
    */
   readonly allowedRoles?: readonly string[];
+  /**
+   * ALLOWED_ORGANIZATIONS: the organization ids (`org_…`) or names `org.*` jobs may touch. Default: none.
+   * `['*']` allows any organization.
+   */
+  readonly allowedOrganizations?: readonly string[];
   /** Worker log retention. Default one month. */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -225,6 +230,7 @@ export class Auth0QueueWorker extends Construct {
       ...(props.rateLimitShare === undefined ? {} : { RATE_LIMIT_SHARE: String(props.rateLimitShare) }),
       ...(props.allowedFields === undefined ? {} : { ALLOWED_FIELDS: props.allowedFields.join(',') }),
       ...(props.allowedRoles === undefined ? {} : { ALLOWED_ROLES: props.allowedRoles.join(',') }),
+      ...(props.allowedOrganizations === undefined ? {} : { ALLOWED_ORGANIZATIONS: props.allowedOrganizations.join(',') }),
     });
     this.worker.addEventSource(
       new SqsEventSource(this.queue, {
@@ -480,6 +486,7 @@ function checkPolicy(props: Auth0QueueWorkerProps): void {
   const unknown = (props.allowedFields ?? []).filter((field) => !(USER_FIELDS as readonly string[]).includes(field));
   if (unknown.length > 0) throw new Error(`allowedFields names unknown field(s) ${unknown.join(', ')}; known: ${USER_FIELDS.join(', ')}`);
   if (props.allowedRoles?.includes('*') && props.allowedRoles.length > 1) throw new Error('allowedRoles is either [\'*\'] (any role) or a list of role names and ids, not both');
+  if (props.allowedOrganizations?.includes('*') && props.allowedOrganizations.length > 1) throw new Error('allowedOrganizations is either [\'*\'] (any organization) or a list of organization ids and names, not both');
   const anyRole = props.allowedRoles?.includes('*') ?? false;
   const fields = new Set<string>(props.allowedFields ?? DEFAULT_ALLOWED_FIELDS);
   for (const sync of props.syncs ?? []) {
@@ -526,6 +533,7 @@ function checkProps(props: Auth0QueueWorkerProps, namespace: string): void {
   const policy: JobPolicy = {
     allowedFields: new Set((props.allowedFields ?? DEFAULT_ALLOWED_FIELDS) as UserField[]),
     allowedRoles: props.allowedRoles?.includes('*') ? undefined : new Set(props.allowedRoles ?? []),
+    allowedOrganizations: props.allowedOrganizations?.includes('*') ? '*' : new Set(props.allowedOrganizations ?? []),
   };
   const names = new Set<string>();
   for (const entry of props.schedules ?? []) {
@@ -541,7 +549,11 @@ function checkProps(props: Auth0QueueWorkerProps, namespace: string): void {
       throw new Error(`schedule ${entry.name}: the job would be dead-lettered on every run (${code}${error instanceof Error ? error.message : String(error)})`);
     }
     // The worker checks roles once resolved to ids; here a role must be listed as the job names it.
-    const refused = job.type === 'user.update' || policy.allowedRoles === undefined ? [] : job.roles.filter((role) => !policy.allowedRoles?.has(role));
+    if ('organization' in job && policy.allowedOrganizations !== '*' && !policy.allowedOrganizations?.has(job.organization)) {
+      throw new Error(`schedule ${entry.name}: the job would be dead-lettered on every run (organization_not_allowed: ${job.organization} not in allowedOrganizations; list it as the job names it)`);
+    }
+    const roles = 'roles' in job ? (job.roles ?? []) : [];
+    const refused = policy.allowedRoles === undefined ? [] : roles.filter((role) => !policy.allowedRoles?.has(role));
     if (refused.length > 0) {
       throw new Error(`schedule ${entry.name}: the job would be dead-lettered on every run (role_not_allowed: ${refused.join(', ')} not in allowedRoles; list each as the job names it)`);
     }

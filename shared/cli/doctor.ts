@@ -28,6 +28,7 @@ ${AUTH0_OPTIONS_HELP}
   --max-concurrency N       the event source's maximum concurrency (default: MAX_CONCURRENCY, else 2)
   --allowed-roles LIST      as ALLOWED_ROLES (default: ALLOWED_ROLES; unset allows none)
   --allowed-fields LIST     as ALLOWED_FIELDS (default: ALLOWED_FIELDS, else the worker's default)
+  --allowed-organizations L as ALLOWED_ORGANIZATIONS (default: ALLOWED_ORGANIZATIONS; unset allows none)
 `;
 
 /** One line of the checklist. */
@@ -50,7 +51,20 @@ function requirements(policy: JobPolicy): Array<{ scopes: readonly string[]; job
     needs.push({ scopes: ROUTES.removeRoles.scopes, jobType: 'roles.remove', call: route(ROUTES.removeRoles) });
     for (const jobType of ['roles.assign', 'roles.remove'] as const) needs.push({ scopes: ROUTES.findRolesByName.scopes, jobType, call: `${route(ROUTES.findRolesByName)} (role names)` });
   }
-  for (const jobType of ['user.update', ...(roleJobs ? (['roles.assign', 'roles.remove'] as const) : [])] as JobType[]) {
+  const organizationJobs = policy.allowedOrganizations === '*' || (policy.allowedOrganizations?.size ?? 0) > 0;
+  const orgTypes = ['org.members.add', 'org.members.remove', 'org.roles.assign', 'org.roles.remove'] as const;
+  if (organizationJobs) {
+    for (const jobType of orgTypes) {
+      needs.push({ scopes: ROUTES.getOrganizationByName.scopes, jobType, call: `${route(ROUTES.getOrganizationByName)} (organizations)` });
+      needs.push({ scopes: ROUTES.listUserOrganizations.scopes, jobType, call: `${route(ROUTES.listUserOrganizations)} (membership)` });
+    }
+    needs.push({ scopes: ROUTES.addOrganizationMembers.scopes, jobType: 'org.members.add', call: route(ROUTES.addOrganizationMembers) });
+    needs.push({ scopes: ROUTES.removeOrganizationMembers.scopes, jobType: 'org.members.remove', call: route(ROUTES.removeOrganizationMembers) });
+    for (const jobType of ['org.members.add', 'org.roles.assign'] as const) needs.push({ scopes: ROUTES.assignOrganizationMemberRoles.scopes, jobType, call: route(ROUTES.assignOrganizationMemberRoles) });
+    needs.push({ scopes: ROUTES.removeOrganizationMemberRoles.scopes, jobType: 'org.roles.remove', call: route(ROUTES.removeOrganizationMemberRoles) });
+    if (roleJobs) for (const jobType of ['org.members.add', 'org.roles.assign', 'org.roles.remove'] as const) needs.push({ scopes: ROUTES.findRolesByName.scopes, jobType, call: `${route(ROUTES.findRolesByName)} (role names)` });
+  }
+  for (const jobType of ['user.update', ...(roleJobs ? (['roles.assign', 'roles.remove'] as const) : []), ...(organizationJobs ? orgTypes : [])] as JobType[]) {
     needs.push({ scopes: ROUTES.findUsersByEmail.scopes, jobType, call: `${route(ROUTES.findUsersByEmail)} (jobs by email)` });
   }
   const grouped = new Map<string, { scopes: readonly string[]; jobTypes: JobType[]; call: string }>();
@@ -83,6 +97,7 @@ export async function runDoctor(argv: readonly string[], io: CliIo): Promise<num
       DLQ_URL: 'https://sqs.invalid/dlq',
       ALLOWED_ROLES: values['allowed-roles'] ?? io.env['ALLOWED_ROLES'],
       ALLOWED_FIELDS: values['allowed-fields'] ?? io.env['ALLOWED_FIELDS'],
+      ALLOWED_ORGANIZATIONS: values['allowed-organizations'] ?? io.env['ALLOWED_ORGANIZATIONS'],
       MAX_CONCURRENCY: values['max-concurrency'] ?? io.env['MAX_CONCURRENCY'],
       RATE_LIMIT_RESERVE: io.env['RATE_LIMIT_RESERVE'],
     });
@@ -286,6 +301,7 @@ function parse(argv: readonly string[]) {
       'max-concurrency': { type: 'string' },
       'allowed-roles': { type: 'string' },
       'allowed-fields': { type: 'string' },
+      'allowed-organizations': { type: 'string' },
     },
   });
 }

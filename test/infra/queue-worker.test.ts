@@ -28,7 +28,7 @@ function synth(props: Partial<Auth0QueueWorkerProps> = {}, bundle = false) {
 describe('Construct: Auth0QueueWorker', () => {
   it('runs the worker on Node 24, arm64, with JSON logs, its own log group and the deployment settings', () => {
     // Act
-    const { template } = synth({ allowedRoles: ['support-agent'] });
+    const { template } = synth({ allowedRoles: ['support-agent'], allowedOrganizations: ['acme', 'org_W8mZ2nX4pQ1rT6vY'] });
 
     // Assess
     template.hasResourceProperties('AWS::Lambda::Function', {
@@ -37,7 +37,7 @@ describe('Construct: Auth0QueueWorker', () => {
       Timeout: 60,
       LoggingConfig: Match.objectLike({ LogFormat: 'JSON', ApplicationLogLevel: 'INFO' }),
       Environment: {
-        Variables: Match.objectLike({ AUTH0_DOMAIN: 'acme.eu.auth0.com', AUTH0_SECRET_ID: SECRET_ARN, JOB_CONCURRENCY: '4', MAX_CONCURRENCY: '2', ALLOWED_ROLES: 'support-agent', DLQ_URL: Match.anyValue() }),
+        Variables: Match.objectLike({ AUTH0_DOMAIN: 'acme.eu.auth0.com', AUTH0_SECRET_ID: SECRET_ARN, JOB_CONCURRENCY: '4', MAX_CONCURRENCY: '2', ALLOWED_ROLES: 'support-agent', ALLOWED_ORGANIZATIONS: 'acme,org_W8mZ2nX4pQ1rT6vY', DLQ_URL: Match.anyValue() }),
       },
     });
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
@@ -305,6 +305,9 @@ describe('Construct: Auth0QueueWorker', () => {
     [{ schedules: [{ name: 'admin', expression: 'rate(1 day)', job: { type: 'roles.assign', userId: 'auth0|1', roles: ['admin'] } }] }, /^schedule admin: the job would be dead-lettered on every run \(role_not_allowed: /],
     [{ schedules: [{ name: 'email', expression: 'rate(1 day)', job: { type: 'user.update', userId: 'auth0|1', changes: { email: 'x@example.com' } } }] }, /^schedule email: the job would be dead-lettered on every run \(field_not_allowed: /],
     [{ schedules: [{ name: 'a', expression: 'rate(1 day)', job: BLOCK }, { name: 'a', expression: 'rate(2 days)', job: BLOCK }] }, /^schedule name a is used twice$/],
+    [{ schedules: [{ name: 'org', expression: 'rate(1 day)', job: { type: 'org.members.remove', userId: 'auth0|1', organization: 'acme' } }] }, /^schedule org: the job would be dead-lettered on every run \(organization_not_allowed: /],
+    [{ allowedOrganizations: ['globex'], schedules: [{ name: 'org', expression: 'rate(1 day)', job: { type: 'org.members.remove', userId: 'auth0|1', organization: 'acme' } }] }, /^schedule org: the job would be dead-lettered on every run \(organization_not_allowed: acme not in allowedOrganizations/],
+    [{ allowedOrganizations: ['*', 'acme'] }, /^allowedOrganizations is either/],
     [{ alarmEmail: 'ops' }, /^alarmEmail must be an email address, such as ops@example.com \(got "ops"\)$/],
     [{ alarmEmail: 'ops@example' }, /^alarmEmail must be an email address/],
     [{ metricsNamespace: 'AWS/Lambda' }, /^metricsNamespace must be 1 to 255 letters/],

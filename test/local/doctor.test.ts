@@ -120,6 +120,23 @@ describe('Command: auth0-queue-worker doctor and token, on the local stack', () 
     expect(line('scopes')).toBe('fail  scopes         missing update:users: needed by user.update (PATCH /api/v2/users/{id}); add it to the application\'s grant for the Auth0 Management API');
   }, 60_000);
 
+  it('names the organization scopes a grant lacks when the deployment allows organization jobs', async () => {
+    // Prepare
+    const s = await start();
+    const client = s.tenant.clients.get(s.client.clientId);
+    if (client !== undefined) client.scopes = WORKER_SCOPES.filter((scope) => scope !== 'create:organization_members' && scope !== 'read:organizations');
+
+    // Act
+    const allowed = await cli(s, 'doctor', ['--allowed-organizations', 'acme-corp']);
+    const none = await cli(s, 'doctor');
+
+    // Assess
+    expect(allowed.status).toBe(1);
+    expect(allowed.line('scopes')).toContain('missing read:organizations: needed by org.members.add, org.members.remove, org.roles.assign, org.roles.remove (GET /api/v2/organizations/name/{name} (organizations))');
+    expect(allowed.line('scopes')).toContain('missing create:organization_members: needed by org.members.add (POST /api/v2/organizations/{id}/members)');
+    expect(none.line('scopes')).toMatch(/^ok/);
+  }, 60_000);
+
   it('names a visibility timeout too short for the function, and a dead-letter queue that is not empty', async () => {
     // Prepare: a 30 s function timeout gives a 180 s visibility timeout; the doctor is told the function runs 60 s
     const s = await start({ timeoutMs: 30_000 });
