@@ -20,6 +20,7 @@ export {
   createJobJsonSchema,
   type Job,
   type JobType,
+  type OrganizationJob,
   type RolesJob,
   type UserChanges,
   type UserField,
