@@ -500,6 +500,9 @@ function checkPolicy(props: Auth0QueueWorkerProps): void {
     const refused = anyRole ? [] : sync.managedRoles.filter((role) => !(props.allowedRoles ?? []).includes(role));
     if (refused.length > 0) throw new Error(`sync ${sync.name} manages role(s) ${refused.join(', ')} that allowedRoles does not allow: add them to allowedRoles`);
     if (!fields.has('app_metadata')) throw new Error(`sync ${sync.name} writes app_metadata, which allowedFields does not allow: add 'app_metadata' to allowedFields`);
+    const organizations = props.allowedOrganizations ?? [];
+    const outside = organizations.includes('*') ? [] : (sync.managedOrganizations ?? []).filter((organization) => !organizations.includes(organization));
+    if (outside.length > 0) throw new Error(`sync ${sync.name} manages organization(s) ${outside.join(', ')} that allowedOrganizations does not allow: add them to allowedOrganizations`);
   }
 }
 

@@ -257,7 +257,18 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
     'GET /organizations/{id}/members': ({ params, query }) => {
       const members = params[0] === undefined ? undefined : state.organizationMembers.get(params[0]);
       if (members === undefined) return noOrganization();
-      const list = [...members.keys()].map((id) => state.users.get(id)).filter((user) => user !== undefined).map((user) => ({ user_id: user.user_id, email: user.email, ...(user.name === undefined ? {} : { name: user.name }), ...(user.picture === undefined ? {} : { picture: user.picture }) }));
+      // Roles only when asked for (fields=…roles), as Auth0 does.
+      const withRoles = (query.get('fields') ?? '').split(',').includes('roles') && query.get('include_fields') !== 'false';
+      const list = [...members.keys()]
+        .map((id) => state.users.get(id))
+        .filter((user) => user !== undefined)
+        .map((user) => ({
+          user_id: user.user_id,
+          email: user.email,
+          ...(user.name === undefined ? {} : { name: user.name }),
+          ...(user.picture === undefined ? {} : { picture: user.picture }),
+          ...(withRoles ? { roles: organizationRolesOf(state, params[0] ?? '', user.user_id).map((role) => ({ id: role.id, name: role.name })) } : {}),
+        }));
       if (query.has('from') || query.has('take')) return checkpointPage(list, query, 'members');
       return offsetPage(list, query, 'members');
     },

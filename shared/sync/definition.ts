@@ -10,8 +10,13 @@ export interface SyncDefinition {
   readonly name: string;
   /** The desired-state file (JSON Lines). Its manifest and report are written next to it. */
   readonly source: { readonly bucket: string; readonly key: string };
-  /** Role ids or names the sync manages; no other role is ever touched. */
+  /** Role ids or names the sync manages; no other role is ever touched, tenant-wide or in an organization. */
   readonly managedRoles: readonly string[];
+  /**
+   * Organization ids or names whose membership the sync manages (and, within each, members' managed roles).
+   * Default none: lines' `organizations` are then ignored.
+   */
+  readonly managedOrganizations?: readonly string[];
   /** Default false: a sync only adds until told it may remove. */
   readonly allowRemovals?: boolean;
   /** Default 0.1: most of a role's members one run may remove. */
@@ -41,6 +46,10 @@ export function validateSyncDefinition(definition: SyncDefinition): void {
   if (typeof definition.source?.bucket !== 'string' || typeof definition.source.key !== 'string') problems.push('source must be {"bucket","key"}');
   if (!Array.isArray(definition.managedRoles) || definition.managedRoles.length === 0 || !definition.managedRoles.every((role) => typeof role === 'string' && role !== '')) {
     problems.push('managedRoles must list at least one role id or name');
+  }
+  const organizations = value['managedOrganizations'];
+  if (organizations !== undefined && !(Array.isArray(organizations) && organizations.every((ref) => typeof ref === 'string' && /^(org_[A-Za-z0-9]+|[a-z0-9_-]{1,50})$/.test(ref)))) {
+    problems.push('managedOrganizations must list organization ids (org_…) or names');
   }
   for (const field of ['allowRemovals', 'dryRun'] as const) {
     if (value[field] !== undefined && typeof value[field] !== 'boolean') problems.push(`${field} must be true or false (a JSON boolean, not a string)`);

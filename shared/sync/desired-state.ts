@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { findIllFormedText, findUnsafeMetadata } from '../jobs/parse-job.ts';
 import { boundedText } from '../text.ts';
-import { MAX_ROLES_PER_JOB, RoleRefSchema, UserIdSchema } from '../jobs/schema.ts';
+import { MAX_ROLES_PER_JOB, OrganizationRefSchema, RoleRefSchema, UserIdSchema } from '../jobs/schema.ts';
 
 /** One user as the source of truth wants it. */
 export interface DesiredUser {
@@ -12,6 +12,11 @@ export interface DesiredUser {
   /** Role ids or names the user should hold (only managed roles count). */
   readonly roles: readonly string[];
   readonly appMetadata?: Readonly<Record<string, unknown>>;
+  /**
+   * Organization id or name → role ids or names the user should hold in it (only managed organizations and
+   * managed roles count). An organization not listed is one the user should not be a member of.
+   */
+  readonly organizations?: Readonly<Record<string, readonly string[]>>;
   /** 1-based line in the source file. */
   readonly line: number;
 }
@@ -40,6 +45,7 @@ const LineSchema = z.strictObject({
   email: z.optional(z.email()),
   roles: z.array(RoleRefSchema).check(z.maxLength(MAX_ROLES_PER_JOB)),
   app_metadata: z.optional(z.record(z.string().check(z.minLength(1), z.maxLength(255)), z.json())),
+  organizations: z.optional(z.record(OrganizationRefSchema, z.array(RoleRefSchema).check(z.maxLength(MAX_ROLES_PER_JOB)))),
 });
 
 
@@ -95,7 +101,7 @@ export function parseDesiredState(text: string): DesiredState {
       skip(`${where}: ${issue?.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.slice(0, 5).map((name) => boundedText(name, 64)).join(', ')}` : (issue?.message ?? 'invalid')}`);
       continue;
     }
-    const { userId, email, roles, app_metadata: appMetadata } = parsed.data;
+    const { userId, email, roles, app_metadata: appMetadata, organizations } = parsed.data;
     if ((userId === undefined) === (email === undefined)) {
       skip('needs exactly one of userId or email');
       continue;
@@ -111,6 +117,7 @@ export function parseDesiredState(text: string): DesiredState {
       ...(userId === undefined ? { email: email?.toLowerCase() } : { userId }),
       roles: [...new Set(roles)],
       ...(appMetadata === undefined ? {} : { appMetadata }),
+      ...(organizations === undefined ? {} : { organizations }),
       line,
     });
   }

@@ -144,10 +144,7 @@ export function planSync(input: {
     if (removals > limit && removalsBlocked === undefined) removalsBlocked = { role: role.name, removals, members: current.length, limit };
   }
 
-  const job = (body: Record<string, unknown>, groupId: string): SyncJob => {
-    const jobId = `sync-${createHash('sha256').update(`${name}\n${canonical(body)}`).digest('base64url').slice(0, 32)}`;
-    return { jobId, groupId, body: { ...body, jobId, source: `sync:${name}` } };
-  };
+  const job = syncJobMaker(name);
   const target = (user: DesiredUser) => (user.userId === undefined ? { email: user.email } : { userId: user.userId });
 
   const adds = [...toAdd.values()].map(({ user, roles }) => job({ type: 'roles.assign', ...target(user), roles: roles.sort() }, user.key));
@@ -195,6 +192,17 @@ export function planSync(input: {
     removalsWithheld,
     unknownRoles,
     manifest,
+  };
+}
+
+/**
+ * Makes a sync's jobs: each id is a hash of the sync's name and the job's body, so a retried or overlapping
+ * run produces the same ids.
+ */
+export function syncJobMaker(name: string): (body: Record<string, unknown>, groupId: string) => SyncJob {
+  return (body, groupId) => {
+    const jobId = `sync-${createHash('sha256').update(`${name}\n${canonical(body)}`).digest('base64url').slice(0, 32)}`;
+    return { jobId, groupId, body: { ...body, jobId, source: `sync:${name}` } };
   };
 }
 

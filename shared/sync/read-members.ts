@@ -1,6 +1,7 @@
 import type { ManagementClient } from '../auth0/client.ts';
 import { type PaceTicket, createPacer } from '../auth0/pacer.ts';
 import { RateLimitedError } from '../errors.ts';
+import type { OrganizationMember } from './plan-organizations.ts';
 import type { RoleMember } from './plan-sync.ts';
 
 /** Keeps the sync's reads from running the tenant's bucket dry. */
@@ -81,6 +82,42 @@ export async function readRoleMembers(client: ManagementClient, roleId: string, 
       if (typeof user.user_id === 'string') members.push({ user_id: user.user_id, ...(typeof user.email === 'string' ? { email: user.email } : {}) });
     }
     if (typeof page.next !== 'string' || page.next === '' || (page.users ?? []).length === 0) return members;
+    from = page.next;
+  }
+}
+
+/**
+ * Every current member of an organization with the roles it holds there (`fields=user_id,email,roles`: Auth0
+ * leaves roles out unless asked), by checkpoint paging. A 429 waits and reads the page again.
+ */
+export async function readOrganizationMembers(client: ManagementClient, organizationId: string, pacer: ReadPacer, sleep: (ms: number) => Promise<void>, now: () => number): Promise<OrganizationMember[]> {
+  const members: OrganizationMember[] = [];
+  let from: string | undefined;
+  for (;;) {
+    await pacer.beforeRead();
+    let body: unknown;
+    try {
+      body = await client.call({
+        method: 'GET',
+        route: '/api/v2/organizations/{id}/members',
+        params: { id: organizationId },
+        query: { take: 50, fields: 'user_id,email,roles', include_fields: true, ...(from === undefined ? {} : { from }) },
+        scopes: ['read:organization_members'],
+      });
+    } catch (error) {
+      if (!(error instanceof RateLimitedError)) throw error;
+      pacer.afterRead(true);
+      await sleep(Math.max(0, error.retryAt - now()));
+      continue;
+    }
+    pacer.afterRead();
+    const page = body as { members?: Array<{ user_id?: unknown; email?: unknown; roles?: Array<{ id?: unknown }> }>; next?: unknown };
+    for (const member of page.members ?? []) {
+      if (typeof member.user_id !== 'string') continue;
+      const roles = (member.roles ?? []).map((role) => role.id).filter((id): id is string => typeof id === 'string');
+      members.push({ user_id: member.user_id, ...(typeof member.email === 'string' ? { email: member.email } : {}), roles });
+    }
+    if (typeof page.next !== 'string' || page.next === '' || (page.members ?? []).length === 0) return members;
     from = page.next;
   }
 }

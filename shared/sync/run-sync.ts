@@ -1,15 +1,16 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { ManagementClient } from '../auth0/client.ts';
-import { findRoleByName } from '../auth0/operations.ts';
+import { findOrganization, findRoleByName } from '../auth0/operations.ts';
 import { PermanentError } from '../errors.ts';
 import { sendJobs } from '../producer/send-jobs.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { type SyncDefinition, validateSyncDefinition } from './definition.ts';
 import { type DesiredUser, parseDesiredState } from './desired-state.ts';
-import { type ManagedRole, type Manifest, type ManifestEntry, type RoleMember, type SyncJob, planSync } from './plan-sync.ts';
-import { createReadPacer, readRoleMembers } from './read-members.ts';
+import { type ManagedRole, type Manifest, type ManifestEntry, type RoleMember, type SyncJob, planSync, syncJobMaker } from './plan-sync.ts';
+import { type ManagedOrganization, type OrganizationMember, planOrganizations } from './plan-organizations.ts';
+import { createReadPacer, readOrganizationMembers, readRoleMembers } from './read-members.ts';
 
 /** What a run did; written to S3 next to the source, logged, and published as metrics. */
 export interface SyncReport {
@@ -30,6 +31,14 @@ export interface SyncReport {
   readonly removalsWithheld?: string | undefined;
   /** Lines naming roles the sync does not manage; their users lost no role. */
   readonly unknownRoles?: ReadonlyArray<{ line: number; role: string }>;
+  /** With managedOrganizations: the membership and organization-role changes planned. */
+  readonly organizations?: {
+    readonly memberAdds: number;
+    readonly memberRemoves: number;
+    readonly roleAssigns: number;
+    readonly roleRemoves: number;
+    readonly removalsBlocked: { organization: string; removals: number; members: number; limit: number } | undefined;
+  };
   /** Set when the manifest could not be read: every app_metadata update was sent again. */
   readonly manifestUnreadable?: string | undefined;
   readonly readsSpent: number;
@@ -118,6 +127,11 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
   const members = new Map<string, RoleMember[]>();
   for (const role of managed) members.set(role.id, await readRoleMembers(deps.client, role.id, pacer, deps.sleep, deps.now));
 
+  const managedOrganizations: ManagedOrganization[] = [];
+  for (const ref of definition.managedOrganizations ?? []) managedOrganizations.push(await resolveOrganization(deps.client, ref, pacer));
+  const organizationMembers = new Map<string, OrganizationMember[]>();
+  for (const organization of managedOrganizations) organizationMembers.set(organization.id, await readOrganizationMembers(deps.client, organization.id, pacer, deps.sleep, deps.now));
+
   const plan = planSync({
     name: definition.name,
     desired: desired.users,
@@ -130,7 +144,18 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
     otherRoles,
     now: started,
   });
-  const jobs = [...plan.adds, ...plan.updates, ...plan.removes];
+  const limits = { allowRemovals: definition.allowRemovals ?? false, maxRemovalShare: definition.maxRemovalShare ?? 0.1, maxRemovals: definition.maxRemovals ?? 1_000 };
+  const organizationPlan = planOrganizations({
+    desired: desired.users,
+    organizations: managedOrganizations,
+    members: organizationMembers,
+    managedRoles: managed,
+    limits,
+    protectedKeys: desired.protectedKeys,
+    removalsWithheld: plan.removalsWithheld !== undefined,
+    job: syncJobMaker(definition.name),
+  });
+  const jobs = [...plan.adds, ...organizationPlan.jobs, ...plan.updates, ...plan.removes, ...organizationPlan.removes];
   if (!base.dryRun) {
     await enqueue(deps, jobs);
     await deps.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${key}.manifest.json`, Body: JSON.stringify(plan.manifest), ContentType: 'application/json' }));
@@ -143,6 +168,17 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
     jobsEnqueued: base.dryRun ? 0 : jobs.length,
     removalsBlocked: plan.removalsBlocked,
     removalsWithheld: plan.removalsWithheld,
+    ...(managedOrganizations.length === 0
+      ? {}
+      : {
+          organizations: {
+            memberAdds: organizationPlan.memberAdds,
+            memberRemoves: organizationPlan.memberRemoves,
+            roleAssigns: organizationPlan.roleAssigns,
+            roleRemoves: organizationPlan.roleRemoves,
+            removalsBlocked: organizationPlan.removalsBlocked,
+          },
+        }),
     unknownRoles: plan.unknownRoles.slice(0, REPORTED_LINES),
     manifestUnreadable,
   });
@@ -186,6 +222,15 @@ async function resolveRole(client: ManagementClient, ref: string, pacer: ReturnT
   pacer.afterRead();
   if (role === undefined) throw new PermanentError('role_not_found', `managed role ${JSON.stringify(ref)} does not exist`);
   return { ref, id: role.id, name: role.name };
+}
+
+/** Resolves a managed organization to both its id and its name: lines may use either. */
+async function resolveOrganization(client: ManagementClient, ref: string, pacer: ReturnType<typeof createReadPacer>): Promise<ManagedOrganization> {
+  await pacer.beforeRead();
+  const organization = await findOrganization(client, /^org_[A-Za-z0-9]+$/.test(ref) ? { id: ref } : { name: ref });
+  pacer.afterRead();
+  if (organization === undefined) throw new PermanentError('organization_not_found', `managed organization ${JSON.stringify(ref)} does not exist`);
+  return { ref, id: organization.id, name: organization.name };
 }
 
 /**

@@ -80,6 +80,8 @@ describe('Construct: Auth0QueueWorker', () => {
     expect(() => synth({ syncs: [sync], allowedRoles: ['support-agent'] })).toThrow(/writes app_metadata/);
     expect(() => synth({ allowedFields: ['favourite_colour'] })).toThrow(/unknown field\(s\) favourite_colour/);
     expect(() => synth({ allowedRoles: ['*', 'admin'] })).toThrow(/either \['\*'\]/);
+    expect(() => synth({ ...allowed, syncs: [{ ...sync, managedOrganizations: ['acme'] }] })).toThrow(/manages organization\(s\) acme that allowedOrganizations does not allow/);
+    expect(() => synth({ ...allowed, allowedOrganizations: ['acme'], syncs: [{ ...sync, managedOrganizations: ['acme'] }] })).not.toThrow();
   });
 
   it('redrives to a 14-day dead-letter queue after 5 receives, with a visibility timeout 6 times the worker timeout', () => {
