@@ -63,6 +63,8 @@ export interface DemoResult {
   readonly interactiveCaller?: InteractiveCallerCounts;
 }
 
+/** Organizations the demo tenant has; every fourth user starts as a member of one. */
+const DEMO_ORGANIZATIONS = 5;
 const LOG_FILE = fileURLToPath(new URL('../dist/local/worker.log', import.meta.url));
 
 /** Runs the demo and prints its report. */
@@ -83,10 +85,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   try {
     phase('build the bundle and start the stack');
     const random = createRandom(options.seed);
-    const seeded = seedTenant(stack.tenant.state, { users: options.users, roles: options.roles, random });
-    const workload = generateWorkload(stack.tenant.state, seeded, { jobs: options.jobs, random });
+    const seeded = seedTenant(stack.tenant.state, { users: options.users, roles: options.roles, organizations: DEMO_ORGANIZATIONS, organizationMembers: true, random });
+    const workload = generateWorkload(stack.tenant.state, seeded, { jobs: options.jobs, random, organizationJobs: true });
     phase('seed the tenant and plan the workload');
-    write(`Seeded ${seeded.users.length} users and ${seeded.roles.length} roles; enqueueing ${workload.jobs.length} jobs…\n`);
+    write(`Seeded ${seeded.users.length} users, ${seeded.roles.length} roles and ${seeded.organizations.length} organizations; enqueueing ${workload.jobs.length} jobs…\n`);
 
     await enqueueJobs(stack, workload.jobs, options.fifo);
     phase('enqueue the jobs');
@@ -193,7 +195,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         : [`  interactive caller     ${callerCounts.calls} calls at ${caller?.callsPerSecond ?? INTERACTIVE_CALLS_PER_SECOND}/s, ${callerCounts.rateLimited} answered 429 (${percent(callerCounts.rateLimited, callerCounts.calls)})`]),
       `  wall time              ${(wallMs / 1000).toFixed(1)} s`,
       `  throughput             ${(calls / (processingMs / 1000)).toFixed(2)} Management API calls/s against a limit of ${options.rateLimit.perSecond}/s (burst ${options.rateLimit.burst}); ${((metrics.JobsApplied + letters.length) / (processingMs / 1000)).toFixed(2)} jobs/s`,
-      `  end state              ${differences.length === 0 ? `matches what the jobs asked for (${workload.expected.appMetadata.size} users checked)` : `${differences.length} differences, first: ${differences.slice(0, 3).join('; ')}`}`,
+      `  end state              ${differences.length === 0 ? `matches what the jobs asked for (${workload.expected.appMetadata.size} users, ${workload.expected.organizations?.size ?? 0} organizations' memberships checked)` : `${differences.length} differences, first: ${differences.slice(0, 3).join('; ')}`}`,
       '',
       'Where the time went',
       ...phases.map(([name, ms]) => `  ${name.padEnd(40)}${(ms / 1000).toFixed(1)} s`),

@@ -23,7 +23,7 @@ const ROLE_NAMES = ['support-agent', 'billing-admin', 'sales', 'marketing', 'eng
 export const CONNECTION = 'Username-Password-Authentication';
 
 /** Seeds users and roles, each user holding one or two roles. */
-export function seedTenant(state: TenantState, options: { users: number; roles: number; organizations?: number; random: () => number }) {
+export function seedTenant(state: TenantState, options: { users: number; roles: number; organizations?: number; organizationMembers?: boolean; random: () => number }) {
   const roles: TenantRole[] = [];
   for (let n = 0; n < options.roles; n++) roles.push(addRole(state, { name: ROLE_NAMES[n] ?? `role-${n}`, description: 'demo role' }));
   const users: TenantUser[] = [];
@@ -36,8 +36,17 @@ export function seedTenant(state: TenantState, options: { users: number; roles: 
     }
   }
   // Organizations come last and draw no random numbers, so a seed's users and roles stay what they were.
+  // Every fourth user is a member of one of them, every eighth with a role there.
   const organizations: TenantOrganization[] = [];
   for (let n = 0; n < (options.organizations ?? 0); n++) organizations.push(addOrganization(state, { name: `org-${String(n + 1).padStart(3, '0')}`, display_name: `Customer ${n + 1}` }));
+  if (options.organizationMembers && organizations.length > 0) {
+    users.forEach((user, index) => {
+      const organization = organizations[(index / 4) % organizations.length | 0];
+      const role = roles[index % Math.max(1, roles.length)];
+      if (index % 4 !== 0 || organization === undefined) return;
+      state.organizationMembers.get(organization.id)?.set(user.user_id, new Set(index % 8 === 0 && role !== undefined ? [role.id] : []));
+    });
+  }
   return { users, roles, organizations };
 }
 
@@ -62,6 +71,8 @@ export type JobEffect =
 export interface ExpectedState {
   readonly appMetadata: Map<string, Record<string, unknown>>;
   readonly roles: Map<string, Set<string>>;
+  /** With organization jobs: organization id → member user id → role ids held there. */
+  readonly organizations?: Map<string, Map<string, Set<string>>>;
 }
 
 /**
@@ -70,11 +81,18 @@ export interface ExpectedState {
  */
 export function generateWorkload(
   state: TenantState,
-  seeded: { users: TenantUser[]; roles: TenantRole[] },
-  options: { jobs: number; random: () => number; validOnly?: boolean },
+  seeded: { users: TenantUser[]; roles: TenantRole[]; organizations?: TenantOrganization[] },
+  options: { jobs: number; random: () => number; validOnly?: boolean; organizationJobs?: boolean },
 ) {
   const { random } = options;
-  const expected: ExpectedState = { appMetadata: new Map(), roles: new Map() };
+  const organizations = options.organizationJobs ? (seeded.organizations ?? []) : [];
+  const expected: ExpectedState = {
+    appMetadata: new Map(),
+    roles: new Map(),
+    ...(organizations.length === 0
+      ? {}
+      : { organizations: new Map(organizations.map((organization) => [organization.id, new Map([...(state.organizationMembers.get(organization.id) ?? new Map<string, Set<string>>())].map(([userId, held]) => [userId, new Set(held)]))])) }),
+  };
   for (const user of seeded.users) {
     expected.appMetadata.set(user.user_id, structuredClone(user.app_metadata));
     expected.roles.set(user.user_id, new Set(rolesOf(state, user.user_id).map((role) => role.id)));
@@ -90,6 +108,43 @@ export function generateWorkload(
     const add = (job: Record<string, unknown>, expectedReason?: string, effect?: JobEffect, groupId = user.user_id) =>
       jobs.push({ jobId, body: JSON.stringify({ ...job, jobId, source: 'demo' }), groupId, expectedReason, ...(effect === undefined ? {} : { effect }) });
 
+    // Organization jobs draw one more number, only when asked for, so other workloads keep their sequence.
+    if (expected.organizations !== undefined && random() < 0.15) {
+      const organization = pick(organizations);
+      const members = expected.organizations.get(organization.id)!;
+      const orgRef = random() < 0.5 ? organization.id : organization.name;
+      const target = random() < 0.2 ? { email: user.email } : { userId: user.user_id };
+      const pair = `${user.user_id} ${organization.id}`;
+      const kind = random();
+      if (kind < 0.08) {
+        if (!options.validOnly) add({ type: 'org.members.add', ...target, organization: `missing-org-${n % 3}` }, 'organization_not_found');
+        continue;
+      }
+      // Each user-organization pair at most once, so no two jobs race on one membership.
+      if (touched.has(pair)) continue;
+      touched.add(pair);
+      const held = members.get(user.user_id);
+      const role = pick(seeded.roles);
+      if (held === undefined) {
+        if (kind < 0.16) {
+          if (!options.validOnly) add({ type: 'org.roles.assign', ...target, organization: orgRef, roles: [role.name] }, 'not_a_member');
+        } else {
+          const roles = random() < 0.5 ? [role.id] : [];
+          members.set(user.user_id, new Set(roles));
+          add({ type: 'org.members.add', ...target, organization: orgRef, ...(roles.length > 0 ? { roles: [role.name] } : {}) });
+        }
+      } else if (kind < 0.4) {
+        members.delete(user.user_id);
+        add({ type: 'org.members.remove', ...target, organization: orgRef });
+      } else if (held.has(role.id)) {
+        held.delete(role.id);
+        add({ type: 'org.roles.remove', ...target, organization: orgRef, roles: [role.name] });
+      } else {
+        held.add(role.id);
+        add({ type: 'org.roles.assign', ...target, organization: orgRef, roles: [role.id] });
+      }
+      continue;
+    }
     if (roll < 0.45) {
       // user.update: a fresh metadata key per job, addressed by id or (one in five) by email
       const key = `k${n}`;
@@ -153,6 +208,15 @@ export function compareState(state: TenantState, expected: ExpectedState): strin
   for (const [userId, roles] of expected.roles) {
     const actual = new Set(rolesOf(state, userId).map((role) => role.id));
     if (actual.size !== roles.size || [...roles].some((id) => !actual.has(id))) differences.push(`${userId}: roles differ`);
+  }
+  for (const [organizationId, members] of expected.organizations ?? []) {
+    const actual = state.organizationMembers.get(organizationId) ?? new Map<string, Set<string>>();
+    for (const userId of new Set([...members.keys(), ...actual.keys()])) {
+      const want = members.get(userId);
+      const have = actual.get(userId);
+      if ((want === undefined) !== (have === undefined)) differences.push(`${userId}: membership of ${organizationId} differs`);
+      else if (want !== undefined && have !== undefined && (want.size !== have.size || [...want].some((id) => !have.has(id)))) differences.push(`${userId}: roles in ${organizationId} differ`);
+    }
   }
   return differences;
 }

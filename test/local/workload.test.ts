@@ -51,4 +51,24 @@ describe('Function: generateWorkload()', () => {
     expect(workload.jobs.every((job) => isApplied(state, job))).toBe(true);
     expect(compareState(state, workload.expected)).toEqual([]);
   });
+
+  it('with organization jobs, mixes in every org.* type and expects the memberships they leave', () => {
+    // Prepare
+    const state = createState();
+    const random = createRandom(7);
+    const seeded = seedTenant(state, { users: 80, roles: 4, organizations: 3, organizationMembers: true, random });
+
+    // Act
+    const workload = generateWorkload(state, seeded, { jobs: 400, random, organizationJobs: true });
+
+    // Assess
+    for (const type of ['org.members.add', 'org.members.remove', 'org.roles.assign', 'org.roles.remove']) {
+      expect(workload.jobs.some((job) => job.body.includes(`"type":"${type}"`) && job.expectedReason === undefined)).toBe(true);
+    }
+    expect(workload.jobs.some((job) => job.expectedReason === 'not_a_member')).toBe(true);
+    expect(workload.jobs.some((job) => job.expectedReason === 'organization_not_found')).toBe(true);
+    // The untouched tenant differs from what the jobs ask for exactly in memberships and roles
+    const differences = compareState(state, workload.expected);
+    expect(differences.some((line) => line.includes('membership of org_'))).toBe(true);
+  });
 });
