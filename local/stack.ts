@@ -19,7 +19,7 @@ import { type Tenant, type TenantOptions, startTenant } from './tenant/tenant.ts
 /** The scopes the worker's application is granted on the local tenant. */
 export const WORKER_SCOPES = [
   'read:users', 'update:users', 'read:roles', 'create:role_members', 'delete:role_members',
-  'read:organizations', 'read:organization_members', 'create:organization_members', 'delete:organization_members', 'create:organization_member_roles', 'delete:organization_member_roles',
+  'read:organizations', 'read:organization_members', 'read:organization_member_roles', 'create:organization_members', 'delete:organization_members', 'create:organization_member_roles', 'delete:organization_member_roles',
 ];
 
 /** Options of {@link startLocalStack}. */

@@ -109,7 +109,7 @@ export const ALL_SCOPES = [
 const MAX_PAYLOAD = 1_048_576;
 
 type Answer = { status: number; body?: unknown; headers?: Record<string, string> };
-type Handler = (request: { params: string[]; query: URLSearchParams; body: Record<string, unknown> }) => Answer;
+type Handler = (request: { params: string[]; query: URLSearchParams; body: Record<string, unknown>; scopes: ReadonlySet<string> }) => Answer;
 
 const error = (status: number, errorName: string, message: string, errorCode?: string): Answer => ({
   status,
@@ -254,11 +254,15 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
       state.organizationMembers.delete(organization.id);
       return { status: 204 };
     },
-    'GET /organizations/{id}/members': ({ params, query }) => {
+    'GET /organizations/{id}/members': ({ params, query, scopes }) => {
       const members = params[0] === undefined ? undefined : state.organizationMembers.get(params[0]);
       if (members === undefined) return noOrganization();
       // Roles only when asked for (fields=…roles), as Auth0 does.
       const withRoles = (query.get('fields') ?? '').split(',').includes('roles') && query.get('include_fields') !== 'false';
+      // As Auth0 documents: fields=roles also needs read:organization_member_roles.
+      if (withRoles && !scopes.has('read:organization_member_roles')) {
+        return error(403, 'Forbidden', 'Insufficient scope, expected all of: read:organization_member_roles', 'insufficient_scope');
+      }
       const list = [...members.keys()]
         .map((id) => state.users.get(id))
         .filter((user) => user !== undefined)
@@ -399,7 +403,7 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
     const pagingError = checkPaging(query);
     if (pagingError !== undefined) return [route, pagingError];
     const params = (operation.pattern.exec(path) ?? []).slice(1).map((value) => decodeURIComponent(value));
-    const answer = handler({ params, query, body: parsed.body });
+    const answer = handler({ params, query, body: parsed.body, scopes: granted });
     if (method !== 'GET' && answer.status < 300) writes.push({ route, id: params[0], body: parsed.body });
     return [route, answer];
   };

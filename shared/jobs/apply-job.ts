@@ -11,7 +11,7 @@ import {
   removeRoles,
   updateUser,
 } from '../auth0/operations.ts';
-import { PermanentError } from '../errors.ts';
+import { PermanentError, RetryableError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Job } from './schema.ts';
 
@@ -194,10 +194,28 @@ export function createJobApplier(options: {
       case 'org.roles.remove': {
         // Everything is looked up and checked against the policy before the first write.
         const roles = 'roles' in job && job.roles !== undefined ? await resolveRoles(job.roles, context) : [];
-        const organization = await resolveOrganization(job.organization, context);
+        const cached = organizations.get(job.organization);
+        const wasCached = cached !== undefined && now() < cached.until;
+        let organization = await resolveOrganization(job.organization, context);
         checkOrganization(organization, job.organization);
         const userId = await resolveUserId(job, context);
-        const member = (await listUserOrganizationIds(client, userId, context)).has(organization.id);
+        const memberships = await listUserOrganizationIds(client, userId, context);
+        if (!memberships.has(organization.id) && wasCached && job.type !== 'org.members.add') {
+          // The name may now belong to an organization created again since it was cached: look again before
+          // deciding that the user is not a member.
+          organizations.delete(job.organization);
+          organization = await resolveOrganization(job.organization, context);
+          checkOrganization(organization, job.organization);
+        }
+        const member = memberships.has(organization.id);
+        /** A membership write answered 404: the cached organization is gone; try again with a fresh lookup. */
+        const organizationGone = (error: unknown): never => {
+          if (error instanceof PermanentError && error.status === 404) {
+            organizations.clear();
+            throw new RetryableError('organization_changed', `organization ${JSON.stringify(job.organization)} answered 404 to a membership write; it is looked up again on the next try`, { status: 404 });
+          }
+          throw error;
+        };
         const assign = async () => {
           if (roles.length === 0) return;
           await changeOrganizationMemberRoles(client, 'assign', organization.id, userId, roles, context).catch((error: unknown) => {
@@ -208,11 +226,11 @@ export function createJobApplier(options: {
         switch (job.type) {
           case 'org.members.add':
             // Membership first, then roles; adding a member again is harmless.
-            if (!member) await changeOrganizationMembers(client, 'add', organization.id, [userId], context).catch(forgetRoles);
+            if (!member) await changeOrganizationMembers(client, 'add', organization.id, [userId], context).catch(organizationGone);
             await assign();
             return;
           case 'org.members.remove':
-            if (member) await changeOrganizationMembers(client, 'remove', organization.id, [userId], context).catch(forgetRoles);
+            if (member) await changeOrganizationMembers(client, 'remove', organization.id, [userId], context).catch(organizationGone);
             return;
           case 'org.roles.assign':
             if (!member) {

@@ -25,8 +25,13 @@ export interface OrganizationPlan {
   readonly memberRemoves: number;
   readonly roleAssigns: number;
   readonly roleRemoves: number;
-  /** The first organization whose member removals were over the limit; then no organization removal is made. */
+  /**
+   * The first organization whose member removals, or removals of roles there, were over the limit; then no
+   * organization removal is made.
+   */
   readonly removalsBlocked: { organization: string; removals: number; members: number; limit: number } | undefined;
+  /** Roles lines name in an organization that exist nowhere (misspellings, say): their users lose nothing. */
+  readonly unknownRoles: ReadonlyArray<{ line: number; role: string }>;
 }
 
 /**
@@ -46,6 +51,8 @@ export function planOrganizations(input: {
   readonly limits: SyncLimits;
   readonly protectedKeys: ReadonlySet<string>;
   readonly removalsWithheld: boolean;
+  /** Role refs that are not managed but exist in the tenant: lines may name them, and they are ignored. */
+  readonly otherRoles?: ReadonlySet<string>;
   readonly job: (body: Record<string, unknown>, groupId: string) => SyncJob;
 }): OrganizationPlan {
   const { desired, organizations, limits, protectedKeys, job } = input;
@@ -65,15 +72,29 @@ export function planOrganizations(input: {
   const plannedRemoves: SyncJob[] = [];
   const plannedRoleRemoves: SyncJob[] = [];
   let plannedRoleRemoveCount = 0;
+  // A user whose line names a role that exists nowhere might have meant a managed one: that user loses nothing.
+  const unknownRoles: Array<{ line: number; role: string }> = [];
+  const protectedUsers = new Set(protectedKeys);
+  for (const user of desired) {
+    const unknown = [...new Set(Object.values(user.organizations ?? {}).flat())].filter((ref) => !roleByRef.has(ref) && !input.otherRoles?.has(ref));
+    if (unknown.length > 0) protectedUsers.add(user.key);
+    for (const role of unknown) unknownRoles.push({ line: user.line, role });
+  }
+  const listedIn = (user: DesiredUser, organization: ManagedOrganization): readonly string[] | undefined => {
+    const organizations = user.organizations ?? {};
+    for (const ref of [organization.id, organization.name, organization.ref]) if (Object.hasOwn(organizations, ref)) return organizations[ref];
+    return undefined;
+  };
 
   for (const organization of organizations) {
     const current = input.members.get(organization.id) ?? [];
     const byKey = new Map<string, OrganizationMember>();
     for (const member of current) for (const key of keysOf(member)) byKey.set(key, member);
     const wantedKeys = new Set<string>();
+    let roleRemovals = 0;
 
     for (const user of desired) {
-      const listed = user.organizations?.[organization.id] ?? user.organizations?.[organization.name] ?? user.organizations?.[organization.ref];
+      const listed = listedIn(user, organization);
       if (listed === undefined) continue;
       wantedKeys.add(user.key);
       const wanted = [...new Set(listed.map((ref) => roleByRef.get(ref)).filter((id): id is string => id !== undefined))].sort();
@@ -91,7 +112,8 @@ export function planOrganizations(input: {
         jobs.push(job({ type: 'org.roles.assign', ...target(user), organization: organization.id, roles: assign }, user.key));
       }
       const remove = [...held].filter((id) => !wanted.includes(id)).sort();
-      if (remove.length > 0 && !protectedKeys.has(user.key)) {
+      if (remove.length > 0 && !keysOf(member).some((key) => protectedUsers.has(key))) {
+        roleRemovals += 1;
         plannedRoleRemoveCount += remove.length;
         plannedRoleRemoves.push(job({ type: 'org.roles.remove', ...target(user), organization: organization.id, roles: remove }, user.key));
       }
@@ -100,12 +122,14 @@ export function planOrganizations(input: {
     let removals = 0;
     for (const member of current) {
       const keys = keysOf(member);
-      if (keys.some((key) => wantedKeys.has(key) || protectedKeys.has(key))) continue;
+      if (keys.some((key) => wantedKeys.has(key) || protectedUsers.has(key))) continue;
       removals += 1;
       plannedRemoves.push(job({ type: 'org.members.remove', userId: member.user_id, organization: organization.id }, `id:${member.user_id}`));
     }
+    // The same limit for members losing the organization and for members losing roles in it.
     const limit = Math.min(limits.maxRemovals, Math.floor(current.length * limits.maxRemovalShare));
-    if (removals > limit && removalsBlocked === undefined) removalsBlocked = { organization: organization.name, removals, members: current.length, limit };
+    const worst = Math.max(removals, roleRemovals);
+    if (worst > limit && removalsBlocked === undefined) removalsBlocked = { organization: organization.name, removals: worst, members: current.length, limit };
   }
 
   if (limits.allowRemovals && removalsBlocked === undefined && !input.removalsWithheld) {
@@ -113,5 +137,5 @@ export function planOrganizations(input: {
     memberRemoves = plannedRemoves.length;
     roleRemoves = plannedRoleRemoveCount;
   }
-  return { jobs, removes, memberAdds, memberRemoves, roleAssigns, roleRemoves, removalsBlocked: limits.allowRemovals ? removalsBlocked : undefined };
+  return { jobs, removes, memberAdds, memberRemoves, roleAssigns, roleRemoves, removalsBlocked: limits.allowRemovals ? removalsBlocked : undefined, unknownRoles };
 }

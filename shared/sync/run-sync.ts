@@ -91,9 +91,9 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
     deps.metrics.add('SyncSkippedLines', desired.invalid.length);
     deps.metrics.add('SyncReads', full.readsSpent);
     deps.metrics.add('SyncAborted', full.aborted === undefined ? 0 : 1);
-    deps.metrics.add('SyncRemovalsBlocked', full.removalsBlocked === undefined && full.removalsWithheld === undefined ? 0 : 1);
+    deps.metrics.add('SyncRemovalsBlocked', full.removalsBlocked === undefined && full.removalsWithheld === undefined && full.organizations?.removalsBlocked === undefined ? 0 : 1);
     deps.metrics.flush();
-    const quiet = full.aborted === undefined && full.removalsBlocked === undefined && full.removalsWithheld === undefined && full.manifestUnreadable === undefined;
+    const quiet = full.aborted === undefined && full.removalsBlocked === undefined && full.removalsWithheld === undefined && full.organizations?.removalsBlocked === undefined && full.manifestUnreadable === undefined;
     (quiet ? deps.logger.info : deps.logger.warn)('sync finished', {
       name: full.name,
       runId,
@@ -153,6 +153,7 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
     limits,
     protectedKeys: desired.protectedKeys,
     removalsWithheld: plan.removalsWithheld !== undefined,
+    otherRoles,
     job: syncJobMaker(definition.name),
   });
   const jobs = [...plan.adds, ...organizationPlan.jobs, ...plan.updates, ...plan.removes, ...organizationPlan.removes];
@@ -179,7 +180,7 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
             removalsBlocked: organizationPlan.removalsBlocked,
           },
         }),
-    unknownRoles: plan.unknownRoles.slice(0, REPORTED_LINES),
+    unknownRoles: [...plan.unknownRoles, ...organizationPlan.unknownRoles].slice(0, REPORTED_LINES),
     manifestUnreadable,
   });
 }
@@ -193,7 +194,7 @@ const MAX_OTHER_ROLE_LOOKUPS = 50;
  */
 async function findOtherRoles(client: ManagementClient, users: readonly DesiredUser[], managed: readonly ManagedRole[], pacer: ReturnType<typeof createReadPacer>): Promise<Set<string>> {
   const managedRefs = new Set(managed.flatMap((role) => [role.ref, role.id, role.name]));
-  const refs = [...new Set(users.flatMap((user) => user.roles))].filter((ref) => !managedRefs.has(ref)).slice(0, MAX_OTHER_ROLE_LOOKUPS);
+  const refs = [...new Set(users.flatMap((user) => [...user.roles, ...Object.values(user.organizations ?? {}).flat()]))].filter((ref) => !managedRefs.has(ref)).slice(0, MAX_OTHER_ROLE_LOOKUPS);
   const existing = new Set<string>();
   for (const ref of refs) {
     try {

@@ -5,7 +5,7 @@
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type LocalStack, queueDepth, readDeadLetters } from '../../local/stack.ts';
-import { organizationRolesOf, organizationsOf, rolesOf } from '../../local/tenant/state.ts';
+import { addOrganization, organizationRolesOf, organizationsOf, rolesOf } from '../../local/tenant/state.ts';
 import { createRandom, seedTenant } from '../../local/workload.ts';
 import { startTestStack } from '../helpers/suite-logs.ts';
 
@@ -117,4 +117,34 @@ describe('Organization jobs on the local stack', () => {
     expect(state.organizationMembers.get(initech.id)?.size).toBe(0);
     expect(state.organizationMembers.get(acme.id)?.size).toBe(0);
   }, 120_000);
+
+  it('looks a cached organization name up again before deciding a user is not a member (the organization was created again)', async () => {
+    // Prepare: one container, so the second job meets the first one's cache
+    const s = (stack = await startTestStack({ build: false, rateLimit: { burst: 50, perSecond: 50 } }));
+    const { users, roles } = seedTenant(s.tenant.state, { users: 2, roles: 1, organizations: 0, random: createRandom(8) });
+    const [ada, bob] = users;
+    const [role] = roles;
+    if (!ada || !bob || !role) throw new Error('seeded');
+    const state = s.tenant.state;
+    const first = addOrganization(state, { name: 'acme' });
+    const worker = s.startWorker({ maxConcurrency: 1 });
+    const settled = async () => {
+      for (let waited = 0; waited < 30_000 && (await queueDepth(s)) > 0; waited += 200) await new Promise((resolve) => setTimeout(resolve, 200));
+    };
+
+    // Act: acme is cached; then deleted and created again under the same name, bob a member with the role
+    await enqueue(s, [{ type: 'org.members.add', userId: ada.user_id, organization: 'acme', jobId: 'cache-acme' }]);
+    await settled();
+    state.organizations.delete(first.id);
+    state.organizationMembers.delete(first.id);
+    const second = addOrganization(state, { name: 'acme' });
+    state.organizationMembers.get(second.id)?.set(bob.user_id, new Set([role.id]));
+    await enqueue(s, [{ type: 'org.roles.remove', userId: bob.user_id, organization: 'acme', roles: [role.name], jobId: 'after-recreate' }]);
+    await settled();
+    await worker.stop();
+
+    // Assess: the role was removed in the organization that now has the name, not skipped as "not a member"
+    expect(organizationRolesOf(state, second.id, bob.user_id)).toEqual([]);
+    expect(await readDeadLetters(s)).toEqual([]);
+  }, 60_000);
 });

@@ -189,9 +189,17 @@ describe('Emulator: the official auth0 SDK against startTenant()', () => {
 
       // Act
       const refused = await client.organizations.members.roles.assign(organization.id ?? '', user.user_id ?? '', { roles: [second.id ?? ''] }).catch((caught: unknown) => caught);
+      const client2 = limited.clients.get('c');
+      if (client2 !== undefined) client2.scopes = ALL_SCOPES.filter((scope) => scope !== 'read:organization_member_roles');
+      const narrowed = new ManagementClient({ domain: DOMAIN, audience: limited.audience, clientId: 'c', clientSecret: 'limited-secret', maxRetries: 0, fetch: (input, init) => fetch(String(input instanceof Request ? input.url : input).replace(`https://${DOMAIN}`, limited.origin), init) });
+      const withRoles = await narrowed.organizations.members.list(organization.id ?? '', { fields: 'user_id,roles', include_fields: true }).catch((caught: unknown) => caught);
+      const withoutRoles = await narrowed.organizations.members.list(organization.id ?? '', {});
 
       // Assess
       expect(refused).toMatchObject({ statusCode: 409, body: { message: 'No more roles can be assigned to this organization member' } });
+      // Member roles are listed only with read:organization_member_roles, as Auth0 documents
+      expect(withRoles).toMatchObject({ statusCode: 403, body: { errorCode: 'insufficient_scope' } });
+      expect(withoutRoles.data.map((member) => member.user_id)).toEqual([user.user_id]);
     } finally {
       await limited.stop();
     }

@@ -8,7 +8,7 @@ const ADMIN = { ref: 'admin', id: 'rol_admin1', name: 'admin' };
 const user = (n: number, organizations?: Record<string, string[]>): DesiredUser => ({ key: `id:auth0|${n}`, userId: `auth0|${n}`, roles: [], ...(organizations === undefined ? {} : { organizations }), line: n + 1 });
 const member = (n: number, roles: string[] = []): OrganizationMember => ({ user_id: `auth0|${n}`, roles });
 
-const plan = (desired: DesiredUser[], members: OrganizationMember[], overrides: { allowRemovals?: boolean; protectedKeys?: string[]; removalsWithheld?: boolean; maxRemovalShare?: number } = {}) =>
+const plan = (desired: DesiredUser[], members: OrganizationMember[], overrides: { allowRemovals?: boolean; protectedKeys?: string[]; removalsWithheld?: boolean; maxRemovalShare?: number; otherRoles?: string[] } = {}) =>
   planOrganizations({
     desired,
     organizations: [ACME],
@@ -17,6 +17,7 @@ const plan = (desired: DesiredUser[], members: OrganizationMember[], overrides: 
     limits: { allowRemovals: overrides.allowRemovals ?? true, maxRemovalShare: overrides.maxRemovalShare ?? 0.5, maxRemovals: 1_000 },
     protectedKeys: new Set(overrides.protectedKeys ?? []),
     removalsWithheld: overrides.removalsWithheld ?? false,
+    otherRoles: new Set(overrides.otherRoles ?? []),
     job: syncJobMaker('test'),
   });
 
@@ -65,5 +66,44 @@ describe('Function: planOrganizations()', () => {
     expect(allowed).toMatchObject({ memberRemoves: 2, roleRemoves: 1 });
     for (const result of [off, withheld, overLimit]) expect(result.removes).toEqual([]);
     expect(overLimit.removalsBlocked).toEqual({ organization: 'acme', removals: 3, members: 4, limit: 1 });
+  });
+
+  it('holds role removals in an organization to the same limit as member removals', () => {
+    // Prepare: four admins in acme; the lines keep all four members but take every role away
+    const desired = [1, 2, 3, 4].map((n) => user(n, { acme: [] }));
+    const members = [1, 2, 3, 4].map((n) => member(n, [ADMIN.id]));
+
+    // Act
+    const result = plan(desired, members, { maxRemovalShare: 0.5 });
+
+    // Assess
+    expect(result.removes).toEqual([]);
+    expect(result.removalsBlocked).toEqual({ organization: 'acme', removals: 4, members: 4, limit: 2 });
+  });
+
+  it('keeps the memberships and roles of a user whose line names a role that exists nowhere, and reports it', () => {
+    // Act
+    const result = plan([user(1, { acme: ['admn'] }), user(2, { acme: ['known-elsewhere'] })], [member(1, [ADMIN.id]), member(2, [ADMIN.id])], { maxRemovalShare: 1, otherRoles: ['known-elsewhere'] });
+
+    // Assess: user 1 (a misspelling) loses nothing; user 2 names an existing unmanaged role, which is ignored
+    expect(result.unknownRoles).toEqual([{ line: 2, role: 'admn' }]);
+    expect(result.removes.map((job) => [job.body['type'], job.body['userId']])).toEqual([['org.roles.remove', 'auth0|2']]);
+  });
+
+  it('reads only a line\'s own organizations, so a managed organization named "constructor" is no trap', () => {
+    // Act
+    const result = planOrganizations({
+      desired: [user(1, {})],
+      organizations: [{ ref: 'constructor', id: 'org_c1', name: 'constructor' }],
+      members: new Map([['org_c1', []]]),
+      managedRoles: [ADMIN],
+      limits: { allowRemovals: true, maxRemovalShare: 1, maxRemovals: 10 },
+      protectedKeys: new Set(),
+      removalsWithheld: false,
+      job: syncJobMaker('test'),
+    });
+
+    // Assess
+    expect(result.jobs).toEqual([]);
   });
 });
