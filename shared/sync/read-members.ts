@@ -1,4 +1,4 @@
-import type { ManagementClient } from '../auth0/client.ts';
+import type { ManagementCall, ManagementClient } from '../auth0/client.ts';
 import { type PaceTicket, createPacer } from '../auth0/pacer.ts';
 import { RateLimitedError } from '../errors.ts';
 import type { OrganizationMember } from './plan-organizations.ts';
@@ -53,23 +53,24 @@ export function createReadPacer(options: { client: ManagementClient; readShare: 
 }
 
 /**
- * Every current member of a role, by checkpoint paging (`from`/`take`), which works past the 1,000 results
- * offset paging stops at. A 429 waits for the time Auth0 asked for and reads the page again.
+ * Every item of a list Auth0 pages by checkpoint (`from`/`take`), which works past the 1,000 results offset
+ * paging stops at: each page is paced, and a 429 waits for the time Auth0 asked for and reads it again.
  */
-export async function readRoleMembers(client: ManagementClient, roleId: string, pacer: ReadPacer, sleep: (ms: number) => Promise<void>, now: () => number): Promise<RoleMember[]> {
-  const members: RoleMember[] = [];
+async function readCheckpointPages(
+  client: ManagementClient,
+  call: Omit<ManagementCall, 'query'> & { readonly query: Readonly<Record<string, string | number | boolean>> },
+  key: string,
+  pacer: ReadPacer,
+  sleep: (ms: number) => Promise<void>,
+  now: () => number,
+): Promise<Array<Record<string, unknown>>> {
+  const items: Array<Record<string, unknown>> = [];
   let from: string | undefined;
   for (;;) {
     await pacer.beforeRead();
     let body: unknown;
     try {
-      body = await client.call({
-        method: 'GET',
-        route: '/api/v2/roles/{id}/users',
-        params: { id: roleId },
-        query: { take: 100, ...(from === undefined ? {} : { from }) },
-        scopes: ['read:users', 'read:roles', 'read:role_members'],
-      });
+      body = await client.call({ ...call, query: { ...call.query, ...(from === undefined ? {} : { from }) } });
     } catch (error) {
       if (!(error instanceof RateLimitedError)) throw error;
       pacer.afterRead(true);
@@ -77,47 +78,38 @@ export async function readRoleMembers(client: ManagementClient, roleId: string, 
       continue;
     }
     pacer.afterRead();
-    const page = body as { users?: Array<{ user_id?: unknown; email?: unknown }>; next?: unknown };
-    for (const user of page.users ?? []) {
-      if (typeof user.user_id === 'string') members.push({ user_id: user.user_id, ...(typeof user.email === 'string' ? { email: user.email } : {}) });
-    }
-    if (typeof page.next !== 'string' || page.next === '' || (page.users ?? []).length === 0) return members;
-    from = page.next;
+    const page = body as Record<string, unknown> | undefined;
+    const list = Array.isArray(page?.[key]) ? (page[key] as unknown[]) : [];
+    for (const item of list) if (typeof item === 'object' && item !== null) items.push(item as Record<string, unknown>);
+    const next = page?.['next'];
+    if (typeof next !== 'string' || next === '' || list.length === 0) return items;
+    from = next;
   }
+}
+
+/** Every current member of a role. */
+export async function readRoleMembers(client: ManagementClient, roleId: string, pacer: ReadPacer, sleep: (ms: number) => Promise<void>, now: () => number): Promise<RoleMember[]> {
+  const call = { method: 'GET', route: '/api/v2/roles/{id}/users', params: { id: roleId }, query: { take: 100 }, scopes: ['read:users', 'read:roles', 'read:role_members'] } as const;
+  const users = await readCheckpointPages(client, call, 'users', pacer, sleep, now);
+  return users.flatMap((user) => (typeof user['user_id'] === 'string' ? [{ user_id: user['user_id'], ...(typeof user['email'] === 'string' ? { email: user['email'] } : {}) }] : []));
 }
 
 /**
  * Every current member of an organization with the roles it holds there (`fields=user_id,email,roles`: Auth0
- * leaves roles out unless asked), by checkpoint paging. A 429 waits and reads the page again.
+ * leaves roles out unless asked, and then also wants `read:organization_member_roles`).
  */
 export async function readOrganizationMembers(client: ManagementClient, organizationId: string, pacer: ReadPacer, sleep: (ms: number) => Promise<void>, now: () => number): Promise<OrganizationMember[]> {
-  const members: OrganizationMember[] = [];
-  let from: string | undefined;
-  for (;;) {
-    await pacer.beforeRead();
-    let body: unknown;
-    try {
-      body = await client.call({
-        method: 'GET',
-        route: '/api/v2/organizations/{id}/members',
-        params: { id: organizationId },
-        query: { take: 50, fields: 'user_id,email,roles', include_fields: true, ...(from === undefined ? {} : { from }) },
-        scopes: ['read:organization_members'],
-      });
-    } catch (error) {
-      if (!(error instanceof RateLimitedError)) throw error;
-      pacer.afterRead(true);
-      await sleep(Math.max(0, error.retryAt - now()));
-      continue;
-    }
-    pacer.afterRead();
-    const page = body as { members?: Array<{ user_id?: unknown; email?: unknown; roles?: Array<{ id?: unknown }> }>; next?: unknown };
-    for (const member of page.members ?? []) {
-      if (typeof member.user_id !== 'string') continue;
-      const roles = (member.roles ?? []).map((role) => role.id).filter((id): id is string => typeof id === 'string');
-      members.push({ user_id: member.user_id, ...(typeof member.email === 'string' ? { email: member.email } : {}), roles });
-    }
-    if (typeof page.next !== 'string' || page.next === '' || (page.members ?? []).length === 0) return members;
-    from = page.next;
-  }
+  const call = {
+    method: 'GET',
+    route: '/api/v2/organizations/{id}/members',
+    params: { id: organizationId },
+    query: { take: 50, fields: 'user_id,email,roles', include_fields: true },
+    scopes: ['read:organization_members'],
+  } as const;
+  const members = await readCheckpointPages(client, call, 'members', pacer, sleep, now);
+  return members.flatMap((member) => {
+    if (typeof member['user_id'] !== 'string') return [];
+    const roles = (Array.isArray(member['roles']) ? (member['roles'] as Array<{ id?: unknown }>) : []).map((role) => role.id).filter((id): id is string => typeof id === 'string');
+    return [{ user_id: member['user_id'], ...(typeof member['email'] === 'string' ? { email: member['email'] } : {}), roles }];
+  });
 }

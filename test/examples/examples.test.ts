@@ -3,7 +3,6 @@
  * installs the tarball into a directory of its own, type-checks with its own default tsconfig, and runs under
  * the system's Node (20 on a fresh machine), not this repository's.
  */
-import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,29 +11,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, queueDepth } from '../../local/stack.ts';
 import { rolesOf } from '../../local/tenant/state.ts';
 import { createRandom, seedTenant } from '../../local/workload.ts';
+import { type ProcessRun, runProcess } from '../helpers/process.ts';
 import { startTestStack } from '../helpers/suite-logs.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 /** PATH without this repository's node_modules/.bin, so `node` is the system's, as for a consumer. */
 const systemPath = (process.env['PATH'] ?? '').split(':').filter((entry) => !entry.includes('node_modules')).join(':');
 
-interface Run {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+type Run = ProcessRun;
 
 /** Runs a command to its end; `env` adds to a consumer's environment (the system PATH, HOME for npm's cache). */
 const run = (command: string, args: readonly string[], cwd: string, env: Record<string, string> = {}) =>
-  new Promise<Run>((resolve, reject) => {
-    const child = spawn(command, [...args], { cwd, env: { PATH: systemPath, HOME: process.env['HOME'] ?? '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+  runProcess(command, args, { cwd, env: { PATH: systemPath, HOME: process.env['HOME'] ?? '', ...env } });
 
 const ok = (what: string, result: Run) => {
   if (result.status !== 0) throw new Error(`${what} exited with ${result.status}:\n${result.stdout}\n${result.stderr}`);

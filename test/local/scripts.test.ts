@@ -2,23 +2,14 @@
  * The local scripts' command lines (`npm start`, `npm run tenant`, `npm run sync`): --help lists every flag
  * with its default, and bad input ends in one line naming the problem and exit status 2, never a stack trace.
  */
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { runProcess } from '../helpers/process.ts';
 
 const SCRIPTS = { start: 'local/start.ts', tenant: 'local/tenant/cli.ts', sync: 'local/sync-cli.ts' } as const;
 
 /** Runs a script in a fresh Node process, as `npm run` does, and gathers what it printed. */
-const run = (script: keyof typeof SCRIPTS, args: string[]) =>
-  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [SCRIPTS[script], ...args], { env: { PATH: process.env['PATH'] ?? '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+const run = (script: keyof typeof SCRIPTS, args: string[]) => runProcess(process.execPath, [SCRIPTS[script], ...args], { env: { PATH: process.env['PATH'] ?? '' } });
 
 describe('The local scripts', () => {
   it.each([
