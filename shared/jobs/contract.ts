@@ -18,6 +18,7 @@ export {
   MAX_ROLES_PER_JOB,
   USER_FIELDS,
   createJobJsonSchema,
+  parseIssuedAt,
   type Job,
   type JobType,
   type OrganizationJob,

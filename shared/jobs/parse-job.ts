@@ -1,7 +1,7 @@
 import type * as z from 'zod/mini';
 import { PermanentError } from '../errors.ts';
 import { boundedText } from '../text.ts';
-import { JOB_TYPES, JOB_VARIANTS, MAX_JOB_BYTES, type Job, type JobType, type UserField } from './schema.ts';
+import { JOB_TYPES, JOB_VARIANTS, MAX_JOB_BYTES, type Job, type JobType, type UserField, parseIssuedAt } from './schema.ts';
 
 /** What a deployment lets jobs do, from `ALLOWED_FIELDS` and `ALLOWED_ROLES`. */
 export interface JobPolicy {
@@ -20,6 +20,8 @@ export interface JobPolicy {
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** Deepest metadata nesting accepted; deeper input is refused before any recursive code sees it. */
 const MAX_METADATA_DEPTH = 32;
+/** The one message for any bad `issuedAt`: it names the form expected, never the value given. */
+const ISSUED_AT_MESSAGE = 'issuedAt must be an RFC 3339 date-time with seconds and an offset (Z or ±hh:mm), e.g. 2026-12-04T16:27:58.123Z';
 
 /**
  * Parses and validates one queued job body against the contract and the deployment's policy.
@@ -27,7 +29,7 @@ const MAX_METADATA_DEPTH = 32;
  *
  * @throws {PermanentError} with a `code` naming the problem (`malformed_json`, `oversized_job`,
  *   `unknown_type`, `invalid_target`, `unknown_field`, `forbidden_key`, `invalid_user_id`, `invalid_roles`,
- *   `invalid_field`, `field_not_allowed`). Messages never quote values from the body.
+ *   `invalid_field`, `invalid_issued_at`, `field_not_allowed`). Messages never quote values from the body.
  * @example
  * const job = parseJob(record.body, config.policy);
  * if (job.type === 'user.update') console.log(Object.keys(job.changes));
@@ -76,6 +78,7 @@ export function parseJob(body: string, policy: JobPolicy): Job {
   }
   // JSON may escape a lone surrogate (\ud800); no such text can be encoded into a URL or sent to Auth0 as UTF-8.
   const illFormed = findIllFormedText(raw);
+  if (illFormed === 'issuedAt') throw invalid('invalid_issued_at', ISSUED_AT_MESSAGE);
   if (illFormed !== undefined) {
     throw invalid(
       illFormed === 'userId' ? 'invalid_user_id' : 'invalid_field',
@@ -90,6 +93,8 @@ export function parseJob(body: string, policy: JobPolicy): Job {
     throw fromSchemaIssue(issues.find((issue) => issue.path[0] === 'userId') ?? issues[0]);
   }
   const job = parsed.data;
+  // The schema's pattern refuses impossible dates already; parseIssuedAt is what the queue orders by, so a job passes it too.
+  if (job.issuedAt !== undefined && parseIssuedAt(job.issuedAt) === undefined) throw invalid('invalid_issued_at', ISSUED_AT_MESSAGE);
 
   if (job.type === 'user.update') {
     const refused = Object.keys(job.changes).filter((field) => !policy.allowedFields.has(field as UserField));
@@ -111,6 +116,7 @@ export function parseJob(body: string, policy: JobPolicy): Job {
 function fromSchemaIssue(issue: z.core.$ZodIssue | undefined): PermanentError {
   if (issue === undefined) return invalid('invalid_job', 'job does not match the contract');
   const [head, second] = issue.path;
+  if (head === 'issuedAt') return invalid('invalid_issued_at', ISSUED_AT_MESSAGE);
   const where = issue.path.map((segment) => pathKey(String(segment))).join('.') || 'job';
   if (issue.code === 'unrecognized_keys') {
     const fields = issue.keys.map((key) => `${where}.${pathKey(key)}`);

@@ -77,6 +77,44 @@ export const JobIdSchema = z
 
 const SourceSchema = z.string().check(z.minLength(1), z.maxLength(128), z.describe('Free text naming the producer, for logs'));
 
+/**
+ * An `issuedAt`: RFC 3339 `date-time` with seconds, 0 to 9 fractional digits and an offset (`Z` or `±hh:mm`),
+ * `T` and `Z` in upper case. The date is zod's calendar-aware one (month lengths, leap years), so a JSON
+ * Schema validator refuses `2026-02-30` by the pattern alone, without a format plugin.
+ */
+const ISSUED_AT_PATTERN = new RegExp(
+  `^${z.regexes.date.source.replace(/^\^|\$$/g, '')}T(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d{1,9})?(?:Z|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)$`,
+);
+
+// z.iso.datetime cannot bound the fraction to 9 digits (`precision` fixes one count), and a second regex check
+// on it drops `format` from the JSON Schema: a string format of our own pattern keeps `format` and `pattern`.
+const IssuedAtSchema = z.stringFormat('date-time', ISSUED_AT_PATTERN, 'issuedAt must be an RFC 3339 date-time with seconds and an offset, e.g. 2026-12-04T16:27:58.123Z').check(
+  z.describe(
+    'When the change happened at its source (RFC 3339 with an offset, e.g. 2026-12-04T16:27:58.123Z). Jobs for one user are applied newest-wins by this instant; without it, by when SQS first accepted the job.',
+  ),
+);
+
+/**
+ * The instant of an `issuedAt`, in epoch milliseconds truncated to the whole millisecond (digits past the
+ * third fractional one are dropped, never rounded up), which is the order of the job among its user's jobs.
+ *
+ * @returns undefined when `value` is not an RFC 3339 date-time with seconds and an offset (`Z` or `±hh:mm`),
+ *   or names a date or time that does not exist (`2026-02-30`, hour 24).
+ * @example
+ * parseIssuedAt('2026-12-04T17:27:58.123456+01:00'); // 1796401678123
+ * parseIssuedAt('2026-12-04T16:27:58'); // undefined: no offset
+ */
+export function parseIssuedAt(value: string): number | undefined {
+  if (!ISSUED_AT_PATTERN.test(value)) return undefined;
+  // Date.parse is specified for exactly 3 fractional digits: pad or cut to them (cutting truncates the instant).
+  const instant = Date.parse(value.replace(/\.(\d+)/, (_, digits: string) => `.${digits.slice(0, 3).padEnd(3, '0')}`));
+  if (!Number.isFinite(instant)) return undefined;
+  // Round trip, whatever the pattern lets through: the wall-clock time written must be the one the instant has
+  // at the written offset, so that a date the calendar lacks (which Date.parse may roll over) is refused.
+  const offset = value.endsWith('Z') ? 0 : (value.at(-6) === '-' ? -1 : 1) * (Number(value.slice(-5, -3)) * 60 + Number(value.slice(-2)));
+  return new Date(instant + offset * 60_000).toISOString().slice(0, 19) === value.slice(0, 19) ? instant : undefined;
+}
+
 const MetadataSchema = z
   .record(z.string().check(z.minLength(1), z.maxLength(255)), z.json())
   .check(z.describe('Merged at the top level by Auth0: a key set to null is removed, nested objects are replaced'));
@@ -139,7 +177,7 @@ export const OrganizationRefSchema = z
     z.describe('Organization id (org_…) or organization name'),
   );
 
-const common = { jobId: z.optional(JobIdSchema), source: z.optional(SourceSchema) };
+const common = { jobId: z.optional(JobIdSchema), source: z.optional(SourceSchema), issuedAt: z.optional(IssuedAtSchema) };
 const byId = { userId: UserIdSchema };
 const byEmail = { email: EmailSchema, connection: z.optional(ConnectionSchema) };
 

@@ -1,8 +1,8 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createHash, randomUUID } from 'node:crypto';
-import { isJobError } from '../errors.ts';
+import { PermanentError, isJobError } from '../errors.ts';
 import { parseJob } from '../jobs/parse-job.ts';
-import { type Job, USER_FIELDS } from '../jobs/schema.ts';
+import { type Job, MAX_JOB_BYTES, USER_FIELDS } from '../jobs/schema.ts';
 import { chunk } from '../queue/sqs.ts';
 import { boundedText } from '../text.ts';
 
@@ -36,6 +36,17 @@ export interface SendJobsOptions {
   readonly skipInvalid?: boolean;
   /** Called after each batch call with the number of jobs handled so far. */
   readonly onProgress?: (done: number, total: number) => void;
+  /** The clock, in epoch milliseconds, read before each batch call to stamp `issuedAt` on jobs without one. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** A valid job on its way: its body, and when the send is to stamp its `issuedAt`, the value to stamp. */
+interface Outgoing {
+  readonly index: number;
+  readonly job: Job;
+  /** The body sent, or, for a job to stamp, one as long as it will be (for sizing the batches). */
+  readonly body: string;
+  readonly unstamped?: Record<string, unknown>;
 }
 
 /** The contract alone: the deployment's policy (fields, roles) is the worker's to apply. */
@@ -45,11 +56,16 @@ const SQS_ID = /^[\x21-\x7e]{1,128}$/;
 
 /**
  * Validates jobs against the contract, then puts them on the jobs queue, ten per call (and 1 MiB at most).
- * Each job gets a `jobId` if it has none (a UUID), and on a FIFO queue its message group is its user
- * ({@link messageGroupFor}) and its deduplication id its job id, so that a repeated job is never dropped and
- * a producer's retry of the same job is. Never throws for a job's problem: every job ends in exactly one of
- * `sent`, `invalid` or `failed`. On a FIFO queue the first failed call stops the send, so no later job of a
- * user overtakes an earlier one; the rest are reported `not_attempted`.
+ * Each job gets a `jobId` if it has none (a UUID), and an `issuedAt` if it has none: when its batch call is
+ * made (`options.now`), a millisecond later than the previous such job of its user in this call where the
+ * clock has not moved on, so that the worker, which applies a user's jobs newest-wins by `issuedAt`, keeps the
+ * order given. A job's own `issuedAt` (when the change happened at its source) is kept as written. On a FIFO
+ * queue its message group is its user ({@link messageGroupFor}) and its deduplication id its job id, never a
+ * hash of the body, which the stamp makes differ between two sends of one job: so a repeated job is never
+ * dropped and a producer's retry of the same job (same `jobId`, within SQS's 5 minutes) is. Never throws for a
+ * job's problem: every job ends in exactly one of `sent`, `invalid` or `failed`. On a FIFO queue the first
+ * failed call stops the send, so no later job of a user overtakes an earlier one; the rest are reported
+ * `not_attempted`.
  *
  * @example
  * const result = await sendJobs(new SQSClient({}), queueUrl, [{ type: 'user.update', userId: 'auth0|1', changes: { blocked: true } }]);
@@ -57,21 +73,27 @@ const SQS_ID = /^[\x21-\x7e]{1,128}$/;
  */
 export async function sendJobs(sqs: Pick<SQSClient, 'send'>, queueUrl: string, jobs: readonly unknown[], options: SendJobsOptions = {}): Promise<SendJobsResult> {
   const fifo = queueUrl.endsWith('.fifo');
-  const valid: Array<{ index: number; job: Job; body: string }> = [];
+  const now = options.now ?? Date.now;
+  const valid: Outgoing[] = [];
   const invalid: UnsentJob[] = [];
   jobs.forEach((input, index) => {
     try {
       // JSON.stringify gives undefined for undefined or a function, and throws for a BigInt: all invalid.
       const raw = typeof input === 'string' ? input : (JSON.stringify(input) ?? '');
       const job = parseJob(raw, CONTRACT_ONLY);
-      if (job.jobId !== undefined) {
+      if (job.jobId !== undefined && job.issuedAt !== undefined) {
         valid.push({ index, job, body: raw });
         return;
       }
-      // The body as given, with the assigned job id added.
-      const jobId = randomUUID();
-      const value = (typeof input === 'string' ? JSON.parse(input) : input) as Record<string, unknown>;
-      valid.push({ index, job: { ...job, jobId }, body: JSON.stringify({ ...value, jobId }) });
+      // The body as given, with what it lacks added: a job id now, the send time when its batch goes.
+      const jobId = job.jobId ?? randomUUID();
+      const value: Record<string, unknown> = { ...((typeof input === 'string' ? JSON.parse(input) : input) as Record<string, unknown>), jobId };
+      const unstamped = job.issuedAt === undefined ? value : undefined;
+      const body = JSON.stringify(unstamped === undefined ? value : stamped(unstamped, 0));
+      if (Buffer.byteLength(body, 'utf8') > MAX_JOB_BYTES) {
+        throw new PermanentError('oversized_job', `job body exceeds ${MAX_JOB_BYTES} bytes with the jobId or issuedAt sendJobs adds, and the worker would refuse it`);
+      }
+      valid.push({ index, job: { ...job, jobId }, body, ...(unstamped === undefined ? {} : { unstamped }) });
     } catch (error) {
       invalid.push({ index, code: isJobError(error) ? error.code : 'invalid_job', reason: isJobError(error) ? error.message : 'not a job' });
     }
@@ -96,19 +118,29 @@ export async function sendJobs(sqs: Pick<SQSClient, 'send'>, queueUrl: string, j
 
   const sent: SentJob[] = [];
   const failed: UnsentJob[] = [];
+  /** Per user, the last instant stamped in this call. */
+  const lastStamp = new Map<string, number>();
   let done = invalid.length;
   for (const batch of chunk(valid, (entry) => Buffer.byteLength(entry.body, 'utf8'))) {
     if (fifo && failed.length > 0) {
       for (const entry of batch) failed.push({ index: entry.index, code: 'not_attempted', reason: 'not sent: an earlier send to this FIFO queue failed, and order must hold' });
       continue;
     }
+    const sentAt = now();
+    const bodyOf = (entry: Outgoing) => {
+      if (entry.unstamped === undefined) return entry.body;
+      const user = messageGroupFor(entry.job);
+      const at = Math.max(sentAt, (lastStamp.get(user) ?? -Infinity) + 1);
+      lastStamp.set(user, at);
+      return JSON.stringify(stamped(entry.unstamped, at));
+    };
     try {
       const answer = await sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: queueUrl,
           Entries: batch.map((entry, position) => ({
             Id: String(position),
-            MessageBody: entry.body,
+            MessageBody: bodyOf(entry),
             ...(fifo ? { MessageGroupId: messageGroupFor(entry.job), MessageDeduplicationId: deduplicationIdFor(entry.job) } : {}),
           })),
         }),
@@ -133,6 +165,14 @@ export async function sendJobs(sqs: Pick<SQSClient, 'send'>, queueUrl: string, j
 }
 
 /**
+ * A job with its `issuedAt`. `toISOString` writes 24 characters for any year from 0 to 9999, so a body stamped
+ * at any real time is exactly as long as one stamped at 0, which sizes the batches before the send.
+ */
+function stamped(value: Record<string, unknown>, at: number): Record<string, unknown> {
+  return { ...value, issuedAt: new Date(at).toISOString() };
+}
+
+/**
  * The FIFO message group of a job: its user, as `id:{userId}` or `email:{email in lower case}` (the sync
  * groups the same way), so each user's jobs apply in order. A target SQS cannot carry as a group id (over 128
  * characters, or outside printable ASCII) is hashed: `sha256:{hex}`.
@@ -142,7 +182,11 @@ export function messageGroupFor(job: Job): string {
   return SQS_ID.test(key) ? key : `sha256:${createHash('sha256').update(key).digest('hex')}`;
 }
 
-/** The FIFO deduplication id of a job: its job id, which the contract keeps to 64 visible ASCII characters. */
+/**
+ * The FIFO deduplication id of a job: its job id, which the contract keeps to 64 visible ASCII characters.
+ * Never a hash of the body: a resend of one job carries a later `issuedAt` when {@link sendJobs} stamped it,
+ * and must still be dropped as the duplicate it is.
+ */
 export function deduplicationIdFor(job: Job): string {
   if (job.jobId === undefined) throw new TypeError('a job needs a jobId to be deduplicated');
   return job.jobId;

@@ -84,7 +84,7 @@ describe('Examples, installed from the packed tarball', () => {
 
     // Assess
     expect(imported.stderr).toBe('');
-    expect(imported.stdout).toBe('contract DEFAULT_ALLOWED_FIELDS JOB_TYPES MAX_JOB_BYTES MAX_ROLES_PER_JOB USER_FIELDS createJobJsonSchema validateJob\nproducer deduplicationIdFor messageGroupFor sendJobs\n');
+    expect(imported.stdout).toBe('contract DEFAULT_ALLOWED_FIELDS JOB_TYPES MAX_JOB_BYTES MAX_ROLES_PER_JOB USER_FIELDS createJobJsonSchema parseIssuedAt validateJob\nproducer deduplicationIdFor messageGroupFor sendJobs\n');
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('Usage: auth0-queue-worker doctor --stack NAME');
     // Without its peers the construct says which package is missing, and nothing else is

@@ -143,6 +143,33 @@ describe('Command: auth0-queue-worker enqueue, against the fauxqs SQS emulator',
     expect(assigned.jobId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('stamps issuedAt with the send time on a line without one, and keeps the one a line gives', async () => {
+    // Prepare
+    const queueUrl = await createQueue('enqueue-issued-at');
+    const own = '{"type":"user.update","userId":"auth0|2","changes":{"blocked":false},"jobId":"own","issuedAt":"2026-12-04T17:27:58.123456+01:00"}';
+    const file = join(dir, 'issued-at.jsonl');
+    writeFileSync(file, `{"type":"user.update","userId":"auth0|1","changes":{"blocked":true},"jobId":"stamped"}\n${own}\n`);
+    const before = Date.now();
+
+    // Act
+    const { status } = await cli(['enqueue', file, '--queue-url', queueUrl]);
+    const after = Date.now();
+    const received: Message[] = [];
+    for (let round = 0; round < 5 && received.length < 2; round++) {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+      received.push(...Messages);
+    }
+
+    // Assess
+    expect(status).toBe(0);
+    const bodies = new Map(received.map((message) => [(JSON.parse(message.Body ?? '{}') as { jobId: string }).jobId, message.Body ?? '']));
+    const stamped = JSON.parse(bodies.get('stamped') ?? '{}') as { issuedAt?: string };
+    expect(stamped.issuedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(Date.parse(stamped.issuedAt ?? '')).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(stamped.issuedAt ?? '')).toBeLessThanOrEqual(after);
+    expect(bodies.get('own')).toBe(own);
+  });
+
   it('refuses usage errors with the command\'s help, and reads line numbers past blank lines', async () => {
     // Act
     const missing = await cli(['enqueue', 'jobs.jsonl']);

@@ -54,6 +54,26 @@ describe('File: shared/jobs/job.schema.json', () => {
     expect(withFormats({ ...job, changes: { picture: 'https://example.com/a.png' } })).toBe(true);
   });
 
+  it('checks issuedAt as an RFC 3339 date-time with an offset, by its pattern in any validator and by its format with ajv-formats', () => {
+    // Prepare
+    const withFormats = addFormats(new Ajv2020({ strict: false })).compile(schema);
+    const job = (issuedAt: unknown) => ({ type: 'org.members.remove', email: 'ada@example.com', organization: 'acme-corp', issuedAt });
+    const valid = ['2026-12-04T16:27:58.123Z', '2026-12-04T17:27:58+01:00', '2026-12-04T16:27:58Z', '2026-12-04T16:27:58.123456789-04:30', '2028-02-29T00:00:00Z'];
+    const invalid = ['2026-12-04T16:27:58', '2026-12-04', '2026-12-04T16:27Z', '2026-02-30T00:00:00Z', '2100-02-29T00:00:00Z', '2026-12-04T24:00:00Z', '2026-12-04T16:27:58.1234567891Z', '2026-12-04T16:27:58+0100', '2026-12-04t16:27:58z', 1796401678123];
+
+    // Act
+    const accepted = (check: typeof validate, values: unknown[]) => values.filter((value) => check(job(value)));
+
+    // Assess
+    expect(accepted(validate, valid)).toEqual(valid);
+    expect(accepted(withFormats, valid)).toEqual(valid);
+    expect(accepted(validate, invalid)).toEqual([]);
+    expect(accepted(withFormats, invalid)).toEqual([]);
+    expect(withFormats(job('2026-02-30T00:00:00Z'))).toBe(false);
+    expect(withFormats.errors?.map((error) => error.instancePath)).toContain('/issuedAt');
+    expect(schema).toMatchObject({ $defs: { 'user.update': { then: { properties: { issuedAt: { format: 'date-time', description: expect.stringContaining('newest-wins') } } } } } });
+  });
+
   it('types a job as exactly one of userId or email', () => {
     // Act & Assess: these lines are type-checked by npm test (tsc); each @ts-expect-error fails the check if the line compiles
     const byId: Job = { type: 'roles.assign', userId: 'auth0|1', roles: ['support-agent'] };
@@ -66,13 +86,16 @@ describe('File: shared/jobs/job.schema.json', () => {
     const wrongField: Job = { type: 'roles.assign', userId: 'auth0|1', changes: { blocked: true } };
     // @ts-expect-error: connection only with email
     const connection: Job = { type: 'roles.assign', userId: 'auth0|1', connection: 'db', roles: ['support-agent'] };
-    expect([byId, byEmail, both, neither, wrongField, connection].map((job) => validate(job))).toEqual([true, true, false, false, false, false]);
+    const stamped: Job = { type: 'roles.remove', userId: 'auth0|1', roles: ['support-agent'], issuedAt: '2026-12-04T16:27:58.123Z' };
+    // @ts-expect-error: issuedAt is RFC 3339 text, not epoch milliseconds
+    const epoch: Job = { type: 'roles.remove', userId: 'auth0|1', roles: ['support-agent'], issuedAt: 1796401678123 };
+    expect([byId, byEmail, both, neither, wrongField, connection, stamped, epoch].map((job) => validate(job))).toEqual([true, true, false, false, false, false, true, false]);
   });
 
   it('refuses the structurally bad jobs a producer can catch before sending', () => {
     // Prepare: policy, size and metadata-key rules belong to the deployment and the worker, not the schema
     const structural = INVALID_JOBS.filter(([, , code]) =>
-      ['unknown_type', 'invalid_target', 'unknown_field', 'invalid_changes', 'invalid_roles', 'invalid_user_id', 'invalid_field', 'invalid_organization'].includes(code),
+      ['unknown_type', 'invalid_target', 'unknown_field', 'invalid_changes', 'invalid_roles', 'invalid_user_id', 'invalid_field', 'invalid_organization', 'invalid_issued_at'].includes(code),
     );
 
     // Act

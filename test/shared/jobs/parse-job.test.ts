@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PermanentError } from '../../../shared/errors.ts';
 import { type JobPolicy, parseJob } from '../../../shared/jobs/parse-job.ts';
-import { DEFAULT_ALLOWED_FIELDS, USER_FIELDS } from '../../../shared/jobs/schema.ts';
+import { DEFAULT_ALLOWED_FIELDS, USER_FIELDS, parseIssuedAt } from '../../../shared/jobs/schema.ts';
 import { INVALID_JOBS, VALID_JOBS } from '../../helpers/jobs.ts';
 
 /** A deployment that allows app_metadata on top of the defaults, as the contract examples need. */
@@ -39,6 +39,7 @@ describe('Function: parseJob()', () => {
       '{"type":"user.update","userId":"auth0|1","changes":{"password":"s3cr3t-value"}',
       '{"type":"user.update","userId":"auth0|1","changes":{"password":"s3cr3t-value"}}',
       '{"type":"user.update","userId":"auth0|1","changes":{"phone_number":"s3cr3t-value"}}',
+      '{"type":"user.update","userId":"auth0|1","changes":{"blocked":true},"issuedAt":"s3cr3t-value"}',
     ];
 
     // Act
@@ -93,5 +94,57 @@ describe('Function: parseJob()', () => {
       );
     }
     expect(parseJob(body, { ...policy, allowedOrganizations: new Set(['acme']) })).toMatchObject({ type: 'org.members.add', organization: 'acme' });
+  });
+
+  it.each([
+    ['UTC with milliseconds', '2026-12-04T16:27:58.123Z', Date.UTC(2026, 11, 4, 16, 27, 58, 123)],
+    ['an offset', '2026-12-04T17:27:58+01:00', Date.UTC(2026, 11, 4, 16, 27, 58)],
+    ['a negative offset', '2026-12-04T11:57:58.5-04:30', Date.UTC(2026, 11, 4, 16, 27, 58, 500)],
+    ['no fraction', '2026-12-04T16:27:58Z', Date.UTC(2026, 11, 4, 16, 27, 58)],
+    ['9 fractional digits, truncated to the millisecond', '2026-12-04T16:27:58.123999999Z', Date.UTC(2026, 11, 4, 16, 27, 58, 123)],
+    ['29 February of a leap year', '2028-02-29T00:00:00Z', Date.UTC(2028, 1, 29)],
+  ])('accepts an issuedAt with %s, and keeps it as written', (_, issuedAt, instant) => {
+    // Prepare
+    const body = JSON.stringify({ type: 'user.update', userId: 'auth0|1', changes: { blocked: true }, issuedAt });
+
+    // Act
+    const job = parseJob(body, policy);
+
+    // Assess
+    expect(job.issuedAt).toBe(issuedAt);
+    expect(parseIssuedAt(issuedAt)).toBe(instant);
+  });
+
+  it.each([
+    ['no offset', '"2026-12-04T16:27:58.123"'],
+    ['a date only', '"2026-12-04"'],
+    ['no seconds', '"2026-12-04T16:27Z"'],
+    ['a day February lacks', '"2026-02-30T00:00:00Z"'],
+    ['29 February of a common year', '"2100-02-29T00:00:00Z"'],
+    ['hour 24', '"2026-12-04T24:00:00Z"'],
+    ['10 fractional digits', '"2026-12-04T16:27:58.1234567891Z"'],
+    ['an offset without its colon', '"2026-12-04T17:27:58+0100"'],
+    ['a space for the T', '"2026-12-04 16:27:58Z"'],
+    ['a number of milliseconds', '1796401678123'],
+    ['null', 'null'],
+    ['a lone surrogate', '"\\ud800"'],
+  ])('refuses an issuedAt with %s as invalid_issued_at, naming the field and the form, not the value', (_, issuedAt) => {
+    // Prepare
+    const body = `{"type":"roles.assign","userId":"auth0|1","roles":["x"],"issuedAt":${issuedAt}}`;
+
+    // Act
+    const error = (() => {
+      try {
+        parseJob(body, policy);
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+
+    // Assess
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(error).toMatchObject({ code: 'invalid_issued_at', retryable: false, message: expect.stringMatching(/^issuedAt must be an RFC 3339 date-time .*offset/) });
+    if (typeof JSON.parse(issuedAt) === 'string') expect(parseIssuedAt(JSON.parse(issuedAt) as string)).toBeUndefined();
   });
 });
