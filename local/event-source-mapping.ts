@@ -64,6 +64,11 @@ export interface EventSourceMapping {
   readonly stats: EventSourceMappingStats;
   /** Containers alive now. */
   containers(): number;
+  /**
+   * Ends every busy container at once, as a sandbox that dies mid-invocation: their batches fail whole and
+   * come back after the queue's visibility timeout.
+   */
+  crash(): Promise<number>;
   /** Stops polling, waits for invocations in flight, and ends every container. */
   stop(): Promise<void>;
 }
@@ -282,6 +287,11 @@ export function startEventSourceMapping(options: EventSourceMappingOptions): Eve
   return {
     stats,
     containers: () => containers.size,
+    async crash() {
+      const busy = [...containers].filter((container) => container.busy);
+      await Promise.all(busy.map((container) => container.worker.terminate()));
+      return busy.length;
+    },
     async stop() {
       stopping = true;
       while (pollers.size > 0) await Promise.all([...pollers]);

@@ -1,6 +1,7 @@
 /**
  * The embedded local stack: the Auth0 tenant emulator, fauxqs for SQS (jobs queue and its dead-letter
- * queue, redrive after 5 receives), the local Secrets Manager holding the client secret, and the worker
+ * queue, redrive after 5 receives), the local Secrets Manager holding the client secret, dynalite for the
+ * ordering ledger's DynamoDB table, and the worker
  * bundle run by the local event source mapping. Everything listens on loopback, on ports the OS picks.
  */
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
@@ -13,6 +14,7 @@ import { bundleFunction } from '../infra/build.ts';
 import { DEFAULT_ALLOWED_FIELDS } from '../shared/jobs/schema.ts';
 import { type EventSourceMapping, type EventSourceMappingOptions, startEventSourceMapping } from './event-source-mapping.ts';
 import { type LocalControlPlane, startControlPlane } from './control-plane.ts';
+import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb.ts';
 import { type LocalSecretsManager, startSecretsManager } from './secrets-manager.ts';
 import { type Tenant, type TenantOptions, startTenant } from './tenant/tenant.ts';
 
@@ -52,6 +54,8 @@ export interface LocalStack {
   readonly tenant: Tenant;
   readonly fauxqs: FauxqsServer;
   readonly secrets: LocalSecretsManager;
+  /** DynamoDB, holding the ordering ledger's table. */
+  readonly dynamodb: LocalDynamoDb;
   /** CloudFormation and Lambda's read calls about this deployment, as `--stack` reads them. */
   readonly controlPlane: LocalControlPlane;
   /** The deployment's stack name in the control plane (its outputs name the queues and the worker). */
@@ -102,11 +106,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let clientSecret = randomSecret();
   const secretsIssued = [clientSecret];
   const secretName = 'auth0-queue-worker/m2m';
-  const [tenant, fauxqs, secrets, controlPlane] = await Promise.all([
+  const [tenant, fauxqs, secrets, controlPlane, dynamodb] = await Promise.all([
     startTenant({ ...options.tenant, rateLimit: options.rateLimit ?? 'free', clients: [{ clientId, clientSecret, scopes: WORKER_SCOPES }] }),
     startFauxqs({ port: 0, logger: false, defaultRegion: REGION }),
     startSecretsManager({ port: 0, region: REGION }),
     startControlPlane({ region: REGION }),
+    startLocalDynamoDb({ region: REGION }),
   ]);
   secrets.putSecret(secretName, JSON.stringify({ clientId, clientSecret }));
 
@@ -132,6 +137,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
     AWS_ENDPOINT_URL_SQS: fauxqs.address,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
+    LEDGER_TABLE: dynamodb.ledgerTable,
     AUTH0_DOMAIN: tenant.origin,
     AUTH0_SECRET_ID: secretName,
     DLQ_URL: dlq.url,
@@ -149,7 +156,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const output = (name: string, value: string) => ({ key: `Auth0Jobs${name}${createHash('sha256').update(name).digest('hex').slice(0, 8).toUpperCase()}`, value });
   controlPlane.stacks.set(stackName, {
     name: stackName,
-    outputs: [output('JobsQueueUrl', jobs.url), output('JobsQueueArn', jobs.arn), output('DeadLetterQueueUrl', dlq.url), output('WorkerFunctionName', functionName)],
+    outputs: [output('JobsQueueUrl', jobs.url), output('JobsQueueArn', jobs.arn), output('DeadLetterQueueUrl', dlq.url), output('WorkerFunctionName', functionName), output('LedgerTableName', dynamodb.ledgerTable)],
   });
   const deployedFunction = { name: functionName, timeoutSeconds: Math.ceil(timeoutMs / 1000), memorySize: 512, environment: { ...workerEnv, MAX_CONCURRENCY: '2' } };
   controlPlane.functions.set(functionName, deployedFunction);
@@ -166,6 +173,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     tenant,
     fauxqs,
     secrets,
+    dynamodb,
     sqs,
     jobs,
     dlq,
@@ -211,7 +219,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     async stop() {
       await Promise.all([...mappings].map((mapping) => mapping.stop()));
       sqs.destroy();
-      await Promise.all([tenant.stop(), fauxqs.stop(), secrets.stop(), controlPlane.stop()]);
+      await Promise.all([tenant.stop(), fauxqs.stop(), secrets.stop(), controlPlane.stop(), dynamodb.stop()]);
     },
   };
 }
@@ -231,10 +239,13 @@ export async function queueDepth(stack: Pick<LocalStack, 'sqs' | 'jobs'>): Promi
   return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0);
 }
 
-/** Sends jobs to the jobs queue, ten per call, as a producer would; on a FIFO queue, one group per `groupId`. */
+/**
+ * Sends jobs to the jobs queue, ten per call, as a producer would; on a FIFO queue, one group per `groupId`;
+ * on a standard queue, each delayed by its `delaySeconds`.
+ */
 export async function enqueueJobs(
   stack: Pick<LocalStack, 'sqs' | 'jobs'>,
-  jobs: ReadonlyArray<{ readonly jobId: string; readonly body: string; readonly groupId: string }>,
+  jobs: ReadonlyArray<{ readonly jobId: string; readonly body: string; readonly groupId: string; readonly delaySeconds?: number | undefined }>,
   fifo = false,
 ): Promise<void> {
   for (let start = 0; start < jobs.length; start += 10) {
@@ -245,7 +256,7 @@ export async function enqueueJobs(
         Entries: chunk.map((job, index) => ({
           Id: String(index),
           MessageBody: job.body,
-          ...(fifo ? { MessageGroupId: job.groupId, MessageDeduplicationId: job.jobId } : {}),
+          ...(fifo ? { MessageGroupId: job.groupId, MessageDeduplicationId: job.jobId } : job.delaySeconds === undefined ? {} : { DelaySeconds: job.delaySeconds }),
         })),
       }),
     );

@@ -36,6 +36,13 @@ export interface Config {
     readonly maxReceiveCount: number;
   };
   readonly policy: JobPolicy;
+  /**
+   * The per-user ordering ledger (LEDGER_TABLE), or undefined when the deployment turned ordering off with
+   * `ORDERING=unordered` (the worker's only way to run without one).
+   */
+  readonly ledger: { readonly tableName: string; readonly retentionMs: number } | undefined;
+  /** How far a job's `issuedAt` may lie after SQS accepted it (ISSUED_AT_SKEW_SECONDS). */
+  readonly issuedAtSkewMs: number;
   /** Upper bound for waiting on Auth0's answer headers, and again for its body. */
   readonly httpTimeoutMs: number;
   readonly logLevel: LogLevel;
@@ -54,6 +61,8 @@ export const CONFIG_DEFAULTS = {
   maxReceiveCount: 5,
   logLevel: 'info',
   metricsNamespace: 'Auth0QueueWorker',
+  ledgerRetentionSeconds: 90 * 86_400,
+  issuedAtSkewSeconds: 300,
 } as const;
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -105,6 +114,16 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
   const maxReceiveCount = integer(read('MAX_RECEIVE_COUNT'), 'MAX_RECEIVE_COUNT', CONFIG_DEFAULTS.maxReceiveCount, 1, 1000, fail);
   const httpTimeoutMs = integer(read('HTTP_TIMEOUT_MS'), 'HTTP_TIMEOUT_MS', CONFIG_DEFAULTS.httpTimeoutMs, 100, 60_000, fail);
 
+  // Ordering is on unless turned off by name: a worker without its ledger table fails at init.
+  const ordering = read('ORDERING');
+  if (ordering !== undefined && ordering !== 'ledger' && ordering !== 'unordered') fail('ORDERING', 'ORDERING must be ledger (the default) or unordered');
+  const ledgerTable = read('LEDGER_TABLE');
+  if (role === 'worker' && ordering !== 'unordered' && ledgerTable === undefined) {
+    fail('LEDGER_TABLE', 'LEDGER_TABLE is required: the DynamoDB table of the ordering ledger (the construct sets it), or set ORDERING=unordered to apply jobs in any order');
+  }
+  const ledgerRetentionSeconds = integer(read('LEDGER_RETENTION_SECONDS'), 'LEDGER_RETENTION_SECONDS', CONFIG_DEFAULTS.ledgerRetentionSeconds, 86_400, 3650 * 86_400, fail);
+  const issuedAtSkewSeconds = integer(read('ISSUED_AT_SKEW_SECONDS'), 'ISSUED_AT_SKEW_SECONDS', CONFIG_DEFAULTS.issuedAtSkewSeconds, 0, 3600, fail);
+
   const allowedFields = parseAllowedFields(read('ALLOWED_FIELDS'), fail);
   // Deny by default: without ALLOWED_ROLES no role may be assigned or removed; `*` (alone) allows any.
   const allowedRolesList = splitList(read('ALLOWED_ROLES'));
@@ -145,6 +164,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
     rateLimit: { reserve: rateLimitReserve, share: rateLimitShare, containers: maxConcurrency },
     retry: { maxAgeMs: jobMaxAgeSeconds * 1000, maxReceiveCount },
     policy: { allowedFields, allowedRoles, allowedOrganizations },
+    ledger: ordering === 'unordered' || ledgerTable === undefined ? undefined : { tableName: ledgerTable, retentionMs: ledgerRetentionSeconds * 1000 },
+    issuedAtSkewMs: issuedAtSkewSeconds * 1000,
     httpTimeoutMs,
     logLevel: logLevel ?? CONFIG_DEFAULTS.logLevel,
     metricsNamespace: read('METRICS_NAMESPACE') ?? CONFIG_DEFAULTS.metricsNamespace,

@@ -1,10 +1,13 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Dispatcher } from 'undici';
 import { createAuth0Client } from './auth0/create-auth0-client.ts';
 import { createPacer } from './auth0/pacer.ts';
 import type { Config } from './config.ts';
-import { createJobApplier } from './jobs/apply-job.ts';
+import { createJobPlanner } from './jobs/apply-job.ts';
+import { createDynamoLedger } from './ledger/dynamodb-ledger.ts';
+import type { Ledger } from './ledger/ledger.ts';
 import { type FunctionLogger, createLogger } from './logger.ts';
 import { type Metrics, createMetrics } from './metrics.ts';
 import type { ProcessJobsDeps } from './queue/process-jobs.ts';
@@ -16,6 +19,8 @@ export interface WorkerOverrides {
   readonly dispatcher?: Dispatcher;
   readonly queue?: QueueOps;
   readonly readCredentials?: ReadCredentials;
+  /** The ordering ledger; by default DynamoDB's, when the configuration names a table. */
+  readonly ledger?: Ledger;
   readonly now?: () => number;
   readonly random?: () => number;
   /** How the pacer waits for the rate limit; a test clock's in tests. */
@@ -60,7 +65,16 @@ export function createWorkerDeps(config: Config, overrides: WorkerOverrides = {}
     policy: config.policy,
     rules: config.retry,
     concurrency: config.jobConcurrency,
-    applyJob: createJobApplier({ client, allowedRoles: config.policy.allowedRoles, ...(config.policy.allowedOrganizations === undefined ? {} : { allowedOrganizations: config.policy.allowedOrganizations }), logger, now }),
+    ledger:
+      overrides.ledger ??
+      (config.ledger === undefined
+        ? undefined
+        : // The SDK's own retries are kept short: a ledger that does not answer sends the job back to the queue.
+          createDynamoLedger(new DynamoDBClient({ maxAttempts: 2 }), { ...config.ledger, now })),
+    issuedAtSkewMs: config.issuedAtSkewMs,
+    // A job's writes take a few calls, each bounded by HTTP_TIMEOUT_MS: its claim on the user outlasts them.
+    leaseMs: Math.min(120_000, Math.max(10_000, 4 * config.httpTimeoutMs)),
+    planJob: createJobPlanner({ client, allowedRoles: config.policy.allowedRoles, ...(config.policy.allowedOrganizations === undefined ? {} : { allowedOrganizations: config.policy.allowedOrganizations }), logger, now }),
     queue,
     logger,
     metrics,

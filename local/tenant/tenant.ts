@@ -50,6 +50,23 @@ export interface TenantFaults {
   stormUntil: number;
   /** `/oauth/token` answers 503 while true. */
   tokenOutage: boolean;
+  /**
+   * Sees every Management API request that passed authentication, before it is handled: an answer it returns
+   * is sent instead (a 429 for one write, say), and it may wait (to hold a write in flight).
+   */
+  intercept?: ((request: TenantRequest) => Answer | undefined | Promise<Answer | undefined>) | undefined;
+  /** Called once a write has been applied; its answer waits for it. */
+  afterWrite?: ((request: TenantRequest) => void | Promise<void>) | undefined;
+}
+
+/** A Management API request as the fault hooks see it. */
+export interface TenantRequest {
+  readonly method: string;
+  /** `PATCH /api/v2/users/{id}`. */
+  readonly route: string;
+  /** The path parameters, decoded. */
+  readonly params: readonly string[];
+  readonly body: Record<string, unknown>;
 }
 
 /** Options of {@link startTenant}. */
@@ -108,7 +125,8 @@ export const ALL_SCOPES = [
 /** Bodies over this many bytes get 413, as on every Auth0 endpoint. */
 const MAX_PAYLOAD = 1_048_576;
 
-type Answer = { status: number; body?: unknown; headers?: Record<string, string> };
+/** An answer of the emulated tenant. */
+export type Answer = { status: number; body?: unknown; headers?: Record<string, string> };
 type Handler = (request: { params: string[]; query: URLSearchParams; body: Record<string, unknown>; scopes: ReadonlySet<string> }) => Answer;
 
 const error = (status: number, errorName: string, message: string, errorCode?: string): Answer => ({
@@ -403,8 +421,14 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
     const pagingError = checkPaging(query);
     if (pagingError !== undefined) return [route, pagingError];
     const params = (operation.pattern.exec(path) ?? []).slice(1).map((value) => decodeURIComponent(value));
+    const seen = { method, route, params, body: parsed.body };
+    const intercepted = await faults.intercept?.(seen);
+    if (intercepted !== undefined) return [route, intercepted];
     const answer = handler({ params, query, body: parsed.body, scopes: granted });
-    if (method !== 'GET' && answer.status < 300) writes.push({ route, id: params[0], body: parsed.body });
+    if (method !== 'GET' && answer.status < 300) {
+      writes.push({ route, id: params[0], body: parsed.body });
+      await faults.afterWrite?.(seen);
+    }
     return [route, answer];
   };
 

@@ -95,6 +95,8 @@ export async function runDoctor(argv: readonly string[], io: CliIo): Promise<num
       AUTH0_DOMAIN: target.origin,
       AUTH0_SECRET_ID: target.secretId,
       DLQ_URL: 'https://sqs.invalid/dlq',
+      // Only the policy and the pacing are read from this configuration.
+      ORDERING: 'unordered',
       ALLOWED_ROLES: values['allowed-roles'] ?? io.env['ALLOWED_ROLES'],
       ALLOWED_FIELDS: values['allowed-fields'] ?? io.env['ALLOWED_FIELDS'],
       ALLOWED_ORGANIZATIONS: values['allowed-organizations'] ?? io.env['ALLOWED_ORGANIZATIONS'],

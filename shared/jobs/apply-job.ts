@@ -12,11 +12,39 @@ import {
   updateUser,
 } from '../auth0/operations.ts';
 import { PermanentError, RetryableError } from '../errors.ts';
+import type { Effect } from '../ledger/ledger.ts';
 import type { Logger } from '../logger.ts';
-import type { Job } from './schema.ts';
+import type { Job, OrganizationJob, UserChanges } from './schema.ts';
 
 /** Applies one validated job through the Management API; throws a product error when it cannot. */
 export type ApplyJob = (job: Job, context: CallContext) => Promise<void>;
+
+/**
+ * A job looked up and checked, nothing written yet: its user, the attributes it writes, and how to write any
+ * of them. The ordering ledger chooses which effects to write between the two steps.
+ */
+export interface JobPlan {
+  /** The Auth0 user id, an email already resolved: a user named by email and by id is one user. */
+  readonly userId: string;
+  /** Every attribute the job writes, in the ledger's terms. */
+  readonly effects: readonly Effect[];
+  /** Writes `chosen` (some of {@link effects}) and nothing else; no call when none is chosen. */
+  apply(chosen: readonly Effect[], context: CallContext): Promise<void>;
+}
+
+/** Looks a job up (user, roles, organization) and checks it against the policy, writing nothing. */
+export type PlanJob = (job: Job, context: CallContext) => Promise<JobPlan>;
+
+/** Options of {@link createJobPlanner}. */
+export interface JobPlannerOptions {
+  readonly client: ManagementClient;
+  readonly allowedRoles: ReadonlySet<string> | undefined;
+  /** ALLOWED_ORGANIZATIONS: ids or names, checked on the resolved organization; `'*'` any; absent none. */
+  readonly allowedOrganizations?: ReadonlySet<string> | '*';
+  readonly logger: Pick<Logger, 'warn'>;
+  /** The clock the role cache expires by. Default `Date.now`. */
+  readonly now?: () => number;
+}
 
 /** A role id as Auth0 issues them; anything else in a job's `roles` is a role name. */
 const ROLE_ID = /^rol_[A-Za-z0-9]+$/;
@@ -26,24 +54,33 @@ const ROLE_CACHE_MS = 5 * 60_000;
 const ORGANIZATION_ID = /^org_[A-Za-z0-9]+$/;
 
 /**
- * Creates the job applier of a container. Role names are resolved exactly through `GET /api/v2/roles`
- * (every page of the name filter's matches, if need be) and cached for 5 minutes; a role call that Auth0
- * answers 404 drops the cache. `ALLOWED_ROLES` is checked on the resolved ids, before any write, so a job
- * outside the policy is never partly applied.
+ * Creates the job applier of a container: every job planned, then every effect written, with no ordering
+ * ledger between. See {@link createJobPlanner}.
  *
  * @example
  * const applyJob = createJobApplier({ client, allowedRoles: config.policy.allowedRoles, logger });
  * await applyJob(parseJob(body, config.policy), { correlationId: 'job-42' });
  */
-export function createJobApplier(options: {
-  client: ManagementClient;
-  allowedRoles: ReadonlySet<string> | undefined;
-  /** ALLOWED_ORGANIZATIONS: ids or names, checked on the resolved organization; `'*'` any; absent none. */
-  allowedOrganizations?: ReadonlySet<string> | '*';
-  logger: Pick<Logger, 'warn'>;
-  /** The clock the role cache expires by. Default `Date.now`. */
-  now?: () => number;
-}): ApplyJob {
+export function createJobApplier(options: JobPlannerOptions): ApplyJob {
+  const plan = createJobPlanner(options);
+  return async (job, context) => {
+    const planned = await plan(job, context);
+    await planned.apply(planned.effects, context);
+  };
+}
+
+/**
+ * Creates the job planner of a container. Role names are resolved exactly through `GET /api/v2/roles`
+ * (every page of the name filter's matches, if need be) and cached for 5 minutes; a role call that Auth0
+ * answers 404 drops the cache. `ALLOWED_ROLES` is checked on the resolved ids, before any write, so a job
+ * outside the policy is never partly applied.
+ *
+ * @example
+ * const plan = createJobPlanner({ client, allowedRoles: config.policy.allowedRoles, logger });
+ * const planned = await plan(parseJob(body, config.policy), { correlationId: 'job-42' });
+ * await planned.apply(planned.effects, { correlationId: 'job-42' });
+ */
+export function createJobPlanner(options: JobPlannerOptions): PlanJob {
   const { client, allowedRoles, logger, now = Date.now } = options;
   const roleIds = new Map<string, { id: Promise<string>; until: number }>();
   const organizations = new Map<string, { value: Promise<OrganizationSummary>; until: number }>();
@@ -173,20 +210,97 @@ export function createJobApplier(options: {
     return match.user_id;
   };
 
+  /**
+   * Writes an organization job's chosen effects. The user's memberships are read here, while the user is
+   * claimed, so that no other job's write comes between the read and the write.
+   */
+  const applyOrganizationJob = async (job: OrganizationJob, userId: string, organization: OrganizationSummary, wasCached: boolean, chosen: readonly Effect[], roles: readonly string[], context: CallContext): Promise<void> => {
+    if (chosen.length === 0) return;
+    const memberships = await listUserOrganizationIds(client, userId, context);
+    const member = memberships.has(organization.id);
+    if (!member && wasCached && job.type !== 'org.members.add') {
+      // The name may now belong to an organization created again since it was cached: look again before
+      // deciding that the user is not a member. Another organization is another attribute: try the job again.
+      organizations.delete(job.organization);
+      const fresh = await resolveOrganization(job.organization, context);
+      if (fresh.id !== organization.id) {
+        throw new RetryableError('organization_changed', `organization ${JSON.stringify(job.organization)} was created again since it was looked up; the job is tried again with the new one`);
+      }
+    }
+    /** A membership write answered 404: the cached organization is gone; try again with a fresh lookup. */
+    const organizationGone = (error: unknown): never => {
+      if (error instanceof PermanentError && error.status === 404) {
+        organizations.clear();
+        throw new RetryableError('organization_changed', `organization ${JSON.stringify(job.organization)} answered 404 to a membership write; it is looked up again on the next try`, { status: 404 });
+      }
+      throw error;
+    };
+    const chosenRoles = roles.filter((id) => chosen.some((effect) => effect.attribute === `org:${organization.id}/role:${id}`));
+    const membershipChosen = chosen.some((effect) => effect.attribute === `org:${organization.id}`);
+    const assign = async () => {
+      if (chosenRoles.length === 0) return;
+      await changeOrganizationMemberRoles(client, 'assign', organization.id, userId, chosenRoles, context).catch((error: unknown) => {
+        if (error instanceof PermanentError && error.status === 409) throw new PermanentError('organization_role_limit', `Auth0 refused the roles: ${error.message}`, { status: 409 });
+        return forgetRoles(error);
+      });
+    };
+    switch (job.type) {
+      case 'org.members.add':
+        // Membership first, then roles; adding a member again is harmless.
+        if (membershipChosen && !member) await changeOrganizationMembers(client, 'add', organization.id, [userId], context).catch(organizationGone);
+        if (!membershipChosen && !member) return; // a newer job removed the membership: its roles went with it
+        await assign();
+        return;
+      case 'org.members.remove':
+        if (membershipChosen && member) await changeOrganizationMembers(client, 'remove', organization.id, [userId], context).catch(organizationGone);
+        return;
+      case 'org.roles.assign':
+        if (!member) {
+          throw new PermanentError('not_a_member', `the user is not a member of organization ${JSON.stringify(job.organization)}: send org.members.add, which can carry the roles too`);
+        }
+        await assign();
+        return;
+      case 'org.roles.remove':
+        // A user who is not a member holds no roles there: nothing to remove.
+        if (member && chosenRoles.length > 0) await changeOrganizationMemberRoles(client, 'remove', organization.id, userId, chosenRoles, context).catch(forgetRoles);
+        return;
+    }
+  };
+
+  const effectsOfRoles = (kind: 'assign' | 'remove', roleIds: readonly string[], organizationId?: string): Effect[] =>
+    roleIds.map((id) =>
+      organizationId === undefined
+        ? { attribute: `role:${id}`, kind }
+        : { attribute: `org:${organizationId}/role:${id}`, kind, voidedBy: { attribute: `org:${organizationId}`, kind: 'remove' } },
+    );
+
   return async (job, context) => {
     switch (job.type) {
       case 'user.update': {
         const userId = await resolveUserId(job, context);
-        await updateUser(client, userId, job.changes, context);
-        return;
+        return {
+          userId,
+          effects: userUpdateEffects(job.changes),
+          apply: async (effects, applyContext) => {
+            const changes = selectChanges(job.changes, effects);
+            if (changes !== undefined) await updateUser(client, userId, changes, applyContext);
+          },
+        };
       }
       case 'roles.assign':
       case 'roles.remove': {
         // Roles first: a job outside ALLOWED_ROLES fails before anything else is looked up or written.
         const ids = await resolveRoles(job.roles, context);
         const userId = await resolveUserId(job, context);
-        await (job.type === 'roles.assign' ? assignRoles : removeRoles)(client, userId, ids, context).catch(forgetRoles);
-        return;
+        const kind = job.type === 'roles.assign' ? 'assign' : 'remove';
+        return {
+          userId,
+          effects: effectsOfRoles(kind, ids),
+          apply: async (effects, applyContext) => {
+            const chosen = ids.filter((id) => effects.some((effect) => effect.attribute === `role:${id}`));
+            if (chosen.length > 0) await (kind === 'assign' ? assignRoles : removeRoles)(client, userId, chosen, applyContext).catch(forgetRoles);
+          },
+        };
       }
       case 'org.members.add':
       case 'org.members.remove':
@@ -196,54 +310,62 @@ export function createJobApplier(options: {
         const roles = 'roles' in job && job.roles !== undefined ? await resolveRoles(job.roles, context) : [];
         const cached = organizations.get(job.organization);
         const wasCached = cached !== undefined && now() < cached.until;
-        let organization = await resolveOrganization(job.organization, context);
-        checkOrganization(organization, job.organization);
+        const found = await resolveOrganization(job.organization, context);
+        checkOrganization(found, job.organization);
         const userId = await resolveUserId(job, context);
-        const memberships = await listUserOrganizationIds(client, userId, context);
-        if (!memberships.has(organization.id) && wasCached && job.type !== 'org.members.add') {
-          // The name may now belong to an organization created again since it was cached: look again before
-          // deciding that the user is not a member.
-          organizations.delete(job.organization);
-          organization = await resolveOrganization(job.organization, context);
-          checkOrganization(organization, job.organization);
-        }
-        const member = memberships.has(organization.id);
-        /** A membership write answered 404: the cached organization is gone; try again with a fresh lookup. */
-        const organizationGone = (error: unknown): never => {
-          if (error instanceof PermanentError && error.status === 404) {
-            organizations.clear();
-            throw new RetryableError('organization_changed', `organization ${JSON.stringify(job.organization)} answered 404 to a membership write; it is looked up again on the next try`, { status: 404 });
-          }
-          throw error;
+        const membership = { attribute: `org:${found.id}`, kind: job.type === 'org.members.remove' ? 'remove' : 'add' };
+        const roleKind = job.type === 'org.roles.remove' ? 'remove' : 'assign';
+        const effects = [...(job.type.startsWith('org.members.') ? [membership] : []), ...effectsOfRoles(roleKind, roles, found.id)];
+        return {
+          userId,
+          effects,
+          apply: (chosen, applyContext) => applyOrganizationJob(job, userId, found, wasCached, chosen, roles, applyContext),
         };
-        const assign = async () => {
-          if (roles.length === 0) return;
-          await changeOrganizationMemberRoles(client, 'assign', organization.id, userId, roles, context).catch((error: unknown) => {
-            if (error instanceof PermanentError && error.status === 409) throw new PermanentError('organization_role_limit', `Auth0 refused the roles: ${error.message}`, { status: 409 });
-            return forgetRoles(error);
-          });
-        };
-        switch (job.type) {
-          case 'org.members.add':
-            // Membership first, then roles; adding a member again is harmless.
-            if (!member) await changeOrganizationMembers(client, 'add', organization.id, [userId], context).catch(organizationGone);
-            await assign();
-            return;
-          case 'org.members.remove':
-            if (member) await changeOrganizationMembers(client, 'remove', organization.id, [userId], context).catch(organizationGone);
-            return;
-          case 'org.roles.assign':
-            if (!member) {
-              throw new PermanentError('not_a_member', `the user is not a member of organization ${JSON.stringify(job.organization)}: send org.members.add, which can carry the roles too`);
-            }
-            await assign();
-            return;
-          case 'org.roles.remove':
-            // A user who is not a member holds no roles there: nothing to remove.
-            if (member) await changeOrganizationMemberRoles(client, 'remove', organization.id, userId, roles, context).catch(forgetRoles);
-            return;
-        }
       }
     }
   };
+}
+
+/** Fields that only route a `PATCH` (which connection, which application): sent along, never an attribute. */
+const ROUTING_FIELDS = new Set(['connection', 'client_id']);
+const METADATA_FIELDS = new Set(['app_metadata', 'user_metadata']);
+
+/**
+ * The attributes a `user.update` writes: each field, and each top-level key of `app_metadata` and
+ * `user_metadata` (Auth0 merges metadata at the top level). Booleans keep their value as the kind, others
+ * only `set` or `unset`: the ledger never holds personal data.
+ */
+export function userUpdateEffects(changes: UserChanges): Effect[] {
+  const effects: Effect[] = [];
+  for (const [field, value] of Object.entries(changes)) {
+    if (ROUTING_FIELDS.has(field)) continue;
+    if (METADATA_FIELDS.has(field) && value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) effects.push({ attribute: `${field}.${key}`, kind: item === null ? 'unset' : 'set' });
+      continue;
+    }
+    effects.push({ attribute: field, kind: typeof value === 'boolean' ? String(value) : value === null ? 'unset' : 'set' });
+  }
+  return effects;
+}
+
+/** The part of `changes` that writes `chosen`, with the routing fields; undefined when nothing is chosen. */
+function selectChanges(changes: UserChanges, chosen: readonly Effect[]): UserChanges | undefined {
+  const attributes = new Set(chosen.map((effect) => effect.attribute));
+  const selected: Record<string, unknown> = {};
+  let written = false;
+  for (const [field, value] of Object.entries(changes)) {
+    if (ROUTING_FIELDS.has(field)) {
+      selected[field] = value;
+    } else if (METADATA_FIELDS.has(field) && value !== null && typeof value === 'object') {
+      const kept = Object.fromEntries(Object.entries(value).filter(([key]) => attributes.has(`${field}.${key}`)));
+      if (Object.keys(kept).length > 0) {
+        selected[field] = kept;
+        written = true;
+      }
+    } else if (attributes.has(field)) {
+      selected[field] = value;
+      written = true;
+    }
+  }
+  return written ? (selected as UserChanges) : undefined;
 }

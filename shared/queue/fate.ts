@@ -55,11 +55,14 @@ export type Fate =
     };
 
 /**
- * Error codes of records that were not tried (the invocation was about to end before they started, or an
- * earlier record of their FIFO group failed): no attempt is counted and they come back at once. A record
- * cut short while running (`deadline`) was tried, and backs off like any retryable failure.
+ * Error codes of records that were not tried (the invocation was about to end before they started, an
+ * earlier record of their FIFO group failed, or another job held their user): no attempt is counted and they
+ * come back at once, or after a few seconds for a busy user. A record cut short while running (`deadline`)
+ * was tried, and backs off like any retryable failure.
  */
-const NOT_TRIED = new Set(['not_started', 'fifo_order']);
+const NOT_TRIED = new Set(['not_started', 'fifo_order', 'user_busy']);
+/** A job whose user another job holds comes back after 1 to 5 s: a claim lasts one job's calls. */
+const BUSY_DELAY_SECONDS = { min: 1, spread: 4 };
 
 /**
  * The one place a record's fate is decided, from the record, how it ended and the time:
@@ -92,6 +95,7 @@ export function decideFate(record: SQSRecord, error: JobError | undefined, now: 
   let delaySeconds =
     error instanceof RateLimitedError ? rateLimitedDelaySeconds(error.retryAt - now, random, state.attempts)
     : tried ? retryDelaySeconds(attempts, random)
+    : error.code === 'user_busy' ? BUSY_DELAY_SECONDS.min + Math.round(random() * BUSY_DELAY_SECONDS.spread)
     : 0;
   const retry = { firstSentAt: state.firstSentAt, attempts };
 

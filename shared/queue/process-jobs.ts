@@ -1,13 +1,15 @@
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type JobError, RateLimitedError, RetryableError, isJobError } from '../errors.ts';
-import type { ApplyJob } from '../jobs/apply-job.ts';
+import type { PlanJob } from '../jobs/apply-job.ts';
 import { type JobPolicy, parseJob } from '../jobs/parse-job.ts';
 import { JobIdSchema } from '../jobs/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { Ledger } from '../ledger/ledger.ts';
 import { boundedText } from '../text.ts';
 import { retryDelaySeconds } from './backoff.ts';
 import { type Fate, type FateRules, decideFate, isFifo, jobAgeSeconds, readRetryState, receiveCount } from './fate.ts';
+import { firstAcceptedAt, stampOf } from './order.ts';
 import type { DeadLetter, QueueOps, ResendEntry, VisibilityChange } from './sqs.ts';
 
 /** What {@link processJobs} needs; built once per container. */
@@ -15,7 +17,17 @@ export interface ProcessJobsDeps {
   readonly policy: JobPolicy;
   /** Records worked on at once (each makes its Management API calls one after another). */
   readonly concurrency: number;
-  readonly applyJob: ApplyJob;
+  /** Looks a job up and checks it; what it returns writes the job's chosen effects. */
+  readonly planJob: PlanJob;
+  /**
+   * The ordering ledger: per user and attribute, the newest job wins and writes once. Undefined only when the
+   * deployment turned ordering off (`ORDERING=unordered`): every job then writes all it says, in any order.
+   */
+  readonly ledger: Ledger | undefined;
+  /** How far a job's `issuedAt` may lie after SQS accepted it (ISSUED_AT_SKEW_SECONDS). */
+  readonly issuedAtSkewMs: number;
+  /** How long a job holds its user while it writes; its calls are cut short before then. Default 30 s. */
+  readonly leaseMs?: number;
   readonly queue: QueueOps;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -31,6 +43,12 @@ export interface ProcessJobsDeps {
 
 const DEFAULT_START_RESERVE_MS = 5_000;
 const DEFAULT_ABORT_RESERVE_MS = 1_500;
+const DEFAULT_LEASE_MS = 30_000;
+/**
+ * A job's calls end this long before its claim on the user lapses, so that clocks a little apart never let a
+ * second container write for the user while the first still does.
+ */
+const LEASE_MARGIN_MS = 3_000;
 /** The closing SQS calls (resends, visibility changes) must be done this long before the deadline. */
 const CLOSE_RESERVE_MS = 300;
 /** Longest error message kept in a dead-letter attribute or a log line, in code points. */
@@ -59,6 +77,9 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
 
   const fates = new Map<SQSRecord, Fate>();
   const lanes = toLanes(event.Records);
+  const users = createUserQueue();
+  let superseded = 0;
+  let skippedEffects = 0;
   let oldestAgeSeconds = 0;
   let next = 0;
   const work = async () => {
@@ -76,8 +97,10 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
         } else if (now() >= startBy) {
           fate = decideFate(record, new RetryableError('not_started', 'not started: the invocation is about to end'), now(), deps.rules, deps.random);
         } else {
-          const tried = await tryRecord(record, { signal, waitUntil: startBy }, deps, log);
+          const tried = await tryRecord(record, { signal, waitUntil: startBy }, deps, log, users);
           jobId = tried.jobId;
+          if (tried.superseded === true) superseded++;
+          skippedEffects += tried.skipped ?? 0;
           fate = decideFate(record, tried.error, now(), deps.rules, deps.random);
         }
         const loggedJobId = jobId ?? peekJobId(record.body);
@@ -96,12 +119,14 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
   const batchItemFailures = await requeue(fates, deps, closeSignal);
   const counts = { applied: 0, dead_lettered: 0, requeued: 0 };
   for (const fate of fates.values()) counts[fate.kind === 'applied' ? 'applied' : fate.kind === 'dead_letter' ? 'dead_lettered' : 'requeued']++;
-  metrics.add('JobsApplied', counts.applied);
+  metrics.add('JobsApplied', counts.applied - superseded);
+  metrics.add('JobsSuperseded', superseded);
+  metrics.add('EffectsSkipped', skippedEffects);
   metrics.add('JobsRequeued', counts.requeued);
   metrics.add('JobsDeadLettered', counts.dead_lettered);
   metrics.maximum('OldestJobAgeSeconds', oldestAgeSeconds);
   metrics.flush();
-  logger.info('batch done', { records: event.Records.length, ...counts, oldestJobAgeSeconds: oldestAgeSeconds, durationMs: now() - started });
+  logger.info('batch done', { records: event.Records.length, ...counts, applied: counts.applied - superseded, superseded, oldestJobAgeSeconds: oldestAgeSeconds, durationMs: now() - started });
   return { batchItemFailures };
 }
 
@@ -111,19 +136,95 @@ interface InvocationLimits {
   readonly waitUntil: number;
 }
 
+/** How a record's job ended, when it did not fail. */
+interface Tried {
+  readonly error?: JobError;
+  readonly jobId?: string;
+  /** The job wrote nothing: a newer job (or its own earlier delivery) already wrote every attribute. */
+  readonly superseded?: boolean;
+  /** Effects it did not write because a newer job had. */
+  readonly skipped?: number;
+}
+
 /** Parses and applies one record; resolves with the product error it ended with, if any. Never throws. */
-async function tryRecord(record: SQSRecord, limits: InvocationLimits, deps: ProcessJobsDeps, log: Logger): Promise<{ error?: JobError; jobId?: string }> {
+async function tryRecord(record: SQSRecord, limits: InvocationLimits, deps: ProcessJobsDeps, log: Logger, users: UserQueue): Promise<Tried> {
   const started = deps.now();
   let jobId: string | undefined;
   try {
     const job = parseJob(record.body, deps.policy);
     jobId = job.jobId;
-    await deps.applyJob(job, { correlationId: jobId, signal: limits.signal, waitUntil: limits.waitUntil });
-    log.child({ jobId }).info('job applied', { type: job.type, durationMs: deps.now() - started });
-    return {};
+    const stamp = stampOf(job, record, { skewMs: deps.issuedAtSkewMs, now: started });
+    const context = { correlationId: jobId, signal: limits.signal, waitUntil: limits.waitUntil };
+    const plan = await deps.planJob(job, context);
+    const { ledger } = deps;
+    if (ledger === undefined) {
+      await plan.apply(plan.effects, context);
+      log.child({ jobId }).info('job applied', { type: job.type, durationMs: deps.now() - started });
+      return { ...(jobId === undefined ? {} : { jobId }) };
+    }
+    // One job of a user at a time in this container; the ledger's claim keeps other containers out.
+    const outcome = await users.run(plan.userId, async () => {
+      if (deps.now() >= limits.waitUntil) throw new RetryableError('not_started', 'not started: the invocation is about to end');
+      // AbortSignal.timeout() throws on a fractional delay: the lease is whole milliseconds.
+      const leaseMs = Math.floor(Math.min(deps.leaseMs ?? DEFAULT_LEASE_MS, limits.waitUntil - deps.now() + LEASE_MARGIN_MS));
+      const claim = await ledger.claim(plan.userId, { stamp, effects: plan.effects }, leaseMs, limits.signal);
+      const { write, skipped, duplicate } = claim.decision;
+      if (write.length === 0) {
+        await claim.finish('superseded', limits.signal);
+        return { superseded: true, skipped: skipped.length, duplicate };
+      }
+      const leaseEnds = claim.until - LEASE_MARGIN_MS;
+      try {
+        await plan.apply(write, {
+          ...context,
+          signal: AbortSignal.any([limits.signal, AbortSignal.timeout(Math.max(0, Math.floor(leaseEnds - deps.now())))]),
+          waitUntil: Math.min(limits.waitUntil, leaseEnds),
+        });
+      } catch (error) {
+        // Retried later: the job keeps its place, so that no older job overtakes it meanwhile.
+        await claim.finish(isJobError(error) && !error.retryable ? 'released' : 'pending', limits.signal).catch((finishError: unknown) => {
+          log.warn('the ordering ledger could not record a failed job; its claim lapses instead', { code: isJobError(finishError) ? finishError.code : 'internal_error' });
+        });
+        throw error;
+      }
+      try {
+        await claim.finish('applied', limits.signal);
+      } catch (error) {
+        // The write reached Auth0: the job is done. Its claim, which names its effects, lapses, and the user's
+        // next job records them as pending (written again by nobody older).
+        deps.metrics.add('LedgerRecordFailed');
+        log.warn('job applied, but the ordering ledger could not record it; its claim lapses instead', { code: isJobError(error) ? error.code : 'internal_error' });
+      }
+      return { superseded: false, skipped: skipped.length, duplicate };
+    });
+    const fields = { type: job.type, durationMs: deps.now() - started, skipped: outcome.skipped };
+    if (outcome.superseded) log.child({ jobId }).info('job superseded: a newer job already wrote what it writes', { ...fields, duplicate: outcome.duplicate });
+    else log.child({ jobId }).info('job applied', fields);
+    return { ...(jobId === undefined ? {} : { jobId }), superseded: outcome.superseded, skipped: outcome.skipped };
   } catch (caught) {
     return { error: toJobError(caught), ...(jobId === undefined ? {} : { jobId }) };
   }
+}
+
+/** Runs one task per user at a time, in the order they were asked for. */
+interface UserQueue {
+  run<T>(userId: string, task: () => Promise<T>): Promise<T>;
+}
+
+function createUserQueue(): UserQueue {
+  const tails = new Map<string, Promise<unknown>>();
+  return {
+    run(userId, task) {
+      const previous = tails.get(userId) ?? Promise.resolve();
+      const result = previous.then(task, task);
+      const tail = result.catch(() => undefined);
+      tails.set(userId, tail);
+      void tail.then(() => {
+        if (tails.get(userId) === tail) tails.delete(userId);
+      });
+      return result;
+    },
+  };
 }
 
 /** Sends a record to the dead-letter queue; when SQS does not take it, the record stays on the queue instead. */
@@ -245,13 +346,13 @@ function toLanes(records: readonly SQSRecord[]): SQSRecord[][] {
  * most (SQS's limit). When it failed is the dead letter's own `SentTimestamp`.
  */
 function deadLetterFor(record: SQSRecord, error: JobError, jobId: string | undefined, at: number): DeadLetter {
-  const retry = readRetryState(record, at);
   const attributes: Record<string, string | number> = {
     reason: error.code,
     errorMessage: boundedText(error.message, MAX_ERROR_CHARS),
     originalMessageId: record.messageId,
     sourceQueueArn: record.eventSourceARN,
-    firstSentAt: new Date(retry.firstSentAt).toISOString(),
+    // The job's order for a redrive: when SQS first took it, across resends and earlier redrives.
+    firstSentAt: new Date(firstAcceptedAt(record, at)).toISOString(),
     receiveCount: receiveCount(record),
   };
   if (isJobError(error.cause)) attributes['lastError'] = error.cause.code;

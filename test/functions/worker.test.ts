@@ -1,7 +1,8 @@
 /**
  * The deployable worker bundle, run as Lambda runs it: a fresh Node process imports the esbuild output
  * and calls its handler with real SQS records from the fauxqs emulator. The real SDK clients reach
- * fauxqs and the local Secrets Manager through the standard AWS_ENDPOINT_URL_* variables, and the
+ * fauxqs, the local Secrets Manager and dynalite (the ordering ledger) through the standard AWS_ENDPOINT_URL_*
+ * variables, and the
  * worker reaches an Auth0 stand-in over HTTP on loopback.
  */
 import { spawn } from 'node:child_process';
@@ -14,6 +15,7 @@ import type { SQSBatchResponse } from 'aws-lambda';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFunction } from '../../infra/build.ts';
+import { type LocalDynamoDb, startLocalDynamoDb } from '../../local/dynamodb.ts';
 import { type LocalSecretsManager, startSecretsManager } from '../../local/secrets-manager.ts';
 import { toSqsRecord } from '../../local/sqs-event.ts';
 import { startAuth0Stub } from '../helpers/auth0-stub.ts';
@@ -42,6 +44,7 @@ describe('Bundle: dist/worker/index.mjs on the local AWS endpoints', () => {
   let bundleUrl: string;
   let fauxqs: FauxqsServer;
   let secrets: LocalSecretsManager;
+  let dynamodb: LocalDynamoDb;
   let auth0: Awaited<ReturnType<typeof startAuth0Stub>>;
   let sqs: SQSClient;
   let jobs: { url: string; arn: string };
@@ -52,6 +55,7 @@ describe('Bundle: dist/worker/index.mjs on the local AWS endpoints', () => {
     bundleUrl = pathToFileURL((await bundleFunction('worker', dir)).outfile).href;
     fauxqs = await startFauxqs({ port: 0, logger: false, defaultRegion: region });
     secrets = await startSecretsManager({ port: 0, region });
+    dynamodb = await startLocalDynamoDb({ region });
     secrets.putSecret('auth0-m2m', JSON.stringify({ clientId: 'worker-client', clientSecret: CLIENT_SECRET }));
     auth0 = await startAuth0Stub({ clientId: 'worker-client', clientSecret: CLIENT_SECRET, scope: 'read:users update:users' });
     sqs = new SQSClient({ region, credentials, endpoint: fauxqs.address, useQueueUrlAsEndpoint: false });
@@ -66,7 +70,7 @@ describe('Bundle: dist/worker/index.mjs on the local AWS endpoints', () => {
 
   afterAll(async () => {
     sqs?.destroy();
-    await Promise.all([fauxqs?.stop(), secrets?.stop(), auth0?.stop()]);
+    await Promise.all([fauxqs?.stop(), secrets?.stop(), dynamodb?.stop(), auth0?.stop()]);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -97,6 +101,8 @@ describe('Bundle: dist/worker/index.mjs on the local AWS endpoints', () => {
           AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
           AWS_ENDPOINT_URL_SQS: fauxqs.address,
           AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+          AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
+          LEDGER_TABLE: dynamodb.ledgerTable,
           AUTH0_DOMAIN: auth0.origin,
           AUTH0_SECRET_ID: 'auth0-m2m',
           DLQ_URL: dlq.url,
@@ -135,7 +141,7 @@ describe('Bundle: dist/worker/index.mjs on the local AWS endpoints', () => {
     expect(auth0.users.get('auth0|ada')).toMatchObject({ app_metadata: { plan: 'pro-metadata-value' }, blocked: false });
     expect(auth0.users.get('auth0|ada')?.app_metadata).not.toHaveProperty('legacy');
     expect(auth0.tokensIssued()).toBe(1);
-    expect(auth0.requests.find((request) => request.method === 'PATCH')?.correlationId).toBe('crm-1');
+    expect(auth0.requests.find((request) => request.method === 'PATCH' && decodeURIComponent(request.path).endsWith('/auth0|ada'))?.correlationId).toBe('crm-1');
     const letters = await receiveAll(dlq.url, 2);
     const reasons = letters.map((letter) => letter.MessageAttributes?.['reason']?.StringValue).sort();
     expect(reasons).toEqual(['http_404', 'malformed_json']);

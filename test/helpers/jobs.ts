@@ -1,10 +1,11 @@
+import type { ApplyJob, PlanJob } from '../../shared/jobs/apply-job.ts';
 import { MAX_JOB_BYTES, MAX_ROLES_PER_JOB } from '../../shared/jobs/schema.ts';
 
 /** The contract's examples, as the README shows them. */
 export const VALID_JOBS = [
   { type: 'user.update', userId: 'auth0|65a1b2c3', changes: { app_metadata: { plan: 'pro' }, blocked: false } },
   { type: 'user.update', email: 'ada@example.com', connection: 'Username-Password-Authentication', changes: { user_metadata: { locale: 'fr' } } },
-  { type: 'roles.assign', userId: 'auth0|65a1b2c3', roles: ['rol_9xAbCdEfGh123456', 'support-agent'], jobId: 'crm-2026-11-23-0001', source: 'crm' },
+  { type: 'roles.assign', userId: 'auth0|65a1b2c3', roles: ['rol_9xAbCdEfGh123456', 'support-agent'], jobId: 'crm-2026-11-23-0001', source: 'crm', issuedAt: '2026-11-23T09:14:02.517Z' },
   { type: 'roles.remove', email: 'ada@example.com', roles: ['support-agent'] },
   { type: 'org.members.add', userId: 'auth0|65a1b2c3', organization: 'acme-corp', roles: ['org-admin'], jobId: 'crm-2026-11-23-0002' },
   { type: 'org.members.remove', email: 'ada@example.com', organization: 'org_W8mZ2nX4pQ1rT6vY' },
@@ -40,7 +41,23 @@ export const INVALID_JOBS: Array<[string, string, string]> = [
   ['__proto__ in metadata', '{"type":"user.update","userId":"auth0|1","changes":{"app_metadata":{"__proto__":{"admin":true}}}}', 'forbidden_key'],
   ['constructor deep in metadata', '{"type":"user.update","userId":"auth0|1","changes":{"user_metadata":{"a":[{"constructor":{"prototype":1}}]}}}', 'forbidden_key'],
   ['a jobId over 64 characters', JSON.stringify({ type: 'roles.assign', userId: 'auth0|1', roles: ['x'], jobId: 'j'.repeat(65) }), 'invalid_field'],
+  ['an issuedAt without an offset', '{"type":"roles.assign","userId":"auth0|1","roles":["x"],"issuedAt":"2026-11-23T09:14:02"}', 'invalid_issued_at'],
+  ['an issuedAt on a day February lacks', '{"type":"roles.assign","userId":"auth0|1","roles":["x"],"issuedAt":"2026-02-30T09:14:02Z"}', 'invalid_issued_at'],
   ['a phone number that is not E.164', '{"type":"user.update","userId":"auth0|1","changes":{"phone_number":"0155 555"}}', 'invalid_field'],
   ['a body over 1 MB', JSON.stringify({ type: 'user.update', userId: 'auth0|1', changes: { user_metadata: { blob: 'x'.repeat(MAX_JOB_BYTES) } } }), 'oversized_job'],
 ];
 
+
+/**
+ * A planner around a test's applier: the whole job is one effect of its user, written by calling `apply`.
+ * For tests of the queue that do not look at per-attribute ordering.
+ */
+export function planOf(apply: ApplyJob): PlanJob {
+  return async (job, context) => ({
+    userId: job.userId ?? job.email,
+    effects: [{ attribute: 'job', kind: job.type }],
+    apply: async (chosen, applyContext) => {
+      if (chosen.length > 0) await apply(job, applyContext ?? context);
+    },
+  });
+}

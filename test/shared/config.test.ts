@@ -6,6 +6,7 @@ const base = {
   AUTH0_DOMAIN: 'acme.eu.auth0.com',
   AUTH0_SECRET_ID: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth0-m2m-AbCdEf',
   DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs-dlq',
+  LEDGER_TABLE: 'Auth0QueueWorker-Ledger',
 };
 
 const failure = (env: Record<string, string | undefined>) => {
@@ -33,6 +34,32 @@ describe('Function: loadConfig()', () => {
     }
     expect([...config.policy.allowedFields]).toEqual(['blocked', 'user_metadata', 'given_name', 'family_name', 'name', 'nickname', 'picture']);
     expect(Object.isFrozen(config) && Object.isFrozen(config.auth0)).toBe(true);
+  });
+
+  it('orders jobs through the ledger table by default, and without one only when ORDERING=unordered says so', () => {
+    // Act
+    const ordered = loadConfig(base);
+    const unordered = loadConfig({ ...base, LEDGER_TABLE: undefined, ORDERING: 'unordered' });
+    const missing = failure({ ...base, LEDGER_TABLE: undefined });
+    const misspelt = failure({ ...base, ORDERING: 'off' });
+
+    // Assess
+    expect(ordered.ledger).toEqual({ tableName: 'Auth0QueueWorker-Ledger', retentionMs: 90 * 86_400_000 });
+    expect(ordered.issuedAtSkewMs).toBe(300_000);
+    expect(unordered.ledger).toBeUndefined();
+    expect([missing.variable, missing.message]).toEqual(['LEDGER_TABLE', expect.stringContaining('ORDERING=unordered')]);
+    expect([misspelt.variable, misspelt.message]).toEqual(['ORDERING', expect.stringContaining('ledger (the default) or unordered')]);
+  });
+
+  it('reads the ledger retention and the issuedAt clock skew', () => {
+    // Act
+    const config = loadConfig({ ...base, LEDGER_RETENTION_SECONDS: '1296000', ISSUED_AT_SKEW_SECONDS: '0' });
+    const tooShort = failure({ ...base, LEDGER_RETENTION_SECONDS: '3600' });
+
+    // Assess
+    expect(config.ledger?.retentionMs).toBe(1_296_000_000);
+    expect(config.issuedAtSkewMs).toBe(0);
+    expect(tooShort.variable).toBe('LEDGER_RETENTION_SECONDS');
   });
 
   it('reads the rate-limit reserve and share', () => {

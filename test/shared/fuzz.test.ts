@@ -10,7 +10,7 @@ import type { Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { createManagementClient } from '../../shared/auth0/client.ts';
 import { isJobError } from '../../shared/errors.ts';
-import { createJobApplier } from '../../shared/jobs/apply-job.ts';
+import { createJobPlanner } from '../../shared/jobs/apply-job.ts';
 import { DEFAULT_ALLOWED_FIELDS, USER_FIELDS } from '../../shared/jobs/schema.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetrics } from '../../shared/metrics.ts';
@@ -211,7 +211,7 @@ describe('Fuzz: any SQS record', () => {
         bodies += records.length;
         const logger = createLogger({ service: 'worker', level: 'debug', write: (line) => (lines.push(line), unitLog(line)) });
         const client = createManagementClient({ origin: 'https://acme.eu.auth0.com', dispatcher: createAnsweringDispatcher(outage, clock.now), tokens: createFakeTokens().tokens, timeouts: { headersTimeoutMs: 1_000, bodyTimeoutMs: 1_000 }, now: clock.now, logger });
-        const applier = createJobApplier({ client, allowedRoles: new Set(['admin', 'rol_admin']), logger, now: clock.now });
+        const planner = createJobPlanner({ client, allowedRoles: new Set(['admin', 'rol_admin']), logger, now: clock.now });
         const real = createSqsQueueOps(sqs.client as never, fifo ? 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq.fifo' : 'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq');
         const routed = new Map<string, string>();
         const queue: typeof real = {
@@ -237,7 +237,9 @@ describe('Fuzz: any SQS record', () => {
           {
             policy: { allowedFields: new Set(DEFAULT_ALLOWED_FIELDS), allowedRoles: new Set(['admin', 'rol_admin']) },
             concurrency: 1,
-            applyJob: applier,
+            planJob: planner,
+            ledger: undefined,
+            issuedAtSkewMs: 300_000,
             queue,
             logger,
             metrics: createMetrics({ namespace: 'Fuzz', service: 'worker', write: (line) => (lines.push(line), unitLog(line)) }),

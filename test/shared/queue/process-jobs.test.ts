@@ -10,6 +10,7 @@ import { createMetrics } from '../../../shared/metrics.ts';
 import { RETRY_ATTRIBUTE } from '../../../shared/queue/fate.ts';
 import { type ProcessJobsDeps, processJobs } from '../../../shared/queue/process-jobs.ts';
 import { isSqsText } from '../../../shared/text.ts';
+import { planOf } from '../../helpers/jobs.ts';
 import { createWorkerDeps } from '../../../shared/worker.ts';
 import { AUTH0_ERRORS, ORIGIN, createClock, createMockAgent, signAccessToken } from '../../helpers/auth0.ts';
 import { FIFO_QUEUE_ARN, QUEUE_ARN, SENT_AT, createFakeQueue, lambdaContext, sqsEvent, sqsRecord } from '../../helpers/sqs.ts';
@@ -33,7 +34,9 @@ describe('Function: processJobs()', () => {
   const deps = (applyJob: ApplyJob, fake = createFakeQueue(), overrides: Partial<ProcessJobsDeps> = {}): ProcessJobsDeps => ({
     policy: { allowedFields: new Set(DEFAULT_ALLOWED_FIELDS), allowedRoles: undefined },
     concurrency: 4,
-    applyJob,
+    planJob: planOf(applyJob),
+    ledger: undefined,
+    issuedAtSkewMs: 300_000,
     queue: fake.queue,
     logger: createLogger({ service: 'worker', level: 'debug', write: (line) => (lines.push(line), unitLog(line)) }),
     metrics: createMetrics({ namespace: 'Test', service: 'worker', write: (line) => (lines.push(line), unitLog(line)) }),
@@ -468,7 +471,7 @@ describe('Function: createWorkerDeps() wired with processJobs()', () => {
     await agent.close();
   });
 
-  const env = { AUTH0_DOMAIN: 'acme.eu.auth0.com', AUTH0_SECRET_ID: 'auth0-m2m', DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs-dlq', JOB_CONCURRENCY: '1' };
+  const env = { AUTH0_DOMAIN: 'acme.eu.auth0.com', AUTH0_SECRET_ID: 'auth0-m2m', DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs-dlq', JOB_CONCURRENCY: '1', ORDERING: 'unordered' };
 
   const wire = async (clock: ReturnType<typeof createClock>, lines: string[], extraEnv: Record<string, string> = {}) => {
     const fake = createFakeQueue();

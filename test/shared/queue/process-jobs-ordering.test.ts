@@ -1,0 +1,180 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { PermanentError, RetryableError } from '../../../shared/errors.ts';
+import type { JobPlan, PlanJob } from '../../../shared/jobs/apply-job.ts';
+import { DEFAULT_ALLOWED_FIELDS, type Job } from '../../../shared/jobs/schema.ts';
+import type { Effect } from '../../../shared/ledger/ledger.ts';
+import { createLogger } from '../../../shared/logger.ts';
+import { createMetrics } from '../../../shared/metrics.ts';
+import { type ProcessJobsDeps, processJobs } from '../../../shared/queue/process-jobs.ts';
+import { createClock } from '../../helpers/auth0.ts';
+import { createMemoryLedger } from '../../helpers/memory-ledger.ts';
+import { SENT_AT, createFakeQueue, lambdaContext, sqsEvent, sqsRecord } from '../../helpers/sqs.ts';
+import { suiteLog } from '../../helpers/suite-logs.ts';
+
+const unitLog = suiteLog('process-jobs-ordering');
+const update = (userId: string, changes: Record<string, unknown>, issuedAtMs: number, jobId?: string) => ({
+  type: 'user.update',
+  userId,
+  changes,
+  issuedAt: new Date(SENT_AT - 10_000 + issuedAtMs).toISOString(),
+  ...(jobId === undefined ? {} : { jobId }),
+});
+
+describe('Function: processJobs() with the ordering ledger', () => {
+  let clock: ReturnType<typeof createClock>;
+  let lines: string[];
+  let memory: ReturnType<typeof createMemoryLedger>;
+  /** What reached "Auth0": per call, the user and the effects written. */
+  let writes: Array<{ userId: string; effects: readonly Effect[] }>;
+  let inFlight: Map<string, number>;
+  let most: number;
+
+  beforeEach(() => {
+    clock = createClock();
+    lines = [];
+    memory = createMemoryLedger(clock.now);
+    writes = [];
+    inFlight = new Map();
+    most = 0;
+  });
+
+  /** A planner whose writes take `writeMs` of real time and fail as `fail` says. */
+  const planner = (options: { writeMs?: number; fail?: (job: Job) => Error | undefined } = {}): PlanJob => async (job) => {
+    const userId = job.userId ?? job.email;
+    const effects: Effect[] = job.type === 'user.update' ? Object.entries(job.changes).map(([field, value]) => ({ attribute: field, kind: String(value) })) : [];
+    const plan: JobPlan = {
+      userId,
+      effects,
+      apply: async (chosen) => {
+        inFlight.set(userId, (inFlight.get(userId) ?? 0) + 1);
+        most = Math.max(most, inFlight.get(userId) ?? 0);
+        await new Promise((resolve) => setTimeout(resolve, options.writeMs ?? 0));
+        inFlight.set(userId, (inFlight.get(userId) ?? 1) - 1);
+        const error = options.fail?.(job);
+        if (error !== undefined) throw error;
+        writes.push({ userId, effects: chosen });
+      },
+    };
+    return plan;
+  };
+
+  const deps = (planJob: PlanJob, fake = createFakeQueue()): ProcessJobsDeps => ({
+    policy: { allowedFields: new Set(DEFAULT_ALLOWED_FIELDS), allowedRoles: undefined },
+    concurrency: 4,
+    planJob,
+    ledger: memory.ledger,
+    issuedAtSkewMs: 300_000,
+    queue: fake.queue,
+    logger: createLogger({ service: 'worker', level: 'debug', write: (line) => (lines.push(line), unitLog(line)) }),
+    metrics: createMetrics({ namespace: 'Test', service: 'worker', write: (line) => (lines.push(line), unitLog(line)) }),
+    now: clock.now,
+    random: () => 0.5,
+    rules: { maxAgeMs: 86_400_000, maxReceiveCount: 5 },
+  });
+  const emf = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry['_aws'] !== undefined);
+
+  it('runs the jobs of one user one at a time, and the newest wins whatever their place in the batch', async () => {
+    // Prepare: the newer job first in the batch, the older one naming the same user
+    const records = [sqsRecord(update('auth0|1', { blocked: false }, 2_000)), sqsRecord(update('auth0|1', { blocked: true, name: 'Ada' }, 1_000)), sqsRecord(update('auth0|2', { blocked: true }, 1_000))];
+
+    // Act
+    const response = await processJobs(sqsEvent(records), lambdaContext(clock.now), deps(planner({ writeMs: 20 })));
+
+    // Assess: the older job wrote only what the newer one did not
+    expect(response.batchItemFailures).toEqual([]);
+    expect(most).toBe(1);
+    expect(writes.filter((write) => write.userId === 'auth0|1').map((write) => write.effects.map((effect) => `${effect.attribute}=${effect.kind}`))).toEqual([['blocked=false'], ['name=Ada']]);
+    expect(emf()).toMatchObject({ JobsApplied: 3, JobsSuperseded: 0, EffectsSkipped: 1 });
+  });
+
+  it('acknowledges a job older on every attribute without writing, as superseded', async () => {
+    // Prepare
+    await processJobs(sqsEvent([sqsRecord(update('auth0|1', { blocked: false }, 2_000))]), lambdaContext(clock.now), deps(planner()));
+    lines = [];
+    writes = [];
+
+    // Act
+    const response = await processJobs(sqsEvent([sqsRecord(update('auth0|1', { blocked: true }, 1_000, 'late'))]), lambdaContext(clock.now), deps(planner()));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(writes).toEqual([]);
+    expect(emf()).toMatchObject({ JobsApplied: 0, JobsSuperseded: 1, EffectsSkipped: 1 });
+    expect(lines.some((line) => line.includes('"message":"job superseded') && line.includes('"jobId":"late"'))).toBe(true);
+  });
+
+  it('sends a job whose user another container holds back in a few seconds, counting no attempt', async () => {
+    // Prepare: another container's claim on the user
+    await memory.ledger.claim('auth0|1', { stamp: { order: '0', key: 'other' }, effects: [] }, 60_000);
+    const fake = createFakeQueue();
+
+    // Act
+    const response = await processJobs(sqsEvent([sqsRecord(update('auth0|1', { blocked: true }, 1_000))]), lambdaContext(clock.now), deps(planner(), fake));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(writes).toEqual([]);
+    expect(fake.resent).toEqual([expect.objectContaining({ delaySeconds: 3, retry: expect.objectContaining({ attempts: 0 }) })]);
+  });
+
+  it('retries a job while the ledger cannot be reached, writing nothing', async () => {
+    // Prepare
+    memory.faults.failClaims = 1;
+    const fake = createFakeQueue();
+
+    // Act
+    await processJobs(sqsEvent([sqsRecord(update('auth0|1', { blocked: true }, 1_000))]), lambdaContext(clock.now), deps(planner(), fake));
+
+    // Assess
+    expect(writes).toEqual([]);
+    expect(fake.resent).toHaveLength(1);
+    expect(lines.some((line) => line.includes('"code":"ledger_unavailable"'))).toBe(true);
+  });
+
+  it('keeps the place of a job that failed and will be retried, and frees the user of one that never can', async () => {
+    // Prepare
+    const fail = (job: Job) => (job.jobId === 'retry' ? new RetryableError('auth0_unavailable', 'Auth0 answered 503') : job.jobId === 'refused' ? new PermanentError('http_400', 'refused') : undefined);
+    const records = [sqsRecord(update('auth0|1', { blocked: true }, 2_000, 'retry')), sqsRecord(update('auth0|2', { blocked: true }, 2_000, 'refused'))];
+
+    // Act
+    await processJobs(sqsEvent(records), lambdaContext(clock.now), deps(planner({ fail })));
+    const older = await processJobs(sqsEvent([sqsRecord(update('auth0|1', { blocked: false }, 1_000)), sqsRecord(update('auth0|2', { blocked: false }, 1_000))]), lambdaContext(clock.now), deps(planner()));
+
+    // Assess: auth0|1's older job is kept out by the pending newer one; auth0|2's applies
+    expect(older.batchItemFailures).toEqual([]);
+    expect(memory.finished.slice(0, 2).map((each) => each.outcome).sort()).toEqual(['pending', 'released']);
+    expect(writes.map((write) => write.userId)).toEqual(['auth0|2']);
+    expect(memory.users.get('auth0|1')?.attributes['blocked']).toMatchObject({ p: true, v: 'true' });
+  });
+
+  it('acknowledges a job whose write reached Auth0 even when the ledger could not record it, and says so', async () => {
+    // Prepare
+    memory.faults.failFinishes = 1;
+
+    // Act
+    const response = await processJobs(sqsEvent([sqsRecord(update('auth0|1', { blocked: true }, 1_000))]), lambdaContext(clock.now), deps(planner()));
+
+    // Assess: the claim, which names the job's effects, stays to lapse
+    expect(response.batchItemFailures).toEqual([]);
+    expect(writes).toHaveLength(1);
+    expect(memory.leases.has('auth0|1')).toBe(true);
+    expect(emf()).toMatchObject({ JobsApplied: 1, LedgerRecordFailed: 1 });
+  });
+
+  it('dead-letters an issuedAt beyond the clock skew as invalid_issued_at, before any lookup', async () => {
+    // Prepare
+    const fake = createFakeQueue();
+    let planned = 0;
+    const counting: PlanJob = async (job, context) => {
+      planned += 1;
+      return planner()(job, context);
+    };
+
+    // Act
+    await processJobs(sqsEvent([sqsRecord(update('auth0|1', { blocked: true }, 10_000 + 3_600_000))]), lambdaContext(clock.now), deps(counting, fake));
+
+    // Assess
+    expect(planned).toBe(0);
+    expect(fake.deadLetters.map((letter) => letter.attributes['reason'])).toEqual(['invalid_issued_at']);
+  });
+});
