@@ -37,6 +37,11 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
     if (level === undefined) problems.push(`${key} must be one of ${Object.keys(LOG_LEVELS).join(', ')} (got ${value})`);
     return level;
   };
+  const ordering = (key: string) => {
+    const value = text(key);
+    if (value !== undefined && value !== 'ledger' && value !== 'unordered') problems.push(`${key} must be ledger (the default) or unordered (got ${value})`);
+    return value as Auth0QueueWorkerProps['ordering'];
+  };
 
   const auth0Domain = text('auth0Domain');
   if (auth0Domain === undefined) problems.push('auth0Domain is required: npx cdk deploy -c auth0Domain=acme.eu.auth0.com');
@@ -98,6 +103,9 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
     logLevel: logLevel('logLevel'),
     oldestJobAlarmAge: optional(integer('oldestJobAlarmMinutes', 1, 1440), Duration.minutes),
     maxJobAge: optional(integer('maxJobAgeHours', 1, 312), Duration.hours),
+    ordering: ordering('ordering'),
+    ledgerRetention: optional(integer('ledgerRetentionDays', 15, 3650), Duration.days),
+    issuedAtSkew: optional(integer('issuedAtSkewSeconds', 0, 3600), Duration.seconds),
     producerRoleArns,
     schedules,
     syncs,

@@ -1,6 +1,7 @@
 import { Aws, CfnOutput, Duration, Names, RemovalPolicy, Stack, TimeZone, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -129,6 +130,31 @@ export interface Auth0QueueWorkerProps {
   readonly schedules?: readonly ScheduledJob[];
   /** Scheduled syncs with a source of truth; a sync function is deployed when there is at least one. */
   readonly syncs?: readonly ScheduledSync[];
+  /**
+   * How the worker orders the jobs of one user. Default `'ledger'`: a DynamoDB table ({@link Auth0QueueWorker.ledgerTable})
+   * records, per user and attribute, the order of the last job applied, so an older job never overwrites a newer
+   * one. `'unordered'` creates no table and tells the worker `ORDERING=unordered`: jobs are then applied as they
+   * arrive, and an older job for a user can overwrite a newer one, because parallel lanes, delayed resends,
+   * dead-letter redrives and the sync all reorder jobs.
+   */
+  readonly ordering?: 'ledger' | 'unordered';
+  /**
+   * LEDGER_RETENTION_SECONDS: how long a user's ledger item outlives the user's last job before the table's TTL
+   * (attribute `expiresAt`) may delete it. Default 90 days; at least 15 days (SQS keeps a dead letter 14 days, and
+   * a redriven job must still meet the ledger) and a day longer than `maxJobAge`; at most 3650 days.
+   */
+  readonly ledgerRetention?: Duration;
+  /**
+   * ISSUED_AT_SKEW_SECONDS: how far a job's `issuedAt` may lie after SQS accepted it (producers' clocks drift); a
+   * job further ahead is dead-lettered as `invalid_issued_at`. Default 5 minutes; whole seconds from 0 to 1 hour.
+   */
+  readonly issuedAtSkew?: Duration;
+  /**
+   * Customer-managed KMS key that encrypts the ledger table. Default: the AWS managed key for DynamoDB
+   * (`aws/dynamodb`). The functions, and the roles given {@link Auth0QueueWorker.grantReadLedger}, may decrypt
+   * with it through DynamoDB only; its key policy must let IAM policies of this account grant that.
+   */
+  readonly ledgerEncryptionKey?: kms.IKey;
 }
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -144,7 +170,8 @@ function prebuiltBundle(name: keyof typeof FUNCTION_ENTRIES): string | undefined
 
 /**
  * The whole product as one construct: the jobs queue and its dead-letter queue, the worker function with
- * its SQS event source, the client secret, alarms and a dashboard, and optional schedules. Use it in your
+ * its SQS event source, the client secret, the per-user ordering ledger (a DynamoDB table), alarms and a
+ * dashboard, and optional schedules. Use it in your
  * own CDK app, or deploy it with this repository's stack (`npx cdk deploy`).
  *
  * @example
@@ -159,6 +186,11 @@ export class Auth0QueueWorker extends Construct {
   readonly alarms: cloudwatch.Alarm[];
   readonly alarmTopic: sns.Topic | undefined;
   readonly syncFunction: lambda.Function | undefined;
+  /**
+   * The ordering ledger: one item per Auth0 user (partition key `pk`), TTL attribute `expiresAt`. Undefined when
+   * {@link Auth0QueueWorkerProps.ordering} is `'unordered'`.
+   */
+  readonly ledgerTable: dynamodb.Table | undefined;
   /** The namespace the functions publish their metrics to (see {@link Auth0QueueWorkerProps.metricsNamespace}). */
   readonly metricsNamespace: string;
 
@@ -177,6 +209,7 @@ export class Auth0QueueWorker extends Construct {
     if (maxJobAge.toSeconds() < 60 || maxJobAge.toSeconds() > Duration.days(13).toSeconds()) {
       throw new Error(`maxJobAge must be from 1 minute to 13 days (got ${maxJobAge.toHumanString()}): SQS keeps a message at most 14 days`);
     }
+    const ledger = checkLedger(props, maxJobAge);
     // The queue keeps a job at least a day past its maximum age (SQS's default is 4 days), so it expires with a reason first.
     const retentionPeriod = Duration.seconds(Math.min(Duration.days(14).toSeconds(), Math.max(Duration.days(4).toSeconds(), maxJobAge.toSeconds() + Duration.days(1).toSeconds())));
 
@@ -217,6 +250,7 @@ export class Auth0QueueWorker extends Construct {
     } else {
       this.secret = secretsmanager.Secret.fromSecretCompleteArn(this, 'ClientSecret', props.secretArn);
     }
+    this.ledgerTable = ledger.ordering === 'ledger' ? this.createLedgerTable(props.ledgerEncryptionKey) : undefined;
 
     this.worker = this.createFunction('Worker', 'worker', props, timeout, props.memorySize ?? 512, {
       DLQ_URL: this.deadLetterQueue.queueUrl,
@@ -231,6 +265,11 @@ export class Auth0QueueWorker extends Construct {
       ...(props.allowedFields === undefined ? {} : { ALLOWED_FIELDS: props.allowedFields.join(',') }),
       ...(props.allowedRoles === undefined ? {} : { ALLOWED_ROLES: props.allowedRoles.join(',') }),
       ...(props.allowedOrganizations === undefined ? {} : { ALLOWED_ORGANIZATIONS: props.allowedOrganizations.join(',') }),
+      // Without LEDGER_TABLE the worker refuses to start unless told, by name, to apply jobs in any order.
+      ...(this.ledgerTable === undefined
+        ? { ORDERING: 'unordered' }
+        : { LEDGER_TABLE: this.ledgerTable.tableName, LEDGER_RETENTION_SECONDS: String(ledger.retentionSeconds) }),
+      ISSUED_AT_SKEW_SECONDS: String(ledger.issuedAtSkewSeconds),
     });
     this.worker.addEventSource(
       new SqsEventSource(this.queue, {
@@ -244,6 +283,8 @@ export class Auth0QueueWorker extends Construct {
     this.queue.grantSendMessages(this.worker);
     this.deadLetterQueue.grantSendMessages(this.worker);
     this.grantReadSecret(this.worker, props.secretKeyArn);
+    // Claim and record a user's item (two conditional UpdateItems per job) and read it; nothing that scans or deletes.
+    if (this.ledgerTable !== undefined) this.grantLedger(this.ledgerTable, this.worker, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
 
     for (const arn of props.producerRoleArns ?? []) this.grantSendJobs(new iam.ArnPrincipal(arn));
     this.addSchedules(props.schedules ?? [], fifo);
@@ -258,6 +299,54 @@ export class Auth0QueueWorker extends Construct {
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl, description: 'Jobs that can never succeed, with their reason' });
     // What `auth0-queue-worker <command> --stack NAME` reads the rest of the deployment from.
     new CfnOutput(this, 'WorkerFunctionName', { value: this.worker.functionName, description: 'The worker function (auth0-queue-worker doctor --stack finds its settings here)' });
+    if (this.ledgerTable !== undefined) {
+      new CfnOutput(this, 'LedgerTableName', { value: this.ledgerTable.tableName, description: 'The per-user ordering ledger (one item per Auth0 user)' });
+    }
+  }
+
+  /**
+   * The ordering ledger's table: partition key `pk` only, on demand, encrypted with KMS (the AWS managed key
+   * unless a customer key is given), point-in-time recovery, TTL on `expiresAt`, kept when the stack goes.
+   */
+  private createLedgerTable(key: kms.IKey | undefined): dynamodb.Table {
+    // Table rather than TableV2: cdk-nag's AwsSolutions checks (DDB3, point-in-time recovery) read AWS::DynamoDB::Table
+    // and pass an AWS::DynamoDB::GlobalTable unchecked.
+    return new dynamodb.Table(this, 'LedgerTable', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      ...(key === undefined ? { encryption: dynamodb.TableEncryption.AWS_MANAGED } : { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: key }),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: 'expiresAt',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  /**
+   * Lets `grantee` read one user's ledger item: `dynamodb:GetItem` on the ledger table and nothing else (no Query,
+   * no Scan), plus `kms:Decrypt` through DynamoDB under a customer-managed key. For operators' roles of this
+   * account: the command line's `history` reads one user's item.
+   *
+   * @throws when `ordering` is `'unordered'`: there is no ledger table.
+   * @example
+   * worker.grantReadLedger(supportRole);
+   */
+  grantReadLedger(grantee: iam.IGrantable): void {
+    if (this.ledgerTable === undefined) throw new Error("grantReadLedger: there is no ledger table, as ordering is 'unordered'");
+    this.grantLedger(this.ledgerTable, grantee, 'dynamodb:GetItem');
+  }
+
+  /** The given item actions on the ledger table; under a customer-managed key, decrypt with it through DynamoDB only. */
+  private grantLedger(table: dynamodb.Table, grantee: iam.IGrantable, ...actions: string[]): void {
+    table.grant(grantee, ...actions);
+    if (table.encryptionKey === undefined) return;
+    // DynamoDB decrypts the table key on behalf of the principal that reads or writes (a Decrypt in its name);
+    // the table key itself is generated under DynamoDB's own grant when the table is created.
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['kms:Decrypt'],
+      resourceArns: [table.encryptionKey.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `dynamodb.${Aws.REGION}.amazonaws.com` } },
+    });
   }
 
   /**
@@ -311,7 +400,10 @@ export class Auth0QueueWorker extends Construct {
 
   /** The sync function, its schedules, its exact S3 grants, and alarms for aborted runs and withheld removals. */
   private createSync(props: Auth0QueueWorkerProps, syncs: readonly ScheduledSync[]): lambda.Function {
-    const fn = this.createFunction('Sync', 'sync', props, Duration.minutes(15), 1024, { JOBS_QUEUE_URL: this.queue.queueUrl });
+    const fn = this.createFunction('Sync', 'sync', props, Duration.minutes(15), 1024, {
+      JOBS_QUEUE_URL: this.queue.queueUrl,
+      ...(this.ledgerTable === undefined ? { ORDERING: 'unordered' } : { LEDGER_TABLE: this.ledgerTable.tableName }),
+    });
     // The schedules' own role, so that its one finding can be acknowledged on it alone.
     const invokeRole = new iam.Role(this, 'SyncScheduleRole', { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com') });
     const functionId = String(Stack.of(this).resolve(Stack.of(this).getLogicalId(fn.node.defaultChild as lambda.CfnFunction)));
@@ -321,6 +413,8 @@ export class Auth0QueueWorker extends Construct {
     });
     this.grantReadSecret(fn, props.secretKeyArn);
     this.queue.grantSendMessages(fn);
+    // The sync reads a user's ledger item to skip changes still outstanding; it never writes it.
+    if (this.ledgerTable !== undefined) this.grantLedger(this.ledgerTable, fn, 'dynamodb:GetItem');
     for (const sync of syncs) {
       if (!/^[\w.-]{1,40}$/.test(sync.name)) throw new Error(`sync name ${JSON.stringify(sync.name)} must be 1 to 40 letters, digits, ".", "_" or "-"`);
       const object = (key: string) => `arn:${Stack.of(this).partition}:s3:::${sync.bucket}/${key}`;
@@ -518,6 +612,34 @@ function scheduleExpression(name: string, expression: scheduler.ScheduleExpressi
     return scheduler.ScheduleExpression.expression(expression, timeZone === undefined ? undefined : TimeZone.of(timeZone));
   }
   throw new Error(`schedule ${name}: expression must be rate(N unit), cron(…) or at(…), not ${JSON.stringify(expression)}`);
+}
+
+/** SQS keeps a dead letter at most 14 days; a redriven job must still find its user's ledger item. */
+const MIN_LEDGER_RETENTION = Duration.days(15);
+const MAX_LEDGER_RETENTION = Duration.days(3650);
+const MAX_ISSUED_AT_SKEW = Duration.hours(1);
+
+/** Refuses, at synth, ordering settings the worker would refuse or that would lose order; returns them with their defaults. */
+function checkLedger(props: Auth0QueueWorkerProps, maxJobAge: Duration): { ordering: 'ledger' | 'unordered'; retentionSeconds: number; issuedAtSkewSeconds: number } {
+  const ordering: unknown = props.ordering ?? 'ledger';
+  if (ordering !== 'ledger' && ordering !== 'unordered') throw new Error(`ordering must be 'ledger' (the default) or 'unordered' (got ${JSON.stringify(ordering)})`);
+  if (ordering === 'unordered' && props.ledgerEncryptionKey !== undefined) throw new Error("ledgerEncryptionKey encrypts the ledger table, and ordering 'unordered' creates none: leave one of them out");
+  const retention = props.ledgerRetention ?? Duration.days(90);
+  // maxJobAge is at most 13 days, so the 15-day floor binds today; the maxJobAge term keeps the rule if that limit moves.
+  const minRetention = Math.max(MIN_LEDGER_RETENTION.toSeconds(), maxJobAge.toSeconds() + Duration.days(1).toSeconds());
+  const retentionSeconds = retention.toMilliseconds() / 1000;
+  if (!Number.isInteger(retentionSeconds) || retentionSeconds < minRetention || retentionSeconds > MAX_LEDGER_RETENTION.toSeconds()) {
+    throw new Error(
+      `ledgerRetention must be from ${Duration.seconds(minRetention).toHumanString()} to 3650 days, in whole seconds (got ${retention.toHumanString()}): ` +
+        'SQS keeps a dead letter 14 days and a redriven job must still meet the ledger, and it must be a day longer than maxJobAge',
+    );
+  }
+  const skew = props.issuedAtSkew ?? Duration.minutes(5);
+  const issuedAtSkewSeconds = skew.toMilliseconds() / 1000;
+  if (!Number.isInteger(issuedAtSkewSeconds) || issuedAtSkewSeconds < 0 || issuedAtSkewSeconds > MAX_ISSUED_AT_SKEW.toSeconds()) {
+    throw new Error(`issuedAtSkew must be whole seconds from 0 to 1 hour (got ${skew.toHumanString()}): how far a job's issuedAt may lie after SQS accepted it`);
+  }
+  return { ordering, retentionSeconds, issuedAtSkewSeconds };
 }
 
 /** CloudWatch's rule for a namespace: 1 to 255 of letters, digits and `.-_/#: `, not starting with `AWS/`. */

@@ -17,6 +17,9 @@ describe('Function: readDeploymentContext()', () => {
         timeoutSeconds: 45,
         maxJobAgeHours: '48',
         logLevel: 'debug',
+        ordering: 'unordered',
+        ledgerRetentionDays: '30',
+        issuedAtSkewSeconds: 0,
         secretKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
         allowedRoles: 'support-agent, rol_abc',
         schedules: '[{"name":"Nightly","expression":"rate(1 day)","job":{"type":"roles.assign","userId":"auth0|x","roles":["r"]}}]',
@@ -29,17 +32,28 @@ describe('Function: readDeploymentContext()', () => {
     expect(props.timeout?.toSeconds()).toBe(Duration.seconds(45).toSeconds());
     expect(props.maxJobAge?.toHours()).toBe(48);
     expect(props.logLevel).toBe('DEBUG');
+    expect(props.ordering).toBe('unordered');
+    expect(props.ledgerRetention?.toDays()).toBe(30);
+    expect(props.issuedAtSkew?.toSeconds()).toBe(0);
     expect(props.secretKeyArn).toContain(':key/');
     expect(props.schedules?.[0]?.name).toBe('Nightly');
     expect(props.syncs?.[0]).toMatchObject({ name: 'hr', bucket: 'hr', managedRoles: ['support-agent'] });
     expect(props).not.toHaveProperty('batchSize');
   });
 
+  it('leaves ordering, ledger retention and issuedAt skew to the construct\'s defaults when unset', () => {
+    // Act
+    const props = readDeploymentContext(reader({ auth0Domain: 'acme.eu.auth0.com', ordering: '', ledgerRetentionDays: '' }));
+
+    // Assess
+    for (const key of ['ordering', 'ledgerRetention', 'issuedAtSkew']) expect(props).not.toHaveProperty(key);
+  });
+
   it('names every problem with its key and how to fix it', () => {
     // Act
     const error = (() => {
       try {
-        readDeploymentContext(reader({ secretArn: 'auth0-m2m', maxConcurrency: '1', rateLimitShare: '2', maxReceiveCount: '3', fifo: 'yes', producerRoleArns: 'crm', schedules: '{', syncs: '[{}]', logLevel: 'verbose' }));
+        readDeploymentContext(reader({ secretArn: 'auth0-m2m', maxConcurrency: '1', rateLimitShare: '2', maxReceiveCount: '3', fifo: 'yes', producerRoleArns: 'crm', schedules: '{', syncs: '[{}]', logLevel: 'verbose', ordering: 'fifo', ledgerRetentionDays: '14', issuedAtSkewSeconds: '3601' }));
       } catch (caught) {
         return caught as Error;
       }
@@ -47,7 +61,7 @@ describe('Function: readDeploymentContext()', () => {
     })();
 
     // Assess
-    for (const text of ['auth0Domain is required: npx cdk deploy -c auth0Domain=', 'secretArn must be the complete ARN', 'maxConcurrency must be an integer from 2', 'maxReceiveCount must be an integer from 5', 'rateLimitShare must be a number from 0.05 to 1', 'fifo must be true or false', 'producerRoleArns: crm', 'schedules must be a JSON array', 'syncs must be a JSON array', 'logLevel must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (got VERBOSE)']) {
+    for (const text of ['auth0Domain is required: npx cdk deploy -c auth0Domain=', 'secretArn must be the complete ARN', 'maxConcurrency must be an integer from 2', 'maxReceiveCount must be an integer from 5', 'rateLimitShare must be a number from 0.05 to 1', 'fifo must be true or false', 'producerRoleArns: crm', 'schedules must be a JSON array', 'syncs must be a JSON array', 'logLevel must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (got VERBOSE)', 'ordering must be ledger (the default) or unordered (got fifo)', 'ledgerRetentionDays must be an integer from 15 to 3650 (got 14)', 'issuedAtSkewSeconds must be an integer from 0 to 3600 (got 3601)']) {
       expect(error.message).toContain(text);
     }
   });

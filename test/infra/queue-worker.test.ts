@@ -1,5 +1,8 @@
 import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cxapi from 'aws-cdk-lib/cx-api';
@@ -16,6 +19,23 @@ import { loadConfig } from '../../shared/config.ts';
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:auth0-m2m-AbCdEf';
 /** A scheduled job inside the default policy. */
 const BLOCK = { type: 'user.update', userId: 'auth0|svc', changes: { blocked: true } } as const;
+
+/** The stable logical id of the ordering ledger's table: a new one would start an empty ledger. */
+const LEDGER_TABLE_ID = 'Auth0JobsLedgerTable4213C581';
+/** A sync the default policy refuses nothing of, once its role and app_metadata are allowed. */
+const SYNC = { allowedRoles: ['r'], allowedFields: ['app_metadata'], syncs: [{ name: 'hr', expression: 'rate(1 day)', bucket: 'b', key: 'k.jsonl', managedRoles: ['r'] }] };
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+/** The statements of the role policies whose logical ids start with `prefix` (`Auth0JobsWorkerRole`, `Auth0JobsSyncRole`). */
+function statementsOf(template: Template, prefix: string): Statement[] {
+  return Object.entries(template.findResources('AWS::IAM::Policy'))
+    .filter(([id]) => id.startsWith(prefix))
+    .flatMap(([, policy]) => policy['Properties'].PolicyDocument.Statement as Statement[]);
+}
+
+/** Every action of the statements, one per entry. */
+const actionsOf = (statements: readonly Statement[]) => statements.flatMap((statement) => [statement.Action].flat());
 
 /** A bare stack holding the construct; bundling is skipped unless asked for. */
 function synth(props: Partial<Auth0QueueWorkerProps> = {}, bundle = false) {
@@ -161,12 +181,14 @@ describe('Construct: Auth0QueueWorker', () => {
     // Assess: renaming these would replace the queues (and their jobs) or the secret
     expect(Object.keys(template.findResources('AWS::SQS::Queue')).sort()).toEqual(['Auth0JobsDeadLetterQueueDC643F18', 'Auth0JobsJobsQueue2CE676ED']);
     expect(Object.keys(template.findResources('AWS::SecretsManager::Secret'))).toEqual(['Auth0JobsClientSecret32BA8893']);
+    expect(Object.keys(template.findResources('AWS::DynamoDB::Table'))).toEqual([LEDGER_TABLE_ID]);
     template.hasResource('AWS::SQS::Queue', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
   });
 
-  it('outputs the queues and the worker function, which the command line finds the deployment from', () => {
+  it('outputs the queues, the worker function and the ledger table, which the command line finds the deployment from', () => {
     // Act
     const { template } = synth({});
+    const unordered = synth({ ordering: 'unordered' }).template;
 
     // Assess: the keys the command line matches (construct path + name + CDK's hash)
     const outputs = template.findOutputs('*');
@@ -174,10 +196,14 @@ describe('Construct: Auth0QueueWorker', () => {
       expect.stringMatching(/^Auth0JobsDeadLetterQueueUrl[0-9A-F]{8}$/),
       expect.stringMatching(/^Auth0JobsJobsQueueArn[0-9A-F]{8}$/),
       expect.stringMatching(/^Auth0JobsJobsQueueUrl[0-9A-F]{8}$/),
+      expect.stringMatching(/^Auth0JobsLedgerTableName[0-9A-F]{8}$/),
       expect.stringMatching(/^Auth0JobsWorkerFunctionName[0-9A-F]{8}$/),
     ]);
     const worker = Object.entries(outputs).find(([key]) => key.startsWith('Auth0JobsWorkerFunctionName'))?.[1] as { Value: { Ref: string } };
     expect(Object.keys(template.findResources('AWS::Lambda::Function'))).toContain(worker.Value.Ref);
+    const ledger = Object.entries(outputs).find(([key]) => key.startsWith('Auth0JobsLedgerTableName'))?.[1] as { Value: { Ref: string } };
+    expect(ledger.Value).toEqual({ Ref: LEDGER_TABLE_ID });
+    expect(Object.keys(unordered.findOutputs('*')).filter((key) => key.startsWith('Auth0JobsLedgerTableName'))).toEqual([]);
   });
 
   it('creates an empty secret with a note on how to fill it when no ARN is given', () => {
@@ -314,6 +340,13 @@ describe('Construct: Auth0QueueWorker', () => {
     [{ alarmEmail: 'ops@example' }, /^alarmEmail must be an email address/],
     [{ metricsNamespace: 'AWS/Lambda' }, /^metricsNamespace must be 1 to 255 letters/],
     [{ metricsNamespace: 'a'.repeat(256) }, /^metricsNamespace must be 1 to 255 letters/],
+    [{ ordering: 'ordered' }, /^ordering must be 'ledger' \(the default\) or 'unordered' \(got "ordered"\)$/],
+    [{ ordering: '' }, /^ordering must be 'ledger' \(the default\) or 'unordered' \(got ""\)$/],
+    [{ ledgerRetention: Duration.days(14) }, /^ledgerRetention must be from 15 days to 3650 days, in whole seconds \(got 14 days\): SQS keeps a dead letter 14 days/],
+    [{ ledgerRetention: Duration.days(3651) }, /^ledgerRetention must be from 15 days to 3650 days/],
+    [{ ledgerRetention: Duration.millis(Duration.days(30).toMilliseconds() + 500) }, /^ledgerRetention must be from 15 days to 3650 days, in whole seconds/],
+    [{ issuedAtSkew: Duration.seconds(3601) }, /^issuedAtSkew must be whole seconds from 0 to 1 hour \(got 1 hour 1 second\): how far a job's issuedAt may lie after SQS accepted it$/],
+    [{ issuedAtSkew: Duration.millis(1500) }, /^issuedAtSkew must be whole seconds from 0 to 1 hour/],
   ])('refuses %o with one clear message', (props, message) => {
     // Act & Assess
     expect(() => synth(props as Partial<Auth0QueueWorkerProps>)).toThrow(message);
@@ -355,6 +388,159 @@ describe('Construct: Auth0QueueWorker', () => {
   });
 });
 
+describe('Construct: Auth0QueueWorker, the ordering ledger', () => {
+  it('keeps one item per user in a DynamoDB table: key pk, on demand, point-in-time recovery, TTL on expiresAt, AWS managed encryption, retained', () => {
+    // Act
+    const { template, construct, stack } = synth();
+
+    // Assess
+    expect(construct.ledgerTable).toBeDefined();
+    expect(stack.resolve(construct.ledgerTable?.tableName)).toEqual({ Ref: LEDGER_TABLE_ID });
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.templateMatches({
+      Resources: {
+        [LEDGER_TABLE_ID]: {
+          Type: 'AWS::DynamoDB::Table',
+          DeletionPolicy: 'Retain',
+          UpdateReplacePolicy: 'Retain',
+          Properties: Match.exact({
+            KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+            AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+            BillingMode: 'PAY_PER_REQUEST',
+            PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+            TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+            // SSE enabled without a key id: the AWS managed key aws/dynamodb (not the AWS owned default).
+            SSESpecification: { SSEEnabled: true },
+          }),
+        },
+      },
+    });
+  });
+
+  it('encrypts the ledger with a customer-managed key when given, which the functions may use through DynamoDB only, to decrypt', () => {
+    // Prepare
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Test');
+    const key = new kms.Key(stack, 'LedgerKey', { enableKeyRotation: true });
+
+    // Act
+    new Auth0QueueWorker(stack, 'Auth0Jobs', { auth0Domain: 'acme.eu.auth0.com', secretArn: SECRET_ARN, ledgerEncryptionKey: key, ...SYNC });
+    const template = Template.fromStack(stack);
+
+    // Assess
+    template.hasResourceProperties('AWS::DynamoDB::Table', { SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: stack.resolve(key.keyArn) } });
+    for (const role of ['Auth0JobsWorkerRole', 'Auth0JobsSyncRole']) {
+      const kmsStatements = statementsOf(template, role).filter((statement) => actionsOf([statement]).some((action) => action.startsWith('kms:')));
+      expect(kmsStatements).toEqual([
+        { Effect: 'Allow', Action: 'kms:Decrypt', Resource: stack.resolve(key.keyArn), Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['dynamodb.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } } },
+      ]);
+    }
+    // The key's own policy is left as it was: the grants are the roles' IAM policies.
+    expect(JSON.stringify(template.findResources('AWS::KMS::Key'))).not.toContain('dynamodb');
+  });
+
+  it('lets the worker get and update items of the ledger table, and nothing broader', () => {
+    // Act
+    const { template } = synth();
+
+    // Assess
+    const statements = statementsOf(template, 'Auth0JobsWorkerRole');
+    const dynamodb = statements.filter((statement) => actionsOf([statement]).some((action) => action.startsWith('dynamodb:')));
+    expect(dynamodb).toEqual([{ Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: [{ 'Fn::GetAtt': [LEDGER_TABLE_ID, 'Arn'] }] }]);
+    expect(actionsOf(statements).filter((action) => action.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    // Under the AWS managed key, DynamoDB's own key policy covers decryption: no KMS grant at all.
+    expect(actionsOf(statements).filter((action) => action.startsWith('kms:'))).toEqual([]);
+  });
+
+  it('lets the sync read a user\'s ledger item (GetItem only) and tells it the table', () => {
+    // Act
+    const { template, stack, construct } = synth(SYNC);
+
+    // Assess
+    const statements = statementsOf(template, 'Auth0JobsSyncRole');
+    expect(statements.filter((statement) => actionsOf([statement]).some((action) => action.startsWith('dynamodb:')))).toEqual([
+      { Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: [{ 'Fn::GetAtt': [LEDGER_TABLE_ID, 'Arn'] }] },
+    ]);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Timeout: 900,
+      Environment: { Variables: Match.objectLike({ JOBS_QUEUE_URL: stack.resolve(construct.queue.queueUrl), LEDGER_TABLE: { Ref: LEDGER_TABLE_ID }, ORDERING: Match.absent() }) },
+    });
+  });
+
+  it('tells the worker its table, the retention and the allowed skew, which the worker\'s own configuration reads', () => {
+    // Act
+    const defaults = synth().template;
+    const custom = synth({ ledgerRetention: Duration.days(30), issuedAtSkew: Duration.seconds(0) }).template;
+    const [worker] = Object.values(defaults.findResources('AWS::Lambda::Function'));
+    const variables = worker?.['Properties'].Environment.Variables as Record<string, unknown>;
+    const config = loadConfig(Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : 'https://sqs.eu-west-1.amazonaws.com/1/resolved'])));
+
+    // Assess
+    expect(variables).toMatchObject({ LEDGER_TABLE: { Ref: LEDGER_TABLE_ID }, LEDGER_RETENTION_SECONDS: '7776000', ISSUED_AT_SKEW_SECONDS: '300' });
+    expect(variables['ORDERING']).toBeUndefined();
+    expect(config.ledger?.retentionMs).toBe(90 * 86_400_000);
+    expect(config.issuedAtSkewMs).toBe(300_000);
+    custom.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ LEDGER_RETENTION_SECONDS: '2592000', ISSUED_AT_SKEW_SECONDS: '0' }) } });
+    // The limits themselves are accepted.
+    expect(() => synth({ ledgerRetention: Duration.days(15), issuedAtSkew: Duration.hours(1) })).not.toThrow();
+    expect(() => synth({ ledgerRetention: Duration.days(3650) })).not.toThrow();
+  });
+
+  it('with ordering unordered, creates no table, grants no DynamoDB action and tells both functions ORDERING=unordered', () => {
+    // Act
+    const { template, construct } = synth({ ordering: 'unordered', ...SYNC });
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')).map((fn) => fn['Properties'].Environment.Variables as Record<string, unknown>);
+    const [worker] = functions.filter((variables) => variables['DLQ_URL'] !== undefined);
+    const config = loadConfig(Object.fromEntries(Object.entries(worker ?? {}).map(([name, value]) => [name, typeof value === 'string' ? value : 'https://sqs.eu-west-1.amazonaws.com/1/resolved'])));
+
+    // Assess
+    template.resourceCountIs('AWS::DynamoDB::Table', 0);
+    expect(construct.ledgerTable).toBeUndefined();
+    expect(functions).toHaveLength(2);
+    for (const variables of functions) {
+      expect(variables['ORDERING']).toBe('unordered');
+      expect(variables['LEDGER_TABLE']).toBeUndefined();
+    }
+    expect(worker).toMatchObject({ ISSUED_AT_SKEW_SECONDS: '300' });
+    expect(worker?.['LEDGER_RETENTION_SECONDS']).toBeUndefined();
+    expect(config.ledger).toBeUndefined();
+    expect(actionsOf(statementsOf(template, '')).filter((action) => action.startsWith('dynamodb:'))).toEqual([]);
+    expect(() => construct.grantReadLedger(new iam.Role(construct, 'Operator', { assumedBy: new iam.AccountRootPrincipal() }))).toThrow(/no ledger table/);
+  });
+
+  it('refuses a ledger key when ordering is unordered, as there is no table to encrypt', () => {
+    // Prepare
+    const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test');
+    const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab');
+
+    // Act & Assess
+    expect(() => new Auth0QueueWorker(stack, 'Auth0Jobs', { auth0Domain: 'acme.eu.auth0.com', secretArn: SECRET_ARN, ordering: 'unordered', ledgerEncryptionKey: key })).toThrow(
+      /^ledgerEncryptionKey encrypts the ledger table, and ordering 'unordered' creates none/,
+    );
+  });
+
+  it('lets an operator\'s role read users\' ledger items with GetItem only, and decrypt through DynamoDB under a customer key', () => {
+    // Prepare
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Test');
+    const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab');
+    const plain = new Auth0QueueWorker(stack, 'Auth0Jobs', { auth0Domain: 'acme.eu.auth0.com', secretArn: SECRET_ARN });
+    const keyed = new Auth0QueueWorker(stack, 'Keyed', { auth0Domain: 'acme.eu.auth0.com', secretArn: SECRET_ARN, ledgerEncryptionKey: key });
+    const support = new iam.Role(stack, 'Support', { assumedBy: new iam.AccountRootPrincipal() });
+    const auditor = new iam.Role(stack, 'Auditor', { assumedBy: new iam.AccountRootPrincipal() });
+
+    // Act
+    plain.grantReadLedger(support);
+    keyed.grantReadLedger(auditor);
+    const template = Template.fromStack(stack);
+
+    // Assess
+    expect(statementsOf(template, 'SupportDefaultPolicy')).toEqual([{ Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: [{ 'Fn::GetAtt': [LEDGER_TABLE_ID, 'Arn'] }] }]);
+    expect(actionsOf(statementsOf(template, 'AuditorDefaultPolicy'))).toEqual(['dynamodb:GetItem', 'kms:Decrypt']);
+    expect(statementsOf(template, 'AuditorDefaultPolicy')[1]).toMatchObject({ Resource: key.keyArn, Condition: { StringEquals: { 'kms:ViaService': expect.anything() } } });
+  });
+});
+
 describe('File: cdk.json', () => {
   it('sets every feature flag the installed aws-cdk-lib recommends, and the stack synthesizes under them', () => {
     // Prepare
@@ -369,15 +555,18 @@ describe('File: cdk.json', () => {
     for (const [flag, value] of Object.entries(cxapi.CURRENTLY_RECOMMENDED_FLAGS)) expect({ flag, value: context[flag] }).toEqual({ flag, value });
     template.resourceCountIs('AWS::SQS::Queue', 2);
     template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
   });
 });
 
 describe('cdk-nag: AwsSolutionsChecks', () => {
-  const nag = (props: Partial<Auth0QueueWorkerProps>) => {
+  /** Synthesizes the deployable stack under AwsSolutionsChecks; `props` may be made in the app (a key in a stack of its own). */
+  const nag = (props: Partial<Auth0QueueWorkerProps> | ((app: App) => Partial<Auth0QueueWorkerProps>), change?: (stack: Auth0QueueWorkerStack) => void) => {
     const outdir = mkdtempSync(join(tmpdir(), 'nag-'));
     try {
       const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
-      new Auth0QueueWorkerStack(app, 'Nag', { worker: { auth0Domain: 'acme.eu.auth0.com', ...props } });
+      const stack = new Auth0QueueWorkerStack(app, 'Nag', { worker: { auth0Domain: 'acme.eu.auth0.com', ...(typeof props === 'function' ? props(app) : props) } });
+      change?.(stack);
       Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
       let failure: unknown;
       try {
@@ -406,6 +595,11 @@ describe('cdk-nag: AwsSolutionsChecks', () => {
       producerRoleArns: ['arn:aws:iam::210987654321:role/crm'],
       schedules: [{ name: 'Daily', expression: 'rate(1 day)', job: { type: 'roles.assign' as const, userId: 'auth0|x', roles: ['r'] } }],
     }],
+    ['ordering unordered, with a sync', { ordering: 'unordered' as const, ...SYNC }],
+    ['a ledger under a customer-managed key, with a sync', (app: App) => ({
+      ledgerEncryptionKey: new kms.Key(new Stack(app, 'Keys'), 'LedgerKey', { enableKeyRotation: true }),
+      ...SYNC,
+    })],
   ])('passes with zero errors: %s', (_, props) => {
     // Act
     const { failure, violations } = nag(props);
@@ -413,6 +607,16 @@ describe('cdk-nag: AwsSolutionsChecks', () => {
     // Assess
     expect(violations).toEqual([]);
     expect(failure).toBeUndefined();
+  });
+
+  it('checks the ledger table: without point-in-time recovery it reports AwsSolutions-DDB3 (a TableV2 would pass unchecked)', () => {
+    // Act
+    const { violations } = nag({}, (stack) => {
+      (stack.jobs.ledgerTable?.node.defaultChild as dynamodb.CfnTable).pointInTimeRecoverySpecification = { pointInTimeRecoveryEnabled: false };
+    });
+
+    // Assess
+    expect(violations).toEqual(['AwsSolutions-DDB3']);
   });
 
   it('has exactly one acknowledgement, with its written reason: rotation of the created secret happens in Auth0', () => {
