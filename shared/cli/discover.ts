@@ -5,15 +5,16 @@ import { awsConfig } from './args.ts';
 import type { CliIo, FoundDeployment } from './io.ts';
 
 /** The flags that find a deployment, for every command's help. */
-export const DISCOVERY_HELP = `  --stack NAME              find the deployment from its CloudFormation stack: the queues from the stack's
-                            outputs, the rest from the worker function's configuration (any flag given wins)
+export const DISCOVERY_HELP = `  --stack NAME              find the deployment from its CloudFormation stack: the queues and the ledger table
+                            from the stack's outputs, the rest from the worker function's configuration (any
+                            flag given wins)
   --function NAME           the same from the worker function alone (name or ARN): the jobs queue is its
                             event source
   --cloudformation-endpoint-url URL, --lambda-endpoint-url URL
                             CloudFormation and Lambda endpoints other than AWS's (the local stack's)`;
 
 /** The worker's settings the commands read; any other variable of the function (AWS_*, NODE_OPTIONS) stays there. */
-const SETTINGS = ['AUTH0_DOMAIN', 'AUTH0_AUDIENCE', 'AUTH0_SECRET_ID', 'DLQ_URL', 'ALLOWED_ROLES', 'ALLOWED_FIELDS', 'ALLOWED_ORGANIZATIONS', 'MAX_CONCURRENCY', 'RATE_LIMIT_RESERVE', 'RATE_LIMIT_SHARE', 'JOB_CONCURRENCY', 'MAX_RECEIVE_COUNT', 'JOB_MAX_AGE_SECONDS'];
+const SETTINGS = ['AUTH0_DOMAIN', 'AUTH0_AUDIENCE', 'AUTH0_SECRET_ID', 'DLQ_URL', 'LEDGER_TABLE', 'ALLOWED_ROLES', 'ALLOWED_FIELDS', 'ALLOWED_ORGANIZATIONS', 'MAX_CONCURRENCY', 'RATE_LIMIT_RESERVE', 'RATE_LIMIT_SHARE', 'JOB_CONCURRENCY', 'MAX_RECEIVE_COUNT', 'JOB_MAX_AGE_SECONDS'];
 const FLAGS = ['--stack', '--function', '--cloudformation-endpoint-url', '--lambda-endpoint-url'] as const;
 
 /**
@@ -111,13 +112,15 @@ export async function withDeployment(argv: readonly string[], io: CliIo, needs: 
   if (queueUrl !== undefined) found['JOBS_QUEUE_URL'] = queueUrl;
   const dlqUrl = outputs.get('DeadLetterQueueUrl');
   if (dlqUrl !== undefined) found['DLQ_URL'] = dlqUrl;
+  const ledgerTable = outputs.get('LedgerTableName');
+  if (ledgerTable !== undefined) found['LEDGER_TABLE'] = ledgerTable;
   const deployment: FoundDeployment = { source: stackName === undefined ? `function ${functionName}` : `stack ${stackName}`, functionName, timeoutSeconds, eventSource };
   return { argv: rest, io: { ...io, env: { ...io.env, ...found }, deployment } };
 }
 
 /** An output's key without the construct path and CDK's hash: `Auth0JobsJobsQueueUrl1A2B3C4D` → `JobsQueueUrl`. */
 function baseKey(key: string): string {
-  for (const name of ['WorkerFunctionName', 'DeadLetterQueueUrl', 'JobsQueueUrl', 'JobsQueueArn']) {
+  for (const name of ['WorkerFunctionName', 'DeadLetterQueueUrl', 'JobsQueueUrl', 'JobsQueueArn', 'LedgerTableName']) {
     if (new RegExp(`${name}([0-9A-F]{8})?$`).test(key)) return name;
   }
   return key;

@@ -1,25 +1,28 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { parseArgs } from 'node:util';
+import { DEAD_LETTER_FIRST_SENT_ATTRIBUTE } from '../queue/order.ts';
 import { type DeadLetterView, scanDeadLetters } from './dead-letters.ts';
 import { awsConfig, readArgs } from './args.ts';
 import { DISCOVERY_HELP } from './discover.ts';
 import type { CliIo } from './io.ts';
 
 export const DLQ_HELP = `Usage: auth0-queue-worker dlq [--stack NAME | --dlq-url URL] [--json]
-       auth0-queue-worker dlq redrive [--stack NAME | --dlq-url URL --queue-url URL] [--reason R]… [--max N] [--dry-run] [--json]
+       auth0-queue-worker dlq redrive [--stack NAME | --dlq-url URL --queue-url URL] [--reason R]… [--max N] [--reissue] [--dry-run] [--json]
 
 dlq: what the dead-letter queue holds, by reason (count, oldest, a few job ids). Nothing is removed; on a
 FIFO queue the letters are turned over once, in order, since SQS hands out one letter per group at a time.
 
 dlq redrive: sends the chosen letters' jobs back to the jobs queue, deleting each letter only after its job
 was sent (a crash sends a job twice at worst, never loses it). Fix the cause first: a job redriven unchanged
-fails again for the same reason.
+fails again for the same reason. A redriven job keeps its place among its user's jobs: it cannot undo what a
+newer job wrote. --reissue gives it a new place (issuedAt now), to apply it again over newer jobs on purpose.
 
 ${DISCOVERY_HELP}
   --dlq-url URL       the dead-letter queue (default: DLQ_URL)
   --queue-url URL     redrive: the jobs queue (default: JOBS_QUEUE_URL)
   --reason R          redrive only letters with this reason (repeat for several); default: all
   --max N             redrive at most N letters
+  --reissue           redrive: the jobs are newer than any so far (issuedAt now), so they apply over newer jobs
   --dry-run           redrive: say what would move, move nothing
   --region R          AWS region (default: the SDK's)
   --endpoint-url URL  an SQS endpoint other than AWS's (a local emulator)
@@ -68,10 +71,13 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
       },
       move: async (letter) => {
         const original = letter.message.MessageAttributes?.['originalMessageId']?.StringValue ?? letter.message.MessageId ?? '';
+        const firstSentAt = letter.message.MessageAttributes?.[DEAD_LETTER_FIRST_SENT_ATTRIBUTE]?.StringValue;
         await sqs.send(
           new SendMessageCommand({
             QueueUrl: queueUrl,
-            MessageBody: letter.message.Body ?? '',
+            MessageBody: values.reissue ? reissued(letter.message.Body ?? '', new Date().toISOString()) : (letter.message.Body ?? ''),
+            // Only the job's order goes along: the letter's reason and retry state must not change how it is retried.
+            ...(!values.reissue && firstSentAt !== undefined ? { MessageAttributes: { [DEAD_LETTER_FIRST_SENT_ATTRIBUTE]: { DataType: 'String', StringValue: firstSentAt } } } : {}),
             // The same deduplication id for a second try of the same letter: FIFO drops the duplicate.
             ...(fifoJobs ? { MessageGroupId: letter.message.Attributes?.['MessageGroupId'] ?? `redrive-${original}`, MessageDeduplicationId: `redrive-${original}`.slice(0, 128) } : {}),
           }),
@@ -118,7 +124,7 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
     out.push(`would redrive ${picked.toLocaleString('en-US')} of ${result.letters.length.toLocaleString('en-US')} dead letter(s) to ${queueUrl}; nothing was moved`);
   } else {
     const movedBy = byReason(result.moved);
-    out.push(`redrove ${result.moved.length.toLocaleString('en-US')} of ${result.letters.length.toLocaleString('en-US')} dead letter(s) to ${queueUrl}${movedBy.length === 0 ? '' : `: ${movedBy.map((group) => `${group.reason} ${group.letters.length}`).join(', ')}`}`);
+    out.push(`${values.reissue ? 'reissued (issuedAt now, applied over newer jobs) and ' : ''}redrove ${result.moved.length.toLocaleString('en-US')} of ${result.letters.length.toLocaleString('en-US')} dead letter(s) to ${queueUrl}${movedBy.length === 0 ? '' : `: ${movedBy.map((group) => `${group.reason} ${group.letters.length}`).join(', ')}`}`);
     out.push(`${(result.letters.length - result.moved.length).toLocaleString('en-US')} left in ${dlqUrl}`);
   }
   io.stdout.write(`${out.join('\n')}\n`);
@@ -136,6 +142,7 @@ function parse(argv: readonly string[]) {
       reason: { type: 'string', multiple: true },
       max: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
+      reissue: { type: 'boolean', default: false },
       region: { type: 'string' },
       'endpoint-url': { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -161,4 +168,18 @@ function byReason(letters: readonly DeadLetterView[]) {
 function age(ms: number): string {
   const minutes = Math.max(0, Math.round(ms / 60_000));
   return minutes < 120 ? `${minutes} min` : minutes < 2_880 ? `${Math.round(minutes / 60)} h` : `${Math.round(minutes / 1_440)} d`;
+}
+
+/**
+ * A job's body with `issuedAt` set to `now`, for `--reissue`; a body that is not a JSON object goes as it was
+ * (the worker dead-letters it again with its reason).
+ */
+function reissued(body: string, now: string): string {
+  try {
+    const job = JSON.parse(body) as unknown;
+    if (typeof job !== 'object' || job === null || Array.isArray(job)) return body;
+    return JSON.stringify({ ...job, issuedAt: now });
+  } catch {
+    return body;
+  }
 }

@@ -1,4 +1,5 @@
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -13,6 +14,8 @@ export interface CliIo {
   createSecretsClient(config: { region?: string; endpoint?: string }): Pick<SecretsManagerClient, 'send'>;
   createCloudFormationClient(config: { region?: string; endpoint?: string }): Pick<CloudFormationClient, 'send'>;
   createLambdaClient(config: { region?: string; endpoint?: string }): Pick<LambdaClient, 'send'>;
+  /** For the ordering ledger's table (`history`). */
+  createDynamoDbClient(config: { region?: string; endpoint?: string }): Pick<DynamoDBClient, 'send'>;
   /** What `--stack` or `--function` found (the run-cli layer sets it). */
   readonly deployment?: FoundDeployment;
 }

@@ -3,6 +3,7 @@
  * `auth0-queue-worker`: the operator's command line (`npx auth0-queue-worker --help` in a checkout).
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createCliSqsClient } from './enqueue.ts';
@@ -23,4 +24,5 @@ process.exitCode = await runCli(process.argv.slice(2), {
   createSecretsClient: (config) => new SecretsManagerClient(config),
   createCloudFormationClient: (config) => new CloudFormationClient(config),
   createLambdaClient: (config) => new LambdaClient(config),
+  createDynamoDbClient: (config) => new DynamoDBClient(config),
 });

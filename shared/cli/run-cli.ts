@@ -2,6 +2,7 @@ import { withDeployment } from './discover.ts';
 import { DLQ_HELP, runDlq } from './dlq.ts';
 import { DOCTOR_HELP, runDoctor } from './doctor.ts';
 import { ENQUEUE_HELP, runEnqueue } from './enqueue.ts';
+import { HISTORY_HELP, runHistory } from './history.ts';
 import type { CliIo } from './io.ts';
 import { TOKEN_HELP, runToken } from './token.ts';
 
@@ -10,6 +11,7 @@ const COMMANDS = {
   enqueue: { run: runEnqueue, help: ENQUEUE_HELP, summary: 'validate a file of jobs and send it to the jobs queue' },
   token: { run: runToken, help: TOKEN_HELP, summary: "fetch a token with the deployment's secret and show its claims (never the token)" },
   dlq: { run: runDlq, help: DLQ_HELP, summary: 'what the dead-letter queue holds, by reason; dlq redrive sends chosen jobs back' },
+  history: { run: runHistory, help: HISTORY_HELP, summary: "one user's audit trail: the last job per attribute, and their recent jobs' outcomes" },
 } as const;
 
 const HELP = `Usage: auth0-queue-worker <command> [options]

@@ -12,6 +12,7 @@ export interface CommandSetup {
   readonly secrets?: CliIo['createSecretsClient'];
   readonly cloudFormation?: CliIo['createCloudFormationClient'];
   readonly lambda?: CliIo['createLambdaClient'];
+  readonly dynamodb?: CliIo['createDynamoDbClient'];
   readonly stdin?: string;
 }
 
@@ -31,6 +32,7 @@ export async function runCommand(argv: readonly string[], setup: CommandSetup = 
     createSecretsClient: setup.secrets ?? missing('Secrets Manager'),
     createCloudFormationClient: setup.cloudFormation ?? missing('CloudFormation'),
     createLambdaClient: setup.lambda ?? missing('Lambda'),
+    createDynamoDbClient: setup.dynamodb ?? missing('DynamoDB'),
   };
   const status = await runCli(argv, io);
   return { status, stdout, stderr };
