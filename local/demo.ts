@@ -10,7 +10,7 @@ import { computePacingFigures, managementAnswers, subtractCounts } from './figur
 import { INTERACTIVE_CALLS_PER_SECOND, type InteractiveCallerCounts, startInteractiveCaller } from './interactive-caller.ts';
 import { enqueueJobs, queueDepth, readDeadLetters, startLocalStack } from './stack.ts';
 import type { RateLimitSpec } from './tenant/rate-limit.ts';
-import { compareState, createRandom, generateWorkload, seedTenant } from './workload.ts';
+import { compareState, createRandom, generateOutOfOrderPairs, generateWorkload, seedTenant, throttleOlderWrite } from './workload.ts';
 
 /** Options of {@link runDemo}; the command line maps onto them. */
 export interface DemoOptions {
@@ -87,10 +87,20 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const random = createRandom(options.seed);
     const seeded = seedTenant(stack.tenant.state, { users: options.users, roles: options.roles, organizations: DEMO_ORGANIZATIONS, organizationMembers: true, random });
     const workload = generateWorkload(stack.tenant.state, seeded, { jobs: options.jobs, random, organizationJobs: true });
+    // Pairs of jobs for one user sent out of order on purpose, drawn from their own sequence so that the rest of
+    // a seed's workload stays what it was: the end-state check proves the newest of each pair won.
+    const pairs = generateOutOfOrderPairs(seeded, workload.expected, workload.touched, { count: Math.max(2, Math.round(options.jobs / 50)), random: createRandom(options.seed + 7_919), fifo: options.fifo });
+    let staged = 0;
+    stack.tenant.faults.intercept = (request) => {
+      const answer = throttleOlderWrite(pairs, request);
+      if (answer !== undefined) staged += 1;
+      return answer;
+    };
+    const jobs = [...workload.jobs, ...pairs.jobs];
     phase('seed the tenant and plan the workload');
-    write(`Seeded ${seeded.users.length} users, ${seeded.roles.length} roles and ${seeded.organizations.length} organizations; enqueueing ${workload.jobs.length} jobs…\n`);
+    write(`Seeded ${seeded.users.length} users, ${seeded.roles.length} roles and ${seeded.organizations.length} organizations; enqueueing ${workload.jobs.length} jobs and ${pairs.count} pairs sent out of order…\n`);
 
-    await enqueueJobs(stack, workload.jobs, options.fifo);
+    await enqueueJobs(stack, jobs, options.fifo);
     phase('enqueue the jobs');
 
     if (options.faults) {
@@ -98,7 +108,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       stack.tenant.faults.dropRate = 0.01;
       stack.tenant.faults.stormUntil = Date.now() + 5_000;
     }
-    const metrics = { JobsApplied: 0, JobsRequeued: 0, JobsDeadLettered: 0, RateLimited: 0, TokensFetched: 0 };
+    const metrics = { JobsApplied: 0, JobsSuperseded: 0, JobsRequeued: 0, JobsDeadLettered: 0, RateLimited: 0, TokensFetched: 0 };
     const worker = stack.startWorker({
       maxConcurrency: options.concurrency,
       batchSize: options.batchSize,
@@ -115,12 +125,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     let lastLine = 0;
     let lastText = '';
     const progress = (final = false) => {
-      const done = metrics.JobsApplied + metrics.JobsDeadLettered;
+      const done = metrics.JobsApplied + metrics.JobsSuperseded + metrics.JobsDeadLettered;
       const width = 30;
-      const filled = Math.min(width, Math.round((done / workload.jobs.length) * width));
+      const filled = Math.min(width, Math.round((done / jobs.length) * width));
       const seconds = (Date.now() - processingStart) / 1000;
       const others = caller === undefined ? '' : `  caller's 429s ${caller.counts().rateLimited}/${caller.counts().calls}`;
-      const text = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${workload.jobs.length}  applied ${metrics.JobsApplied}  dead-lettered ${metrics.JobsDeadLettered}  requeued ${metrics.JobsRequeued}  429s ${metrics.RateLimited}${others}  ${seconds.toFixed(0)} s`;
+      const text = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${jobs.length}  applied ${metrics.JobsApplied}  superseded ${metrics.JobsSuperseded}  dead-lettered ${metrics.JobsDeadLettered}  requeued ${metrics.JobsRequeued}  429s ${metrics.RateLimited}${others}  ${seconds.toFixed(0)} s`;
       if (options.interactive) write(`\r${text}${final ? '\n' : ''}`);
       else if ((final && text !== lastText) || Date.now() - lastLine >= 5_000) {
         write(`${text}\n`);
@@ -158,10 +168,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     phase('check the end state');
 
     // The worker's own Management API answers: the interactive caller's, if any, are subtracted.
-    const answers = subtractCounts(managementAnswers(stack.tenant.counters.requests), callerCounts?.byStatus ?? {});
+    // The 429s staged to send older jobs back are not the pacer's: they are left out of its figures.
+    const answers = subtractCounts(managementAnswers(stack.tenant.counters.requests), { ...callerCounts?.byStatus, 429: (callerCounts?.byStatus[429] ?? 0) + staged });
     const tokensMinted = stack.tenant.counters.tokensIssued - (callerCounts?.tokensMinted ?? 0);
     const figures = computePacingFigures({
-      jobs: workload.jobs.length,
+      jobs: jobs.length,
       recordsDelivered: worker.stats.recordsReceived,
       invocations: worker.stats.invocations,
       answers,
@@ -170,23 +181,24 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       wallMs: processingMs,
     });
     const calls = figures.admittedCalls;
-    const expectedApplied = workload.jobs.filter((job) => job.expectedReason === undefined).length;
-    const ok = differences.length === 0 && lost === 0 && misrouted.length === 0 && stillQueued === 0;
+    const expectedApplied = workload.jobs.filter((job) => job.expectedReason === undefined).length + pairs.count;
+    const ok = differences.length === 0 && lost === 0 && misrouted.length === 0 && stillQueued === 0 && metrics.JobsSuperseded >= pairs.count;
     const wallMs = Date.now() - wallStart;
     const { floorSeconds } = figures;
     const refillLeft = options.rateLimit.perSecond - (caller?.callsPerSecond ?? 0);
 
     const lines = [
       '',
-      `Report (${options.jobs} jobs, seed ${options.seed})`,
+      `Report (${options.jobs} jobs and ${pairs.count} out-of-order pairs, seed ${options.seed})`,
       `  applied                ${metrics.JobsApplied} (expected ${expectedApplied})`,
+      `  superseded             ${metrics.JobsSuperseded} (older than a job already applied: expected ${pairs.count}, the older job of each pair)`,
       `  dead-lettered          ${letters.length}${Object.entries(deadLettered).sort().map(([reason, n]) => `\n    ${reason.padEnd(26)}${n}`).join('')}`,
       `  still queued           ${stillQueued}`,
       `  lost                   ${lost}`,
       `  wrong dead-letter      ${misrouted.length}${misrouted.length > 0 ? ` (first: ${misrouted[0]?.jobId} got ${String(reasonByJob.get(misrouted[0]?.jobId))}, expected ${String(misrouted[0]?.expectedReason ?? 'to apply')})` : ''}`,
       `  requeued (times)       ${metrics.JobsRequeued}`,
-      `  requeues per job       ${figures.requeuesPerJob.toFixed(2)} (${worker.stats.recordsReceived} records delivered for ${workload.jobs.length} jobs)`,
-      `  429s seen              ${figures.rateLimited} (the worker counted ${metrics.RateLimited})`,
+      `  requeues per job       ${figures.requeuesPerJob.toFixed(2)} (${worker.stats.recordsReceived} records delivered for ${jobs.length} jobs)`,
+      `  429s seen              ${figures.rateLimited} (the worker counted ${metrics.RateLimited}, with ${staged} more staged to send older jobs back)`,
       `  tokens minted          ${tokensMinted} (containers started: ${worker.stats.coldStarts})`,
       `  invocations            ${worker.stats.invocations}, ${worker.stats.failedBatches} failed whole`,
       `  invocations per job    ${figures.invocationsPerJob.toFixed(2)}`,

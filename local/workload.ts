@@ -60,6 +60,8 @@ export interface WorkloadJob {
   readonly expectedReason: string | undefined;
   /** What a job that must apply changes on the tenant, so that one can tell whether it was applied. */
   readonly effect?: JobEffect;
+  /** Seconds SQS holds the message before delivering it (standard queues only). */
+  readonly delaySeconds?: number;
 }
 
 /** The one change a valid job makes: one metadata key of one user, or one user-role pair. */
@@ -174,7 +176,89 @@ export function generateWorkload(
       jobs.push({ jobId, body: bad.body(user.user_id, jobId), groupId: user.user_id, expectedReason: bad.reason });
     }
   }
-  return { jobs, expected };
+  return { jobs, expected, touched };
+}
+
+/** How the older job of an out-of-order pair comes to arrive after the newer one. */
+export type LateBy = 'delay' | 'throttle';
+
+/** Pairs of jobs for one user and one attribute, the older sent or applied after the newer. */
+export interface OutOfOrderPairs {
+  readonly jobs: WorkloadJob[];
+  /** The older jobs whose first write the tenant must answer 429: `userId metadata-key` or `userId roleId`. */
+  readonly throttle: Set<string>;
+  readonly count: number;
+}
+
+/**
+ * Jobs sent out of order on purpose, `count` pairs for one user each: a metadata key or a role, the newer job
+ * (issuedAt one second later) sent first, the older one after it, delayed on the queue (on FIFO, simply sent
+ * after it in the user's group) or throttled on its first write so that it comes back later. Each pair
+ * touches an attribute no other job touches, and `expected` is set to the newer job's value: the end-state
+ * check then proves that the newest job won.
+ */
+export function generateOutOfOrderPairs(
+  seeded: { users: TenantUser[]; roles: TenantRole[] },
+  expected: ExpectedState,
+  touched: Set<string>,
+  options: { count: number; random: () => number; fifo?: boolean; now?: number },
+): OutOfOrderPairs {
+  const { random } = options;
+  const base = (options.now ?? Date.now()) - 60_000;
+  const jobs: WorkloadJob[] = [];
+  const throttle = new Set<string>();
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  let pairs = 0;
+  for (let n = 0; pairs < options.count && n < options.count * 20; n++) {
+    const user = pick(seeded.users);
+    const lateBy: LateBy = n % 2 === 0 ? 'delay' : 'throttle';
+    const newer = { issuedAt: new Date(base + n * 10 + 2_000).toISOString(), source: 'demo-pairs' };
+    const older = { issuedAt: new Date(base + n * 10 + 1_000).toISOString(), source: 'demo-pairs' };
+    const delay = lateBy === 'delay' && !options.fifo ? { delaySeconds: 2 + Math.floor(random() * 5) } : {};
+    const add = (jobId: string, body: Record<string, unknown>, extra: Partial<WorkloadJob> = {}) =>
+      jobs.push({ jobId, body: JSON.stringify({ ...body, jobId }), groupId: user.user_id, expectedReason: undefined, ...extra });
+    if (n % 4 < 2) {
+      const key = `late${n}`;
+      expected.appMetadata.get(user.user_id)![key] = 'newer';
+      add(`pair-${n}-newer`, { type: 'user.update', userId: user.user_id, changes: { app_metadata: { [key]: 'newer' } }, ...newer }, { effect: { kind: 'metadata', userId: user.user_id, key, value: 'newer' } });
+      add(`pair-${n}-older`, { type: 'user.update', userId: user.user_id, changes: { app_metadata: { [key]: 'older' } }, ...older }, delay);
+      if (lateBy === 'throttle') throttle.add(`${user.user_id} ${key}`);
+    } else {
+      const role = pick(seeded.roles);
+      if (touched.has(`${user.user_id} ${role.id}`)) continue;
+      touched.add(`${user.user_id} ${role.id}`);
+      const held = expected.roles.get(user.user_id)!;
+      // The newer job flips the role; the older one, arriving late, would flip it back.
+      const keep = !held.has(role.id);
+      if (keep) held.add(role.id);
+      else held.delete(role.id);
+      add(`pair-${n}-newer`, { type: keep ? 'roles.assign' : 'roles.remove', userId: user.user_id, roles: [role.id], ...newer }, { effect: { kind: 'role', userId: user.user_id, roleId: role.id, held: keep } });
+      add(`pair-${n}-older`, { type: keep ? 'roles.remove' : 'roles.assign', userId: user.user_id, roles: [role.id], ...older }, delay);
+      if (lateBy === 'throttle') throttle.add(`${user.user_id} ${role.id}`);
+    }
+    pairs += 1;
+  }
+  return { jobs, throttle, count: pairs };
+}
+
+/**
+ * The tenant's answer to a write of an older job of an out-of-order pair, the first time: 429, as a busy
+ * tenant answers, so that the job comes back after the newer one was applied. Undefined for any other request.
+ */
+export function throttleOlderWrite(pairs: Pick<OutOfOrderPairs, 'throttle'>, request: { route: string; params: readonly string[]; body: Record<string, unknown> }) {
+  const userId = request.params[0] ?? '';
+  const keys =
+    request.route === 'PATCH /api/v2/users/{id}' ? Object.keys((request.body['app_metadata'] as Record<string, unknown> | undefined) ?? {})
+    : request.route === 'POST /api/v2/users/{id}/roles' || request.route === 'DELETE /api/v2/users/{id}/roles' ? ((request.body['roles'] as string[] | undefined) ?? [])
+    : [];
+  const hit = keys.map((key) => `${userId} ${key}`).find((key) => pairs.throttle.has(key));
+  if (hit === undefined) return undefined;
+  pairs.throttle.delete(hit);
+  return {
+    status: 429,
+    body: { statusCode: 429, error: 'Too Many Requests', message: 'Global limit has been reached', errorCode: 'too_many_requests' },
+    headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + 1) },
+  };
 }
 
 const INVALID: ReadonlyArray<{ reason: string; body: (userId: string, jobId: string) => string }> = [

@@ -158,7 +158,7 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
   });
   const jobs = [...plan.adds, ...organizationPlan.jobs, ...plan.updates, ...plan.removes, ...organizationPlan.removes];
   if (!base.dryRun) {
-    await enqueue(deps, jobs);
+    await enqueue(deps, jobs, started);
     await deps.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${key}.manifest.json`, Body: JSON.stringify(plan.manifest), ContentType: 'application/json' }));
   }
   return finish({
@@ -235,12 +235,16 @@ async function resolveOrganization(client: ManagementClient, ref: string, pacer:
 }
 
 /**
- * Puts the plan's jobs on the queue through the producer module: batches of 10 and 1 MiB, on FIFO the user as
+ * Puts the plan's jobs on the queue through the producer module, each with the run's start as `issuedAt`:
+ * batches of 10 and 1 MiB, on FIFO the user as
  * message group (hashed when SQS could not carry it) and the job id as deduplication id, so a retried or
  * overlapping run adds no duplicate. Throws when any job was not sent, before the manifest is written.
  */
-async function enqueue(deps: SyncDeps, jobs: readonly SyncJob[]): Promise<void> {
-  const result = await sendJobs(deps.sqs, deps.queueUrl, jobs.map((job) => job.body));
+async function enqueue(deps: SyncDeps, jobs: readonly SyncJob[], runStartedAt: number): Promise<void> {
+  // Every job carries the run's start as its order: it says what the file said then, so a job another producer
+  // issued later wins over it, and it wins over what earlier runs queued.
+  const issuedAt = new Date(runStartedAt).toISOString();
+  const result = await sendJobs(deps.sqs, deps.queueUrl, jobs.map((job) => ({ ...job.body, issuedAt })));
   const unsent = [...result.invalid, ...result.failed];
   if (unsent.length > 0) {
     const [first] = unsent;

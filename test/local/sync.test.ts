@@ -65,8 +65,10 @@ describe('Sync: 5,000 users through the local stack', () => {
 
   it('a first run enqueues exactly the needed jobs, reports invalid lines, keeps reads within half the bucket, and the worker applies them', async () => {
     // Act
+    const startedBefore = Date.now();
     const report = await runSync(definition('hr/users.jsonl'), deps);
     const queued = await depth();
+    const issuedAt = new Set((stack.fauxqs.inspectQueue('jobs')?.messages.ready ?? []).map((message) => (JSON.parse(message.body) as { issuedAt?: string }).issuedAt));
     stack.tenant.setRateLimit({ burst: 200, perSecond: 200 });
     const worker = stack.startWorker({ maxConcurrency: 4 });
     for (let waited = 0; waited < 120_000 && (await depth()) > 0; waited += 500) await new Promise((resolve) => setTimeout(resolve, 500));
@@ -78,6 +80,10 @@ describe('Sync: 5,000 users through the local stack', () => {
     expect(report).toMatchObject({ roleAdds: expected.roleAdds, roleRemoves: expected.roleRemoves, metadataUpdates: expected.updates });
     expect(report.jobsEnqueued).toBe(expected.addUsers + expected.removeUsers + expected.updates);
     expect(queued).toBe(report.jobsEnqueued);
+    // Every job carries the run's start as its order
+    expect([...issuedAt]).toEqual([expect.any(String)]);
+    expect(Date.parse([...issuedAt][0] ?? '')).toBeGreaterThanOrEqual(startedBefore);
+    expect(report.runId).toBe(([...issuedAt][0] ?? '').replace(/[:.]/g, '-'));
     expect(report.skippedLines.map((entry) => entry.line)).toEqual([101, 102, 103]);
     // Reads: three role lookups at most, one per unmanaged role the lines name (whether it exists: at most the
     // other 7 seeded roles), and one page of 100 members at a time, never below half the bucket
