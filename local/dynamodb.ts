@@ -5,7 +5,7 @@
  */
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { type AddressInfo, type Server as NetServer, type Socket, connect, createServer } from 'node:net';
 
 /** A running local DynamoDB. */
@@ -16,6 +16,8 @@ export interface LocalDynamoDb {
   readonly ledgerTable: string;
   /** A client for the local endpoint. */
   readonly client: DynamoDBClient;
+  /** Requests answered so far, by operation (`UpdateItem`, `GetItem`, …). */
+  readonly requests: ReadonlyMap<string, number>;
   /** Stops answering (every connection refused) until {@link resume}, keeping the data: an outage. */
   pause(): Promise<void>;
   resume(): Promise<void>;
@@ -34,6 +36,11 @@ const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 export async function startLocalDynamoDb(options: { region: string; ledgerTable?: string }): Promise<LocalDynamoDb> {
   // In memory, tables active at once (DynamoDB's own CREATING state lasts seconds).
   const server: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const requests = new Map<string, number>();
+  server.on('request', (request: IncomingMessage) => {
+    const operation = String(request.headers['x-amz-target'] ?? '').split('.').at(-1) ?? '';
+    requests.set(operation, (requests.get(operation) ?? 0) + 1);
+  });
   await listen(server, 0);
   const backend = (server.address() as AddressInfo).port;
   // Clients reach dynalite through a TCP relay, so that an outage can be staged without closing dynalite
@@ -64,6 +71,7 @@ export async function startLocalDynamoDb(options: { region: string; ledgerTable?
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
     }),
   );
+  requests.clear();
   let paused = false;
   const closeRelay = async () => {
     for (const socket of sockets) socket.destroy();
@@ -73,6 +81,7 @@ export async function startLocalDynamoDb(options: { region: string; ledgerTable?
     endpoint,
     ledgerTable,
     client,
+    requests,
     async pause() {
       if (paused) return;
       paused = true;

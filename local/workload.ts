@@ -185,15 +185,15 @@ export type LateBy = 'delay' | 'throttle';
 /** Pairs of jobs for one user and one attribute, the older sent or applied after the newer. */
 export interface OutOfOrderPairs {
   readonly jobs: WorkloadJob[];
-  /** The older jobs whose first write the tenant must answer 429: `userId metadata-key` or `userId roleId`. */
+  /** The older jobs' writes the tenant must answer 429 the first time: `PATCH userId key=older`, `POST userId roleId`. */
   readonly throttle: Set<string>;
   readonly count: number;
 }
 
 /**
- * Jobs sent out of order on purpose, `count` pairs for one user each: a metadata key or a role, the newer job
- * (issuedAt one second later) sent first, the older one after it, delayed on the queue (on FIFO, simply sent
- * after it in the user's group) or throttled on its first write so that it comes back later. Each pair
+ * Jobs sent out of order on purpose, `count` pairs for one user each: a metadata key or a role, the older job
+ * (issuedAt one second earlier) either sent after the newer one and delayed on the queue (on FIFO, simply sent
+ * after it in the user's group), or sent first and throttled on its first write so that it comes back later. Each pair
  * touches an attribute no other job touches, and `expected` is set to the newer job's value: the end-state
  * check then proves that the newest job won.
  */
@@ -215,14 +215,18 @@ export function generateOutOfOrderPairs(
     const newer = { issuedAt: new Date(base + n * 10 + 2_000).toISOString(), source: 'demo-pairs' };
     const older = { issuedAt: new Date(base + n * 10 + 1_000).toISOString(), source: 'demo-pairs' };
     const delay = lateBy === 'delay' && !options.fifo ? { delaySeconds: 2 + Math.floor(random() * 5) } : {};
-    const add = (jobId: string, body: Record<string, unknown>, extra: Partial<WorkloadJob> = {}) =>
-      jobs.push({ jobId, body: JSON.stringify({ ...body, jobId }), groupId: user.user_id, expectedReason: undefined, ...extra });
+    // A delayed older job is sent after its newer one; a throttled one first, its write answered 429 once.
+    const add = (jobId: string, body: Record<string, unknown>, extra: Partial<WorkloadJob> = {}) => {
+      const job = { jobId, body: JSON.stringify({ ...body, jobId }), groupId: user.user_id, expectedReason: undefined, ...extra };
+      if (lateBy === 'throttle' && jobId.endsWith('-older')) jobs.splice(jobs.length - 1, 0, job);
+      else jobs.push(job);
+    };
     if (n % 4 < 2) {
       const key = `late${n}`;
       expected.appMetadata.get(user.user_id)![key] = 'newer';
       add(`pair-${n}-newer`, { type: 'user.update', userId: user.user_id, changes: { app_metadata: { [key]: 'newer' } }, ...newer }, { effect: { kind: 'metadata', userId: user.user_id, key, value: 'newer' } });
       add(`pair-${n}-older`, { type: 'user.update', userId: user.user_id, changes: { app_metadata: { [key]: 'older' } }, ...older }, delay);
-      if (lateBy === 'throttle') throttle.add(`${user.user_id} ${key}`);
+      if (lateBy === 'throttle') throttle.add(`PATCH ${user.user_id} ${key}=older`);
     } else {
       const role = pick(seeded.roles);
       if (touched.has(`${user.user_id} ${role.id}`)) continue;
@@ -234,7 +238,7 @@ export function generateOutOfOrderPairs(
       else held.delete(role.id);
       add(`pair-${n}-newer`, { type: keep ? 'roles.assign' : 'roles.remove', userId: user.user_id, roles: [role.id], ...newer }, { effect: { kind: 'role', userId: user.user_id, roleId: role.id, held: keep } });
       add(`pair-${n}-older`, { type: keep ? 'roles.remove' : 'roles.assign', userId: user.user_id, roles: [role.id], ...older }, delay);
-      if (lateBy === 'throttle') throttle.add(`${user.user_id} ${role.id}`);
+      if (lateBy === 'throttle') throttle.add(`${keep ? 'DELETE' : 'POST'} ${user.user_id} ${role.id}`);
     }
     pairs += 1;
   }
@@ -245,13 +249,14 @@ export function generateOutOfOrderPairs(
  * The tenant's answer to a write of an older job of an out-of-order pair, the first time: 429, as a busy
  * tenant answers, so that the job comes back after the newer one was applied. Undefined for any other request.
  */
-export function throttleOlderWrite(pairs: Pick<OutOfOrderPairs, 'throttle'>, request: { route: string; params: readonly string[]; body: Record<string, unknown> }) {
+export function throttleOlderWrite(pairs: Pick<OutOfOrderPairs, 'throttle'>, request: { method: string; route: string; params: readonly string[]; body: Record<string, unknown> }) {
   const userId = request.params[0] ?? '';
-  const keys =
-    request.route === 'PATCH /api/v2/users/{id}' ? Object.keys((request.body['app_metadata'] as Record<string, unknown> | undefined) ?? {})
-    : request.route === 'POST /api/v2/users/{id}/roles' || request.route === 'DELETE /api/v2/users/{id}/roles' ? ((request.body['roles'] as string[] | undefined) ?? [])
+  // The older job's own write: its metadata value, or its way round for the role (the newer job's is the other).
+  const writes =
+    request.route === 'PATCH /api/v2/users/{id}' ? Object.entries((request.body['app_metadata'] as Record<string, unknown> | undefined) ?? {}).map(([key, value]) => `PATCH ${userId} ${key}=${String(value)}`)
+    : request.route === 'POST /api/v2/users/{id}/roles' || request.route === 'DELETE /api/v2/users/{id}/roles' ? ((request.body['roles'] as string[] | undefined) ?? []).map((role) => `${request.method} ${userId} ${role}`)
     : [];
-  const hit = keys.map((key) => `${userId} ${key}`).find((key) => pairs.throttle.has(key));
+  const hit = writes.find((write) => pairs.throttle.has(write));
   if (hit === undefined) return undefined;
   pairs.throttle.delete(hit);
   return {

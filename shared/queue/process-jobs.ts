@@ -1,11 +1,12 @@
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type JobError, RateLimitedError, RetryableError, isJobError } from '../errors.ts';
-import type { PlanJob } from '../jobs/apply-job.ts';
+import type { CallContext } from '../auth0/client.ts';
+import type { JobPlan, PlanJob } from '../jobs/apply-job.ts';
 import { type JobPolicy, parseJob } from '../jobs/parse-job.ts';
 import { JobIdSchema } from '../jobs/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import type { Ledger } from '../ledger/ledger.ts';
+import type { Ledger, Stamp } from '../ledger/ledger.ts';
 import { boundedText } from '../text.ts';
 import { retryDelaySeconds } from './backoff.ts';
 import { type Fate, type FateRules, decideFate, isFifo, jobAgeSeconds, readRetryState, receiveCount } from './fate.ts';
@@ -163,40 +164,7 @@ async function tryRecord(record: SQSRecord, limits: InvocationLimits, deps: Proc
       return { ...(jobId === undefined ? {} : { jobId }) };
     }
     // One job of a user at a time in this container; the ledger's claim keeps other containers out.
-    const outcome = await users.run(plan.userId, async () => {
-      if (deps.now() >= limits.waitUntil) throw new RetryableError('not_started', 'not started: the invocation is about to end');
-      // AbortSignal.timeout() throws on a fractional delay: the lease is whole milliseconds.
-      const leaseMs = Math.floor(Math.min(deps.leaseMs ?? DEFAULT_LEASE_MS, limits.waitUntil - deps.now() + LEASE_MARGIN_MS));
-      const claim = await ledger.claim(plan.userId, { stamp, effects: plan.effects }, leaseMs, limits.signal);
-      const { write, skipped, duplicate } = claim.decision;
-      if (write.length === 0) {
-        await claim.finish('superseded', limits.signal);
-        return { superseded: true, skipped: skipped.length, duplicate };
-      }
-      const leaseEnds = claim.until - LEASE_MARGIN_MS;
-      try {
-        await plan.apply(write, {
-          ...context,
-          signal: AbortSignal.any([limits.signal, AbortSignal.timeout(Math.max(0, Math.floor(leaseEnds - deps.now())))]),
-          waitUntil: Math.min(limits.waitUntil, leaseEnds),
-        });
-      } catch (error) {
-        // Retried later: the job keeps its place, so that no older job overtakes it meanwhile.
-        await claim.finish(isJobError(error) && !error.retryable ? 'released' : 'pending', limits.signal).catch((finishError: unknown) => {
-          log.warn('the ordering ledger could not record a failed job; its claim lapses instead', { code: isJobError(finishError) ? finishError.code : 'internal_error' });
-        });
-        throw error;
-      }
-      try {
-        await claim.finish('applied', limits.signal);
-      } catch (error) {
-        // The write reached Auth0: the job is done. Its claim, which names its effects, lapses, and the user's
-        // next job records them as pending (written again by nobody older).
-        deps.metrics.add('LedgerRecordFailed');
-        log.warn('job applied, but the ordering ledger could not record it; its claim lapses instead', { code: isJobError(error) ? error.code : 'internal_error' });
-      }
-      return { superseded: false, skipped: skipped.length, duplicate };
-    });
+    const outcome = await users.run(plan.userId, () => applyInOrder(ledger, plan, stamp, context, limits, deps, log));
     const fields = { type: job.type, durationMs: deps.now() - started, skipped: outcome.skipped };
     if (outcome.superseded) log.child({ jobId }).info('job superseded: a newer job already wrote what it writes', { ...fields, duplicate: outcome.duplicate });
     else log.child({ jobId }).info('job applied', fields);
@@ -204,6 +172,45 @@ async function tryRecord(record: SQSRecord, limits: InvocationLimits, deps: Proc
   } catch (caught) {
     return { error: toJobError(caught), ...(jobId === undefined ? {} : { jobId }) };
   }
+}
+
+/**
+ * Claims the job's user in the ledger, writes the effects for which the job is the newest, and records how it
+ * ended. Never writes without a claim that names the effects, so the ledger knows of every write.
+ */
+async function applyInOrder(ledger: Ledger, plan: JobPlan, stamp: Stamp, context: CallContext, limits: InvocationLimits, deps: ProcessJobsDeps, log: Logger): Promise<{ superseded: boolean; skipped: number; duplicate: boolean }> {
+  if (deps.now() >= limits.waitUntil) throw new RetryableError('not_started', 'not started: the invocation is about to end');
+  // AbortSignal.timeout() throws on a fractional delay: the lease is whole milliseconds.
+  const leaseMs = Math.floor(Math.min(deps.leaseMs ?? DEFAULT_LEASE_MS, limits.waitUntil - deps.now() + LEASE_MARGIN_MS));
+  const claim = await ledger.claim(plan.userId, { stamp, effects: plan.effects }, leaseMs, limits.signal);
+  const { write, skipped, duplicate } = claim.decision;
+  if (write.length === 0) {
+    await claim.finish('superseded', limits.signal);
+    return { superseded: true, skipped: skipped.length, duplicate };
+  }
+  const leaseEnds = claim.until - LEASE_MARGIN_MS;
+  try {
+    await plan.apply(write, {
+      ...context,
+      signal: AbortSignal.any([limits.signal, AbortSignal.timeout(Math.max(0, Math.floor(leaseEnds - deps.now())))]),
+      waitUntil: Math.min(limits.waitUntil, leaseEnds),
+    });
+  } catch (error) {
+    // Retried later: the job keeps its place, so that no older job overtakes it meanwhile.
+    await claim.finish(isJobError(error) && !error.retryable ? 'released' : 'pending', limits.signal).catch((finishError: unknown) => {
+      log.warn('the ordering ledger could not record a failed job; its claim lapses instead', { code: isJobError(finishError) ? finishError.code : 'internal_error' });
+    });
+    throw error;
+  }
+  try {
+    await claim.finish('applied', limits.signal);
+  } catch (error) {
+    // The write reached Auth0: the job is done. Its claim, which names its effects, lapses, and the user's
+    // next job records them as pending (written again by nobody older).
+    deps.metrics.add('LedgerRecordFailed');
+    log.warn('job applied, but the ordering ledger could not record it; its claim lapses instead', { code: isJobError(error) ? error.code : 'internal_error' });
+  }
+  return { superseded: false, skipped: skipped.length, duplicate };
 }
 
 /** Runs one task per user at a time, in the order they were asked for. */

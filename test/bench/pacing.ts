@@ -212,7 +212,8 @@ async function runOne(config: BenchConfig, handler: HandlerName, bundleUrl: stri
       mapping: mapping.stats,
       caller: callerCounts === undefined || caller === undefined ? undefined : { ...callerCounts, callsPerSecond: caller.callsPerSecond },
     });
-    write(`  ${tag}: ${run.finished ? `done in ${((run.wallMs ?? 0) / 1000).toFixed(1)} s` : `did not finish in ${timeoutSeconds} s`}, ${run.applied} of ${run.jobs} applied\n`);
+    const ledgerCalls = [...stack.dynamodb.requests.values()].reduce((sum, n) => sum + n, 0);
+    write(`  ${tag}: ${run.finished ? `done in ${((run.wallMs ?? 0) / 1000).toFixed(1)} s` : `did not finish in ${timeoutSeconds} s`}, ${run.applied} of ${run.jobs} applied; DynamoDB calls ${ledgerCalls} (${(ledgerCalls / run.jobs).toFixed(2)} per job)\n`);
     return run;
   } finally {
     await new Promise((resolve) => log.end(resolve));

@@ -5,9 +5,9 @@
  */
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LocalStack, queueDepth, readDeadLetters } from '../../local/stack.ts';
+import { type LocalStack, enqueueJobs, queueDepth, readDeadLetters } from '../../local/stack.ts';
 import { addRole, addUser, rolesOf } from '../../local/tenant/state.ts';
-import { CONNECTION } from '../../local/workload.ts';
+import { CONNECTION, compareState, createRandom, generateOutOfOrderPairs, generateWorkload, seedTenant, throttleOlderWrite } from '../../local/workload.ts';
 import { runCommand } from '../helpers/cli.ts';
 import { startTestStack } from '../helpers/suite-logs.ts';
 
@@ -259,6 +259,41 @@ describe('Ordering on the local stack: the newest job wins per attribute', () =>
     expect(blockedWrites(s, ada.user_id)).toEqual([true, true]);
     expect(s.tenant.state.users.get(ada.user_id)?.blocked).toBe(true);
     expect(logged('job superseded').map((line) => line['jobId'])).toEqual(['older']);
+    expect(await readDeadLetters(s)).toEqual([]);
+  }, 90_000);
+
+  it('npm start\'s out-of-order pairs, delayed or throttled, each end with the newer job\'s value', async () => {
+    // Prepare
+    const { s } = await start();
+    const random = createRandom(11);
+    const seeded = seedTenant(s.tenant.state, { users: 10, roles: 3, random });
+    const workload = generateWorkload(s.tenant.state, seeded, { jobs: 10, random, validOnly: true });
+    const pairs = generateOutOfOrderPairs(seeded, workload.expected, workload.touched, { count: 8, random });
+    let staged = 0;
+    s.tenant.faults.intercept = (request) => {
+      const answer = throttleOlderWrite(pairs, request);
+      if (answer !== undefined) staged += 1;
+      return answer;
+    };
+    await enqueueJobs(s, [...workload.jobs, ...pairs.jobs]);
+
+    // Act
+    await run(s);
+
+    // Assess
+    expect(compareState(s.tenant.state, workload.expected)).toEqual([]);
+    // Each older job was superseded, or applied before its newer one ever was (it was the newest then)
+    const appliedAt = new Map(logged('job applied').map((line) => [String(line['jobId']), Date.parse(String(line['timestamp']))]));
+    const superseded = new Set(logged('job superseded').map((line) => String(line['jobId'])));
+    const olders = pairs.jobs.filter((job) => job.jobId.endsWith('-older')).map((job) => job.jobId);
+    expect(olders).toHaveLength(pairs.count);
+    for (const older of olders) {
+      const newer = older.replace(/-older$/, '-newer');
+      expect(superseded.has(older) || (appliedAt.get(older) ?? Infinity) <= (appliedAt.get(newer) ?? -Infinity)).toBe(true);
+    }
+    expect(superseded.size).toBeGreaterThan(0);
+    // The throttled older jobs went first: their writes met the staged 429s
+    expect([staged, pairs.throttle.size]).toEqual([4, 0]);
     expect(await readDeadLetters(s)).toEqual([]);
   }, 90_000);
 });

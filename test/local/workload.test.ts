@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createState } from '../../local/tenant/state.ts';
-import { compareState, createRandom, generateWorkload, isApplied, seedTenant } from '../../local/workload.ts';
+import { compareState, createRandom, generateOutOfOrderPairs, generateWorkload, isApplied, seedTenant, throttleOlderWrite } from '../../local/workload.ts';
 
 describe('Function: generateWorkload()', () => {
   it('with validOnly, generates only jobs that must apply, each with the change it makes', () => {
@@ -70,5 +70,41 @@ describe('Function: generateWorkload()', () => {
     // The untouched tenant differs from what the jobs ask for exactly in memberships and roles
     const differences = compareState(state, workload.expected);
     expect(differences.some((line) => line.includes('membership of org_'))).toBe(true);
+  });
+});
+
+describe('Function: generateOutOfOrderPairs()', () => {
+  it('pairs a newer and an older job per attribute, expects the newer value, and throttles only the older write', () => {
+    // Prepare
+    const state = createState();
+    const random = createRandom(7);
+    const seeded = seedTenant(state, { users: 20, roles: 4, random });
+    const workload = generateWorkload(state, seeded, { jobs: 40, random, validOnly: true });
+
+    // Act
+    const pairs = generateOutOfOrderPairs(seeded, workload.expected, workload.touched, { count: 8, random, now: Date.UTC(2026, 11, 4) });
+    const bodies = pairs.jobs.map((job) => JSON.parse(job.body) as { jobId: string; issuedAt: string; userId: string; changes?: { app_metadata: Record<string, string> }; type: string; roles?: string[] });
+
+    // Assess: the newer job issued a second after the older; a delayed older job queued after its newer one,
+    // a throttled one before it
+    expect(pairs.count).toBe(8);
+    for (const older of bodies.filter((body) => body.jobId.endsWith('-older'))) {
+      const newerAt = bodies.findIndex((body) => body.jobId === older.jobId.replace(/-older$/, '-newer'));
+      const olderAt = bodies.indexOf(older);
+      expect(Date.parse(bodies[newerAt]?.issuedAt ?? '') - Date.parse(older.issuedAt)).toBe(1_000);
+      expect(olderAt > newerAt).toBe(pairs.jobs[olderAt]?.delaySeconds !== undefined);
+    }
+    const metadata = bodies.find((body) => body.changes !== undefined);
+    const [key] = Object.keys(metadata?.changes?.app_metadata ?? {});
+    expect(workload.expected.appMetadata.get(metadata?.userId ?? '')?.[key ?? '']).toBe('newer');
+    expect(pairs.jobs.some((job) => job.delaySeconds !== undefined)).toBe(true);
+    // The throttle answers the older job's write once, never the newer one's
+    const throttled = [...pairs.throttle].find((write) => write.startsWith('PATCH '));
+    const [, userId, keyValue] = throttled?.split(' ') ?? [];
+    const [throttledKey] = keyValue?.split('=') ?? [];
+    const write = (value: string) => ({ method: 'PATCH', route: 'PATCH /api/v2/users/{id}', params: [userId ?? ''], body: { app_metadata: { [throttledKey ?? '']: value } } });
+    expect(throttleOlderWrite(pairs, write('newer'))).toBeUndefined();
+    expect(throttleOlderWrite(pairs, write('older'))?.status).toBe(429);
+    expect(throttleOlderWrite(pairs, write('older'))).toBeUndefined();
   });
 });
