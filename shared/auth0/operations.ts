@@ -54,6 +54,19 @@ export async function updateUser(client: ManagementClient, userId: string, chang
   );
 }
 
+/**
+ * Every user with an email, in the case given or in lower case: Auth0's lookup is exact, database connections
+ * keep emails in lower case, and some social and enterprise connections the case they were given. Asking for
+ * both spellings and merging misses neither a user nor an ambiguity.
+ */
+export async function findUsersByAnyCaseEmail(client: ManagementClient, email: string, context?: CallContext): Promise<UserSummary[]> {
+  const lower = email.toLowerCase();
+  const users = await findUsersByEmail(client, lower, context);
+  if (lower === email) return users;
+  const seen = new Set(users.map((user) => user.user_id));
+  return [...users, ...(await findUsersByEmail(client, email, context)).filter((user) => !seen.has(user.user_id))];
+}
+
 /** `GET /api/v2/users-by-email`: every user with that email, across connections. */
 export async function findUsersByEmail(client: ManagementClient, email: string, context?: CallContext): Promise<UserSummary[]> {
   const body = await client.call(

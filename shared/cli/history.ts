@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { readErrorBody } from '../auth0/classify.ts';
 import { createManagementClient } from '../auth0/client.ts';
-import { ROUTES, type UserSummary, findUsersByEmail } from '../auth0/operations.ts';
+import { ROUTES, findUsersByAnyCaseEmail } from '../auth0/operations.ts';
 import { isJobError } from '../errors.ts';
 import { createDynamoLedger } from '../ledger/dynamodb-ledger.ts';
 import { type Entry, type Ledger, type RecentJob, compareStamps } from '../ledger/ledger.ts';
@@ -182,14 +182,9 @@ async function resolveEmail(
       now: Date.now,
       logger: { debug: () => {}, warn: () => {} },
     });
-    // As the worker looks a job's email up (shared/jobs/apply-job.ts): Auth0's lookup is exact, database
-    // connections keep emails in lower case and some other connections the case they were given, so both.
+    // As the worker looks a job's email up.
     const lower = email.toLowerCase();
-    let users: UserSummary[] = await findUsersByEmail(client, lower);
-    if (lower !== email) {
-      const seen = new Set(users.map((found) => found.user_id));
-      users = [...users, ...(await findUsersByEmail(client, email)).filter((found) => !seen.has(found.user_id))];
-    }
+    const users = await findUsersByAnyCaseEmail(client, email);
     const [only, ...others] = users;
     if (only === undefined) return { error: `no Auth0 user has the email ${email}${lower === email ? '' : ` (nor ${lower})`}: check the spelling, or give --user with the user id` };
     if (others.length > 0) return { error: `${users.length} users have the email ${email}: ${users.map((found) => found.user_id).join(', ')}; give --user with one of these ids` };

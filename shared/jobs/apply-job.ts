@@ -6,7 +6,7 @@ import {
   changeOrganizationMembers,
   findOrganization,
   findRoleByName,
-  findUsersByEmail,
+  findUsersByAnyCaseEmail,
   listUserOrganizationIds,
   removeRoles,
   updateUser,
@@ -184,15 +184,7 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
 
   const resolveUserId = async (job: Job, context: CallContext): Promise<string> => {
     if (job.userId !== undefined) return job.userId;
-    // Auth0's lookup is exact, and database connections keep emails in lower case, while some social and
-    // enterprise connections keep the case they were given: ask for both spellings and merge, so neither a
-    // user nor an ambiguity is missed.
-    const lower = job.email.toLowerCase();
-    let users = await findUsersByEmail(client, lower, context);
-    if (lower !== job.email) {
-      const seen = new Set(users.map((user) => user.user_id));
-      users = [...users, ...(await findUsersByEmail(client, job.email, context)).filter((user) => !seen.has(user.user_id))];
-    }
+    const users = await findUsersByAnyCaseEmail(client, job.email, context);
     const { connection } = job;
     const matches =
       connection === undefined
