@@ -1,9 +1,11 @@
 import type { Context } from 'aws-lambda';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createAuth0Client } from '../shared/auth0/create-auth0-client.ts';
 import { loadConfig } from '../shared/config.ts';
+import { createDynamoLedger } from '../shared/ledger/dynamodb-ledger.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createMetrics } from '../shared/metrics.ts';
 import { createSecretReader } from '../shared/secrets.ts';
@@ -30,6 +32,8 @@ const deps = {
   metrics,
   now: Date.now,
   sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+  // Read to learn which role changes of earlier runs are applied (LEDGER_TABLE, unless ordering is off).
+  ledger: config.ledger === undefined ? undefined : createDynamoLedger(new DynamoDBClient({}), config.ledger),
 };
 
 /** Runs the sync an EventBridge Scheduler schedule names in its input. */

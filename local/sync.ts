@@ -7,6 +7,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createAuth0Client } from '../shared/auth0/create-auth0-client.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
 import { createMetrics } from '../shared/metrics.ts';
+import { createDynamoLedger } from '../shared/ledger/dynamodb-ledger.ts';
 import { createSecretReader } from '../shared/secrets.ts';
 import type { SyncDeps } from '../shared/sync/run-sync.ts';
 import type { LocalStack } from './stack.ts';
@@ -48,5 +49,6 @@ export function createLocalSyncDeps(stack: LocalStack, options: { logger?: Logge
     metrics: createMetrics({ namespace: 'Auth0QueueWorker', service: 'sync', write }),
     now: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    ledger: createDynamoLedger(stack.dynamodb.client, { tableName: stack.dynamodb.ledgerTable, retentionMs: 90 * 86_400_000 }),
   };
 }

@@ -117,9 +117,14 @@ export function decideFate(record: SQSRecord, error: JobError | undefined, now: 
 /**
  * The job's first-sent time and attempts: from {@link RETRY_ATTRIBUTE} when the worker resent it, else from
  * the message itself (`SentTimestamp`, and the receives before this one). An attribute that cannot be the
- * worker's (malformed, or claiming a first send after this message's own) is ignored.
+ * worker's (malformed, or claiming a first send after this message's own) is ignored, and so is every
+ * earlier try of a message redriven from a dead-letter queue.
  */
 export function readRetryState(record: SQSRecord, now: number): RetryState {
+  // A message SQS itself moved to a dead-letter queue and a redrive brought back carries the source queue's
+  // ARN in DeadLetterQueueSourceArn: its retry state and timestamps belong to the tries that failed, so its
+  // retries start afresh. (Its order, read by firstAcceptedAt, is kept.)
+  if (record.attributes.DeadLetterQueueSourceArn !== undefined) return { firstSentAt: now, attempts: 0 };
   const sentAt = positiveInteger(record.attributes.SentTimestamp) ?? now;
   const earlierReceives = receiveCount(record) - 1;
   const match = /^(\d{1,15}):(\d{1,9})$/.exec(record.messageAttributes[RETRY_ATTRIBUTE]?.stringValue ?? '');

@@ -117,7 +117,7 @@ export function planSync(input: {
   const keyOf = (member: RoleMember): string[] => [`id:${member.user_id}`, ...(member.email === undefined ? [] : [`email:${member.email.toLowerCase()}`])];
 
   const toAdd = new Map<string, { user: DesiredUser; roles: string[] }>();
-  const toRemove = new Map<string, { userId: string; roles: string[] }>();
+  const toRemove = new Map<string, { member: RoleMember; roles: string[] }>();
   let removalsBlocked: SyncPlan['removalsBlocked'];
   for (const role of managed) {
     const current = members.get(role.id) ?? [];
@@ -136,9 +136,11 @@ export function planSync(input: {
       const key = keys.find((candidate) => wanted.has(candidate));
       if (key !== undefined && wanted.get(key)?.has(role.id)) continue;
       removals += 1;
-      const entry = toRemove.get(member.user_id) ?? { userId: member.user_id, roles: [] };
+      // A member an earlier run's assignment will add has no id yet (''): it is named by its email.
+      const id = member.user_id === '' ? `email:${member.email ?? ''}` : member.user_id;
+      const entry = toRemove.get(id) ?? { member, roles: [] };
       entry.roles.push(role.id);
-      toRemove.set(member.user_id, entry);
+      toRemove.set(id, entry);
     }
     const limit = Math.min(limits.maxRemovals, Math.floor(current.length * limits.maxRemovalShare));
     if (removals > limit && removalsBlocked === undefined) removalsBlocked = { role: role.name, removals, members: current.length, limit };
@@ -154,7 +156,13 @@ export function planSync(input: {
       ? `${unattributed} skipped line(s) name no user, and any member could have been on one: no removal this run; fix the lines`
       : undefined;
   const removeAllowed = limits.allowRemovals && removalsBlocked === undefined && removalsWithheld === undefined;
-  const removes = removeAllowed ? [...toRemove.values()].map(({ userId, roles }) => job({ type: 'roles.remove', userId, roles: roles.sort() }, `id:${userId}`)) : [];
+  const removes = removeAllowed
+    ? [...toRemove.values()].map(({ member, roles }) =>
+        member.user_id === ''
+          ? job({ type: 'roles.remove', email: member.email ?? '', roles: roles.sort() }, `email:${(member.email ?? '').toLowerCase()}`)
+          : job({ type: 'roles.remove', userId: member.user_id, roles: roles.sort() }, `id:${member.user_id}`),
+      )
+    : [];
 
   // app_metadata: sent when it changed since the last send, or when that send is over a week old (it may
   // have been dead-lettered). Keys the sync sent before and the line no longer has are unset (null).

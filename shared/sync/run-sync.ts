@@ -3,12 +3,14 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { ManagementClient } from '../auth0/client.ts';
 import { findOrganization, findRoleByName } from '../auth0/operations.ts';
 import { PermanentError } from '../errors.ts';
+import type { Ledger } from '../ledger/ledger.ts';
 import { sendJobs } from '../producer/send-jobs.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { type SyncDefinition, validateSyncDefinition } from './definition.ts';
 import { type DesiredUser, parseDesiredState } from './desired-state.ts';
 import { type ManagedRole, type Manifest, type ManifestEntry, type RoleMember, type SyncJob, planSync, syncJobMaker } from './plan-sync.ts';
+import { changesOf, membersAfter, nextOutstanding, parseOutstanding, stillOutstanding } from './outstanding.ts';
 import { type ManagedOrganization, type OrganizationMember, planOrganizations } from './plan-organizations.ts';
 import { createReadPacer, readOrganizationMembers, readRoleMembers } from './read-members.ts';
 
@@ -39,6 +41,11 @@ export interface SyncReport {
     readonly roleRemoves: number;
     readonly removalsBlocked: { organization: string; removals: number; members: number; limit: number } | undefined;
   };
+  /**
+   * Role changes earlier runs queued that were not applied yet when this run read the tenant: planned as done,
+   * so they were not queued again, and a line that changed since got a newer change. Absent without a ledger.
+   */
+  readonly outstanding?: number | undefined;
   /** Set when the manifest could not be read: every app_metadata update was sent again. */
   readonly manifestUnreadable?: string | undefined;
   readonly readsSpent: number;
@@ -56,6 +63,11 @@ export interface SyncDeps {
   readonly metrics: Metrics;
   readonly now: () => number;
   readonly sleep: (ms: number) => Promise<void>;
+  /**
+   * The ordering ledger, read to learn which role changes of earlier runs are applied. Without it (a deployment
+   * with `ordering: 'unordered'`), a run plans from the tenant as it is.
+   */
+  readonly ledger?: Pick<Ledger, 'read'> | undefined;
 }
 
 /** Most skipped lines named in a report. */
@@ -126,6 +138,9 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
   const otherRoles = await findOtherRoles(deps.client, desired.users, managed, pacer);
   const members = new Map<string, RoleMember[]>();
   for (const role of managed) members.set(role.id, await readRoleMembers(deps.client, role.id, pacer, deps.sleep, deps.now));
+  // The tenant as it will be once the role changes of earlier runs still on the queue are applied.
+  const outstandingText = deps.ledger === undefined ? undefined : await readObject(deps.s3, bucket, `${key}.outstanding.json`, maxSourceBytes * 2);
+  const waiting = deps.ledger === undefined ? [] : await stillOutstanding(parseOutstanding(outstandingText === TOO_LARGE ? undefined : outstandingText), { ledger: deps.ledger, members, now: started });
 
   const managedOrganizations: ManagedOrganization[] = [];
   for (const ref of definition.managedOrganizations ?? []) managedOrganizations.push(await resolveOrganization(deps.client, ref, pacer));
@@ -136,7 +151,7 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
     name: definition.name,
     desired: desired.users,
     managed,
-    members,
+    members: membersAfter(members, waiting),
     manifest,
     limits: { allowRemovals: definition.allowRemovals ?? false, maxRemovalShare: definition.maxRemovalShare ?? 0.1, maxRemovals: definition.maxRemovals ?? 1_000 },
     protectedKeys: desired.protectedKeys,
@@ -160,6 +175,10 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
   if (!base.dryRun) {
     await enqueue(deps, jobs, started);
     await deps.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${key}.manifest.json`, Body: JSON.stringify(plan.manifest), ContentType: 'application/json' }));
+    if (deps.ledger !== undefined) {
+      const outstanding = nextOutstanding(waiting, changesOf([...plan.adds, ...plan.removes], started));
+      await deps.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${key}.outstanding.json`, Body: JSON.stringify(outstanding), ContentType: 'application/json' }));
+    }
   }
   return finish({
     aborted: undefined,
@@ -181,6 +200,7 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
           },
         }),
     unknownRoles: [...plan.unknownRoles, ...organizationPlan.unknownRoles].slice(0, REPORTED_LINES),
+    ...(deps.ledger === undefined ? {} : { outstanding: waiting.length }),
     manifestUnreadable,
   });
 }

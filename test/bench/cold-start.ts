@@ -42,6 +42,8 @@ const env = {
   AUTH0_DOMAIN: 'acme.eu.auth0.com',
   AUTH0_SECRET_ID: 'auth0-m2m',
   DLQ_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs-dlq',
+  // As the construct deploys it: the worker's ordering ledger (only named: nothing is called at import).
+  LEDGER_TABLE: 'auth0-queue-worker-ledger',
 };
 
 async function naiveBundle(): Promise<string> {

@@ -320,6 +320,24 @@ describe('Function: processJobs()', () => {
     expect(String(fake.deadLetters[0]?.attributes['errorMessage'])).toContain('HTTP 503');
   });
 
+  it('retries afresh a job SQS moved to the dead-letter queue and a redrive brought back, keeping none of its old tries', async () => {
+    // Prepare: the worker's retry state says 25 h and 7 tries; SQS marks the message as redriven from a dead-letter queue
+    const fake = createFakeQueue();
+    const old = { [RETRY_ATTRIBUTE]: { dataType: 'String', stringValue: `${clock.now() - 25 * 3_600_000}:7` } };
+    const redriven = sqsRecord(job('auth0|1'), { sentAt: clock.now() - 25 * 3_600_000 + 60_000, attributes: old });
+    redriven.attributes.DeadLetterQueueSourceArn = QUEUE_ARN;
+    const limited: ApplyJob = async () => {
+      throw new RateLimitedError(clock.now() + 2_000, 'rate limited');
+    };
+
+    // Act
+    await processJobs(sqsEvent([redriven]), lambdaContext(clock.now), deps(limited, fake));
+
+    // Assess: requeued as a first try, not dead-lettered as expired
+    expect(fake.deadLetters).toEqual([]);
+    expect(fake.resent).toEqual([expect.objectContaining({ messageId: redriven.messageId, retry: { firstSentAt: clock.now(), attempts: 1 } })]);
+  });
+
   it('on FIFO, stretches the delays as the receives run out, and dead-letters with a reason rather than leaving the job to the redrive', async () => {
     // Prepare: maxReceiveCount 100; a record on its 80th receive (20 left, within the last quarter), one on its 100th
     const fake = createFakeQueue();
