@@ -33,6 +33,8 @@ export function createDynamoLedger(client: Pick<DynamoDBClient, 'send'>, options
   const { tableName, retentionMs } = options;
   const now = options.now ?? Date.now;
   const callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  // DynamoDB's TTL reads epoch seconds.
+  const expiresAt = (at: number) => Math.ceil((at + retentionMs) / 1000);
   const bound = (signal: AbortSignal | undefined) => AbortSignal.any([AbortSignal.timeout(callTimeoutMs), ...(signal === undefined ? [] : [signal])]);
 
   return {
@@ -46,12 +48,14 @@ export function createDynamoLedger(client: Pick<DynamoDBClient, 'send'>, options
           new UpdateItemCommand({
             TableName: tableName,
             Key: { pk: { S: userId } },
-            UpdateExpression: 'SET #lease = :lease',
+            // The expiry too, so that an item whose first job never finished is still deleted in time.
+            UpdateExpression: 'SET #lease = :lease, #expiresAt = :expiresAt',
             ConditionExpression: 'attribute_not_exists(#lease) OR #lease.#until < :now',
-            ExpressionAttributeNames: { '#lease': 'lease', '#until': 'until' },
+            ExpressionAttributeNames: { '#lease': 'lease', '#until': 'until', '#expiresAt': 'expiresAt' },
             ExpressionAttributeValues: {
               ':lease': { M: { owner: { S: owner }, until: { N: String(until) }, intent: { S: JSON.stringify(intent) } } },
               ':now': { N: String(claimedAt) },
+              ':expiresAt': { N: String(expiresAt(claimedAt)) },
             },
             ReturnValues: 'ALL_OLD',
           }),
@@ -85,8 +89,7 @@ export function createDynamoLedger(client: Pick<DynamoDBClient, 'send'>, options
                 ExpressionAttributeValues: {
                   ':attributes': { S: JSON.stringify(next.attributes) },
                   ':recent': { S: JSON.stringify(next.recent) },
-                  // DynamoDB's TTL reads epoch seconds.
-                  ':expiresAt': { N: String(Math.ceil((at + retentionMs) / 1000)) },
+                  ':expiresAt': { N: String(expiresAt(at)) },
                   ':owner': { S: owner },
                 },
               }),

@@ -65,6 +65,7 @@ describe('Function: createDynamoLedger() on dynalite', () => {
   it('takes over a lapsed claim, keeping what its job may have written as pending', async () => {
     // Prepare: a job claims the user and its container stops before recording anything
     await ledger().claim(user, { stamp: stamp(20, 'j:stopped'), effects: [blocked(false)] }, 30_000);
+    const { Item: claimedOnly } = await client.send(new GetItemCommand({ TableName: dynamodb.ledgerTable, Key: { pk: { S: user } } }));
     clock += 30_001;
 
     // Act
@@ -73,6 +74,7 @@ describe('Function: createDynamoLedger() on dynalite', () => {
     const retried = await ledger().claim(user, { stamp: stamp(20, 'j:stopped'), effects: [blocked(false)] }, 30_000);
 
     // Assess
+    expect(Number(claimedOnly?.['expiresAt']?.N)).toBe(Math.ceil((clock - 30_001 + 90 * DAY_MS) / 1000));
     expect(older.decision.write).toEqual([]);
     expect(retried.decision.write).toEqual([blocked(false)]);
     expect((await ledger().read(user))?.attributes['blocked']).toMatchObject({ k: 'j:stopped', p: true });
