@@ -192,7 +192,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       '',
       `Report (${options.jobs} jobs and ${pairs.count} out-of-order pairs, seed ${options.seed})`,
       `  applied                ${metrics.JobsApplied} (expected ${expectedApplied})`,
-      `  superseded             ${metrics.JobsSuperseded} (older than a job already applied; ${pairs.count} older jobs of pairs were sent after their newer one)`,
+      `  superseded             ${metrics.JobsSuperseded} (older than a job already applied: the older job of each of the ${pairs.count} out-of-order pairs that arrived after its newer one)`,
       `  dead-lettered          ${letters.length}${Object.entries(deadLettered).sort().map(([reason, n]) => `\n    ${reason.padEnd(26)}${n}`).join('')}`,
       `  still queued           ${stillQueued}`,
       `  lost                   ${lost}`,
