@@ -199,7 +199,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       `  wrong dead-letter      ${misrouted.length}${misrouted.length > 0 ? ` (first: ${misrouted[0]?.jobId} got ${String(reasonByJob.get(misrouted[0]?.jobId))}, expected ${String(misrouted[0]?.expectedReason ?? 'to apply')})` : ''}`,
       `  requeued (times)       ${metrics.JobsRequeued}`,
       `  requeues per job       ${figures.requeuesPerJob.toFixed(2)} (${worker.stats.recordsReceived} records delivered for ${jobs.length} jobs)`,
-      `  429s seen              ${figures.rateLimited} (the worker counted ${metrics.RateLimited}, with ${staged} more staged to send older jobs back)`,
+      `  429s seen              ${figures.rateLimited} (the worker counted ${metrics.RateLimited}, of them ${staged} staged to send older jobs back)`,
       `  tokens minted          ${tokensMinted} (containers started: ${worker.stats.coldStarts})`,
       `  invocations            ${worker.stats.invocations}, ${worker.stats.failedBatches} failed whole`,
       `  invocations per job    ${figures.invocationsPerJob.toFixed(2)}`,
