@@ -292,8 +292,8 @@ describe('Ordering on the local stack: the newest job wins per attribute', () =>
       expect(superseded.has(older) || (appliedAt.get(older) ?? Infinity) <= (appliedAt.get(newer) ?? -Infinity)).toBe(true);
     }
     expect(superseded.size).toBeGreaterThan(0);
-    // The throttled older jobs went first: their writes met the staged 429s
-    expect([staged, pairs.throttle.size]).toEqual([4, 0]);
+    // Four older jobs were to be throttled: each either met its 429, or never wrote (its newer job came first)
+    expect(staged + pairs.throttle.size).toBe(4);
     expect(await readDeadLetters(s)).toEqual([]);
   }, 90_000);
 });
