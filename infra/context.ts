@@ -52,6 +52,8 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
   }
   const fifoText = text('fifo');
   if (fifoText !== undefined && fifoText !== 'true' && fifoText !== 'false') problems.push('fifo must be true or false');
+  const httpPictures = text('allowHttpPictures');
+  if (httpPictures !== undefined && httpPictures !== 'true' && httpPictures !== 'false') problems.push('allowHttpPictures must be true or false');
   const producerRoleArns = list('producerRoleArns');
   for (const arn of producerRoleArns ?? []) if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(arn)) problems.push(`producerRoleArns: ${arn} is not an IAM role ARN`);
   let schedules: ScheduledJob[] | undefined;
@@ -98,6 +100,7 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
     allowedFields: list('allowedFields'),
     allowedRoles: list('allowedRoles'),
     allowedOrganizations: list('allowedOrganizations'),
+    allowHttpPictures: httpPictures === undefined ? undefined : httpPictures === 'true',
     alarmEmail: text('alarmEmail'),
     metricsNamespace: text('metricsNamespace'),
     logLevel: logLevel('logLevel'),

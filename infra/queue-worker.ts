@@ -109,6 +109,11 @@ export interface Auth0QueueWorkerProps {
    * `['*']` allows any organization.
    */
   readonly allowedOrganizations?: readonly string[];
+  /**
+   * ALLOW_HTTP_PICTURES: whether `changes.picture` may be an `http:` URL. Default false: `https:` only (a
+   * `javascript:` or `data:` URL is refused whatever this says).
+   */
+  readonly allowHttpPictures?: boolean;
   /** Worker log retention. Default one month. */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -265,6 +270,7 @@ export class Auth0QueueWorker extends Construct {
       ...(props.allowedFields === undefined ? {} : { ALLOWED_FIELDS: props.allowedFields.join(',') }),
       ...(props.allowedRoles === undefined ? {} : { ALLOWED_ROLES: props.allowedRoles.join(',') }),
       ...(props.allowedOrganizations === undefined ? {} : { ALLOWED_ORGANIZATIONS: props.allowedOrganizations.join(',') }),
+      ...(props.allowHttpPictures === true ? { ALLOW_HTTP_PICTURES: 'true' } : {}),
       // Without LEDGER_TABLE the worker refuses to start unless told, by name, to apply jobs in any order.
       ...(this.ledgerTable === undefined
         ? { ORDERING: 'unordered' }
@@ -657,6 +663,7 @@ function checkProps(props: Auth0QueueWorkerProps, namespace: string): void {
   }
   const policy: JobPolicy = {
     allowedFields: new Set((props.allowedFields ?? DEFAULT_ALLOWED_FIELDS) as UserField[]),
+    allowHttpPictures: props.allowHttpPictures === true,
     allowedRoles: props.allowedRoles?.includes('*') ? undefined : new Set(props.allowedRoles ?? []),
     allowedOrganizations: props.allowedOrganizations?.includes('*') ? '*' : new Set(props.allowedOrganizations ?? []),
   };

@@ -125,6 +125,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
   const issuedAtSkewSeconds = integer(read('ISSUED_AT_SKEW_SECONDS'), 'ISSUED_AT_SKEW_SECONDS', CONFIG_DEFAULTS.issuedAtSkewSeconds, 0, 3600, fail);
 
   const allowedFields = parseAllowedFields(read('ALLOWED_FIELDS'), fail);
+  const allowHttpPictures = read('ALLOW_HTTP_PICTURES');
+  if (allowHttpPictures !== undefined && allowHttpPictures !== 'true' && allowHttpPictures !== 'false') fail('ALLOW_HTTP_PICTURES', 'ALLOW_HTTP_PICTURES must be true or false');
   // Deny by default: without ALLOWED_ROLES no role may be assigned or removed; `*` (alone) allows any.
   const allowedRolesList = splitList(read('ALLOWED_ROLES'));
   const anyRole = allowedRolesList?.includes('*') ?? false;
@@ -163,7 +165,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
     jobConcurrency,
     rateLimit: { reserve: rateLimitReserve, share: rateLimitShare, containers: maxConcurrency },
     retry: { maxAgeMs: jobMaxAgeSeconds * 1000, maxReceiveCount },
-    policy: { allowedFields, allowedRoles, allowedOrganizations },
+    policy: { allowedFields, allowedRoles, allowedOrganizations, allowHttpPictures: allowHttpPictures === 'true' },
     ledger: ordering === 'unordered' || ledgerTable === undefined ? undefined : { tableName: ledgerTable, retentionMs: ledgerRetentionSeconds * 1000 },
     issuedAtSkewMs: issuedAtSkewSeconds * 1000,
     httpTimeoutMs,

@@ -7,6 +7,8 @@ import { JOB_TYPES, JOB_VARIANTS, MAX_JOB_BYTES, type Job, type JobType, type Us
 export interface JobPolicy {
   /** `changes` fields a `user.update` job may carry. */
   readonly allowedFields: ReadonlySet<UserField>;
+  /** Whether `changes.picture` may be an `http:` URL (ALLOW_HTTP_PICTURES); `https:` only otherwise. */
+  readonly allowHttpPictures?: boolean;
   /** Role ids or names jobs may assign or remove; empty allows none, `undefined` any (`ALLOWED_ROLES=*`). */
   readonly allowedRoles: ReadonlySet<string> | undefined;
   /**
@@ -100,6 +102,9 @@ export function parseJob(body: string, policy: JobPolicy): Job {
     const refused = Object.keys(job.changes).filter((field) => !policy.allowedFields.has(field as UserField));
     if (refused.length > 0) {
       throw invalid('field_not_allowed', `changes to ${list(refused)} are not allowed by this deployment (ALLOWED_FIELDS)`);
+    }
+    if (typeof job.changes.picture === 'string' && /^http:/i.test(job.changes.picture) && policy.allowHttpPictures !== true) {
+      throw invalid('invalid_field', 'changes.picture: an http: URL is refused (send https:, or set ALLOW_HTTP_PICTURES=true)');
     }
   } else if ('roles' in job && job.roles !== undefined) {
     job.roles = [...new Set(job.roles)];

@@ -122,6 +122,16 @@ const MetadataSchema = z
 const text = (min: number, max?: number) =>
   max === undefined ? z.string().check(z.minLength(min)) : z.string().check(z.minLength(min), z.maxLength(max));
 
+/**
+ * A profile picture's URL: `https:` (or `http:`, which a deployment must allow with ALLOW_HTTP_PICTURES), and
+ * nothing else. Apps put the picture in an `<img>` or a link: a `javascript:` or `data:text/html` URL there
+ * would run in the viewer's page.
+ */
+export const PictureUrlSchema = z.url({ protocol: /^https?$/ }).check(
+  z.refine((url) => /^https?:\/\/\S+$/i.test(url), 'picture must be an https: URL without spaces'),
+  z.meta({ pattern: '^[Hh][Tt][Tt][Pp][Ss]?://\\S+$', description: 'https: URL (http: only where the deployment allows it)' }),
+);
+
 /** The body of `PATCH /api/v2/users/{id}`, as Auth0 publishes it (without its open additionalProperties). */
 export const UserChangesSchema = z
   .partial(
@@ -137,7 +147,7 @@ export const UserChangesSchema = z
       family_name: z.nullable(text(1, 150)),
       name: z.nullable(text(1, 300)),
       nickname: z.nullable(text(1, 300)),
-      picture: z.nullable(z.url()),
+      picture: z.nullable(PictureUrlSchema),
       verify_email: z.boolean(),
       verify_phone_number: z.boolean(),
       password: z.nullable(text(1)),

@@ -53,7 +53,7 @@ describe('Function: readDeploymentContext()', () => {
     // Act
     const error = (() => {
       try {
-        readDeploymentContext(reader({ secretArn: 'auth0-m2m', maxConcurrency: '1', rateLimitShare: '2', maxReceiveCount: '3', fifo: 'yes', producerRoleArns: 'crm', schedules: '{', syncs: '[{}]', logLevel: 'verbose', ordering: 'fifo', ledgerRetentionDays: '14', issuedAtSkewSeconds: '3601' }));
+        readDeploymentContext(reader({ secretArn: 'auth0-m2m', maxConcurrency: '1', rateLimitShare: '2', maxReceiveCount: '3', fifo: 'yes', producerRoleArns: 'crm', schedules: '{', syncs: '[{}]', logLevel: 'verbose', ordering: 'fifo', ledgerRetentionDays: '14', issuedAtSkewSeconds: '3601', allowHttpPictures: 'yes' }));
       } catch (caught) {
         return caught as Error;
       }
@@ -61,7 +61,7 @@ describe('Function: readDeploymentContext()', () => {
     })();
 
     // Assess
-    for (const text of ['auth0Domain is required: npx cdk deploy -c auth0Domain=', 'secretArn must be the complete ARN', 'maxConcurrency must be an integer from 2', 'maxReceiveCount must be an integer from 5', 'rateLimitShare must be a number from 0.05 to 1', 'fifo must be true or false', 'producerRoleArns: crm', 'schedules must be a JSON array', 'syncs must be a JSON array', 'logLevel must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (got VERBOSE)', 'ordering must be ledger (the default) or unordered (got fifo)', 'ledgerRetentionDays must be an integer from 15 to 3650 (got 14)', 'issuedAtSkewSeconds must be an integer from 0 to 3600 (got 3601)']) {
+    for (const text of ['auth0Domain is required: npx cdk deploy -c auth0Domain=', 'secretArn must be the complete ARN', 'maxConcurrency must be an integer from 2', 'maxReceiveCount must be an integer from 5', 'rateLimitShare must be a number from 0.05 to 1', 'fifo must be true or false', 'producerRoleArns: crm', 'schedules must be a JSON array', 'syncs must be a JSON array', 'logLevel must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (got VERBOSE)', 'ordering must be ledger (the default) or unordered (got fifo)', 'ledgerRetentionDays must be an integer from 15 to 3650 (got 14)', 'issuedAtSkewSeconds must be an integer from 0 to 3600 (got 3601)', 'allowHttpPictures must be true or false']) {
       expect(error.message).toContain(text);
     }
   });

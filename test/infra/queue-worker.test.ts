@@ -64,6 +64,17 @@ describe('Construct: Auth0QueueWorker', () => {
     template.resourceCountIs('AWS::Lambda::Function', 1);
   });
 
+  it('lets the worker take http: pictures only when allowHttpPictures says so', () => {
+    // Act
+    const strict = synth().template;
+    const relaxed = synth({ allowHttpPictures: true }).template;
+
+    // Assess
+    const variables = (template: Template) => Object.values(template.findResources('AWS::Lambda::Function')).map((fn) => (fn as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment.Variables);
+    expect(variables(strict)[0]).not.toHaveProperty('ALLOW_HTTP_PICTURES');
+    expect(variables(relaxed)[0]).toMatchObject({ ALLOW_HTTP_PICTURES: 'true' });
+  });
+
   it('reports batch item failures, with batch size and maximum concurrency (default 2, the free plan)', () => {
     // Act
     const { template } = synth();

@@ -51,6 +51,17 @@ describe('Function: loadConfig()', () => {
     expect([misspelt.variable, misspelt.message]).toEqual(['ORDERING', expect.stringContaining('ledger (the default) or unordered')]);
   });
 
+  it('allows http: pictures only when ALLOW_HTTP_PICTURES is true', () => {
+    // Act
+    const strict = loadConfig(base);
+    const relaxed = loadConfig({ ...base, ALLOW_HTTP_PICTURES: 'true' });
+    const wrong = failure({ ...base, ALLOW_HTTP_PICTURES: 'yes' });
+
+    // Assess
+    expect([strict.policy.allowHttpPictures, relaxed.policy.allowHttpPictures]).toEqual([false, true]);
+    expect(wrong.variable).toBe('ALLOW_HTTP_PICTURES');
+  });
+
   it('reads the ledger retention and the issuedAt clock skew', () => {
     // Act
     const config = loadConfig({ ...base, LEDGER_RETENTION_SECONDS: '1296000', ISSUED_AT_SKEW_SECONDS: '0' });

@@ -43,7 +43,8 @@ describe('File: shared/jobs/job.schema.json', () => {
   it('checks emails by their pattern in any validator, and URLs with a format plugin (ajv-formats), as the README says', () => {
     // Prepare
     const withFormats = addFormats(new Ajv2020({ strict: false })).compile(schema);
-    const job = { type: 'user.update', email: 'ada@example.com', changes: { picture: 'not a url' } };
+    // An http(s) URL by the pattern every validator checks, but not a URI (a broken percent-escape)
+    const job = { type: 'user.update', email: 'ada@example.com', changes: { picture: 'https://example.com/%zz' } };
 
     // Act & Assess
     expect(validate({ ...job, email: 'not an address' })).toBe(false);
@@ -72,6 +73,16 @@ describe('File: shared/jobs/job.schema.json', () => {
     expect(withFormats(job('2026-02-30T00:00:00Z'))).toBe(false);
     expect(withFormats.errors?.map((error) => error.instancePath)).toContain('/issuedAt');
     expect(schema).toMatchObject({ $defs: { 'user.update': { then: { properties: { issuedAt: { format: 'date-time', description: expect.stringContaining('newest-wins') } } } } } });
+  });
+
+  it('refuses a picture that is not an http(s) URL in any validator, by its pattern', () => {
+    // Prepare
+    const job = (picture: string) => ({ type: 'user.update', userId: 'auth0|1', changes: { picture } });
+
+    // Act, Assess
+    expect(validate(job('https://cdn.example.com/ada.png'))).toBe(true);
+    expect(validate(job('javascript:alert(1)'))).toBe(false);
+    expect(validate(job('data:text/html,<b>hi</b>'))).toBe(false);
   });
 
   it('types a job as exactly one of userId or email', () => {

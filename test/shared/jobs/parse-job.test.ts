@@ -64,6 +64,25 @@ describe('Function: parseJob()', () => {
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 
+  it.each([
+    ['a javascript: URL', 'javascript:alert(document.cookie)'],
+    ['a data:text/html URL', 'data:text/html,<script>alert(1)</script>'],
+    ['an ftp: URL', 'ftp://example.com/me.png'],
+  ])('refuses %s as a picture', (_, picture) => {
+    // Act, Assess
+    expect(() => parseJob(JSON.stringify({ type: 'user.update', userId: 'auth0|1', changes: { picture } }), policy)).toThrow(expect.objectContaining({ code: 'invalid_field' }));
+  });
+
+  it('takes an https: picture, and an http: one only when the deployment allows it', () => {
+    // Prepare
+    const job = (picture: string) => JSON.stringify({ type: 'user.update', userId: 'auth0|1', changes: { picture } });
+
+    // Act, Assess
+    expect(parseJob(job('https://cdn.example.com/ada.png'), policy)).toMatchObject({ changes: { picture: 'https://cdn.example.com/ada.png' } });
+    expect(() => parseJob(job('http://cdn.example.com/ada.png'), policy)).toThrow(expect.objectContaining({ code: 'invalid_field', message: expect.stringContaining('ALLOW_HTTP_PICTURES') }));
+    expect(parseJob(job('http://cdn.example.com/ada.png'), { ...policy, allowHttpPictures: true })).toMatchObject({ changes: { picture: 'http://cdn.example.com/ada.png' } });
+  });
+
   it('removes duplicate roles', () => {
     // Act
     const job = parseJob('{"type":"roles.assign","userId":"auth0|1","roles":["a","rol_1","a"]}', policy);
