@@ -102,12 +102,24 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
     return pending;
   };
 
-  /** After Auth0 said a role (or an organization) does not exist, every cached name is suspect. */
-  const forgetRoles = (error: unknown) => {
+  /** Whether any of `refs` is a role name this container has cached (its id may have changed since). */
+  const cachedRoleNames = (refs: readonly string[] | undefined): boolean =>
+    (refs ?? []).some((ref) => !ROLE_ID.test(ref) && (roleIds.get(ref)?.until ?? 0) > now());
+
+  /**
+   * After Auth0 said a role (or an organization) does not exist, every cached name is suspect. When the job's
+   * roles came from cached names, the role may have been deleted and created again under a new id: the job is
+   * tried again with a fresh lookup (`role_changed`) instead of dead-lettered; a role looked up afresh that
+   * Auth0 still says does not exist is dead-lettered with Auth0's answer.
+   */
+  const forgetRoles = (usedCachedNames: boolean) => (error: unknown): never => {
     if (error instanceof PermanentError && error.status === 404) {
       roleIds.clear();
       allowedIds = undefined;
       organizations.clear();
+      if (usedCachedNames && error.auth0ErrorCode === 'inexistent_role') {
+        throw new RetryableError('role_changed', 'a role named by the job no longer has the id cached for its name; it is looked up again on the next try', { status: 404, auth0ErrorCode: error.auth0ErrorCode }, { cause: error });
+      }
     }
     throw error;
   };
@@ -206,7 +218,7 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
    * Writes an organization job's chosen effects. The user's memberships are read here, while the user is
    * claimed, so that no other job's write comes between the read and the write.
    */
-  const applyOrganizationJob = async (job: OrganizationJob, userId: string, organization: OrganizationSummary, wasCached: boolean, chosen: readonly Effect[], roles: readonly string[], context: CallContext): Promise<void> => {
+  const applyOrganizationJob = async (job: OrganizationJob, userId: string, organization: OrganizationSummary, wasCached: boolean, chosen: readonly Effect[], roles: readonly string[], usedCachedNames: boolean, context: CallContext): Promise<void> => {
     if (chosen.length === 0) return;
     const memberships = await listUserOrganizationIds(client, userId, context);
     const member = memberships.has(organization.id);
@@ -233,7 +245,7 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
       if (chosenRoles.length === 0) return;
       await changeOrganizationMemberRoles(client, 'assign', organization.id, userId, chosenRoles, context).catch((error: unknown) => {
         if (error instanceof PermanentError && error.status === 409) throw new PermanentError('organization_role_limit', `Auth0 refused the roles: ${error.message}`, { status: 409 });
-        return forgetRoles(error);
+        return forgetRoles(usedCachedNames)(error);
       });
     };
     switch (job.type) {
@@ -254,7 +266,7 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
         return;
       case 'org.roles.remove':
         // A user who is not a member holds no roles there: nothing to remove.
-        if (member && chosenRoles.length > 0) await changeOrganizationMemberRoles(client, 'remove', organization.id, userId, chosenRoles, context).catch(forgetRoles);
+        if (member && chosenRoles.length > 0) await changeOrganizationMemberRoles(client, 'remove', organization.id, userId, chosenRoles, context).catch(forgetRoles(usedCachedNames));
         return;
     }
   };
@@ -282,6 +294,7 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
       case 'roles.assign':
       case 'roles.remove': {
         // Roles first: a job outside ALLOWED_ROLES fails before anything else is looked up or written.
+        const usedCachedNames = cachedRoleNames(job.roles);
         const ids = await resolveRoles(job.roles, context);
         const userId = await resolveUserId(job, context);
         const kind = job.type === 'roles.assign' ? 'assign' : 'remove';
@@ -290,7 +303,7 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
           effects: effectsOfRoles(kind, ids),
           apply: async (effects, applyContext) => {
             const chosen = ids.filter((id) => effects.some((effect) => effect.attribute === `role:${id}`));
-            if (chosen.length > 0) await (kind === 'assign' ? assignRoles : removeRoles)(client, userId, chosen, applyContext).catch(forgetRoles);
+            if (chosen.length > 0) await (kind === 'assign' ? assignRoles : removeRoles)(client, userId, chosen, applyContext).catch(forgetRoles(usedCachedNames));
           },
         };
       }
@@ -299,6 +312,7 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
       case 'org.roles.assign':
       case 'org.roles.remove': {
         // Everything is looked up and checked against the policy before the first write.
+        const usedCachedNames = cachedRoleNames('roles' in job ? job.roles : undefined);
         const roles = 'roles' in job && job.roles !== undefined ? await resolveRoles(job.roles, context) : [];
         const cached = organizations.get(job.organization);
         const wasCached = cached !== undefined && now() < cached.until;
@@ -311,7 +325,7 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
         return {
           userId,
           effects,
-          apply: (chosen, applyContext) => applyOrganizationJob(job, userId, found, wasCached, chosen, roles, applyContext),
+          apply: (chosen, applyContext) => applyOrganizationJob(job, userId, found, wasCached, chosen, roles, usedCachedNames, applyContext),
         };
       }
     }

@@ -215,13 +215,25 @@ describe('Function: createJobApplier()', () => {
     // Act
     await apply(applyJob, job);
     const stale = apply(applyJob, job);
-    await expect(stale).rejects.toMatchObject({ status: 404 });
+    // The id came from the cached name: tried again with a fresh lookup, not dead-lettered
+    await expect(stale).rejects.toMatchObject({ code: 'role_changed', retryable: true, status: 404 });
     await apply(applyJob, job);
     clock.advance(5 * 60_000);
     await apply(applyJob, job);
 
     // Assess
     expect(assigned).toEqual([{ roles: ['rol_old'] }, { roles: ['rol_old'] }, { roles: ['rol_new'] }, { roles: ['rol_newer'] }]);
+  });
+
+  it('dead-letters with Auth0\'s answer a role looked up afresh that Auth0 still says does not exist', async () => {
+    // Prepare
+    const applyJob = create();
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: (path) => path.startsWith('/api/v2/roles?name_filter=support'), method: 'GET' }).reply(200, [{ id: 'rol_gone', name: 'support' }], json);
+    pool.intercept({ path: '/api/v2/users/auth0%7C1/roles', method: 'POST' }).reply(404, AUTH0_ERRORS.roleNotFound, json);
+
+    // Act & Assess
+    await expect(apply(applyJob, { type: 'roles.assign', userId: 'auth0|1', roles: ['support'] })).rejects.toMatchObject({ status: 404, retryable: false, auth0ErrorCode: 'inexistent_role' });
   });
 
   it('refuses an unknown role name', async () => {
