@@ -215,29 +215,26 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
   };
 
   /**
-   * Writes an organization job's chosen effects. The user's memberships are read here, while the user is
-   * claimed, so that no other job's write comes between the read and the write.
+   * Writes an organization job's chosen effects, letting Auth0's answer decide: removing a membership or a role
+   * the user does not hold is a no-op there, and adding a member again is harmless. Only `org.roles.assign`
+   * reads the user's memberships first (Auth0 would refuse roles for a non-member with a 404 that says less);
+   * it reads them here, while the user is claimed, so that no other job's write comes between.
    */
   const applyOrganizationJob = async (job: OrganizationJob, userId: string, organization: OrganizationSummary, wasCached: boolean, chosen: readonly Effect[], roles: readonly string[], usedCachedNames: boolean, context: CallContext): Promise<void> => {
     if (chosen.length === 0) return;
-    const memberships = await listUserOrganizationIds(client, userId, context);
-    const member = memberships.has(organization.id);
-    if (!member && wasCached && job.type !== 'org.members.add') {
-      // The name may now belong to an organization created again since it was cached: look again before
-      // deciding that the user is not a member. Another organization is another attribute: try the job again.
-      organizations.delete(job.organization);
-      const fresh = await resolveOrganization(job.organization, context);
-      if (fresh.id !== organization.id) {
-        throw new RetryableError('organization_changed', `organization ${JSON.stringify(job.organization)} was created again since it was looked up; the job is tried again with the new one`);
-      }
-    }
-    /** A membership write answered 404: the cached organization is gone; try again with a fresh lookup. */
+    /**
+     * A write answered 404: for the user, it does not exist; for a role, see forgetRoles; for the organization,
+     * the cached one is gone: try again with a fresh lookup.
+     */
     const organizationGone = (error: unknown): never => {
-      if (error instanceof PermanentError && error.status === 404) {
-        organizations.clear();
-        throw new RetryableError('organization_changed', `organization ${JSON.stringify(job.organization)} answered 404 to a membership write; it is looked up again on the next try`, { status: 404 });
+      if (error instanceof PermanentError && error.status === 404 && error.auth0ErrorCode === 'inexistent_user') {
+        throw new PermanentError('user_not_found', 'no user has this id (Auth0 answered 404 inexistent_user)', { status: 404, auth0ErrorCode: error.auth0ErrorCode }, { cause: error });
       }
-      throw error;
+      if (error instanceof PermanentError && error.status === 404 && error.auth0ErrorCode !== 'inexistent_role') {
+        organizations.clear();
+        throw new RetryableError('organization_changed', `organization ${JSON.stringify(job.organization)} answered 404 to a write; it is looked up again on the next try`, { status: 404 });
+      }
+      return forgetRoles(usedCachedNames)(error);
     };
     const chosenRoles = roles.filter((id) => chosen.some((effect) => effect.attribute === `org:${organization.id}/role:${id}`));
     const membershipChosen = chosen.some((effect) => effect.attribute === `org:${organization.id}`);
@@ -245,28 +242,38 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
       if (chosenRoles.length === 0) return;
       await changeOrganizationMemberRoles(client, 'assign', organization.id, userId, chosenRoles, context).catch((error: unknown) => {
         if (error instanceof PermanentError && error.status === 409) throw new PermanentError('organization_role_limit', `Auth0 refused the roles: ${error.message}`, { status: 409 });
-        return forgetRoles(usedCachedNames)(error);
+        return organizationGone(error);
       });
     };
     switch (job.type) {
       case 'org.members.add':
-        // Membership first, then roles; adding a member again is harmless.
-        if (membershipChosen && !member) await changeOrganizationMembers(client, 'add', organization.id, [userId], context).catch(organizationGone);
-        if (!membershipChosen && !member) return; // a newer job removed the membership: its roles went with it
+        // Membership first, then roles. A membership a newer job removed took its roles with it: none chosen.
+        if (membershipChosen) await changeOrganizationMembers(client, 'add', organization.id, [userId], context).catch(organizationGone);
         await assign();
         return;
       case 'org.members.remove':
-        if (membershipChosen && member) await changeOrganizationMembers(client, 'remove', organization.id, [userId], context).catch(organizationGone);
+        if (membershipChosen) await changeOrganizationMembers(client, 'remove', organization.id, [userId], context).catch(organizationGone);
         return;
-      case 'org.roles.assign':
+      case 'org.roles.assign': {
+        let member = (await listUserOrganizationIds(client, userId, context)).has(organization.id);
+        if (!member && wasCached) {
+          // The name may now belong to an organization created again since it was cached: look again before
+          // deciding that the user is not a member. Another organization is another attribute: try again.
+          organizations.delete(job.organization);
+          const fresh = await resolveOrganization(job.organization, context);
+          if (fresh.id !== organization.id) {
+            throw new RetryableError('organization_changed', `organization ${JSON.stringify(job.organization)} was created again since it was looked up; the job is tried again with the new one`);
+          }
+          member = (await listUserOrganizationIds(client, userId, context)).has(organization.id);
+        }
         if (!member) {
           throw new PermanentError('not_a_member', `the user is not a member of organization ${JSON.stringify(job.organization)}: send org.members.add, which can carry the roles too`);
         }
         await assign();
         return;
+      }
       case 'org.roles.remove':
-        // A user who is not a member holds no roles there: nothing to remove.
-        if (member && chosenRoles.length > 0) await changeOrganizationMemberRoles(client, 'remove', organization.id, userId, chosenRoles, context).catch(forgetRoles(usedCachedNames));
+        if (chosenRoles.length > 0) await changeOrganizationMemberRoles(client, 'remove', organization.id, userId, chosenRoles, context).catch(organizationGone);
         return;
     }
   };

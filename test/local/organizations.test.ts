@@ -71,9 +71,38 @@ describe('Organization jobs on the local stack', () => {
     expect(organizationRolesOf(state, globex.id, dee.user_id).map((role) => role.id)).toEqual([admin.id]);
     // Organization roles are not tenant-wide roles
     expect(rolesOf(state, ada.user_id).map((role) => role.id)).toEqual(tenantWideBefore);
-    // The repeated add wrote nothing: one POST of ada's membership and one of her roles in all
-    expect(s.tenant.writes.filter((write) => write.route === 'POST /api/v2/organizations/{id}/members')).toHaveLength(2);
+    // The repeated add changed nothing: its membership POST (no read first: adding a member again is harmless,
+    // Auth0 keeps the member's roles) and its roles POST leave ada as she was
+    expect(s.tenant.writes.filter((write) => write.route === 'POST /api/v2/organizations/{id}/members')).toHaveLength(3);
     expect(s.tenant.writes.filter((write) => write.route === 'POST /api/v2/organizations/{id}/members/{user_id}/roles').length).toBe(3);
+  }, 120_000);
+
+  it('removes a membership and a member\'s roles even when the user\'s organizations read does not list the organization yet', async () => {
+    // Prepare: ada is a member of acme with the admin role there, but the read of her organizations (eventually
+    // consistent, and cut at 1,000) does not list acme
+    const s = (stack = await startTestStack({ build: false, rateLimit: { burst: 50, perSecond: 50 } }));
+    const { users, roles, organizations } = seedTenant(s.tenant.state, { users: 2, roles: 2, organizations: 2, random: createRandom(8) });
+    const [ada, bob] = users;
+    const [admin] = roles;
+    const [acme, globex] = organizations;
+    if (!ada || !bob || !admin || !acme || !globex) throw new Error('seeded');
+    const state = s.tenant.state;
+    state.organizationMembers.get(acme.id)?.set(ada.user_id, new Set([admin.id]));
+    state.organizationMembers.get(globex.id)?.set(bob.user_id, new Set([admin.id]));
+    s.tenant.faults.intercept = (request) => (request.route === 'GET /api/v2/users/{id}/organizations' ? { status: 200, body: [] } : undefined);
+
+    // Act
+    await enqueue(s, [
+      { type: 'org.members.remove', userId: ada.user_id, organization: acme.name, jobId: 'offboard-ada' },
+      { type: 'org.roles.remove', userId: bob.user_id, organization: globex.id, roles: [admin.name], jobId: 'demote-bob' },
+    ]);
+    const letters = await drain(s);
+
+    // Assess: both revocations happened, without reading the memberships first
+    expect([...letters]).toEqual([]);
+    expect(organizationsOf(state, ada.user_id)).toEqual([]);
+    expect(organizationRolesOf(state, globex.id, bob.user_id)).toEqual([]);
+    expect(s.tenant.counters.requests.get('GET /api/v2/users/{id}/organizations')).toBeUndefined();
   }, 120_000);
 
   it('dead-letters what can never succeed, each with its reason, and writes nothing for a job outside the policy', async () => {
