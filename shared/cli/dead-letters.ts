@@ -26,8 +26,13 @@ export type LetterDecision = 'keep' | 'move';
 export interface ScanOptions {
   /** Decides a letter's fate; letters kept stay on the dead-letter queue. */
   readonly decide: (letter: DeadLetterView) => LetterDecision;
-  /** Sends a letter's job on; the letter is deleted only after this resolves. */
-  readonly move: (letter: DeadLetterView) => Promise<void>;
+  /**
+   * Sends a letter's job on; the letter is deleted only after this resolves. Resolves with the id of the message
+   * sent, so that a letter that job becomes again (its `originalMessageId`) is never picked by the same scan.
+   */
+  readonly move: (letter: DeadLetterView) => Promise<string | undefined>;
+  /** The scan's start, epoch milliseconds: letters that arrived later are left alone. Default: now. */
+  readonly startedAt?: number;
   /** How long a received letter stays hidden while the scan runs. Default 120 s. */
   readonly visibilitySeconds?: number;
   readonly onProgress?: (seen: number) => void;
@@ -42,7 +47,8 @@ export interface ScanResult {
 /**
  * Reads every letter of a dead-letter queue once, moving the ones `decide` picks and leaving the others in
  * place. A letter is deleted only after `move` resolved, so a crash between the two sends the job twice at
- * worst, never loses it.
+ * worst, never loses it. Letters that arrived after the scan began, and letters of the jobs it sent (a job
+ * redriven without a fix fails again within seconds), are left alone: a scan never chases its own output.
  *
  * On a standard queue the letters kept are made visible again at the end. A FIFO queue hands out no later
  * letter of a group while an earlier one is hidden, so there each kept letter is sent again to the tail of
@@ -60,6 +66,9 @@ export async function scanDeadLetters(sqs: Pick<SQSClient, 'send'>, dlqUrl: stri
   // Every letter received and not deleted: made visible again at the end, whatever happened.
   const received = new Map<string, Message>();
   const seen = new Set<string>();
+  // Jobs this scan sent: failing again within seconds, they come back as new letters it must not chase.
+  const sent = new Set<string>();
+  const startedAt = options.startedAt ?? Date.now();
   let copies = 0;
   let empty = 0;
   let stale = 0;
@@ -92,11 +101,15 @@ export async function scanDeadLetters(sqs: Pick<SQSClient, 'send'>, dlqUrl: stri
         if (fifo && message.Attributes?.['MessageDeduplicationId']?.startsWith(scan)) continue;
         if (seen.has(message.MessageId ?? '')) continue;
         seen.add(message.MessageId ?? '');
-        fresh += 1;
         const letter = viewOf(message);
+        // A letter of a job this scan sent, or one that arrived after the scan began: not this scan's to count or
+        // move (it becomes visible again at the end).
+        if (sent.has(letter.message.MessageAttributes?.['originalMessageId']?.StringValue ?? '') || letter.deadLetteredAt > startedAt) continue;
+        fresh += 1;
         letters.push(letter);
         if (options.decide(letter) === 'move') {
-          await options.move(letter);
+          const id = await options.move(letter);
+          if (id !== undefined) sent.add(id);
           await remove(message);
           moved.push(letter);
         } else if (fifo) {

@@ -72,7 +72,7 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
       move: async (letter) => {
         const original = letter.message.MessageAttributes?.['originalMessageId']?.StringValue ?? letter.message.MessageId ?? '';
         const firstSentAt = letter.message.MessageAttributes?.[DEAD_LETTER_FIRST_SENT_ATTRIBUTE]?.StringValue;
-        await sqs.send(
+        const { MessageId } = await sqs.send(
           new SendMessageCommand({
             QueueUrl: queueUrl,
             MessageBody: values.reissue ? reissued(letter.message.Body ?? '', new Date().toISOString()) : (letter.message.Body ?? ''),
@@ -82,6 +82,7 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
             ...(fifoJobs ? { MessageGroupId: letter.message.Attributes?.['MessageGroupId'] ?? `redrive-${original}`, MessageDeduplicationId: `redrive-${original}`.slice(0, 128) } : {}),
           }),
         );
+        return MessageId;
       },
       ...(progress ? { onProgress: (seen: number) => io.stderr.write(`\r${seen.toLocaleString('en-US')} letters read`) } : {}),
     });

@@ -115,6 +115,35 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
     expect((await drain(dlq)).map((message) => message.MessageAttributes?.['reason']?.StringValue)).toEqual(['http_400']);
   });
 
+  it('never chases its own output: a redriven job that fails again at once, and a letter that arrives during the scan, stay', async () => {
+    // Prepare: every job sent to the jobs queue fails again at once, as a worker would dead-letter it, and a
+    // producer's new failure lands in the dead-letter queue while the scan runs
+    const dlq = await createQueue('chase-dlq');
+    const jobs = await createQueue('chase-jobs');
+    for (let n = 0; n < 3; n++) await letter(dlq, 'user_not_found', `nf-${n}`);
+    let refailed = 0;
+    const failingAgain = (client: SQSClient) => ({
+      send: async (command: Parameters<SQSClient['send']>[0]) => {
+        const answer = (await client.send(command as never)) as { MessageId?: string };
+        if (command instanceof SendMessageCommand && command.input.QueueUrl === jobs) {
+          refailed += 1;
+          await sqs.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: command.input.MessageBody, MessageAttributes: { reason: { DataType: 'String', StringValue: 'user_not_found' }, originalMessageId: { DataType: 'String', StringValue: answer.MessageId ?? '' } } }));
+          if (refailed === 1) await letter(dlq, 'user_not_found', 'arrived-during-the-scan');
+        }
+        return answer;
+      },
+    }) as unknown as Pick<SQSClient, 'send'>;
+
+    // Act
+    const { status, stdout } = await cli(['dlq', 'redrive', '--dlq-url', dlq, '--queue-url', jobs, '--max', '50'], failingAgain);
+
+    // Assess: the three letters moved once each; their new letters and the late one stay for the next run
+    expect(status).toBe(0);
+    expect(stdout).toContain('redrove 3 of 3 dead letter(s)');
+    expect(refailed).toBe(3);
+    expect(await depth(dlq)).toBe(4);
+  });
+
   it('loses no job when it stops between sending a job and deleting its letter', async () => {
     // Prepare: the second delete fails, as if the process died there
     const dlq = await createQueue('crash-dlq');
