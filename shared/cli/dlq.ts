@@ -1,7 +1,8 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { parseArgs } from 'node:util';
 import { DEAD_LETTER_FIRST_SENT_ATTRIBUTE } from '../queue/order.ts';
-import { type DeadLetterView, scanDeadLetters } from './dead-letters.ts';
+import { DEAD_LETTER_ATTRIBUTES } from '../queue/sqs.ts';
+import { type DeadLetterView, attributesOf, scanDeadLetters } from './dead-letters.ts';
 import { awsConfig, readArgs } from './args.ts';
 import { DISCOVERY_HELP } from './discover.ts';
 import type { CliIo } from './io.ts';
@@ -76,8 +77,12 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
           new SendMessageCommand({
             QueueUrl: queueUrl,
             MessageBody: values.reissue ? reissued(letter.message.Body ?? '', new Date().toISOString()) : (letter.message.Body ?? ''),
-            // Only the job's order goes along: the letter's reason and retry state must not change how it is retried.
-            ...(!values.reissue && firstSentAt !== undefined ? { MessageAttributes: { [DEAD_LETTER_FIRST_SENT_ATTRIBUTE]: { DataType: 'String', StringValue: firstSentAt } } } : {}),
+            // The producer's own attributes and the job's order go along; the letter's reason and other worker
+            // attributes stay behind, so that they never change how the job is retried.
+            MessageAttributes: {
+              ...producerAttributesOfLetter(letter),
+              ...(!values.reissue && firstSentAt !== undefined ? { [DEAD_LETTER_FIRST_SENT_ATTRIBUTE]: { DataType: 'String', StringValue: firstSentAt } } : {}),
+            },
             // The same deduplication id for a second try of the same letter: FIFO drops the duplicate.
             ...(fifoJobs ? { MessageGroupId: letter.message.Attributes?.['MessageGroupId'] ?? `redrive-${original}`, MessageDeduplicationId: `redrive-${original}`.slice(0, 128) } : {}),
           }),
@@ -183,4 +188,9 @@ function reissued(body: string, now: string): string {
   } catch {
     return body;
   }
+}
+
+/** A letter's attributes that are not the worker's: the producer's own, which go back with the job. */
+function producerAttributesOfLetter(letter: DeadLetterView) {
+  return Object.fromEntries(Object.entries(attributesOf(letter.message)).filter(([name]) => !(DEAD_LETTER_ATTRIBUTES as readonly string[]).includes(name)));
 }

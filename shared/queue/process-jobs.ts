@@ -1,3 +1,4 @@
+import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type JobError, RateLimitedError, RetryableError, isJobError } from '../errors.ts';
 import type { CallContext } from '../auth0/client.ts';
@@ -9,9 +10,9 @@ import type { Metrics } from '../metrics.ts';
 import type { Ledger, Stamp } from '../ledger/ledger.ts';
 import { boundedText } from '../text.ts';
 import { retryDelaySeconds } from './backoff.ts';
-import { type Fate, type FateRules, decideFate, isFifo, jobAgeSeconds, readRetryState, receiveCount } from './fate.ts';
+import { type Fate, type FateRules, MAX_MESSAGE_ATTRIBUTES, decideFate, isFifo, jobAgeSeconds, readRetryState, receiveCount } from './fate.ts';
 import { firstAcceptedAt, stampOf } from './order.ts';
-import type { DeadLetter, QueueOps, ResendEntry, VisibilityChange } from './sqs.ts';
+import { DEAD_LETTER_ATTRIBUTES, type DeadLetter, type QueueOps, type ResendEntry, type VisibilityChange, producerAttributesOf } from './sqs.ts';
 
 /** What {@link processJobs} needs; built once per container. */
 export interface ProcessJobsDeps {
@@ -366,7 +367,17 @@ function deadLetterFor(record: SQSRecord, error: JobError, jobId: string | undef
   if (error.status !== undefined) attributes['httpStatus'] = error.status;
   if (error.auth0ErrorCode !== undefined) attributes['auth0ErrorCode'] = boundedText(error.auth0ErrorCode, 100);
   if (jobId !== undefined) attributes['jobId'] = boundedText(jobId, 256);
-  return { body: record.body, attributes, groupId: record.attributes.MessageGroupId, deduplicationId: record.messageId };
+  // The producer's own attributes (a trace id, say) fill what is left of SQS's ten, in SQS's order; one named
+  // like one of the worker's, and any beyond the ten, is dropped.
+  const producerAttributes: Record<string, MessageAttributeValue> = {};
+  let room = MAX_MESSAGE_ATTRIBUTES - Object.keys(attributes).length;
+  for (const [name, value] of Object.entries(producerAttributesOf(record))) {
+    if (room <= 0) break;
+    if ((DEAD_LETTER_ATTRIBUTES as readonly string[]).includes(name)) continue;
+    producerAttributes[name] = value;
+    room -= 1;
+  }
+  return { body: record.body, attributes, producerAttributes, groupId: record.attributes.MessageGroupId, deduplicationId: record.messageId };
 }
 
 /** Anything that is not a product error is a bug or an unforeseen failure: keep the job and try again. */

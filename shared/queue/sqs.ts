@@ -23,10 +23,19 @@ export interface ResendEntry {
   readonly retry: RetryState;
 }
 
+/**
+ * The attributes the worker gives a dead letter (ten at most with the producer's own). `dlq redrive` sends a
+ * job back with `firstSentAt` (its order) and the producer's attributes, never the others.
+ */
+export const DEAD_LETTER_ATTRIBUTES = ['reason', 'errorMessage', 'originalMessageId', 'sourceQueueArn', 'firstSentAt', 'receiveCount', 'lastError', 'httpStatus', 'auth0ErrorCode', 'jobId'] as const;
+
 /** A message for the dead-letter queue. */
 export interface DeadLetter {
   readonly body: string;
+  /** The worker's attributes, {@link DEAD_LETTER_ATTRIBUTES}. */
   readonly attributes: Readonly<Record<string, string | number>>;
+  /** The producer's own attributes that fit beside the worker's (SQS takes ten in all). */
+  readonly producerAttributes?: Readonly<Record<string, MessageAttributeValue>> | undefined;
   /** For a FIFO dead-letter queue: the original message group. */
   readonly groupId?: string | undefined;
   /** For a FIFO dead-letter queue: the original message id, so a retried send is not duplicated. */
@@ -120,7 +129,7 @@ export function createSqsQueueOps(client: Pick<SQSClient, 'send'>, dlqUrl: strin
         new SendMessageCommand({
           QueueUrl: dlqUrl,
           MessageBody: letter.body,
-          MessageAttributes: toMessageAttributes(letter.attributes),
+          MessageAttributes: { ...letter.producerAttributes, ...toMessageAttributes(letter.attributes) },
           ...(fifoDlq ? { MessageGroupId: letter.groupId ?? 'dead-letters', MessageDeduplicationId: letter.deduplicationId } : {}),
         }),
         { abortSignal: signal },
@@ -190,13 +199,22 @@ async function inBatches<T>(chunks: readonly T[][], messageId: (item: T) => stri
  * of the worker's earlier one. The fate decision resends only records with room for it (SQS allows ten).
  */
 function resendAttributes(record: SQSRecord, retry: RetryState): Record<string, MessageAttributeValue> {
+  const attributes = producerAttributesOf(record);
+  if (Object.keys(attributes).length < MAX_MESSAGE_ATTRIBUTES) attributes[RETRY_ATTRIBUTE] = { DataType: 'String', StringValue: formatRetryState(retry) };
+  return attributes;
+}
+
+/**
+ * The producer's own message attributes of a record (string, number and binary, trace ids say), without the
+ * worker's retry state, in SQS's form for a new message.
+ */
+export function producerAttributesOf(record: SQSRecord): Record<string, MessageAttributeValue> {
   const attributes: Record<string, MessageAttributeValue> = {};
   for (const [name, value] of Object.entries(record.messageAttributes)) {
     if (name === RETRY_ATTRIBUTE || name === LEGACY_REQUEUE_ATTRIBUTE) continue;
     if (value.stringValue !== undefined) attributes[name] = { DataType: value.dataType, StringValue: value.stringValue };
     else if (value.binaryValue !== undefined) attributes[name] = { DataType: value.dataType, BinaryValue: Buffer.from(value.binaryValue, 'base64') };
   }
-  if (Object.keys(attributes).length < MAX_MESSAGE_ATTRIBUTES) attributes[RETRY_ATTRIBUTE] = { DataType: 'String', StringValue: formatRetryState(retry) };
   return attributes;
 }
 

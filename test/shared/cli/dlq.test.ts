@@ -115,6 +115,32 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
     expect((await drain(dlq)).map((message) => message.MessageAttributes?.['reason']?.StringValue)).toEqual(['http_400']);
   });
 
+  it('sends a job back with the producer\'s own attributes and its order, never the letter\'s reason', async () => {
+    // Prepare: a letter as the worker writes it, with the producer's trace id
+    const dlq = await createQueue('attributes-dlq');
+    const jobs = await createQueue('attributes-jobs');
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: dlq,
+        MessageBody: JSON.stringify({ type: 'user.update', userId: 'auth0|1', changes: { blocked: true }, jobId: 'traced' }),
+        MessageAttributes: {
+          reason: { DataType: 'String', StringValue: 'http_503' },
+          originalMessageId: { DataType: 'String', StringValue: 'orig-traced' },
+          firstSentAt: { DataType: 'String', StringValue: '2026-12-01T10:00:00.000Z' },
+          traceparent: { DataType: 'String', StringValue: '00-abc-def-01' },
+        },
+      }),
+    );
+
+    // Act
+    const { status } = await cli(['dlq', 'redrive', '--dlq-url', dlq, '--queue-url', jobs]);
+
+    // Assess
+    expect(status).toBe(0);
+    const [sent] = await drain(jobs);
+    expect(Object.fromEntries(Object.entries(sent?.MessageAttributes ?? {}).map(([name, value]) => [name, value.StringValue]))).toEqual({ traceparent: '00-abc-def-01', firstSentAt: '2026-12-01T10:00:00.000Z' });
+  });
+
   it('never chases its own output: a redriven job that fails again at once, and a letter that arrives during the scan, stay', async () => {
     // Prepare: every job sent to the jobs queue fails again at once, as a worker would dead-letter it, and a
     // producer's new failure lands in the dead-letter queue while the scan runs

@@ -118,6 +118,25 @@ describe('Function: processJobs()', () => {
     expect(Math.max(...lines.map((line) => line.length))).toBeLessThan(4_000);
   });
 
+  it('keeps the producer\'s own attributes in a dead letter while SQS\'s ten leave room, the worker\'s first', async () => {
+    // Prepare: a trace id and eight more of the producer's own, one of them named like a worker attribute
+    const fake = createFakeQueue();
+    const own = Object.fromEntries([['traceparent', '00-abc-def-01'], ['reason', 'the producer\'s'], ...Array.from({ length: 7 }, (_, n) => [`tag${n}`, `v${n}`])].map(([name, value]) => [name, { dataType: 'String', stringValue: value }]));
+    const record = sqsRecord(job('auth0|gone', { jobId: 'crm-9' }), { attributes: own });
+    const refuse: ApplyJob = async () => {
+      throw new PermanentError('http_404', 'refused', { status: 404, auth0ErrorCode: 'inexistent_user' });
+    };
+
+    // Act
+    await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(refuse, fake));
+
+    // Assess: nine of the worker's (reason … jobId), so one of the producer's fits: the first, its trace id
+    const letter = fake.deadLetters[0];
+    expect(Object.keys(letter?.attributes ?? {})).toHaveLength(9);
+    expect(letter?.attributes['reason']).toBe('http_404');
+    expect(letter?.producerAttributes).toEqual({ traceparent: { DataType: 'String', StringValue: '00-abc-def-01' } });
+  });
+
   it('dead-letters a permanent Auth0 refusal with the status, errorCode and jobId', async () => {
     // Prepare
     const fake = createFakeQueue();
