@@ -46,9 +46,11 @@ describe('Examples, installed from the packed tarball', () => {
     nodeVersion = ok('node --version', await run('node', ['--version'], work)).stdout.trim();
   }, 240_000);
 
+  // The examples' installed dependencies are many small files: removing them can take longer than the default
+  // hook timeout on a busy machine.
   afterAll(() => {
     if (work !== undefined) rmSync(work, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   /** Copies an example, installs the tarball and its dependencies, and compiles it. */
   const prepare = async (name: string, dependencies: string[]) => {
