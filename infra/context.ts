@@ -106,6 +106,7 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
     logLevel: logLevel('logLevel'),
     oldestJobAlarmAge: optional(integer('oldestJobAlarmMinutes', 1, 1440), Duration.minutes),
     maxJobAge: optional(integer('maxJobAgeHours', 1, 312), Duration.hours),
+    deadLetterRetention: optional(integer('deadLetterRetentionDays', 1, 14), Duration.days),
     ordering: ordering('ordering'),
     ledgerRetention: optional(integer('ledgerRetentionDays', 15, 3650), Duration.days),
     issuedAtSkew: optional(integer('issuedAtSkewSeconds', 0, 3600), Duration.seconds),

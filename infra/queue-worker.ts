@@ -1,4 +1,4 @@
-import { Aws, CfnOutput, Duration, Names, RemovalPolicy, Stack, TimeZone, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnOutput, Duration, Names, RemovalPolicy, Stack, TimeZone, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -77,6 +77,30 @@ export interface Auth0QueueWorkerProps {
    * day longer, up to SQS's 14).
    */
   readonly maxJobAge?: Duration;
+  /**
+   * How long the dead-letter queue keeps a letter (its message retention): from 1 day to 14 days, in whole seconds.
+   * Default 14 days, SQS's most. A letter holds the whole job (emails, metadata), so keep it no longer than your
+   * operators need to read, fix and redrive it. A job the worker dead-letters is a new message and gets the whole
+   * period; on a standard queue, a job SQS itself moves there after `maxReceiveCount` receives keeps its first
+   * enqueue time and leaves that much sooner (AWS advises a dead-letter retention longer than the jobs queue's).
+   */
+  readonly deadLetterRetention?: Duration;
+  /**
+   * Customer-managed KMS key of both queues, the jobs queue and the dead-letter queue (SSE-KMS). Default: SQS-managed
+   * encryption (SSE-SQS), no key to manage. With a key, each party that uses the queues may use it with the exact
+   * actions it needs, and no other: the worker `kms:Decrypt` (to receive) and `kms:GenerateDataKey` (to resend and
+   * dead-letter); the sync function, EventBridge Scheduler's role and the producers ({@link Auth0QueueWorker.grantSendJobs},
+   * `producerRoleArns`) `kms:GenerateDataKey` and `kms:Decrypt`, which SQS asks of a sender. Roles of this account get
+   * them in their IAM policies, which the key's policy must let grant it (a `new kms.Key`'s default policy does);
+   * `producerRoleArns` are named in the key's policy.
+   *
+   * The policy of an imported key (`kms.Key.fromKeyArn`) cannot be changed here: its owner must allow each
+   * `producerRoleArns` role `kms:GenerateDataKey` and `kms:Decrypt` on the key (synth warns of each). A role of
+   * another account also needs those two actions on the key's ARN in its own IAM policy, as it needs
+   * `sqs:SendMessage` there. Operators who read or redrive dead letters (the command line's `dlq`, the console) need
+   * `kms:Decrypt`, and `kms:GenerateDataKey` to redrive. The ledger's key is {@link ledgerEncryptionKey}, apart.
+   */
+  readonly queueEncryptionKey?: kms.IKey;
   /** Worker timeout. Default 60 s; the queue's visibility timeout is six times it. */
   readonly timeout?: Duration;
   /** Worker memory in MB. Default 512. */
@@ -145,8 +169,8 @@ export interface Auth0QueueWorkerProps {
   readonly ordering?: 'ledger' | 'unordered';
   /**
    * LEDGER_RETENTION_SECONDS: how long a user's ledger item outlives the user's last job before the table's TTL
-   * (attribute `expiresAt`) may delete it. Default 90 days; at least 15 days (SQS keeps a dead letter 14 days, and
-   * a redriven job must still meet the ledger) and a day longer than `maxJobAge`; at most 3650 days.
+   * (attribute `expiresAt`) may delete it. Default 90 days; at least 15 days (SQS keeps a dead letter at most 14 days,
+   * and a redriven job must still meet the ledger) and a day longer than `maxJobAge`; at most 3650 days.
    */
   readonly ledgerRetention?: Duration;
   /**
@@ -218,10 +242,17 @@ export class Auth0QueueWorker extends Construct {
     // The queue keeps a job at least a day past its maximum age (SQS's default is 4 days), so it expires with a reason first.
     const retentionPeriod = Duration.seconds(Math.min(Duration.days(14).toSeconds(), Math.max(Duration.days(4).toSeconds(), maxJobAge.toSeconds() + Duration.days(1).toSeconds())));
 
+    const deadLetterRetention = checkDeadLetterRetention(props.deadLetterRetention);
+    // Both queues under one key: a job moves between them (dead-lettered, redriven) and the same parties use both.
+    const encryption: Pick<sqs.QueueProps, 'encryption' | 'encryptionMasterKey'> =
+      props.queueEncryptionKey === undefined ? { encryption: sqs.QueueEncryption.SQS_MANAGED } : { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.queueEncryptionKey };
+
+    // No redrive-allow policy naming the jobs queue: the jobs queue's redrive policy names this queue, both names are
+    // generated, so each would refer to the other and CloudFormation refuses the cycle.
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       fifo: fifo || undefined,
-      retentionPeriod: Duration.days(14),
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      retentionPeriod: deadLetterRetention,
+      ...encryption,
       enforceSSL: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -235,7 +266,7 @@ export class Auth0QueueWorker extends Construct {
       visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),
       retentionPeriod,
       maxMessageSizeBytes: 1_048_576,
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...encryption,
       enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
       removalPolicy: RemovalPolicy.RETAIN,
@@ -285,9 +316,11 @@ export class Auth0QueueWorker extends Construct {
         reportBatchItemFailures: true,
       }),
     );
-    // Consume (added by the event source), resend rate-limited jobs to the same queue, dead-letter, read the secret.
-    this.queue.grantSendMessages(this.worker);
-    this.deadLetterQueue.grantSendMessages(this.worker);
+    // Consume (added by the event source, with kms:Decrypt under a customer key), resend rate-limited jobs to the
+    // same queue and dead-letter (kms:GenerateDataKey: sending needs Decrypt too, which consuming already gave), read the secret.
+    grantSend(this.queue, this.worker);
+    grantSend(this.deadLetterQueue, this.worker);
+    this.queue.encryptionMasterKey?.grant(this.worker, 'kms:GenerateDataKey');
     this.grantReadSecret(this.worker, props.secretKeyArn);
     // Claim and record a user's item (two conditional UpdateItems per job) and read it; nothing that scans or deletes.
     if (this.ledgerTable !== undefined) this.grantLedger(this.ledgerTable, this.worker, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
@@ -418,7 +451,8 @@ export class Auth0QueueWorker extends Construct {
       reason: "Scheduler's invoke role may call the sync function's own versions and aliases (its ARN with ':*'), and no other function.",
     });
     this.grantReadSecret(fn, props.secretKeyArn);
-    this.queue.grantSendMessages(fn);
+    grantSend(this.queue, fn);
+    this.queue.encryptionMasterKey?.grant(fn, ...SENDER_KEY_ACTIONS);
     // The sync reads a user's ledger item to skip changes still outstanding; it never writes it.
     if (this.ledgerTable !== undefined) this.grantLedger(this.ledgerTable, fn, 'dynamodb:GetItem');
     for (const sync of syncs) {
@@ -436,10 +470,19 @@ export class Auth0QueueWorker extends Construct {
     return fn;
   }
 
-  /** Lets `grantee` send jobs: SendMessage, GetQueueUrl and GetQueueAttributes on the jobs queue only. */
+  /**
+   * Lets `grantee` send jobs: SendMessage, GetQueueUrl and GetQueueAttributes on the jobs queue only and, under
+   * {@link Auth0QueueWorkerProps.queueEncryptionKey}, `kms:GenerateDataKey` and `kms:Decrypt` on that key. A role
+   * given by ARN (`iam.ArnPrincipal`, as `producerRoleArns` are) is named in the queue's policy and in the key's; an
+   * imported key's policy cannot be changed here, and synth warns that its owner must add the statement.
+   *
+   * @example
+   * worker.grantSendJobs(crmRole);
+   */
   grantSendJobs(grantee: iam.IPrincipal): void {
+    const key = this.queue.encryptionMasterKey;
     if (grantee instanceof iam.ArnPrincipal) {
-      // A role of another account cannot be given a policy here: the queue's resource policy names it.
+      // A role given by ARN (of any account) cannot be given a policy here: the queue's and the key's policies name it.
       this.queue.addToResourcePolicy(
         new iam.PolicyStatement({
           principals: [grantee],
@@ -447,9 +490,21 @@ export class Auth0QueueWorker extends Construct {
           resources: [this.queue.queueArn],
         }),
       );
+      if (key === undefined) return;
+      // In a key policy, "*" is the key itself.
+      const added = key.addToResourcePolicy(new iam.PolicyStatement({ principals: [grantee], actions: [...SENDER_KEY_ACTIONS], resources: ['*'] }));
+      if (!added.statementAdded) {
+        Annotations.of(this).addWarningV2(
+          `auth0-queue-worker:queueKeyPolicy:${grantee.arn}`,
+          `queueEncryptionKey is imported, so its key policy cannot be changed here: allow ${grantee.arn} ${SENDER_KEY_ACTIONS.join(' and ')} on it, or SQS refuses its jobs`,
+        );
+      }
       return;
     }
-    this.queue.grantSendMessages(grantee);
+    grantSend(this.queue, grantee);
+    // The exact actions a sender needs (grantSendMessages would add kms:Encrypt, kms:ReEncrypt* and kms:GenerateDataKey*);
+    // kms.Key.grant also names a grantee of another account in the key's policy.
+    key?.grant(grantee, ...SENDER_KEY_ACTIONS);
   }
 
   private addSchedules(schedules: readonly ScheduledJob[], fifo: boolean): void {
@@ -461,7 +516,7 @@ export class Auth0QueueWorker extends Construct {
       new scheduler.Schedule(this, `Schedule${entry.name}`, {
         description: `Puts a ${entry.job.type} job on the queue`,
         schedule: scheduleExpression(entry.name, entry.expression, entry.timeZone),
-        target: new schedulerTargets.SqsSendMessage(this.queue, {
+        target: new SendJobTarget(this.queue, {
           // Each run's job carries the run's execution id (as jobId, unless the job names its own), for the
           // logs and so that no two runs have the same body.
           input: scheduler.ScheduleTargetInput.fromObject({ jobId: `${scheduler.ContextAttribute.executionId}`, ...entry.job }),
@@ -620,6 +675,52 @@ function scheduleExpression(name: string, expression: scheduler.ScheduleExpressi
   throw new Error(`schedule ${name}: expression must be rate(N unit), cron(…) or at(…), not ${JSON.stringify(expression)}`);
 }
 
+/** The dead-letter queue's retention: a day, for someone to read a letter, up to SQS's most. */
+const MIN_DEAD_LETTER_RETENTION = Duration.days(1);
+const MAX_DEAD_LETTER_RETENTION = Duration.days(14);
+
+/** Refuses, at synth, a dead-letter retention SQS would refuse or that leaves no time to read a letter; returns it with its default. */
+function checkDeadLetterRetention(retention: Duration = MAX_DEAD_LETTER_RETENTION): Duration {
+  const seconds = retention.toMilliseconds() / 1000;
+  if (!Number.isInteger(seconds) || seconds < MIN_DEAD_LETTER_RETENTION.toSeconds() || seconds > MAX_DEAD_LETTER_RETENTION.toSeconds()) {
+    throw new Error(`deadLetterRetention must be from 1 day to 14 days, in whole seconds (got ${retention.toHumanString()}): how long the dead-letter queue keeps a letter, at most SQS's 14 days`);
+  }
+  return retention;
+}
+
+/**
+ * What SQS asks of whoever sends to a queue under a customer-managed key: a data key (GenerateDataKey) and, to reuse
+ * one, Decrypt. https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
+ */
+const SENDER_KEY_ACTIONS = ['kms:GenerateDataKey', 'kms:Decrypt'] as const;
+
+/**
+ * SendMessage, GetQueueAttributes and GetQueueUrl on `queue`, as `grantSendMessages` gives them, without the KMS
+ * actions it adds under a customer key (`kms:Encrypt`, `kms:ReEncrypt*`, `kms:GenerateDataKey*`, broader than a
+ * sender needs): callers grant {@link SENDER_KEY_ACTIONS} themselves.
+ */
+function grantSend(queue: sqs.IQueue, grantee: iam.IGrantable): void {
+  queue.grant(grantee, 'sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl');
+}
+
+/**
+ * Scheduler's SqsSendMessage target, whose role may use a customer key with the exact actions a sender needs: the
+ * library's target grants `kms:GenerateDataKey*`, a wildcard that also covers key pairs and data keys without plaintext.
+ */
+class SendJobTarget extends schedulerTargets.SqsSendMessage {
+  private readonly jobs: sqs.IQueue;
+
+  constructor(jobs: sqs.IQueue, props: schedulerTargets.SqsSendMessageProps) {
+    super(jobs, props);
+    this.jobs = jobs;
+  }
+
+  protected override addTargetActionToRole(role: iam.IRole): void {
+    this.jobs.grant(role, 'sqs:SendMessage');
+    this.jobs.encryptionMasterKey?.grant(role, ...SENDER_KEY_ACTIONS);
+  }
+}
+
 /** SQS keeps a dead letter at most 14 days; a redriven job must still find its user's ledger item. */
 const MIN_LEDGER_RETENTION = Duration.days(15);
 const MAX_LEDGER_RETENTION = Duration.days(3650);
@@ -637,7 +738,7 @@ function checkLedger(props: Auth0QueueWorkerProps, maxJobAge: Duration): { order
   if (!Number.isInteger(retentionSeconds) || retentionSeconds < minRetention || retentionSeconds > MAX_LEDGER_RETENTION.toSeconds()) {
     throw new Error(
       `ledgerRetention must be from ${Duration.seconds(minRetention).toHumanString()} to 3650 days, in whole seconds (got ${retention.toHumanString()}): ` +
-        'SQS keeps a dead letter 14 days and a redriven job must still meet the ledger, and it must be a day longer than maxJobAge',
+        'SQS keeps a dead letter at most 14 days and a redriven job must still meet the ledger, and it must be a day longer than maxJobAge',
     );
   }
   const skew = props.issuedAtSkew ?? Duration.minutes(5);

@@ -16,6 +16,7 @@ describe('Function: readDeploymentContext()', () => {
         rateLimitReserve: '0.3',
         timeoutSeconds: 45,
         maxJobAgeHours: '48',
+        deadLetterRetentionDays: '3',
         logLevel: 'debug',
         ordering: 'unordered',
         ledgerRetentionDays: '30',
@@ -31,6 +32,7 @@ describe('Function: readDeploymentContext()', () => {
     expect(props).toMatchObject({ auth0Domain: 'acme.eu.auth0.com', fifo: true, maxConcurrency: 5, rateLimitReserve: 0.3, allowedRoles: ['support-agent', 'rol_abc'] });
     expect(props.timeout?.toSeconds()).toBe(Duration.seconds(45).toSeconds());
     expect(props.maxJobAge?.toHours()).toBe(48);
+    expect(props.deadLetterRetention?.toDays()).toBe(3);
     expect(props.logLevel).toBe('DEBUG');
     expect(props.ordering).toBe('unordered');
     expect(props.ledgerRetention?.toDays()).toBe(30);
@@ -41,19 +43,19 @@ describe('Function: readDeploymentContext()', () => {
     expect(props).not.toHaveProperty('batchSize');
   });
 
-  it('leaves ordering, ledger retention and issuedAt skew to the construct\'s defaults when unset', () => {
+  it('leaves ordering, ledger retention, issuedAt skew and dead-letter retention to the construct\'s defaults when unset', () => {
     // Act
-    const props = readDeploymentContext(reader({ auth0Domain: 'acme.eu.auth0.com', ordering: '', ledgerRetentionDays: '' }));
+    const props = readDeploymentContext(reader({ auth0Domain: 'acme.eu.auth0.com', ordering: '', ledgerRetentionDays: '', deadLetterRetentionDays: '' }));
 
     // Assess
-    for (const key of ['ordering', 'ledgerRetention', 'issuedAtSkew']) expect(props).not.toHaveProperty(key);
+    for (const key of ['ordering', 'ledgerRetention', 'issuedAtSkew', 'deadLetterRetention']) expect(props).not.toHaveProperty(key);
   });
 
   it('names every problem with its key and how to fix it', () => {
     // Act
     const error = (() => {
       try {
-        readDeploymentContext(reader({ secretArn: 'auth0-m2m', maxConcurrency: '1', rateLimitShare: '2', maxReceiveCount: '3', fifo: 'yes', producerRoleArns: 'crm', schedules: '{', syncs: '[{}]', logLevel: 'verbose', ordering: 'fifo', ledgerRetentionDays: '14', issuedAtSkewSeconds: '3601', allowHttpPictures: 'yes' }));
+        readDeploymentContext(reader({ secretArn: 'auth0-m2m', maxConcurrency: '1', rateLimitShare: '2', maxReceiveCount: '3', fifo: 'yes', producerRoleArns: 'crm', schedules: '{', syncs: '[{}]', logLevel: 'verbose', ordering: 'fifo', ledgerRetentionDays: '14', issuedAtSkewSeconds: '3601', allowHttpPictures: 'yes', deadLetterRetentionDays: '15' }));
       } catch (caught) {
         return caught as Error;
       }
@@ -61,7 +63,7 @@ describe('Function: readDeploymentContext()', () => {
     })();
 
     // Assess
-    for (const text of ['auth0Domain is required: npx cdk deploy -c auth0Domain=', 'secretArn must be the complete ARN', 'maxConcurrency must be an integer from 2', 'maxReceiveCount must be an integer from 5', 'rateLimitShare must be a number from 0.05 to 1', 'fifo must be true or false', 'producerRoleArns: crm', 'schedules must be a JSON array', 'syncs must be a JSON array', 'logLevel must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (got VERBOSE)', 'ordering must be ledger (the default) or unordered (got fifo)', 'ledgerRetentionDays must be an integer from 15 to 3650 (got 14)', 'issuedAtSkewSeconds must be an integer from 0 to 3600 (got 3601)', 'allowHttpPictures must be true or false']) {
+    for (const text of ['auth0Domain is required: npx cdk deploy -c auth0Domain=', 'secretArn must be the complete ARN', 'maxConcurrency must be an integer from 2', 'maxReceiveCount must be an integer from 5', 'rateLimitShare must be a number from 0.05 to 1', 'fifo must be true or false', 'producerRoleArns: crm', 'schedules must be a JSON array', 'syncs must be a JSON array', 'logLevel must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (got VERBOSE)', 'ordering must be ledger (the default) or unordered (got fifo)', 'ledgerRetentionDays must be an integer from 15 to 3650 (got 14)', 'issuedAtSkewSeconds must be an integer from 0 to 3600 (got 3601)', 'allowHttpPictures must be true or false', 'deadLetterRetentionDays must be an integer from 1 to 14 (got 15)']) {
       expect(error.message).toContain(text);
     }
   });

@@ -1,5 +1,5 @@
 import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -36,6 +36,34 @@ function statementsOf(template: Template, prefix: string): Statement[] {
 
 /** Every action of the statements, one per entry. */
 const actionsOf = (statements: readonly Statement[]) => statements.flatMap((statement) => [statement.Action].flat());
+
+/** The statements of `statementsOf(template, prefix)` that grant a KMS action. */
+const kmsStatementsOf = (template: Template, prefix: string) => statementsOf(template, prefix).filter((statement) => actionsOf([statement]).some((action) => action.startsWith('kms:')));
+
+/** A producer role of another account, as `producerRoleArns` names it. */
+const CRM_ROLE_ARN = 'arn:aws:iam::210987654321:role/crm';
+const QUEUE_KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/0f0f0f0f-12ab-34cd-56ef-1234567890ab';
+/** One scheduled job and one sync: every party that sends to the jobs queue. */
+const SENDERS = { ...SYNC, schedules: [{ name: 'Daily', expression: 'rate(1 day)', job: { type: 'roles.assign' as const, userId: 'auth0|x', roles: ['r'] } }], producerRoleArns: [CRM_ROLE_ARN] };
+
+/** The CloudFormation properties of one of the construct's queues. */
+function queueProperties(template: Template, stack: Stack, queue: { queueArn: string }): Record<string, unknown> {
+  const [logicalId] = (stack.resolve(queue.queueArn) as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'];
+  return template.toJSON()['Resources'][logicalId].Properties as Record<string, unknown>;
+}
+
+/**
+ * Every sender under a queue key: the construct with a sync, a schedule and a producer ARN, and a producer role of this
+ * app given `grantSendJobs`. The key is created in the stack, or imported by ARN.
+ */
+function synthWithQueueKey(kind: 'created' | 'imported', props: Partial<Auth0QueueWorkerProps> = SENDERS) {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'Test');
+  const key = kind === 'created' ? new kms.Key(stack, 'QueueKey', { enableKeyRotation: true }) : kms.Key.fromKeyArn(stack, 'QueueKey', QUEUE_KEY_ARN);
+  const construct = new Auth0QueueWorker(stack, 'Auth0Jobs', { auth0Domain: 'acme.eu.auth0.com', secretArn: SECRET_ARN, queueEncryptionKey: key, ...props });
+  construct.grantSendJobs(new iam.Role(stack, 'Billing', { assumedBy: new iam.AccountRootPrincipal() }));
+  return { stack, key, construct, template: Template.fromStack(stack) };
+}
 
 /** A bare stack holding the construct; bundling is skipped unless asked for. */
 function synth(props: Partial<Auth0QueueWorkerProps> = {}, bundle = false) {
@@ -128,6 +156,22 @@ describe('Construct: Auth0QueueWorker', () => {
       RedrivePolicy: { deadLetterTargetArn: dlqArn, maxReceiveCount: 5 },
     });
     template.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true });
+  });
+
+  it('keeps dead letters 14 days unless deadLetterRetention says otherwise, from 1 to 14 days, and leaves the jobs queue as it was', () => {
+    // Act
+    const retentions = [undefined, Duration.days(3), Duration.days(1), Duration.days(14)].map((deadLetterRetention) => {
+      const { template, stack, construct } = synth(deadLetterRetention === undefined ? {} : { deadLetterRetention });
+      return [queueProperties(template, stack, construct.deadLetterQueue)['MessageRetentionPeriod'], queueProperties(template, stack, construct.queue)['MessageRetentionPeriod']];
+    });
+
+    // Assess
+    expect(retentions).toEqual([
+      [1_209_600, 345_600],
+      [259_200, 345_600],
+      [86_400, 345_600],
+      [1_209_600, 345_600],
+    ]);
   });
 
   it('tells the worker the redrive budget and the maximum job age, and keeps jobs on the queue a day past that age', () => {
@@ -353,11 +397,14 @@ describe('Construct: Auth0QueueWorker', () => {
     [{ metricsNamespace: 'a'.repeat(256) }, /^metricsNamespace must be 1 to 255 letters/],
     [{ ordering: 'ordered' }, /^ordering must be 'ledger' \(the default\) or 'unordered' \(got "ordered"\)$/],
     [{ ordering: '' }, /^ordering must be 'ledger' \(the default\) or 'unordered' \(got ""\)$/],
-    [{ ledgerRetention: Duration.days(14) }, /^ledgerRetention must be from 15 days to 3650 days, in whole seconds \(got 14 days\): SQS keeps a dead letter 14 days/],
+    [{ ledgerRetention: Duration.days(14) }, /^ledgerRetention must be from 15 days to 3650 days, in whole seconds \(got 14 days\): SQS keeps a dead letter at most 14 days/],
     [{ ledgerRetention: Duration.days(3651) }, /^ledgerRetention must be from 15 days to 3650 days/],
     [{ ledgerRetention: Duration.millis(Duration.days(30).toMilliseconds() + 500) }, /^ledgerRetention must be from 15 days to 3650 days, in whole seconds/],
     [{ issuedAtSkew: Duration.seconds(3601) }, /^issuedAtSkew must be whole seconds from 0 to 1 hour \(got 1 hour 1 second\): how far a job's issuedAt may lie after SQS accepted it$/],
     [{ issuedAtSkew: Duration.millis(1500) }, /^issuedAtSkew must be whole seconds from 0 to 1 hour/],
+    [{ deadLetterRetention: Duration.hours(23) }, /^deadLetterRetention must be from 1 day to 14 days, in whole seconds \(got 23 hours\): how long the dead-letter queue keeps a letter/],
+    [{ deadLetterRetention: Duration.days(15) }, /^deadLetterRetention must be from 1 day to 14 days, in whole seconds \(got 15 days\)/],
+    [{ deadLetterRetention: Duration.millis(Duration.days(2).toMilliseconds() + 500) }, /^deadLetterRetention must be from 1 day to 14 days, in whole seconds/],
   ])('refuses %o with one clear message', (props, message) => {
     // Act & Assess
     expect(() => synth(props as Partial<Auth0QueueWorkerProps>)).toThrow(message);
@@ -552,6 +599,87 @@ describe('Construct: Auth0QueueWorker, the ordering ledger', () => {
   });
 });
 
+describe('Construct: Auth0QueueWorker, the queues\' encryption key', () => {
+  it('without queueEncryptionKey, keeps SQS-managed encryption on both queues and grants no KMS action to anyone', () => {
+    // Act
+    const { template, stack, construct } = synth(SENDERS);
+
+    // Assess
+    for (const queue of [construct.queue, construct.deadLetterQueue]) {
+      expect(queueProperties(template, stack, queue)).toMatchObject({ SqsManagedSseEnabled: true });
+      expect(queueProperties(template, stack, queue)).not.toHaveProperty('KmsMasterKeyId');
+    }
+    expect(actionsOf(statementsOf(template, '')).filter((action) => action.startsWith('kms:'))).toEqual([]);
+    expect(JSON.stringify(template.findResources('AWS::SQS::QueuePolicy'))).not.toContain('kms:');
+    template.resourceCountIs('AWS::KMS::Key', 0);
+  });
+
+  it('with a key, encrypts both queues with it (SSE-KMS) instead of SQS-managed keys', () => {
+    // Act
+    const { template, stack, key, construct } = synthWithQueueKey('created');
+
+    // Assess
+    for (const queue of [construct.queue, construct.deadLetterQueue]) {
+      expect(queueProperties(template, stack, queue)).toMatchObject({ KmsMasterKeyId: stack.resolve(key.keyArn) });
+      expect(queueProperties(template, stack, queue)).not.toHaveProperty('SqsManagedSseEnabled');
+    }
+  });
+
+  it('with a key, gives the worker, the sync, Scheduler\'s role and the producers the exact KMS actions they need on that key, and nothing broader', () => {
+    // Act
+    const { template, stack, key } = synthWithQueueKey('created');
+
+    // Assess
+    const keyArn = stack.resolve(key.keyArn);
+    // The worker: Decrypt to receive (the event source's consume grant), GenerateDataKey to resend and dead-letter.
+    expect(kmsStatementsOf(template, 'Auth0JobsWorkerRole')).toEqual([
+      { Effect: 'Allow', Action: 'kms:Decrypt', Resource: keyArn },
+      { Effect: 'Allow', Action: 'kms:GenerateDataKey', Resource: keyArn },
+    ]);
+    // Senders: the sync, the schedule's role (not the library's kms:GenerateDataKey*), a producer role of this app.
+    for (const prefix of ['Auth0JobsSyncRole', 'SchedulerRoleForTarget', 'BillingDefaultPolicy']) {
+      expect({ prefix, statements: kmsStatementsOf(template, prefix) }).toEqual({ prefix, statements: [{ Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: keyArn }] });
+    }
+    // Nothing broader anywhere: no wildcard action, no other resource.
+    const everyKmsStatement = kmsStatementsOf(template, '');
+    expect(everyKmsStatement).toHaveLength(5);
+    expect(actionsOf(everyKmsStatement).filter((action) => action.includes('*'))).toEqual([]);
+    expect(everyKmsStatement.filter((statement) => JSON.stringify(statement.Resource) !== JSON.stringify(keyArn))).toEqual([]);
+  });
+
+  it('with a key, names a producer given by ARN in the key policy with the two actions a sender needs', () => {
+    // Act
+    const { template } = synthWithQueueKey('created');
+
+    // Assess
+    const [key] = Object.values(template.findResources('AWS::KMS::Key'));
+    const statements = key?.['Properties'].KeyPolicy.Statement as Array<Statement & { Principal: unknown }>;
+    // The one statement besides CDK's default, which lets the account's IAM policies grant the key.
+    expect(statements.filter((statement) => statement.Action !== 'kms:*')).toEqual([{ Effect: 'Allow', Principal: { AWS: CRM_ROLE_ARN }, Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: '*' }]);
+    expect(JSON.stringify(statements.filter((statement) => statement.Action === 'kms:*'))).toMatch(/:root"/);
+    // The queue's policy still names it for SQS.
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Principal: { AWS: CRM_ROLE_ARN }, Action: ['sqs:SendMessage', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes'] })]) },
+    });
+  });
+
+  it('with an imported key, grants this account\'s roles on its ARN and warns that its owner must let each producer ARN use it', () => {
+    // Act
+    const imported = synthWithQueueKey('imported');
+    const created = synthWithQueueKey('created');
+
+    // Assess
+    for (const prefix of ['Auth0JobsSyncRole', 'SchedulerRoleForTarget', 'BillingDefaultPolicy']) {
+      expect(kmsStatementsOf(imported.template, prefix)).toEqual([{ Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Decrypt'], Resource: QUEUE_KEY_ARN }]);
+    }
+    const warnings = Annotations.fromStack(imported.stack).findWarning('*', Match.anyValue());
+    expect(warnings.map((warning) => [warning.id, warning.entry.data])).toEqual([
+      ['/Test/Auth0Jobs', expect.stringMatching(/^queueEncryptionKey is imported, so its key policy cannot be changed here: allow arn:aws:iam::210987654321:role\/crm kms:GenerateDataKey and kms:Decrypt on it/)],
+    ]);
+    expect(Annotations.fromStack(created.stack).findWarning('*', Match.anyValue())).toEqual([]);
+  });
+});
+
 describe('File: cdk.json', () => {
   it('sets every feature flag the installed aws-cdk-lib recommends, and the stack synthesizes under them', () => {
     // Prepare
@@ -610,6 +738,11 @@ describe('cdk-nag: AwsSolutionsChecks', () => {
     ['a ledger under a customer-managed key, with a sync', (app: App) => ({
       ledgerEncryptionKey: new kms.Key(new Stack(app, 'Keys'), 'LedgerKey', { enableKeyRotation: true }),
       ...SYNC,
+    })],
+    ['queues under a customer-managed key, with a sync, a schedule, a producer and a 3-day dead-letter retention', (app: App) => ({
+      queueEncryptionKey: new kms.Key(new Stack(app, 'Keys'), 'QueueKey', { enableKeyRotation: true }),
+      deadLetterRetention: Duration.days(3),
+      ...SENDERS,
     })],
   ])('passes with zero errors: %s', (_, props) => {
     // Act
