@@ -9,12 +9,10 @@ import type { SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { RetryableError } from '../../../shared/errors.ts';
 import type { PlanJob } from '../../../shared/jobs/apply-job.ts';
-import { DEFAULT_ALLOWED_FIELDS } from '../../../shared/jobs/schema.ts';
-import { createLogger } from '../../../shared/logger.ts';
-import { createMetrics } from '../../../shared/metrics.ts';
 import { processJobs } from '../../../shared/queue/process-jobs.ts';
 import { createClock } from '../../helpers/auth0.ts';
 import { createMemoryLedger } from '../../helpers/memory-ledger.ts';
+import { createProcessJobsDeps } from '../../helpers/process-jobs-deps.ts';
 import { SENT_AT, createFakeQueue, lambdaContext, sqsEvent, sqsRecord } from '../../helpers/sqs.ts';
 
 const FIELDS = ['blocked', 'name', 'nickname'] as const;
@@ -60,19 +58,7 @@ describe('Property: processJobs() with the ledger ends as the serial application
             if (body !== undefined) deliveries.splice(pick % (deliveries.length + 1), 0, sqsRecord(body));
           }
           const fake = createFakeQueue();
-          const deps = {
-            policy: { allowedFields: new Set(DEFAULT_ALLOWED_FIELDS), allowedRoles: undefined },
-            concurrency: 4,
-            planJob,
-            ledger: memory.ledger,
-            issuedAtSkewMs: 300_000,
-            queue: fake.queue,
-            logger: createLogger({ service: 'worker', level: 'error', write: () => {} }),
-            metrics: createMetrics({ namespace: 'Fuzz', service: 'worker', write: () => {} }),
-            now: clock.now,
-            random: () => 0.5,
-            rules: { maxAgeMs: 86_400_000, maxReceiveCount: 5 },
-          };
+          const deps = createProcessJobsDeps({ planJob, queue: fake.queue, now: clock.now, write: () => {}, level: 'error', overrides: { ledger: memory.ledger } });
           for (let round = 0; deliveries.length > 0 && round < 100; round++) {
             const batch = deliveries.splice(0, batchSizes[round % batchSizes.length] ?? 1);
             const resentBefore = fake.resent.length;

@@ -1,13 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { PermanentError, RetryableError } from '../../../shared/errors.ts';
 import type { JobPlan, PlanJob } from '../../../shared/jobs/apply-job.ts';
-import { DEFAULT_ALLOWED_FIELDS, type Job } from '../../../shared/jobs/schema.ts';
+import type { Job } from '../../../shared/jobs/schema.ts';
 import type { Effect } from '../../../shared/ledger/ledger.ts';
-import { createLogger } from '../../../shared/logger.ts';
-import { createMetrics } from '../../../shared/metrics.ts';
 import { type ProcessJobsDeps, processJobs } from '../../../shared/queue/process-jobs.ts';
 import { createClock } from '../../helpers/auth0.ts';
 import { createMemoryLedger } from '../../helpers/memory-ledger.ts';
+import { createProcessJobsDeps } from '../../helpers/process-jobs-deps.ts';
 import { SENT_AT, createFakeQueue, lambdaContext, sqsEvent, sqsRecord } from '../../helpers/sqs.ts';
 import { suiteLog } from '../../helpers/suite-logs.ts';
 
@@ -58,19 +57,8 @@ describe('Function: processJobs() with the ordering ledger', () => {
     return plan;
   };
 
-  const deps = (planJob: PlanJob, fake = createFakeQueue()): ProcessJobsDeps => ({
-    policy: { allowedFields: new Set(DEFAULT_ALLOWED_FIELDS), allowedRoles: undefined },
-    concurrency: 4,
-    planJob,
-    ledger: memory.ledger,
-    issuedAtSkewMs: 300_000,
-    queue: fake.queue,
-    logger: createLogger({ service: 'worker', level: 'debug', write: (line) => (lines.push(line), unitLog(line)) }),
-    metrics: createMetrics({ namespace: 'Test', service: 'worker', write: (line) => (lines.push(line), unitLog(line)) }),
-    now: clock.now,
-    random: () => 0.5,
-    rules: { maxAgeMs: 86_400_000, maxReceiveCount: 5 },
-  });
+  const deps = (planJob: PlanJob, fake = createFakeQueue()): ProcessJobsDeps =>
+    createProcessJobsDeps({ planJob, queue: fake.queue, now: clock.now, write: (line) => (lines.push(line), unitLog(line)), overrides: { ledger: memory.ledger } });
   const emf = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry['_aws'] !== undefined);
 
   it('runs the jobs of one user one at a time, and the newest wins whatever their place in the batch', async () => {

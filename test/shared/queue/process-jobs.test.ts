@@ -4,13 +4,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../shared/config.ts';
 import { PermanentError, RateLimitedError, RetryableError } from '../../../shared/errors.ts';
 import type { ApplyJob } from '../../../shared/jobs/apply-job.ts';
-import { DEFAULT_ALLOWED_FIELDS, type Job } from '../../../shared/jobs/schema.ts';
-import { createLogger } from '../../../shared/logger.ts';
-import { createMetrics } from '../../../shared/metrics.ts';
+import type { Job } from '../../../shared/jobs/schema.ts';
 import { RETRY_ATTRIBUTE } from '../../../shared/queue/fate.ts';
 import { type ProcessJobsDeps, processJobs } from '../../../shared/queue/process-jobs.ts';
 import { isSqsText } from '../../../shared/text.ts';
 import { planOf } from '../../helpers/jobs.ts';
+import { createProcessJobsDeps } from '../../helpers/process-jobs-deps.ts';
 import { createWorkerDeps } from '../../../shared/worker.ts';
 import { AUTH0_ERRORS, ORIGIN, createClock, createMockAgent, signAccessToken } from '../../helpers/auth0.ts';
 import { FIFO_QUEUE_ARN, QUEUE_ARN, SENT_AT, createFakeQueue, lambdaContext, sqsEvent, sqsRecord } from '../../helpers/sqs.ts';
@@ -31,20 +30,8 @@ describe('Function: processJobs()', () => {
     lines = [];
   });
 
-  const deps = (applyJob: ApplyJob, fake = createFakeQueue(), overrides: Partial<ProcessJobsDeps> = {}): ProcessJobsDeps => ({
-    policy: { allowedFields: new Set(DEFAULT_ALLOWED_FIELDS), allowedRoles: undefined },
-    concurrency: 4,
-    planJob: planOf(applyJob),
-    ledger: undefined,
-    issuedAtSkewMs: 300_000,
-    queue: fake.queue,
-    logger: createLogger({ service: 'worker', level: 'debug', write: (line) => (lines.push(line), unitLog(line)) }),
-    metrics: createMetrics({ namespace: 'Test', service: 'worker', write: (line) => (lines.push(line), unitLog(line)) }),
-    now: clock.now,
-    random: () => 0.5,
-    rules: { maxAgeMs: 86_400_000, maxReceiveCount: 5 },
-    ...overrides,
-  });
+  const deps = (applyJob: ApplyJob, fake = createFakeQueue(), overrides: Partial<ProcessJobsDeps> = {}): ProcessJobsDeps =>
+    createProcessJobsDeps({ planJob: planOf(applyJob), queue: fake.queue, now: clock.now, write: (line) => (lines.push(line), unitLog(line)), overrides });
 
   it('acknowledges applied jobs and publishes counts as embedded metrics', async () => {
     // Prepare
