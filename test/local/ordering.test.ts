@@ -221,20 +221,27 @@ describe('Ordering on the local stack: the newest job wins per attribute', () =>
       { type: 'user.update', userId: user.user_id, changes: { blocked: true }, issuedAt: at(1_000) },
     ]));
 
-    // Act
-    let writesWhileDown = -1;
-    await run(s, {}, async () => {
-      await sleep(20_000);
-      writesWhileDown = s.tenant.writes.length;
-      await s.dynamodb.resume();
-    });
+    // Act: after the outage, the queue has until the last job put back is due, and 30 s more
+    const worker = s.startWorker({ maxConcurrency: 2, onOutput: (line) => output.push(line) });
+    await sleep(20_000);
+    const writesWhileDown = s.tenant.writes.length;
+    await s.dynamodb.resume();
+    const resumedAt = Date.now();
+    const lastDue = () => Math.max(resumedAt, ...logged('job requeued').map((line) => Date.parse(String(line['timestamp'])) + Number(line['delaySeconds']) * 1000));
+    let quiet = 0;
+    while (quiet < 3 && Date.now() < lastDue() + 30_000) {
+      await sleep(200);
+      quiet = (await queueDepth(s)) === 0 ? quiet + 1 : 0;
+    }
+    await worker.stop();
+    expect(quiet).toBe(3);
 
     // Assess
     expect(writesWhileDown).toBe(0);
     expect(logged('job requeued').filter((line) => line['code'] === 'ledger_unavailable').length).toBeGreaterThan(0);
     for (const user of users) expect(s.tenant.state.users.get(user.user_id)?.blocked).toBe(false);
     expect(await readDeadLetters(s)).toEqual([]);
-  }, 150_000);
+  }, 240_000);
 
   it('a container that stops between the Auth0 write and the ledger update: the write is not undone by an older job', async () => {
     // Prepare: a short function timeout, so that the stopped batch comes back within seconds
