@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { isJobError } from '../shared/errors.ts';
 import { type JobPolicy, parseJob } from '../shared/jobs/parse-job.ts';
 import { DEFAULT_ALLOWED_FIELDS, type Job, USER_FIELDS, type UserField } from '../shared/jobs/schema.ts';
-import { type SyncDefinition, validateSyncDefinition } from '../shared/sync/definition.ts';
+import { SYNC_OBJECT_ACCESS, type SyncDefinition, syncObjectKeys, validateSyncDefinition } from '../shared/sync/definition.ts';
 import { BUNDLE_OPTIONS, FUNCTION_ENTRIES } from './bundling.ts';
 
 /** A job put on the queue on a schedule (EventBridge Scheduler). */
@@ -457,9 +457,11 @@ export class Auth0QueueWorker extends Construct {
     if (this.ledgerTable !== undefined) this.grantLedger(this.ledgerTable, fn, 'dynamodb:GetItem');
     for (const sync of syncs) {
       if (!/^[\w.-]{1,40}$/.test(sync.name)) throw new Error(`sync name ${JSON.stringify(sync.name)} must be 1 to 40 letters, digits, ".", "_" or "-"`);
-      const object = (key: string) => `arn:${Stack.of(this).partition}:s3:::${sync.bucket}/${key}`;
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [object(sync.key), object(`${sync.key}.manifest.json`)] }));
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [object(`${sync.key}.manifest.json`), object(`${sync.key}.report.json`)] }));
+      // Exactly the objects the sync reads and writes beside its source, from the list the sync itself uses.
+      const objects = syncObjectKeys(sync.key);
+      const arns = (access: keyof typeof SYNC_OBJECT_ACCESS) => SYNC_OBJECT_ACCESS[access].map((kind) => `arn:${Stack.of(this).partition}:s3:::${sync.bucket}/${objects[kind]}`);
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: arns('read') }));
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: arns('write') }));
       const { expression, timeZone, bucket, key, ...definition } = sync;
       new scheduler.Schedule(this, `Sync${sync.name.replace(/[^A-Za-z0-9]/g, '')}`, {
         description: `Runs the ${sync.name} sync`,
@@ -581,7 +583,7 @@ export class Auth0QueueWorker extends Construct {
       alarms.push(
         alarm('SyncErrors', 'A sync run failed or timed out (its logs say why); nothing after the failure was enqueued', this.syncFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' })),
         alarm('SyncAborted', 'A sync aborted (too many invalid lines, or an empty file): its report next to the source says why', syncMetric('SyncAborted')),
-        alarm('SyncRemovalsWithheld', 'A sync would have removed a role from more members than its limit allows, and removed nothing: check the source file', syncMetric('SyncRemovalsBlocked')),
+        alarm('SyncRemovalsWithheld', 'A sync withheld the removals of a role or organization over its limit (removalsBlocked in its report, next to the source): fix the file, or approve the removals with the approval id the report gives', syncMetric('SyncRemovalsBlocked')),
       );
     }
     if (this.alarmTopic !== undefined) {

@@ -32,6 +32,11 @@ export interface Metrics {
   maximum(name: MetricName, value: number): void;
   /** Writes the values gathered since the last flush (if any) and resets them. */
   flush(): void;
+  /**
+   * Publishes one count at once, on its own line, with an extra dimension that names what it counts (a
+   * blocked role, say); the sums under `service` alone are left to {@link add}.
+   */
+  addNamed(name: MetricName, dimension: { readonly name: string; readonly value: string }, count?: number): void;
   /** Publishes Powertools' `ColdStart` metric (dimension `function_name`) on a container's first invocation. */
   captureColdStart(functionName: string): void;
 }
@@ -46,6 +51,7 @@ export interface Metrics {
 export function createMetrics(options: { namespace: string; service: string; write?: (line: string) => void }): Metrics {
   const powertools = new PowertoolsMetrics({ namespace: options.namespace, serviceName: options.service });
   const values = new Map<MetricName, number>();
+  const named = new PowertoolsMetrics({ namespace: options.namespace, serviceName: options.service });
   return {
     add(name, count = 1) {
       values.set(name, (values.get(name) ?? 0) + count);
@@ -63,6 +69,18 @@ export function createMetrics(options: { namespace: string; service: string; wri
         options.write(JSON.stringify(powertools.serializeMetrics()));
         powertools.clearMetrics();
       }
+    },
+    addNamed(name, dimension, count = 1) {
+      // Its own instance: Powertools' singleMetric() publishes to the console at once, past `write`.
+      named.addDimension(dimension.name, dimension.value);
+      named.addMetric(name, unitOf(name), count);
+      if (options.write === undefined) {
+        named.publishStoredMetrics();
+      } else {
+        options.write(JSON.stringify(named.serializeMetrics()));
+        named.clearMetrics();
+      }
+      named.clearDimensions();
     },
     captureColdStart(functionName) {
       powertools.captureColdStartMetric(functionName);

@@ -19,10 +19,15 @@ export interface SyncDefinition {
   readonly managedOrganizations?: readonly string[];
   /** Default false: a sync only adds until told it may remove. */
   readonly allowRemovals?: boolean;
-  /** Default 0.1: most of a role's members one run may remove. */
+  /** Default 0.1: most of a role's (or a managed organization's) members one run may remove. */
   readonly maxRemovalShare?: number;
-  /** Default 1,000: most removals from one role in one run. */
+  /** Default 1,000: most removals from one role (or organization) in one run, whatever the share. */
   readonly maxRemovals?: number;
+  /**
+   * Default 1: removals one role (or organization) may always have in a run, however small the share makes
+   * its limit (10 % of a 5-person admin role is 0). `maxRemovals` still caps it.
+   */
+  readonly minRemovals?: number;
   /** Default 0.01: above this share of invalid lines the run aborts. */
   readonly maxInvalidShare?: number;
   /** Default 0.5: most of the tenant's rate-limit bucket the sync's reads may use. */
@@ -58,9 +63,33 @@ export function validateSyncDefinition(definition: SyncDefinition): void {
     const share = value[field];
     if (share !== undefined && !(typeof share === 'number' && share >= 0 && share <= 1)) problems.push(`${field} must be a number from 0 to 1`);
   }
-  for (const field of ['maxRemovals', 'maxSourceBytes'] as const) {
+  for (const field of ['maxRemovals', 'minRemovals', 'maxSourceBytes'] as const) {
     const count = value[field];
     if (count !== undefined && !(typeof count === 'number' && Number.isSafeInteger(count) && count >= 0)) problems.push(`${field} must be a whole number, 0 or more`);
   }
   if (problems.length > 0) throw new PermanentError('invalid_sync_definition', `invalid sync definition: ${problems.join('; ')}`);
 }
+
+/**
+ * The S3 objects a sync reads and writes beside its source, by what they hold: the construct grants exactly
+ * these, so the sync and its permissions cannot drift apart.
+ */
+export function syncObjectKeys(key: string) {
+  return {
+    source: key,
+    /** What was last sent to each user's app_metadata. */
+    manifest: `${key}.manifest.json`,
+    /** The last run's report. */
+    report: `${key}.report.json`,
+    /** Role changes queued by earlier runs and not yet known to be applied. */
+    outstanding: `${key}.outstanding.json`,
+    /** Approval ids the operator writes to let withheld removals go ahead. Read only. */
+    approvals: `${key}.approvals`,
+  } as const;
+}
+
+/** Which of {@link syncObjectKeys} the sync reads, and which it writes. */
+export const SYNC_OBJECT_ACCESS = {
+  read: ['source', 'manifest', 'outstanding', 'approvals'],
+  write: ['manifest', 'report', 'outstanding'],
+} as const satisfies Record<'read' | 'write', ReadonlyArray<keyof ReturnType<typeof syncObjectKeys>>>;

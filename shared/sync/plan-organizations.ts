@@ -1,5 +1,9 @@
 import type { DesiredUser } from './desired-state.ts';
 import type { ManagedRole, SyncJob, SyncLimits } from './plan-sync.ts';
+import { type GroupRemovals, judgeRemovals } from './removal-limit.ts';
+
+/** An organization whose removals (of members, or of members' roles there) went over its limit. */
+export type OrganizationRemovals = GroupRemovals & { readonly organization: string };
 
 /** A managed organization, resolved to both its id and its name: lines may use either. */
 export interface ManagedOrganization {
@@ -19,19 +23,19 @@ export interface OrganizationMember {
 export interface OrganizationPlan {
   /** `org.members.add` (with the member's managed roles), `org.roles.assign` and `org.roles.remove` jobs. */
   readonly jobs: SyncJob[];
-  /** `org.members.remove` jobs (empty when removals are off, blocked or withheld). */
+  /** `org.members.remove` and `org.roles.remove` jobs (none when removals are off or withheld, none of a blocked organization). */
   readonly removes: SyncJob[];
   readonly memberAdds: number;
   readonly memberRemoves: number;
   readonly roleAssigns: number;
   readonly roleRemoves: number;
   /**
-   * The first organization whose member removals, or removals of roles there, were over the limit; then no
-   * organization removal is made.
+   * The organizations whose member removals, or removals of roles there, were over their limit: they keep
+   * them all, and other organizations' removals go ahead.
    */
-  readonly removalsBlocked: { organization: string; removals: number; members: number; limit: number } | undefined;
-  /** Roles lines name in an organization that exist nowhere (misspellings, say): their users lose nothing. */
-  readonly unknownRoles: ReadonlyArray<{ line: number; role: string }>;
+  readonly removalsBlocked: readonly OrganizationRemovals[] | undefined;
+  /** The organizations over their limit whose removals the operator approved: made. */
+  readonly removalsApproved: readonly OrganizationRemovals[];
 }
 
 /**
@@ -39,20 +43,23 @@ export interface OrganizationPlan {
  * say. A user is a member of an organization its line lists (with the managed roles listed for it), and of no
  * other managed organization. The same safety rules as for roles: removals (of members, and of roles within
  * an organization) only when allowed, never for a user named by a skipped line, none at all when a skipped
- * line names no one, and none when an organization would lose more members than the limit.
+ * line names no one, and none from an organization that would lose more than its limit (unless approved).
  *
  * @param job Makes a job with a deterministic id from its body (the sync's own `job` maker).
  */
 export function planOrganizations(input: {
+  /** The sync's name, which approvals are bound to. */
+  readonly name: string;
   readonly desired: readonly DesiredUser[];
   readonly organizations: readonly ManagedOrganization[];
   readonly members: ReadonlyMap<string, readonly OrganizationMember[]>;
   readonly managedRoles: readonly ManagedRole[];
   readonly limits: SyncLimits;
+  /** Users named by skipped or doubtful lines: they lose no membership and no role. */
   readonly protectedKeys: ReadonlySet<string>;
   readonly removalsWithheld: boolean;
-  /** Role refs that are not managed but exist in the tenant: lines may name them, and they are ignored. */
-  readonly otherRoles?: ReadonlySet<string>;
+  /** Approval ids the operator gave: an organization over its limit whose removals match one loses them. */
+  readonly approvals?: ReadonlySet<string>;
   readonly job: (body: Record<string, unknown>, groupId: string) => SyncJob;
 }): OrganizationPlan {
   const { desired, organizations, limits, protectedKeys, job } = input;
@@ -65,21 +72,12 @@ export function planOrganizations(input: {
   const jobs: SyncJob[] = [];
   const removes: SyncJob[] = [];
   let memberAdds = 0;
-  let memberRemoves = 0;
+  let memberRemoveCount = 0;
   let roleAssigns = 0;
   let roleRemoves = 0;
-  let removalsBlocked: OrganizationPlan['removalsBlocked'];
-  const plannedRemoves: SyncJob[] = [];
-  const plannedRoleRemoves: SyncJob[] = [];
-  let plannedRoleRemoveCount = 0;
-  // A user whose line names a role that exists nowhere might have meant a managed one: that user loses nothing.
-  const unknownRoles: Array<{ line: number; role: string }> = [];
-  const protectedUsers = new Set(protectedKeys);
-  for (const user of desired) {
-    const unknown = [...new Set(Object.values(user.organizations ?? {}).flat())].filter((ref) => !roleByRef.has(ref) && !input.otherRoles?.has(ref));
-    if (unknown.length > 0) protectedUsers.add(user.key);
-    for (const role of unknown) unknownRoles.push({ line: user.line, role });
-  }
+  const removalsBlocked: OrganizationRemovals[] = [];
+  const removalsApproved: OrganizationRemovals[] = [];
+  const protectedUsers = protectedKeys;
   const listedIn = (user: DesiredUser, organization: ManagedOrganization): readonly string[] | undefined => {
     const organizations = user.organizations ?? {};
     for (const ref of [organization.id, organization.name, organization.ref]) if (Object.hasOwn(organizations, ref)) return organizations[ref];
@@ -91,7 +89,10 @@ export function planOrganizations(input: {
     const byKey = new Map<string, OrganizationMember>();
     for (const member of current) for (const key of keysOf(member)) byKey.set(key, member);
     const wantedKeys = new Set<string>();
-    let roleRemovals = 0;
+    const memberRemoves: SyncJob[] = [];
+    const roleRemoveJobs: SyncJob[] = [];
+    const removalKeys: string[] = [];
+    let roleRemoveCount = 0;
 
     for (const user of desired) {
       const listed = listedIn(user, organization);
@@ -113,29 +114,43 @@ export function planOrganizations(input: {
       }
       const remove = [...held].filter((id) => !wanted.includes(id)).sort();
       if (remove.length > 0 && !keysOf(member).some((key) => protectedUsers.has(key))) {
-        roleRemovals += 1;
-        plannedRoleRemoveCount += remove.length;
-        plannedRoleRemoves.push(job({ type: 'org.roles.remove', ...target(user), organization: organization.id, roles: remove }, user.key));
+        roleRemoveCount += remove.length;
+        removalKeys.push(...remove.map((id) => `role:${member.user_id}:${id}`));
+        roleRemoveJobs.push(job({ type: 'org.roles.remove', ...target(user), organization: organization.id, roles: remove }, user.key));
       }
     }
 
-    let removals = 0;
     for (const member of current) {
       const keys = keysOf(member);
       if (keys.some((key) => wantedKeys.has(key) || protectedUsers.has(key))) continue;
-      removals += 1;
-      plannedRemoves.push(job({ type: 'org.members.remove', userId: member.user_id, organization: organization.id }, `id:${member.user_id}`));
+      removalKeys.push(`member:${member.user_id}`);
+      memberRemoves.push(job({ type: 'org.members.remove', userId: member.user_id, organization: organization.id }, `id:${member.user_id}`));
     }
     // The same limit for members losing the organization and for members losing roles in it.
-    const limit = Math.min(limits.maxRemovals, Math.floor(current.length * limits.maxRemovalShare));
-    const worst = Math.max(removals, roleRemovals);
-    if (worst > limit && removalsBlocked === undefined) removalsBlocked = { organization: organization.name, removals: worst, members: current.length, limit };
+    const verdict = judgeRemovals({
+      sync: input.name,
+      group: `organization:${organization.id}`,
+      members: current.length,
+      removals: removalKeys,
+      counted: Math.max(memberRemoves.length, roleRemoveJobs.length),
+      limits,
+      approvals: input.approvals ?? new Set(),
+    });
+    if (verdict.kind !== 'within') (verdict.kind === 'blocked' ? removalsBlocked : removalsApproved).push({ organization: organization.name, ...verdict.group });
+    if (verdict.kind === 'blocked' || !limits.allowRemovals || input.removalsWithheld) continue;
+    removes.push(...memberRemoves, ...roleRemoveJobs);
+    memberRemoveCount += memberRemoves.length;
+    roleRemoves += roleRemoveCount;
   }
 
-  if (limits.allowRemovals && removalsBlocked === undefined && !input.removalsWithheld) {
-    removes.push(...plannedRemoves, ...plannedRoleRemoves);
-    memberRemoves = plannedRemoves.length;
-    roleRemoves = plannedRoleRemoveCount;
-  }
-  return { jobs, removes, memberAdds, memberRemoves, roleAssigns, roleRemoves, removalsBlocked: limits.allowRemovals ? removalsBlocked : undefined, unknownRoles };
+  return {
+    jobs,
+    removes,
+    memberAdds,
+    memberRemoves: memberRemoveCount,
+    roleAssigns,
+    roleRemoves,
+    removalsBlocked: limits.allowRemovals && removalsBlocked.length > 0 ? removalsBlocked : undefined,
+    removalsApproved: limits.allowRemovals && !input.removalsWithheld ? removalsApproved : [],
+  };
 }

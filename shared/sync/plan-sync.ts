@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DesiredUser } from './desired-state.ts';
+import { type GroupRemovals, type RemovalLimits, judgeRemovals } from './removal-limit.ts';
 
 /** A managed role, resolved. */
 export interface ManagedRole {
@@ -15,15 +16,11 @@ export interface RoleMember {
   readonly email?: string;
 }
 
-/** Safety limits of a sync. */
-export interface SyncLimits {
-  /** Whether the sync may remove roles at all. */
-  readonly allowRemovals: boolean;
-  /** Most removals from one role, as a share of its current members. Default 0.1. */
-  readonly maxRemovalShare: number;
-  /** Most removals from one role, as a count (applies with the share: the lower wins). */
-  readonly maxRemovals: number;
-}
+/** Safety limits of a sync, applied to each role and each organization on its own. */
+export type SyncLimits = RemovalLimits;
+
+/** A role whose removals went over its limit. */
+export type RoleRemovals = GroupRemovals & { readonly role: string };
 
 /** A job the sync puts on the queue, with the id derived from the change. */
 export interface SyncJob {
@@ -40,12 +37,12 @@ export interface SyncPlan {
   /** Counts of role changes (a job may carry several roles of one user). */
   readonly roleAdds: number;
   readonly roleRemoves: number;
-  /** Set when a role would lose more members than the limits allow: then no removal is planned at all. */
-  readonly removalsBlocked: { role: string; removals: number; members: number; limit: number } | undefined;
+  /** The roles that would lose more members than their limit: they keep them all; other roles' removals go ahead. */
+  readonly removalsBlocked: readonly RoleRemovals[] | undefined;
+  /** The roles over their limit whose removals the operator approved: made. */
+  readonly removalsApproved: readonly RoleRemovals[];
   /** Set when skipped lines name no user, so any member might be on one: then no removal is planned at all. */
   readonly removalsWithheld: string | undefined;
-  /** Lines naming a role that neither is managed nor exists (a misspelling, say): their users keep every managed role this run. */
-  readonly unknownRoles: ReadonlyArray<{ line: number; role: string }>;
   /** The manifest after this run: what was last sent to each user. */
   readonly manifest: Manifest;
 }
@@ -86,12 +83,12 @@ export function planSync(input: {
   readonly members: ReadonlyMap<string, readonly RoleMember[]>;
   readonly manifest: Manifest;
   readonly limits: SyncLimits;
-  /** Users named by skipped lines: never removed from a role. */
+  /** Users named by skipped or doubtful lines: never removed from a role. */
   readonly protectedKeys?: ReadonlySet<string>;
   /** Skipped lines that name no user: any count withholds every removal. */
   readonly unattributedSkips?: number;
-  /** Role refs that are not managed but exist in the tenant: lines may name them, and they are ignored. */
-  readonly otherRoles?: ReadonlySet<string>;
+  /** Approval ids the operator gave: a role over its limit whose removals match one loses them. */
+  readonly approvals?: ReadonlySet<string>;
   /** The run's time, for the manifest. */
   readonly now: number;
 }): SyncPlan {
@@ -103,22 +100,17 @@ export function planSync(input: {
     byRef.set(role.name, role);
   }
 
-  // Which managed role ids each desired user should hold, and how to find the user among members. A user
-  // whose line names a role that does not exist might have meant a managed one: that user loses none.
+  // Which managed role ids each desired user should hold, and how to find the user among members.
   const wanted = new Map<string, Set<string>>();
-  const protectedKeys = new Set(input.protectedKeys ?? []);
-  const unknownRoles: Array<{ line: number; role: string }> = [];
-  for (const user of desired) {
-    wanted.set(user.key, new Set(user.roles.map((ref) => byRef.get(ref)?.id).filter((id): id is string => id !== undefined)));
-    const unknown = user.roles.filter((ref) => !byRef.has(ref) && !input.otherRoles?.has(ref));
-    if (unknown.length > 0) protectedKeys.add(user.key);
-    for (const role of unknown) unknownRoles.push({ line: user.line, role });
-  }
+  const protectedKeys = input.protectedKeys ?? new Set<string>();
+  for (const user of desired) wanted.set(user.key, new Set(user.roles.map((ref) => byRef.get(ref)?.id).filter((id): id is string => id !== undefined)));
   const keyOf = (member: RoleMember): string[] => [`id:${member.user_id}`, ...(member.email === undefined ? [] : [`email:${member.email.toLowerCase()}`])];
 
   const toAdd = new Map<string, { user: DesiredUser; roles: string[] }>();
   const toRemove = new Map<string, { member: RoleMember; roles: string[] }>();
-  let removalsBlocked: SyncPlan['removalsBlocked'];
+  const removalsBlocked: RoleRemovals[] = [];
+  const removalsApproved: RoleRemovals[] = [];
+  const blocked = new Set<string>();
   for (const role of managed) {
     const current = members.get(role.id) ?? [];
     const holders = new Set(current.flatMap(keyOf));
@@ -129,21 +121,23 @@ export function planSync(input: {
         toAdd.set(user.key, entry);
       }
     }
-    let removals = 0;
+    const removed: string[] = [];
     for (const member of current) {
       const keys = keyOf(member);
       if (keys.some((candidate) => protectedKeys.has(candidate))) continue;
       const key = keys.find((candidate) => wanted.has(candidate));
       if (key !== undefined && wanted.get(key)?.has(role.id)) continue;
-      removals += 1;
       // A member an earlier run's assignment will add has no id yet (''): it is named by its email.
       const id = member.user_id === '' ? `email:${member.email ?? ''}` : member.user_id;
+      removed.push(id);
       const entry = toRemove.get(id) ?? { member, roles: [] };
       entry.roles.push(role.id);
       toRemove.set(id, entry);
     }
-    const limit = Math.min(limits.maxRemovals, Math.floor(current.length * limits.maxRemovalShare));
-    if (removals > limit && removalsBlocked === undefined) removalsBlocked = { role: role.name, removals, members: current.length, limit };
+    const verdict = judgeRemovals({ sync: name, group: `role:${role.id}`, members: current.length, removals: removed, limits, approvals: input.approvals ?? new Set() });
+    if (verdict.kind === 'within') continue;
+    (verdict.kind === 'blocked' ? removalsBlocked : removalsApproved).push({ role: role.name, ...verdict.group });
+    if (verdict.kind === 'blocked') blocked.add(role.id);
   }
 
   const job = syncJobMaker(name);
@@ -155,13 +149,18 @@ export function planSync(input: {
     limits.allowRemovals && unattributed > 0
       ? `${unattributed} skipped line(s) name no user, and any member could have been on one: no removal this run; fix the lines`
       : undefined;
-  const removeAllowed = limits.allowRemovals && removalsBlocked === undefined && removalsWithheld === undefined;
+  // A role over its limit keeps its members; the user's other roles are removed all the same.
+  const removeAllowed = limits.allowRemovals && removalsWithheld === undefined;
   const removes = removeAllowed
-    ? [...toRemove.values()].map(({ member, roles }) =>
-        member.user_id === ''
-          ? job({ type: 'roles.remove', email: member.email ?? '', roles: roles.sort() }, `email:${(member.email ?? '').toLowerCase()}`)
-          : job({ type: 'roles.remove', userId: member.user_id, roles: roles.sort() }, `id:${member.user_id}`),
-      )
+    ? [...toRemove.values()].flatMap(({ member, roles: all }) => {
+        const roles = all.filter((id) => !blocked.has(id)).sort();
+        if (roles.length === 0) return [];
+        return [
+          member.user_id === ''
+            ? job({ type: 'roles.remove', email: member.email ?? '', roles }, `email:${(member.email ?? '').toLowerCase()}`)
+            : job({ type: 'roles.remove', userId: member.user_id, roles }, `id:${member.user_id}`),
+        ];
+      })
     : [];
 
   // app_metadata: sent when it changed since the last send, or when that send is over a week old (it may
@@ -196,9 +195,9 @@ export function planSync(input: {
     updates,
     roleAdds: adds.reduce((sum, entry) => sum + (entry.body['roles'] as string[]).length, 0),
     roleRemoves: removes.reduce((sum, entry) => sum + (entry.body['roles'] as string[]).length, 0),
-    removalsBlocked: limits.allowRemovals ? removalsBlocked : undefined,
+    removalsBlocked: limits.allowRemovals && removalsBlocked.length > 0 ? removalsBlocked : undefined,
+    removalsApproved: removeAllowed ? removalsApproved : [],
     removalsWithheld,
-    unknownRoles,
     manifest,
   };
 }

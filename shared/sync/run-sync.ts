@@ -7,11 +7,13 @@ import type { Ledger } from '../ledger/ledger.ts';
 import { sendJobs } from '../producer/send-jobs.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { type SyncDefinition, validateSyncDefinition } from './definition.ts';
+import { type SyncDefinition, syncObjectKeys, validateSyncDefinition } from './definition.ts';
 import { type DesiredUser, parseDesiredState } from './desired-state.ts';
-import { type ManagedRole, type Manifest, type ManifestEntry, type RoleMember, type SyncJob, planSync, syncJobMaker } from './plan-sync.ts';
+import { type ManagedRole, type Manifest, type ManifestEntry, type RoleMember, type RoleRemovals, type SyncJob } from './plan-sync.ts';
+import { planRun } from './plan-run.ts';
 import { changesOf, membersAfter, nextOutstanding, parseOutstanding, stillOutstanding } from './outstanding.ts';
-import { type ManagedOrganization, type OrganizationMember, planOrganizations } from './plan-organizations.ts';
+import type { ManagedOrganization, OrganizationMember, OrganizationRemovals } from './plan-organizations.ts';
+import { DEFAULT_REMOVAL_LIMITS, parseApprovals } from './removal-limit.ts';
 import { createReadPacer, readOrganizationMembers, readRoleMembers } from './read-members.ts';
 
 /** What a run did; written to S3 next to the source, logged, and published as metrics. */
@@ -27,19 +29,29 @@ export interface SyncReport {
   readonly roleRemoves: number;
   readonly metadataUpdates: number;
   readonly jobsEnqueued: number;
-  /** Set when removals were withheld for the safety limit. */
-  readonly removalsBlocked: { role: string; removals: number; members: number; limit: number } | undefined;
+  /**
+   * The roles over their removal limit: each keeps its members this run (other roles' removals go ahead),
+   * with the approval id that lets the next run make exactly those removals.
+   */
+  readonly removalsBlocked: readonly RoleRemovals[] | undefined;
   /** Set when removals were withheld because skipped lines name no user. */
   readonly removalsWithheld?: string | undefined;
-  /** Lines naming roles the sync does not manage; their users lost no role. */
+  /** The roles and organizations over their limit whose removals the operator approved, and that were made. */
+  readonly removalsApproved?: ReadonlyArray<RoleRemovals | OrganizationRemovals>;
+  /** What an operator does about withheld removals; set when some were. */
+  readonly removalsAdvice?: string | undefined;
+  /** Lines naming roles that exist nowhere; their users lost no role and no membership. */
   readonly unknownRoles?: ReadonlyArray<{ line: number; role: string }>;
+  /** Lines naming organizations the sync does not manage; their users lost no role and no membership. */
+  readonly unknownOrganizations?: ReadonlyArray<{ line: number; organization: string }>;
   /** With managedOrganizations: the membership and organization-role changes planned. */
   readonly organizations?: {
     readonly memberAdds: number;
     readonly memberRemoves: number;
     readonly roleAssigns: number;
     readonly roleRemoves: number;
-    readonly removalsBlocked: { organization: string; removals: number; members: number; limit: number } | undefined;
+    /** The organizations over their removal limit, as {@link SyncReport.removalsBlocked} for roles. */
+    readonly removalsBlocked: readonly OrganizationRemovals[] | undefined;
   };
   /**
    * Role changes earlier runs queued that were not applied yet when this run read the tenant: planned as done,
@@ -87,6 +99,7 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
   const started = deps.now();
   const runId = new Date(started).toISOString().replace(/[:.]/g, '-');
   const { bucket, key } = definition.source;
+  const objects = syncObjectKeys(key);
   const pacer = createReadPacer({ client: deps.client, readShare: definition.readShare ?? 0.5, now: deps.now, sleep: deps.sleep });
 
   const maxSourceBytes = definition.maxSourceBytes ?? DEFAULT_MAX_SOURCE_BYTES;
@@ -96,21 +109,26 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
   const base = { name: definition.name, runId, dryRun: definition.dryRun ?? false, lines: desired.lines, skippedLines: desired.invalid.slice(0, REPORTED_LINES) };
   const finish = async (report: Omit<SyncReport, keyof typeof base | 'durationMs' | 'readsSpent' | 'lowestRemaining'>): Promise<SyncReport> => {
     const full: SyncReport = { ...base, ...report, readsSpent: pacer.reads, lowestRemaining: pacer.lowestRemaining, durationMs: deps.now() - started };
-    await deps.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${key}.report.json`, Body: JSON.stringify(full, null, 2), ContentType: 'application/json' }));
+    await deps.s3.send(new PutObjectCommand({ Bucket: bucket, Key: objects.report, Body: JSON.stringify(full, null, 2), ContentType: 'application/json' }));
     deps.metrics.add('SyncRoleAdds', full.roleAdds);
     deps.metrics.add('SyncRoleRemoves', full.roleRemoves);
     deps.metrics.add('SyncMetadataUpdates', full.metadataUpdates);
     deps.metrics.add('SyncSkippedLines', desired.invalid.length);
     deps.metrics.add('SyncReads', full.readsSpent);
     deps.metrics.add('SyncAborted', full.aborted === undefined ? 0 : 1);
-    deps.metrics.add('SyncRemovalsBlocked', full.removalsBlocked === undefined && full.removalsWithheld === undefined && full.organizations?.removalsBlocked === undefined ? 0 : 1);
+    // One per group that kept its members (and one for a run whose removals were all withheld), and one
+    // line per group naming it.
+    const blockedGroups = [...(full.removalsBlocked ?? []).map((group) => `role:${group.role}`), ...(full.organizations?.removalsBlocked ?? []).map((group) => `organization:${group.organization}`)];
+    deps.metrics.add('SyncRemovalsBlocked', blockedGroups.length + (full.removalsWithheld === undefined ? 0 : 1));
     deps.metrics.flush();
-    const quiet = full.aborted === undefined && full.removalsBlocked === undefined && full.removalsWithheld === undefined && full.organizations?.removalsBlocked === undefined && full.manifestUnreadable === undefined;
+    for (const group of blockedGroups) deps.metrics.addNamed('SyncRemovalsBlocked', { name: 'group', value: group });
+    const quiet = full.aborted === undefined && blockedGroups.length === 0 && full.removalsWithheld === undefined && full.manifestUnreadable === undefined;
     (quiet ? deps.logger.info : deps.logger.warn)('sync finished', {
       name: full.name,
       runId,
       aborted: full.aborted,
-      removalsBlocked: full.removalsBlocked?.role,
+      removalsBlocked: blockedGroups.length === 0 ? undefined : blockedGroups.join(', '),
+      removalsAdvice: full.removalsAdvice,
       roleAdds: full.roleAdds,
       roleRemoves: full.roleRemoves,
       metadataUpdates: full.metadataUpdates,
@@ -130,54 +148,52 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
   }
   if (desired.lines === 0) return finish({ ...nothing, aborted: 'the desired-state file is empty' });
 
-  const manifestText = await readObject(deps.s3, bucket, `${key}.manifest.json`, maxSourceBytes * 2);
+  const manifestText = await readObject(deps.s3, bucket, objects.manifest, maxSourceBytes * 2);
   const { manifest, problem: manifestUnreadable } = readManifest(manifestText === TOO_LARGE ? '' : manifestText);
 
   const managed: ManagedRole[] = [];
   for (const ref of definition.managedRoles) managed.push(await resolveRole(deps.client, ref, pacer));
   const otherRoles = await findOtherRoles(deps.client, desired.users, managed, pacer);
+  const managedOrganizations: ManagedOrganization[] = [];
+  for (const ref of definition.managedOrganizations ?? []) managedOrganizations.push(await resolveOrganization(deps.client, ref, pacer));
+  const approvalsText = await readObject(deps.s3, bucket, objects.approvals, MAX_APPROVALS_BYTES);
+  const approvals = parseApprovals(approvalsText === TOO_LARGE ? undefined : approvalsText);
   const members = new Map<string, RoleMember[]>();
   for (const role of managed) members.set(role.id, await readRoleMembers(deps.client, role.id, pacer, deps.sleep, deps.now));
   // The tenant as it will be once the role changes of earlier runs still on the queue are applied.
-  const outstandingText = deps.ledger === undefined ? undefined : await readObject(deps.s3, bucket, `${key}.outstanding.json`, maxSourceBytes * 2);
+  const outstandingText = deps.ledger === undefined ? undefined : await readObject(deps.s3, bucket, objects.outstanding, maxSourceBytes * 2);
   const waiting = deps.ledger === undefined ? [] : await stillOutstanding(parseOutstanding(outstandingText === TOO_LARGE ? undefined : outstandingText), { ledger: deps.ledger, members, now: started });
 
-  const managedOrganizations: ManagedOrganization[] = [];
-  for (const ref of definition.managedOrganizations ?? []) managedOrganizations.push(await resolveOrganization(deps.client, ref, pacer));
   const organizationMembers = new Map<string, OrganizationMember[]>();
   for (const organization of managedOrganizations) organizationMembers.set(organization.id, await readOrganizationMembers(deps.client, organization.id, pacer, deps.sleep, deps.now));
 
-  const plan = planSync({
+  const limits = {
+    allowRemovals: definition.allowRemovals ?? false,
+    maxRemovalShare: definition.maxRemovalShare ?? DEFAULT_REMOVAL_LIMITS.maxRemovalShare,
+    maxRemovals: definition.maxRemovals ?? DEFAULT_REMOVAL_LIMITS.maxRemovals,
+    minRemovals: definition.minRemovals ?? DEFAULT_REMOVAL_LIMITS.minRemovals,
+  };
+  const { roles: plan, organizations: organizationPlan, doubtful } = planRun({
     name: definition.name,
-    desired: desired.users,
+    desired,
     managed,
-    members: membersAfter(members, waiting),
-    manifest,
-    limits: { allowRemovals: definition.allowRemovals ?? false, maxRemovalShare: definition.maxRemovalShare ?? 0.1, maxRemovals: definition.maxRemovals ?? 1_000 },
-    protectedKeys: desired.protectedKeys,
-    unattributedSkips: desired.unattributed,
     otherRoles,
+    organizations: managedOrganizations,
+    roleMembers: membersAfter(members, waiting),
+    organizationMembers,
+    manifest,
+    limits,
+    approvals,
     now: started,
   });
-  const limits = { allowRemovals: definition.allowRemovals ?? false, maxRemovalShare: definition.maxRemovalShare ?? 0.1, maxRemovals: definition.maxRemovals ?? 1_000 };
-  const organizationPlan = planOrganizations({
-    desired: desired.users,
-    organizations: managedOrganizations,
-    members: organizationMembers,
-    managedRoles: managed,
-    limits,
-    protectedKeys: desired.protectedKeys,
-    removalsWithheld: plan.removalsWithheld !== undefined,
-    otherRoles,
-    job: syncJobMaker(definition.name),
-  });
   const jobs = [...plan.adds, ...organizationPlan.jobs, ...plan.updates, ...plan.removes, ...organizationPlan.removes];
+  const removalsApproved = [...plan.removalsApproved, ...organizationPlan.removalsApproved];
   if (!base.dryRun) {
     await enqueue(deps, jobs, started);
-    await deps.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${key}.manifest.json`, Body: JSON.stringify(plan.manifest), ContentType: 'application/json' }));
+    await deps.s3.send(new PutObjectCommand({ Bucket: bucket, Key: objects.manifest, Body: JSON.stringify(plan.manifest), ContentType: 'application/json' }));
     if (deps.ledger !== undefined) {
       const outstanding = nextOutstanding(waiting, changesOf([...plan.adds, ...plan.removes], started));
-      await deps.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${key}.outstanding.json`, Body: JSON.stringify(outstanding), ContentType: 'application/json' }));
+      await deps.s3.send(new PutObjectCommand({ Bucket: bucket, Key: objects.outstanding, Body: JSON.stringify(outstanding), ContentType: 'application/json' }));
     }
   }
   return finish({
@@ -188,6 +204,8 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
     jobsEnqueued: base.dryRun ? 0 : jobs.length,
     removalsBlocked: plan.removalsBlocked,
     removalsWithheld: plan.removalsWithheld,
+    ...(removalsApproved.length === 0 ? {} : { removalsApproved }),
+    removalsAdvice: adviseOnRemovals(definition, [...(plan.removalsBlocked ?? []), ...(organizationPlan.removalsBlocked ?? [])]),
     ...(managedOrganizations.length === 0
       ? {}
       : {
@@ -199,7 +217,8 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
             removalsBlocked: organizationPlan.removalsBlocked,
           },
         }),
-    unknownRoles: [...plan.unknownRoles, ...organizationPlan.unknownRoles].slice(0, REPORTED_LINES),
+    unknownRoles: doubtful.unknownRoles.slice(0, REPORTED_LINES),
+    ...(managedOrganizations.length === 0 ? {} : { unknownOrganizations: doubtful.unknownOrganizations.slice(0, REPORTED_LINES) }),
     ...(deps.ledger === undefined ? {} : { outstanding: waiting.length }),
     manifestUnreadable,
   });
@@ -270,6 +289,25 @@ async function enqueue(deps: SyncDeps, jobs: readonly SyncJob[], runStartedAt: n
     const [first] = unsent;
     throw new Error(`could not enqueue ${unsent.length} of ${jobs.length} sync jobs (${first?.code}: ${first?.reason}); the manifest was not written, so the next run plans them again`);
   }
+}
+
+/** Largest approvals object read: ids are 32 characters, so thousands of them. */
+const MAX_APPROVALS_BYTES = 256 * 1024;
+
+/**
+ * What an operator does about removals withheld for the limit: approve exactly those (the ids in the report,
+ * written to the approvals object), or change the limits for every run, or fix the file.
+ */
+function adviseOnRemovals(definition: SyncDefinition, blocked: ReadonlyArray<RoleRemovals | OrganizationRemovals>): string | undefined {
+  if (blocked.length === 0) return undefined;
+  const { bucket, key } = definition.source;
+  const groups = blocked.map((group) => `${'role' in group ? `role ${group.role}` : `organization ${group.organization}`} (${group.removals} of ${group.members}, limit ${group.limit})`);
+  return (
+    `removals withheld from ${groups.join(', ')}; every other removal was made. If the file is right, approve them: ` +
+    `write their approval ids (removalsBlocked[].approval) to s3://${bucket}/${syncObjectKeys(key).approvals} and the next run makes exactly ` +
+    `those removals, and nothing else. If groups this small or this busy should lose more on every run, raise maxRemovalShare or minRemovals. ` +
+    `If the file is wrong (truncated, say), fix it: nothing was removed from these groups.`
+  );
 }
 
 /** Default largest desired-state file read. */

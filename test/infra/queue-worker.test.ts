@@ -340,7 +340,7 @@ describe('Construct: Auth0QueueWorker', () => {
     template.resourceCountIs('AWS::Events::Rule', 0);
   });
 
-  it('deploys a scheduled sync that may read its source and write only its manifest and report', () => {
+  it('deploys a scheduled sync that may read and write exactly the objects beside its source that it uses', () => {
     // Act
     const { template, stack, construct } = synth({
       allowedRoles: ['support-agent'],
@@ -367,10 +367,10 @@ describe('Construct: Auth0QueueWorker', () => {
     const s3 = statements.filter((statement) => String(statement.Action).startsWith('s3:'));
     expect(JSON.stringify(s3)).toContain('acme-hr-exports/auth0/users.jsonl"');
     expect(JSON.stringify(s3)).not.toMatch(/\*/);
-    expect(s3.find((statement) => statement.Action === 's3:PutObject')?.Resource).toEqual([
-      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::acme-hr-exports/auth0/users.jsonl.manifest.json']] },
-      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::acme-hr-exports/auth0/users.jsonl.report.json']] },
-    ]);
+    // Every object the sync reads or writes (test/local/sync-safety.test.ts holds runs of it to the same list)
+    const object = (suffix: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:s3:::acme-hr-exports/auth0/users.jsonl${suffix}`]] });
+    expect(s3.find((statement) => statement.Action === 's3:GetObject')?.Resource).toEqual(['', '.manifest.json', '.outstanding.json', '.approvals'].map(object));
+    expect(s3.find((statement) => statement.Action === 's3:PutObject')?.Resource).toEqual(['.manifest.json', '.report.json', '.outstanding.json'].map(object));
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SyncAborted', Namespace: construct.metricsNamespace, AlarmActions: Match.anyValue() });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'SyncRemovalsBlocked' });
     // A run that fails or times out raises its own alarm, on the sync function's Errors

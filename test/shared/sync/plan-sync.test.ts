@@ -2,12 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { parseDesiredState } from '../../../shared/sync/desired-state.ts';
 import { type ManagedRole, type RoleMember, metadataHash, planSync } from '../../../shared/sync/plan-sync.ts';
 import { validateSyncDefinition } from '../../../shared/sync/run-sync.ts';
+import { findDoubtfulLines } from '../../../shared/sync/doubtful-lines.ts';
+import { approvalId } from '../../../shared/sync/removal-limit.ts';
 
 const managed: ManagedRole[] = [
   { ref: 'support-agent', id: 'rol_support', name: 'support-agent' },
   { ref: 'rol_billing', id: 'rol_billing', name: 'billing' },
 ];
-const limits = { allowRemovals: true, maxRemovalShare: 0.1, maxRemovals: 1_000 };
+const limits = { allowRemovals: true, maxRemovalShare: 0.1, maxRemovals: 1_000, minRemovals: 1 };
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
 
 const lines = (...users: object[]) => users.map((user) => JSON.stringify(user)).join('\n');
@@ -69,7 +71,28 @@ describe('Function: planSync()', () => {
 
     // Assess
     expect(plan.removes).toEqual([]);
-    expect(plan.removalsBlocked).toEqual({ role: 'support-agent', removals: 50, members: 100, limit: 10 });
+    expect(plan.removalsBlocked).toEqual([{ role: 'support-agent', removals: 50, members: 100, limit: 10, approval: expect.stringMatching(/^approve_/) }]);
+  });
+
+  it('lets a small role lose one member, and withholds only the removals of a role over its limit', () => {
+    // Prepare: 5 admins of whom 1 leaves; 100 support agents of whom 1 leaves; 10 billing members of whom 4 leave
+    const admins = Array.from({ length: 5 }, (_, n) => ({ user_id: `auth0|a${n}` }));
+    const agents = Array.from({ length: 100 }, (_, n) => ({ user_id: `auth0|s${n}` }));
+    const billing = Array.from({ length: 10 }, (_, n) => ({ user_id: `auth0|s${n}` }));
+    const desired = parseDesiredState(
+      lines(...admins.slice(1).map((member) => ({ userId: member.user_id, roles: ['admin'] })), ...agents.slice(1).map((member, n) => ({ userId: member.user_id, roles: n < 6 ? ['support-agent', 'rol_billing'] : ['support-agent'] }))),
+    ).users;
+    const roles = [...managed, { ref: 'admin', id: 'rol_admin', name: 'admin' }];
+
+    // Act
+    const plan = planSync({ name: 'hr', desired, managed: roles, members: members({ rol_admin: admins, rol_support: agents, rol_billing: billing }), manifest: {}, limits, now: NOW });
+
+    // Assess: one admin and one agent go; billing (4 of 10, over its limit of 1) keeps all, and auth0|s0 still loses support
+    expect(plan.removes.map((job) => [job.body['userId'], job.body['roles']])).toEqual([
+      ['auth0|s0', ['rol_support']],
+      ['auth0|a0', ['rol_admin']],
+    ]);
+    expect(plan.removalsBlocked).toEqual([{ role: 'billing', removals: 4, members: 10, limit: 1, approval: approvalId('hr', 'role:rol_billing', ['auth0|s9', 'auth0|s8', 'auth0|s7', 'auth0|s0']) }]);
   });
 
   it('sends app_metadata only for lines that changed since the last run', () => {
@@ -158,11 +181,31 @@ describe('Function: planSync()', () => {
     ).users;
 
     // Act
-    const plan = planSync({ name: 'hr', desired, managed, members: members({ rol_support: current }), manifest: {}, limits: { ...limits, maxRemovalShare: 1 }, otherRoles: new Set(['read-only']), now: NOW });
+    const doubtful = findDoubtfulLines(desired, { roles: new Set(['support-agent', 'rol_support', 'rol_billing', 'billing', 'read-only']), organizations: undefined });
+    const plan = planSync({ name: 'hr', desired, managed, members: members({ rol_support: current }), manifest: {}, limits: { ...limits, maxRemovalShare: 1 }, protectedKeys: doubtful.protectedKeys, now: NOW });
 
     // Assess: auth0|0 (absent) and auth0|2 (wants only an unmanaged role) lose it; auth0|1 keeps it
     expect(plan.removes.map((job) => job.body['userId']).sort()).toEqual(['auth0|0', 'auth0|2']);
-    expect(plan.unknownRoles).toEqual([{ line: 18, role: 'support-agnet' }]);
+    expect(doubtful.unknownRoles).toEqual([{ line: 18, role: 'support-agnet' }]);
+  });
+
+  it("makes a blocked role's removals once the operator approves exactly them, and not when the removals changed since", () => {
+    // Prepare: 3 of 10 billing members leave (limit 1)
+    const current = Array.from({ length: 10 }, (_, n) => ({ user_id: `auth0|${n}` }));
+    const staying = (from: number) => parseDesiredState(lines(...current.slice(from).map((member) => ({ userId: member.user_id, roles: ['rol_billing'] })))).users;
+    const input = { name: 'hr', desired: staying(3), managed, members: members({ rol_billing: current }), manifest: {}, limits, now: NOW };
+    const blocked = planSync(input).removalsBlocked?.[0];
+
+    // Act
+    const approved = planSync({ ...input, approvals: new Set([blocked?.approval ?? '']) });
+    const changed = planSync({ ...input, desired: staying(4), approvals: new Set([blocked?.approval ?? '']) });
+
+    // Assess: the approval made exactly those three removals; a fourth leaver needs a new approval
+    expect(approved.removes.map((job) => job.body['userId'])).toEqual(['auth0|0', 'auth0|1', 'auth0|2']);
+    expect(approved.removalsBlocked).toBeUndefined();
+    expect(approved.removalsApproved).toEqual([blocked]);
+    expect(changed.removes).toEqual([]);
+    expect(changed.removalsBlocked?.[0]?.approval).not.toBe(blocked?.approval);
   });
 
   it('derives job ids from the change, so two runs plan the same ids, and fits them in 64 characters', () => {
@@ -201,6 +244,7 @@ describe('Function: validateSyncDefinition()', () => {
     [{ maxRemovals: Number.NaN }, 'maxRemovals must be a whole number'],
     [{ maxRemovalShare: '0.1' }, 'maxRemovalShare must be a number from 0 to 1'],
     [{ managedRoles: [''] }, 'managedRoles must list'],
+    [{ minRemovals: -1 }, 'minRemovals must be a whole number'],
   ])('refuses %o', (override, text) => {
     // Act & Assess
     expect(() => validateSyncDefinition({ ...base, ...override } as never)).toThrow(text);
