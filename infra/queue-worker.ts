@@ -308,6 +308,9 @@ export class Auth0QueueWorker extends Construct {
         : { LEDGER_TABLE: this.ledgerTable.tableName, LEDGER_RETENTION_SECONDS: String(ledger.retentionSeconds) }),
       ISSUED_AT_SKEW_SECONDS: String(ledger.issuedAtSkewSeconds),
     });
+    // The worker reads a retry state only from its own resends: SQS's SenderId of a message the function sent
+    // starts with its role's unique id, which no producer can send as.
+    if (this.worker.role instanceof iam.Role) this.worker.addEnvironment('WORKER_ROLE_ID', this.worker.role.roleId);
     this.worker.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize: props.batchSize ?? 10,

@@ -14,6 +14,8 @@ import { toSqsRecord } from './sqs-event.ts';
 /** Options of {@link startEventSourceMapping}. */
 export interface EventSourceMappingOptions {
   readonly sqs: Pick<SQSClient, 'send'>;
+  /** Who sent a message, as SQS's `SenderId` (see local/sqs-senders.ts); fauxqs' own answer otherwise. */
+  readonly senderOf?: ((messageId: string) => string | undefined) | undefined;
   readonly queueUrl: string;
   readonly queueArn: string;
   /** `file:` URL of the function bundle (the esbuild output that deploys). */
@@ -272,7 +274,7 @@ export function startEventSourceMapping(options: EventSourceMappingOptions): Eve
       options.onReceive?.(messages);
       // Scale up while batches come full, as Lambda adds concurrency under a backlog.
       if (messages.length >= Math.min(batchSize, 10) && pollers.size < maxConcurrency) addPoller();
-      const event = { Records: messages.map((message) => toSqsRecord(message, options.queueArn)) };
+      const event = { Records: messages.map((message) => toSqsRecord(message, options.queueArn, options.senderOf?.(message.MessageId ?? ''))) };
       await settle(messages, await invoke(acquire(), event));
     }
   };

@@ -3,9 +3,10 @@ import type { SQSRecord } from 'aws-lambda';
 
 /**
  * Turns a message received with `MessageSystemAttributeNames: ['All']` and `MessageAttributeNames: ['All']`
- * into the record Lambda's SQS event source mapping would hand the function.
+ * into the record Lambda's SQS event source mapping would hand the function, with `senderId` as its sender when
+ * known (fauxqs gives every message one account id).
  */
-export function toSqsRecord(message: Message, queueArn: string): SQSRecord {
+export function toSqsRecord(message: Message, queueArn: string, senderId?: string): SQSRecord {
   const region = queueArn.split(':')[3] ?? 'us-east-1';
   const attributes = message.Attributes ?? {};
   return {
@@ -15,7 +16,7 @@ export function toSqsRecord(message: Message, queueArn: string): SQSRecord {
     attributes: {
       ApproximateReceiveCount: attributes['ApproximateReceiveCount'] ?? '1',
       SentTimestamp: attributes['SentTimestamp'] ?? String(Date.now()),
-      SenderId: attributes['SenderId'] ?? 'local',
+      SenderId: senderId ?? attributes['SenderId'] ?? 'local',
       ApproximateFirstReceiveTimestamp: attributes['ApproximateFirstReceiveTimestamp'] ?? String(Date.now()),
       ...(attributes['MessageGroupId'] === undefined ? {} : { MessageGroupId: attributes['MessageGroupId'] }),
       ...(attributes['MessageDeduplicationId'] === undefined ? {} : { MessageDeduplicationId: attributes['MessageDeduplicationId'] }),

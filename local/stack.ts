@@ -6,6 +6,7 @@
  */
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
+import { startSqsSenders } from './sqs-senders.ts';
 import { createHash, randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -88,6 +89,9 @@ const REGION = 'us-east-1';
 /** What the local deployment lets jobs write: the default fields, and app_metadata for the demo and the sync. */
 const LOCAL_ALLOWED_FIELDS = [...DEFAULT_ALLOWED_FIELDS, 'app_metadata'];
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+/** The worker's own key, and the id of the role it stands for (`AROA…`, as IAM gives a role). */
+const WORKER_CREDENTIALS = { accessKeyId: 'LOCALWORKERKEY', secretAccessKey: 'local' };
+const WORKER_ROLE_ID = 'AROALOCALWORKERROLE00';
 const BUNDLE = new URL('../dist/worker/index.mjs', import.meta.url);
 
 /**
@@ -114,8 +118,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     startLocalDynamoDb({ region: REGION }),
   ]);
   secrets.putSecret(secretName, JSON.stringify({ clientId, clientSecret }));
+  // SQS through a relay that knows who sent each message, as SQS's SenderId does: the worker signs with its
+  // own key, and its resends carry its role's id, which is all it trusts its retry state on.
+  const senders = await startSqsSenders(fauxqs.address, { [WORKER_CREDENTIALS.accessKeyId]: `${WORKER_ROLE_ID}:worker` });
 
-  const sqs = new SQSClient({ region: REGION, credentials: CREDENTIALS, endpoint: fauxqs.address, useQueueUrlAsEndpoint: false });
+  const sqs = new SQSClient({ region: REGION, credentials: CREDENTIALS, endpoint: senders.endpoint, useQueueUrlAsEndpoint: false });
   const suffix = options.fifo ? '.fifo' : '';
   // As the construct deploys it: no content-based deduplication, every send names its deduplication id.
   const fifoAttributes: Record<string, string> = options.fifo ? { FifoQueue: 'true' } : {};
@@ -133,9 +140,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   const workerEnv: Record<string, string> = {
     AWS_REGION: REGION,
-    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL_SQS: fauxqs.address,
+    AWS_ACCESS_KEY_ID: WORKER_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: WORKER_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_SQS: senders.endpoint,
+    WORKER_ROLE_ID,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
     AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
     LEDGER_TABLE: dynamodb.ledgerTable,
@@ -193,6 +201,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       deployedMapping.reportBatchItemFailures = overrides.reportBatchItemFailures ?? true;
       const mapping = startEventSourceMapping({
         sqs,
+        senderOf: senders.senderOf,
         queueUrl: jobs.url,
         queueArn: jobs.arn,
         bundleUrl,
@@ -219,7 +228,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     async stop() {
       await Promise.all([...mappings].map((mapping) => mapping.stop()));
       sqs.destroy();
-      await Promise.all([tenant.stop(), fauxqs.stop(), secrets.stop(), controlPlane.stop(), dynamodb.stop()]);
+      await Promise.all([tenant.stop(), senders.stop().then(() => fauxqs.stop()), secrets.stop(), controlPlane.stop(), dynamodb.stop()]);
     },
   };
 }

@@ -34,6 +34,12 @@ export interface Config {
     readonly maxAgeMs: number;
     /** The jobs queue's redrive `maxReceiveCount`. */
     readonly maxReceiveCount: number;
+    /**
+     * The unique id of the worker's own IAM role (WORKER_ROLE_ID, `AROA…`; the construct sets it): the retry
+     * state is read only from messages whose SQS `SenderId` is that role's, so no producer can forge it.
+     * Unset, the retry state is read from any message, as before.
+     */
+    readonly ownRoleId?: string | undefined;
   };
   readonly policy: JobPolicy;
   /**
@@ -112,6 +118,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
   const rateLimitShare = decimal(read('RATE_LIMIT_SHARE'), 'RATE_LIMIT_SHARE', CONFIG_DEFAULTS.rateLimitShare, 0.05, 1, fail);
   const jobMaxAgeSeconds = integer(read('JOB_MAX_AGE_SECONDS'), 'JOB_MAX_AGE_SECONDS', CONFIG_DEFAULTS.jobMaxAgeSeconds, 10, MAX_RETENTION_SECONDS, fail);
   const maxReceiveCount = integer(read('MAX_RECEIVE_COUNT'), 'MAX_RECEIVE_COUNT', CONFIG_DEFAULTS.maxReceiveCount, 1, 1000, fail);
+  const ownRoleId = read('WORKER_ROLE_ID');
+  if (ownRoleId !== undefined && !/^[A-Z0-9]{16,128}$/.test(ownRoleId)) fail('WORKER_ROLE_ID', "WORKER_ROLE_ID must be the worker role's unique id (AROA…, as `aws iam get-role` gives RoleId), not its name or ARN");
   const httpTimeoutMs = integer(read('HTTP_TIMEOUT_MS'), 'HTTP_TIMEOUT_MS', CONFIG_DEFAULTS.httpTimeoutMs, 100, 60_000, fail);
 
   // Ordering is on unless turned off by name: a worker without its ledger table fails at init.
@@ -164,7 +172,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
     jobsQueueUrl,
     jobConcurrency,
     rateLimit: { reserve: rateLimitReserve, share: rateLimitShare, containers: maxConcurrency },
-    retry: { maxAgeMs: jobMaxAgeSeconds * 1000, maxReceiveCount },
+    retry: { maxAgeMs: jobMaxAgeSeconds * 1000, maxReceiveCount, ...(ownRoleId === undefined ? {} : { ownRoleId }) },
     policy: { allowedFields, allowedRoles, allowedOrganizations, allowHttpPictures: allowHttpPictures === 'true' },
     ledger: ordering === 'unordered' || ledgerTable === undefined ? undefined : { tableName: ledgerTable, retentionMs: ledgerRetentionSeconds * 1000 },
     issuedAtSkewMs: issuedAtSkewSeconds * 1000,

@@ -24,6 +24,8 @@ export interface FateRules {
   readonly maxAgeMs: number;
   /** The jobs queue's redrive `maxReceiveCount` (MAX_RECEIVE_COUNT): receives a record kept in place may spend. */
   readonly maxReceiveCount: number;
+  /** The worker role's unique id (WORKER_ROLE_ID): see {@link withTrustedRetryState}. */
+  readonly ownRoleId?: string | undefined;
 }
 
 /** A job's history, as far as the queue can tell. */
@@ -133,6 +135,19 @@ export function readRetryState(record: SQSRecord, now: number): RetryState {
   return { firstSentAt, attempts: Number(match[2]) + earlierReceives };
 }
 
+/**
+ * The record as the worker may read it: without {@link RETRY_ATTRIBUTE} (and the legacy one) unless the worker
+ * itself sent it. SQS sets `SenderId` on every message, and no producer can send as the worker's role
+ * (`{role id}:{session}`), so a producer cannot make its job look old, tried, or due to expire. Without
+ * `ownRoleId` every record is read as it is.
+ */
+export function withTrustedRetryState(record: SQSRecord, ownRoleId: string | undefined): SQSRecord {
+  if (ownRoleId === undefined || record.attributes.SenderId?.startsWith(`${ownRoleId}:`)) return record;
+  if (record.messageAttributes[RETRY_ATTRIBUTE] === undefined && record.messageAttributes[LEGACY_REQUEUE_ATTRIBUTE] === undefined) return record;
+  const { [RETRY_ATTRIBUTE]: _retry, [LEGACY_REQUEUE_ATTRIBUTE]: _legacy, ...messageAttributes } = record.messageAttributes;
+  return { ...record, messageAttributes };
+}
+
 /** The value of {@link RETRY_ATTRIBUTE} for a state. */
 export function formatRetryState(state: RetryState): string {
   return `${Math.round(state.firstSentAt)}:${state.attempts}`;
@@ -143,10 +158,25 @@ export function jobAgeSeconds(record: SQSRecord, now: number): number {
   return Math.max(0, Math.floor((now - readRetryState(record, now).firstSentAt) / 1000));
 }
 
-/** True when a resend can add the retry state without dropping one of the producer's attributes. */
+/** True when a resend can add the retry state without dropping one of the attributes it carries. */
 function hasRoomForRetryState(record: SQSRecord): boolean {
-  const own = Object.keys(record.messageAttributes).filter((name) => name !== RETRY_ATTRIBUTE && name !== LEGACY_REQUEUE_ATTRIBUTE);
-  return own.length < MAX_MESSAGE_ATTRIBUTES;
+  return Object.keys(record.messageAttributes).filter(isCarriedAttribute).length < MAX_MESSAGE_ATTRIBUTES;
+}
+
+/**
+ * The attributes the worker gives a dead letter (ten at most with the producer's own). `dlq redrive` sends a
+ * job back with `firstSentAt` (its order) and the producer's attributes, never the others.
+ */
+export const DEAD_LETTER_ATTRIBUTES = ['reason', 'errorMessage', 'originalMessageId', 'sourceQueueArn', 'firstSentAt', 'receiveCount', 'lastError', 'httpStatus', 'auth0ErrorCode', 'jobId'] as const;
+const DIAGNOSTICS: ReadonlySet<string> = new Set([RETRY_ATTRIBUTE, LEGACY_REQUEUE_ATTRIBUTE, ...DEAD_LETTER_ATTRIBUTES.filter((name) => name !== 'firstSentAt')]);
+
+/**
+ * Whether a resend carries an attribute into the new message: the producer's own do, and a redriven job's
+ * `firstSentAt` (its order); the worker's retry state (written afresh) and a dead letter's diagnostics, which
+ * a console redrive brings back and which would otherwise leave no room for the retry state, do not.
+ */
+export function isCarriedAttribute(name: string): boolean {
+  return !DIAGNOSTICS.has(name);
 }
 
 /** A permanent error that ends a job which could have succeeded, keeping the last error's details. */

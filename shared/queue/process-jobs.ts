@@ -10,7 +10,7 @@ import type { Metrics } from '../metrics.ts';
 import type { Ledger, Stamp } from '../ledger/ledger.ts';
 import { boundedText } from '../text.ts';
 import { retryDelaySeconds } from './backoff.ts';
-import { type Fate, type FateRules, MAX_MESSAGE_ATTRIBUTES, decideFate, isFifo, jobAgeSeconds, readRetryState, receiveCount } from './fate.ts';
+import { type Fate, type FateRules, MAX_MESSAGE_ATTRIBUTES, decideFate, isFifo, jobAgeSeconds, readRetryState, receiveCount, withTrustedRetryState } from './fate.ts';
 import { firstAcceptedAt, stampOf } from './order.ts';
 import { DEAD_LETTER_ATTRIBUTES, type DeadLetter, type QueueOps, type ResendEntry, type VisibilityChange, producerAttributesOf } from './sqs.ts';
 
@@ -78,7 +78,8 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
   const closeSignal = AbortSignal.timeout(Math.max(0, Math.floor(remaining - Math.min(CLOSE_RESERVE_MS, remaining / 20))));
 
   const fates = new Map<SQSRecord, Fate>();
-  const lanes = toLanes(event.Records);
+  // A retry state only the worker can have written: a producer's own is dropped here (SenderId).
+  const lanes = toLanes(event.Records.map((record) => withTrustedRetryState(record, deps.rules.ownRoleId)));
   const users = createUserQueue();
   let superseded = 0;
   let skippedEffects = 0;

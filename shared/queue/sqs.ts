@@ -7,7 +7,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { LEGACY_REQUEUE_ATTRIBUTE, MAX_MESSAGE_ATTRIBUTES, RETRY_ATTRIBUTE, type RetryState, formatRetryState } from './fate.ts';
+import { MAX_MESSAGE_ATTRIBUTES, RETRY_ATTRIBUTE, type RetryState, formatRetryState, isCarriedAttribute } from './fate.ts';
 
 /** A record to make visible again after `delaySeconds`. */
 export interface VisibilityChange {
@@ -23,11 +23,7 @@ export interface ResendEntry {
   readonly retry: RetryState;
 }
 
-/**
- * The attributes the worker gives a dead letter (ten at most with the producer's own). `dlq redrive` sends a
- * job back with `firstSentAt` (its order) and the producer's attributes, never the others.
- */
-export const DEAD_LETTER_ATTRIBUTES = ['reason', 'errorMessage', 'originalMessageId', 'sourceQueueArn', 'firstSentAt', 'receiveCount', 'lastError', 'httpStatus', 'auth0ErrorCode', 'jobId'] as const;
+export { DEAD_LETTER_ATTRIBUTES } from './fate.ts';
 
 /** A message for the dead-letter queue. */
 export interface DeadLetter {
@@ -205,13 +201,14 @@ function resendAttributes(record: SQSRecord, retry: RetryState): Record<string, 
 }
 
 /**
- * The producer's own message attributes of a record (string, number and binary, trace ids say), without the
- * worker's retry state, in SQS's form for a new message.
+ * The message attributes a record carries into a new message (string, number and binary): the producer's own
+ * (trace ids, say) and a redriven job's `firstSentAt` (its order), without the worker's retry state and
+ * without the diagnostics of a dead letter that a console redrive brought back, in SQS's form.
  */
 export function producerAttributesOf(record: SQSRecord): Record<string, MessageAttributeValue> {
   const attributes: Record<string, MessageAttributeValue> = {};
   for (const [name, value] of Object.entries(record.messageAttributes)) {
-    if (name === RETRY_ATTRIBUTE || name === LEGACY_REQUEUE_ATTRIBUTE) continue;
+    if (!isCarriedAttribute(name)) continue;
     if (value.stringValue !== undefined) attributes[name] = { DataType: value.dataType, StringValue: value.stringValue };
     else if (value.binaryValue !== undefined) attributes[name] = { DataType: value.dataType, BinaryValue: Buffer.from(value.binaryValue, 'base64') };
   }

@@ -73,6 +73,9 @@ function synth(props: Partial<Auth0QueueWorkerProps> = {}, bundle = false) {
   return { app, stack, construct, template: Template.fromStack(stack) };
 }
 
+/** A value CloudFormation would give an environment variable the template leaves as a token. */
+const resolvedAs = (name: string) => (name === 'WORKER_ROLE_ID' ? 'AROAEXAMPLEWORKER0001' : 'https://sqs.eu-west-1.amazonaws.com/1/resolved');
+
 describe('Construct: Auth0QueueWorker', () => {
   it('runs the worker on Node 24, arm64, with JSON logs, its own log group and the deployment settings', () => {
     // Act
@@ -120,7 +123,7 @@ describe('Construct: Auth0QueueWorker', () => {
     const { template } = synth();
     const [worker] = Object.values(template.findResources('AWS::Lambda::Function'));
     const variables = worker?.['Properties'].Environment.Variables as Record<string, unknown>;
-    const config = loadConfig({ ...Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : 'https://sqs.eu-west-1.amazonaws.com/1/resolved'])) });
+    const config = loadConfig({ ...Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : resolvedAs(name)])) });
 
     // Assess: the worker's own reading of the deployed environment
     expect(variables['ALLOWED_ROLES']).toBeUndefined();
@@ -185,6 +188,16 @@ describe('Construct: Auth0QueueWorker', () => {
     week.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ MAX_RECEIVE_COUNT: '100', JOB_MAX_AGE_SECONDS: '604800' }) } });
     week.hasResourceProperties('AWS::SQS::Queue', { RedrivePolicy: Match.anyValue(), MessageRetentionPeriod: 691_200 });
     expect(() => synth({ maxJobAge: Duration.days(14) })).toThrow(/maxJobAge must be from 1 minute to 13 days/);
+  });
+
+  it("tells the worker its own role's unique id, the only sender whose retry state it reads", () => {
+    // Act
+    const { template, construct, stack } = synth();
+
+    // Assess: the RoleId attribute of the worker's own role
+    const roleId = stack.resolve((construct.worker.role as iam.Role).roleId);
+    expect(roleId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/WorkerRole/), 'RoleId'] });
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ WORKER_ROLE_ID: roleId, DLQ_URL: Match.anyValue() }) } });
   });
 
   it('refuses non-TLS access to both queues', () => {
@@ -531,7 +544,7 @@ describe('Construct: Auth0QueueWorker, the ordering ledger', () => {
     const custom = synth({ ledgerRetention: Duration.days(30), issuedAtSkew: Duration.seconds(0) }).template;
     const [worker] = Object.values(defaults.findResources('AWS::Lambda::Function'));
     const variables = worker?.['Properties'].Environment.Variables as Record<string, unknown>;
-    const config = loadConfig(Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : 'https://sqs.eu-west-1.amazonaws.com/1/resolved'])));
+    const config = loadConfig(Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : resolvedAs(name)])));
 
     // Assess
     expect(variables).toMatchObject({ LEDGER_TABLE: { Ref: LEDGER_TABLE_ID }, LEDGER_RETENTION_SECONDS: '7776000', ISSUED_AT_SKEW_SECONDS: '300' });
@@ -549,7 +562,7 @@ describe('Construct: Auth0QueueWorker, the ordering ledger', () => {
     const { template, construct } = synth({ ordering: 'unordered', ...SYNC });
     const functions = Object.values(template.findResources('AWS::Lambda::Function')).map((fn) => fn['Properties'].Environment.Variables as Record<string, unknown>);
     const [worker] = functions.filter((variables) => variables['DLQ_URL'] !== undefined);
-    const config = loadConfig(Object.fromEntries(Object.entries(worker ?? {}).map(([name, value]) => [name, typeof value === 'string' ? value : 'https://sqs.eu-west-1.amazonaws.com/1/resolved'])));
+    const config = loadConfig(Object.fromEntries(Object.entries(worker ?? {}).map(([name, value]) => [name, typeof value === 'string' ? value : resolvedAs(name)])));
 
     // Assess
     template.resourceCountIs('AWS::DynamoDB::Table', 0);

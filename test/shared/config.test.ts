@@ -73,6 +73,17 @@ describe('Function: loadConfig()', () => {
     expect(tooShort.variable).toBe('LEDGER_RETENTION_SECONDS');
   });
 
+  it("reads the worker role's unique id, and refuses a role name or ARN in its place", () => {
+    // Act
+    const config = loadConfig({ ...base, WORKER_ROLE_ID: 'AROAEXAMPLEWORKER0001' });
+    const arn = failure({ ...base, WORKER_ROLE_ID: 'arn:aws:iam::123456789012:role/worker' });
+
+    // Assess
+    expect(config.retry.ownRoleId).toBe('AROAEXAMPLEWORKER0001');
+    expect(loadConfig(base).retry.ownRoleId).toBeUndefined();
+    expect(arn.message).toContain('WORKER_ROLE_ID must be the worker role');
+  });
+
   it('reads the rate-limit reserve and share', () => {
     // Act
     const config = loadConfig({ ...base, RATE_LIMIT_RESERVE: '0.35', RATE_LIMIT_SHARE: '.5', MAX_CONCURRENCY: '6' });
