@@ -1,5 +1,5 @@
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { PermanentError, isJobError } from '../errors.ts';
 import { parseJob } from '../jobs/parse-job.ts';
 import { type Job, MAX_JOB_BYTES, USER_FIELDS } from '../jobs/schema.ts';
@@ -38,6 +38,12 @@ export interface SendJobsOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** The clock, in epoch milliseconds, read before each batch call to stamp `issuedAt` on jobs without one. Default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * The key a FIFO deduplication id is made with ({@link deduplicationIdFor}): give the same secret on every
+   * start of a producer whose retries may come from a new process; keep it from other producers. Default: a
+   * random key per process, so a retry from the same process is dropped as the duplicate it is.
+   */
+  readonly deduplicationKey?: Uint8Array | string;
 }
 
 /** A valid job on its way: its body, and when the send is to stamp its `issuedAt`, the value to stamp. */
@@ -60,9 +66,10 @@ const SQS_ID = /^[\x21-\x7e]{1,128}$/;
  * made (`options.now`), a millisecond later than the previous such job of its user in this call where the
  * clock has not moved on, so that the worker, which applies a user's jobs newest-wins by `issuedAt`, keeps the
  * order given. A job's own `issuedAt` (when the change happened at its source) is kept as written. On a FIFO
- * queue its message group is its user ({@link messageGroupFor}) and its deduplication id its job id, never a
- * hash of the body, which the stamp makes differ between two sends of one job: so a repeated job is never
- * dropped and a producer's retry of the same job (same `jobId`, within SQS's 5 minutes) is. Never throws for a
+ * queue its message group is its user ({@link messageGroupFor}) and its deduplication id keyed on its job id
+ * ({@link deduplicationIdFor}), never a hash of the body, which the stamp makes differ between two sends of
+ * one job: so a repeated job is never dropped, a producer's retry of the same job (same `jobId` and key,
+ * within SQS's 5 minutes) is, and no other producer can guess the id to drop a job. Never throws for a
  * job's problem: every job ends in exactly one of `sent`, `invalid` or `failed`. On a FIFO queue the first
  * failed call stops the send, so no later job of a user overtakes an earlier one; the rest are reported
  * `not_attempted`.
@@ -141,7 +148,7 @@ export async function sendJobs(sqs: Pick<SQSClient, 'send'>, queueUrl: string, j
           Entries: batch.map((entry, position) => ({
             Id: String(position),
             MessageBody: bodyOf(entry),
-            ...(fifo ? { MessageGroupId: messageGroupFor(entry.job), MessageDeduplicationId: deduplicationIdFor(entry.job) } : {}),
+            ...(fifo ? { MessageGroupId: messageGroupFor(entry.job), MessageDeduplicationId: deduplicationIdFor(entry.job, options.deduplicationKey) } : {}),
           })),
         }),
       );
@@ -183,11 +190,19 @@ export function messageGroupFor(job: Job): string {
 }
 
 /**
- * The FIFO deduplication id of a job: its job id, which the contract keeps to 64 visible ASCII characters.
- * Never a hash of the body: a resend of one job carries a later `issuedAt` when {@link sendJobs} stamped it,
- * and must still be dropped as the duplicate it is.
+ * The FIFO deduplication id of a job: an HMAC of its job id under the producer's key (43 characters). Keyed,
+ * so that no other producer can compute it: SQS drops, and reports sent, any message whose deduplication id
+ * it saw in the last 5 minutes, so an id another producer could guess (a job id, a hash of the body) would
+ * let it silence a job (a scheduled revocation, say) by sending first. Never a hash of the body: a resend of
+ * one job carries a later `issuedAt` when {@link sendJobs} stamped it, and must still be dropped as the
+ * duplicate it is.
+ *
+ * @param key Default: a random key made once per process.
  */
-export function deduplicationIdFor(job: Job): string {
+export function deduplicationIdFor(job: Job, key: Uint8Array | string = PROCESS_KEY): string {
   if (job.jobId === undefined) throw new TypeError('a job needs a jobId to be deduplicated');
-  return job.jobId;
+  return createHmac('sha256', key).update(`auth0-queue-worker deduplication\n${job.jobId}`).digest('base64url');
 }
+
+/** This process's deduplication key, when the producer gives none. */
+const PROCESS_KEY = randomBytes(32);

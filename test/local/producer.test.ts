@@ -2,6 +2,7 @@
  * A producer's view: jobs posted through the package's producer entry point, imported by the package's name
  * as another Node service would, and applied by the worker on the local stack.
  */
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { type SendJobsResult, sendJobs } from 'auth0-queue-worker/producer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, queueDepth } from '../../local/stack.ts';
@@ -42,5 +43,44 @@ describe('Producer: auth0-queue-worker/producer on the local stack', () => {
     expect(result.invalid).toEqual([{ index: 2, code: 'invalid_target', reason: expect.stringContaining('exactly one') }]);
     expect(stack.tenant.state.users.get(ada?.user_id ?? '')?.app_metadata['plan']).toBe('pro');
     expect(rolesOf(stack.tenant.state, bob?.user_id ?? '').map((held) => held.id)).toContain(role?.id);
+  }, 60_000);
+});
+
+describe('Producer: FIFO deduplication ids another producer cannot guess', () => {
+  let stack: LocalStack;
+
+  beforeAll(async () => {
+    stack = await startTestStack({ build: false, fifo: true, rateLimit: { burst: 50, perSecond: 50 } });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it("a producer that sends first with a job's id as deduplication id does not silence that job", async () => {
+    // Prepare: an offboarding with a predictable jobId; another producer sends its own message under that id first
+    const { users, roles } = seedTenant(stack.tenant.state, { users: 2, roles: 1, random: createRandom(7) });
+    const [ada] = users;
+    const [role] = roles;
+    stack.tenant.state.members.get(role?.id ?? '')?.add(ada?.user_id ?? '');
+    await stack.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: stack.jobs.url,
+        MessageBody: JSON.stringify({ type: 'user.update', userId: ada?.user_id, changes: { nickname: 'decoy' } }),
+        MessageGroupId: `id:${ada?.user_id}`,
+        MessageDeduplicationId: 'offboard-ada-2026-12-04',
+      }),
+    );
+
+    // Act
+    const result = await sendJobs(stack.sqs, stack.jobs.url, [{ type: 'roles.remove', userId: ada?.user_id, roles: [role?.name], jobId: 'offboard-ada-2026-12-04' }]);
+    const worker = stack.startWorker({ maxConcurrency: 1 });
+    for (let waited = 0; waited < 30_000 && (await queueDepth(stack)) > 0; waited += 200) await new Promise((resolve) => setTimeout(resolve, 200));
+    await worker.stop();
+
+    // Assess: SQS took both, and the offboarding applied
+    expect(result.sent).toHaveLength(1);
+    expect(stack.tenant.state.users.get(ada?.user_id ?? '')?.nickname).toBe('decoy');
+    expect(rolesOf(stack.tenant.state, ada?.user_id ?? '').map((held) => held.id)).not.toContain(role?.id);
   }, 60_000);
 });

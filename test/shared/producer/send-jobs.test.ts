@@ -85,8 +85,26 @@ describe('Function: sendJobs()', () => {
     await sendJobs(sqs, fifoQueue, [job], { now: () => sendTime + 60_000 });
 
     // Assess: the bodies differ, the deduplication ids do not
-    expect(entries.map((entry) => entry.MessageDeduplicationId)).toEqual(['block-1', 'block-1']);
+    expect(new Set(entries.map((entry) => entry.MessageDeduplicationId)).size).toBe(1);
     expect(entries.map((entry) => (JSON.parse(entry.MessageBody ?? '{}') as { issuedAt: string }).issuedAt)).toEqual(['2026-12-04T16:27:58.123Z', '2026-12-04T16:28:58.123Z']);
+  });
+
+  it('on a FIFO queue keys the deduplication id, so another producer cannot guess it from the jobId', async () => {
+    // Prepare
+    const { sqs, entries } = createFakeSqs();
+    const job = { type: 'roles.remove', userId: 'auth0|1', roles: ['admin'], jobId: 'offboard-1' };
+
+    // Act: this process's key, another process's, and a key the producer keeps across restarts (twice)
+    await sendJobs(sqs, fifoQueue, [job]);
+    await sendJobs(sqs, fifoQueue, [job], { deduplicationKey: 'another producer' });
+    await sendJobs(sqs, fifoQueue, [job], { deduplicationKey: 'kept secret' });
+    await sendJobs(sqs, fifoQueue, [job], { deduplicationKey: 'kept secret' });
+
+    // Assess
+    const ids = entries.map((entry) => entry.MessageDeduplicationId ?? '');
+    expect(ids.every((id) => /^[\w-]{43}$/.test(id) && !id.includes('offboard'))).toBe(true);
+    expect(new Set(ids).size).toBe(3);
+    expect(ids[2]).toBe(ids[3]);
   });
 
   it('refuses a job whose own issuedAt breaks the contract, and sends nothing', async () => {
