@@ -11,7 +11,8 @@ export const ENQUEUE_HELP = `Usage: auth0-queue-worker enqueue FILE|- [--stack N
 Validates every job of FILE (JSON Lines, or one JSON array; - reads standard input) against the job
 contract, then sends them to the jobs queue, ten per call. With any invalid job nothing is sent, unless
 --skip-invalid. A job without an issuedAt gets the send time. On a FIFO queue each job's user is its
-message group and its jobId its deduplication id (a job without a jobId gets one).
+message group, and its deduplication id an HMAC of its jobId under a key of this run (a job without a
+jobId gets one), which no other producer can guess.
 
 ${DISCOVERY_HELP}
   --queue-url URL     the jobs queue (default: JOBS_QUEUE_URL)
