@@ -1,7 +1,18 @@
 import type * as z from 'zod/mini';
 import { PermanentError } from '../errors.ts';
 import { boundedText } from '../text.ts';
-import { JOB_TYPES, JOB_VARIANTS, MAX_JOB_BYTES, type Job, type JobType, type UserField, parseIssuedAt } from './schema.ts';
+import {
+  JOB_TYPES,
+  JOB_VARIANTS,
+  MAX_JOB_BYTES,
+  SAFE_TEXT_PATTERN,
+  UNSAFE_CHARACTERS,
+  hasUnsafeAstralText,
+  type Job,
+  type JobType,
+  type UserField,
+  parseIssuedAt,
+} from './schema.ts';
 
 /** What a deployment lets jobs do, from `ALLOWED_FIELDS` and `ALLOWED_ROLES`. */
 export interface JobPolicy {
@@ -136,11 +147,33 @@ function fromSchemaIssue(issue: z.core.$ZodIssue | undefined): PermanentError {
   return invalid(code, `${where}: ${issue.message}`);
 }
 
-/** Walks metadata without recursion, refusing prototype keys and runaway nesting. */
+/**
+ * Walks metadata without recursion, refusing prototype keys and runaway nesting, then the keys Auth0 or a
+ * reader would trip on: at any depth, a key with a control or invisible formatting character; at the top, a
+ * key of more than 255 characters, an empty one, or one with `.` or `$` (Auth0 answers 400 to a dotted field name).
+ */
 function checkMetadataKeys(value: unknown, where: string): void {
   const problem = findUnsafeMetadata(value, where);
   if (problem?.kind === 'depth') throw invalid('invalid_field', `${where} nests deeper than ${MAX_METADATA_DEPTH} levels`);
   if (problem?.kind === 'key') throw invalid('forbidden_key', `${problem.path}: "${problem.key}" is not accepted as a metadata key`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
+  for (const key of Object.keys(value)) {
+    const path = `${where}.${pathKey(key)}`;
+    if (key.length === 0 || Array.from(key).length > 255) throw invalid('invalid_field', `${path}: a metadata key must be 1 to 255 characters`);
+    if (/[.$]/.test(key)) throw invalid('invalid_field', `${path}: a top-level metadata key must not contain "." or "$" (Auth0 refuses a dotted field name)`);
+  }
+  // Depth is bounded above, so this walk is too.
+  const pending: Array<{ value: unknown; path: string }> = [{ value, path: where }];
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    if (item.value === null || typeof item.value !== 'object') continue;
+    for (const [key, child] of Object.entries(item.value)) {
+      const path = Array.isArray(item.value) ? `${item.path}.${key}` : `${item.path}.${pathKey(key)}`;
+      if (!Array.isArray(item.value) && key.isWellFormed() && (!SAFE_TEXT_PATTERN.test(key) || hasUnsafeAstralText(key))) {
+        throw invalid('invalid_field', `${path}: a metadata key must not contain control characters or invisible formatting characters (bidirectional controls, zero-width characters, tag characters)`);
+      }
+      pending.push({ value: child, path });
+    }
+  }
 }
 
 /**
@@ -189,11 +222,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * A key as a message shows it in a path: at most 64 characters, and every character SQS or a log reader
- * would choke on (control characters, lone surrogates) replaced, so a hostile key cannot make the message
- * large or unsendable.
+ * would choke on (control characters, lone surrogates) or be misled by (bidirectional controls, zero-width
+ * characters) replaced with U+FFFD, so a hostile key cannot make the message large, unsendable or reordered.
  */
 function pathKey(key: string): string {
-  return boundedText(key, 64);
+  return boundedText(key, 64).replace(UNSAFE_CHARACTERS, '\uFFFD');
 }
 
 /** Names keys for a message, bounded so that a hostile body cannot make the message large. */

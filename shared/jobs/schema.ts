@@ -49,23 +49,113 @@ export type UserField = (typeof USER_FIELDS)[number];
 export const DEFAULT_ALLOWED_FIELDS: readonly UserField[] = ['blocked', 'user_metadata', 'given_name', 'family_name', 'name', 'nickname', 'picture'];
 
 /**
- * Characters that may never appear in an id: they could change the request path or query even before
- * encoding (`/`, `..`), or are signs of an id that was already encoded or mangled upstream.
+ * The characters of the Basic Multilingual Plane refused in every text a person may read (names, username,
+ * source, role references, metadata keys, user ids), as a regular expression character class body:
+ * - control characters: C0 (U+0000–U+001F: NUL, tab, line feed, escape, …), DEL and C1 (U+007F–U+009F);
+ * - line and paragraph separators (U+2028, U+2029) and the noncharacters U+FFFE and U+FFFF;
+ * - interlinear annotation controls (U+FFF9–U+FFFB);
+ * - Unicode's default-ignorable code points, which are drawn as nothing: soft hyphen (U+00AD), combining
+ *   grapheme joiner (U+034F), Arabic letter mark (U+061C), Hangul fillers (U+115F, U+1160, U+3164, U+FFA0),
+ *   Khmer inherent vowels (U+17B4, U+17B5), zero-width space (U+200B), left-to-right and right-to-left marks
+ *   (U+200E, U+200F), bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), word
+ *   joiner and invisible operators (U+2060–U+2064), deprecated format characters (U+206A–U+206F), byte order
+ *   mark (U+FEFF), and the unassigned U+FFF0–U+FFF8.
+ *
+ * Not refused: variation selectors (U+FE00–U+FE0F: emoji presentation), the Mongolian free variation selectors
+ * and vowel separator (U+180B–U+180F), which their script needs, and the zero-width non-joiner and joiner
+ * (U+200C, U+200D), which {@link SAFE_TEXT_PATTERN} allows between two non-ASCII characters only.
+ * Written with `\u` escapes of the Basic Multilingual Plane alone, so that every JSON Schema validator reads the
+ * patterns built from it the same way, with or without Unicode mode.
  */
-export const SAFE_ID_PATTERN = /^(?!.*\.\.)[^/?#%\s\u0000-\u001f\u007f]+$/;
+const UNSAFE_BMP = '\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u034F\\u061C\\u115F\\u1160\\u17B4\\u17B5\\u200B\\u200E\\u200F\\u2028-\\u202E\\u2060-\\u206F\\u3164\\uFEFF\\uFFA0\\uFFF0-\\uFFFB\\uFFFE\\uFFFF';
+/** The zero-width non-joiner and joiner: Persian and Indic names and emoji sequences need them. */
+const JOINERS = '\\u200C\\u200D';
+
+/**
+ * Text without the characters of {@link UNSAFE_BMP}, in which U+200C and U+200D stand only between two
+ * non-ASCII characters (inside a Persian word, or an emoji family sequence), never beside an ASCII one
+ * (`ad\u200Dmin` would display as `admin`).
+ */
+export const SAFE_TEXT_PATTERN = new RegExp(
+  `^(?:[^\\x00-\\x7F${UNSAFE_BMP}${JOINERS}][${JOINERS}](?=[^\\x00-\\x7F${UNSAFE_BMP}${JOINERS}])|[^${UNSAFE_BMP}${JOINERS}])*$`,
+);
+
+/**
+ * Default-ignorable code points beyond the Basic Multilingual Plane: shorthand format controls, musical
+ * formatting, and the tag characters and the rest of U+E0000–U+E0FFF except the variation selectors supplement
+ * (U+E0100–U+E01EF, ideographic variants of CJK names). Tag characters spell invisible text; they are allowed
+ * only in an emoji tag sequence (the flags of England, Scotland and Wales), see {@link hasUnsafeAstralText}.
+ */
+const UNSAFE_ASTRAL = /[\u{1BCA0}-\u{1BCA3}\u{1D173}-\u{1D17A}\u{E0000}-\u{E00FF}\u{E01F0}-\u{E0FFF}]/u;
+/** An emoji tag sequence: U+1F3F4, 2 to 6 tag letters or digits, U+E007F (the flag of Scotland is `gbsct`). */
+const FLAG_TAG_SEQUENCE = /\u{1F3F4}[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}]{2,6}\u{E007F}/gu;
+
+/**
+ * Whether `text` holds a default-ignorable code point beyond the Basic Multilingual Plane (tag characters
+ * outside a flag emoji, say). The JSON Schema's patterns cannot say it portably: the worker checks it.
+ */
+export function hasUnsafeAstralText(text: string): boolean {
+  return UNSAFE_ASTRAL.test(text.replace(FLAG_TAG_SEQUENCE, '\u{1F3F4}'));
+}
+
+/** Every character refused in readable text (the joiners included), for replacing them in messages. */
+export const UNSAFE_CHARACTERS = new RegExp(`[${UNSAFE_BMP}${JOINERS}]|${UNSAFE_ASTRAL.source}`, 'gu');
+
+/**
+ * Readable text of `min` to `max` characters (code points, as JSON Schema counts them) in which
+ * {@link SAFE_TEXT_PATTERN} finds nothing unsafe, with at least one character other than a space, or, when
+ * `spaces` is false, none at all. Each rule has its own message, which names `field`.
+ */
+function readableText(field: string, min: number, max: number, options: { spaces: boolean } = { spaces: true }) {
+  const length = `${field} must be ${min} to ${max} characters`;
+  const unsafe = `${field} must not contain control characters (NUL, tab, line breaks, escape, …) or invisible formatting characters (bidirectional controls, zero-width characters, tag characters)`;
+  return z.string().check(
+    z.minLength(min, length),
+    z.maxLength(max, length),
+    z.regex(SAFE_TEXT_PATTERN, unsafe),
+    z.refine((text) => !hasUnsafeAstralText(text), unsafe),
+    options.spaces ? z.regex(/\S/, `${field} must contain a character other than spaces`) : z.regex(/^\S*$/, `${field} must not contain spaces`),
+  );
+}
+
+/**
+ * Characters that may never appear in an id: they could change the request path or query even before
+ * encoding (`/`, `..`), are signs of an id that was already encoded or mangled upstream, or would make one id
+ * display as another (control characters, and every invisible formatting character of {@link UNSAFE_BMP},
+ * the zero-width joiners included).
+ */
+export const SAFE_ID_PATTERN = new RegExp(`^(?!.*\\.\\.)[^/?#%\\s${UNSAFE_BMP}${JOINERS}]+$`);
 
 /** An Auth0 user id such as `auth0|65a1…` or `google-oauth2|1234`. */
 export const UserIdSchema = z.string().check(
-  z.minLength(1),
-  z.maxLength(256),
-  z.regex(SAFE_ID_PATTERN, "userId must not contain '/', '..', '?', '#', '%', spaces or control characters"),
+  z.minLength(1, 'userId must be 1 to 256 characters'),
+  z.maxLength(256, 'userId must be 1 to 256 characters'),
+  z.regex(SAFE_ID_PATTERN, "userId must not contain '/', '..', '?', '#', '%', spaces, control characters or invisible formatting characters"),
+  z.refine((id) => !hasUnsafeAstralText(id), 'userId must not contain invisible formatting characters'),
   z.describe('Auth0 user id, e.g. auth0|65a1b2c3'),
 );
 
-const EmailSchema = z.email().check(z.maxLength(254), z.describe('Email address, resolved through GET /api/v2/users-by-email'));
-const ConnectionSchema = z
-  .string()
-  .check(z.minLength(1), z.maxLength(128), z.describe('Connection name; narrows an email that matches users of several connections'));
+/** Longest email address accepted (RFC 5321's limit on a path, less its angle brackets). */
+export const MAX_EMAIL_LENGTH = 254;
+
+/**
+ * An email address alone: `ada+news@example.com`, never `Ada <ada@example.com>`, nor one with spaces or
+ * control characters (zod's pattern: ASCII, one `@`, a domain with a dot). `field` names it in the messages.
+ */
+const email = (field: string) => {
+  const message = `${field} must be one address such as ada@example.com, at most ${MAX_EMAIL_LENGTH} characters, without a display name, spaces or control characters`;
+  return z.email(message).check(z.maxLength(MAX_EMAIL_LENGTH, message));
+};
+
+const EmailSchema = email('email').check(z.describe('Email address, resolved through GET /api/v2/users-by-email'));
+
+/** Auth0's rule for a connection name (ConnectionName in the Management API): letters, digits and single dashes. */
+const CONNECTION_PATTERN = /^[A-Za-z0-9](?:-?[A-Za-z0-9])*$/;
+const connection = (field: string) => {
+  const message = `${field} must be a connection name: 1 to 128 letters, digits and single '-', starting and ending with a letter or digit`;
+  return z.string().check(z.maxLength(128, message), z.regex(CONNECTION_PATTERN, message));
+};
+const ConnectionSchema = connection('connection').check(z.describe('Connection name; narrows an email that matches users of several connections'));
 
 /** Optional producer-chosen id, sent to Auth0 as `X-Correlation-ID` and logged. */
 export const JobIdSchema = z
@@ -75,7 +165,7 @@ export const JobIdSchema = z
     z.describe('Producer-chosen id (1 to 64 visible ASCII characters), sent as X-Correlation-ID'),
   );
 
-const SourceSchema = z.string().check(z.minLength(1), z.maxLength(128), z.describe('Free text naming the producer, for logs'));
+const SourceSchema = readableText('source', 1, 128).check(z.describe('Text naming the producer, for logs and history: no control or invisible formatting characters'));
 
 /**
  * An `issuedAt`: RFC 3339 `date-time` with seconds, 0 to 9 fractional digits and an offset (`Z` or `±hh:mm`),
@@ -115,21 +205,49 @@ export function parseIssuedAt(value: string): number | undefined {
   return new Date(instant + offset * 60_000).toISOString().slice(0, 19) === value.slice(0, 19) ? instant : undefined;
 }
 
-const MetadataSchema = z
-  .record(z.string().check(z.minLength(1), z.maxLength(255)), z.json())
-  .check(z.describe('Merged at the top level by Auth0: a key set to null is removed, nested objects are replaced'));
+/**
+ * A top-level metadata key: 1 to 255 characters, no `.` or `$` (Auth0 answers 400 to a field name with a dot,
+ * and reserves `$`), and none of the characters refused in readable text. The worker checks the keys of every
+ * depth for those characters (and reports each rule by name) before this schema runs.
+ */
+export const METADATA_KEY_PATTERN = new RegExp(`^(?!.*[.$])${SAFE_TEXT_PATTERN.source.slice(1)}`);
 
-const text = (min: number, max?: number) =>
-  max === undefined ? z.string().check(z.minLength(min)) : z.string().check(z.minLength(min), z.maxLength(max));
+const MetadataSchema = z
+  .record(z.string().check(z.minLength(1), z.maxLength(255), z.regex(METADATA_KEY_PATTERN)), z.json())
+  .check(z.describe('Merged at the top level by Auth0: a key set to null is removed, nested objects are replaced. Keys: 1 to 255 characters, no "." or "$", no control or invisible formatting characters'));
+
+/** Longest picture URL accepted: the de facto URL limit, and the picture travels in every ID token (often a cookie). */
+export const MAX_PICTURE_LENGTH = 2_048;
+
+/** One URI character of a path, query or fragment (RFC 3986 `pchar`), a percent-escape written whole. */
+const URI_CHARACTER = "(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})";
+/**
+ * An `http(s):` URI, ASCII only: a host name (or an IPv6 literal) and no user information, then an optional
+ * port, path, query and fragment of URI characters. No space, quote, `<`, `>`, backslash or control character
+ * can appear, and a `%` always starts an escape.
+ */
+export const PICTURE_URL_PATTERN = new RegExp(
+  `^[Hh][Tt][Tt][Pp][Ss]?://(?:[A-Za-z0-9_-]+(?:\\.[A-Za-z0-9_-]+)*\\.?|\\[[0-9A-Fa-f:.]+\\])(?::[0-9]{1,5})?(?:/${URI_CHARACTER}*)*(?:\\?(?:${URI_CHARACTER}|[/?])*)?(?:#(?:${URI_CHARACTER}|[/?])*)?$`,
+);
 
 /**
  * A profile picture's URL: `https:` (or `http:`, which a deployment must allow with ALLOW_HTTP_PICTURES), and
  * nothing else. Apps put the picture in an `<img>` or a link: a `javascript:` or `data:text/html` URL there
- * would run in the viewer's page.
+ * would run in the viewer's page, credentials (`https://user:pass@host`) would be shown to everyone who sees
+ * it, and text outside the URI characters (`"`, `<`, control or invisible characters) could break out of an
+ * attribute or disguise the host. The value is checked as written, never rewritten (the URL parser would drop a
+ * tab or line feed from the host).
  */
-export const PictureUrlSchema = z.url({ protocol: /^https?$/ }).check(
-  z.refine((url) => /^https?:\/\/\S+$/i.test(url), 'picture must be an https: URL without spaces'),
-  z.meta({ pattern: '^[Hh][Tt][Tt][Pp][Ss]?://\\S+$', description: 'https: URL (http: only where the deployment allows it)' }),
+export const PictureUrlSchema = z.string().check(
+  z.maxLength(MAX_PICTURE_LENGTH, `picture must be at most ${MAX_PICTURE_LENGTH} characters`),
+  z.refine((url) => /^https?:\/\//i.test(url), 'picture must be an https: URL (https://host/path)'),
+  z.refine((url) => !/^https?:\/\/[^/?#]*@/i.test(url), 'picture must not carry a user name or password (https://user:pass@host)'),
+  z.regex(
+    PICTURE_URL_PATTERN,
+    'picture must be a URI with a host name, in ASCII letters, digits and URI punctuation (percent-encode anything else: no spaces, quotes, <, >, backslashes, control or invisible characters)',
+  ),
+  z.refine((url) => URL.canParse(url), 'picture must be a URL with a host name'),
+  z.meta({ format: 'uri', description: `https: URL (http: only where the deployment allows it), at most ${MAX_PICTURE_LENGTH} characters, no user name or password` }),
 );
 
 /** The body of `PATCH /api/v2/users/{id}`, as Auth0 publishes it (without its open additionalProperties). */
@@ -138,22 +256,22 @@ export const UserChangesSchema = z
     z.strictObject({
       blocked: z.boolean(),
       email_verified: z.boolean(),
-      email: z.nullable(z.email()),
+      email: z.nullable(email('email')),
       phone_number: z.nullable(z.string().check(z.regex(/^\+[0-9]{1,15}$/, 'phone_number must be E.164, e.g. +14155550100'))),
       phone_verified: z.boolean(),
       user_metadata: MetadataSchema,
       app_metadata: MetadataSchema,
-      given_name: z.nullable(text(1, 150)),
-      family_name: z.nullable(text(1, 150)),
-      name: z.nullable(text(1, 300)),
-      nickname: z.nullable(text(1, 300)),
+      given_name: z.nullable(readableText('given_name', 1, 150)),
+      family_name: z.nullable(readableText('family_name', 1, 150)),
+      name: z.nullable(readableText('name', 1, 300)),
+      nickname: z.nullable(readableText('nickname', 1, 300)),
       picture: z.nullable(PictureUrlSchema),
       verify_email: z.boolean(),
       verify_phone_number: z.boolean(),
-      password: z.nullable(text(1)),
-      connection: text(1),
-      client_id: text(1),
-      username: z.nullable(text(1, 128)),
+      password: z.nullable(z.string().check(z.minLength(1))),
+      connection: connection('connection'),
+      client_id: z.string().check(z.regex(/^[\x21-\x7e]{1,128}$/, 'client_id must be 1 to 128 visible ASCII characters')),
+      username: z.nullable(readableText('username', 1, 128, { spaces: false })),
     } satisfies Record<UserField, z.ZodMiniType>),
   )
   .check(
@@ -165,15 +283,8 @@ export const UserChangesSchema = z
     }),
   );
 
-/** A role id (`rol_…`) or a role name. */
-export const RoleRefSchema = z
-  .string()
-  .check(
-    z.minLength(1),
-    z.maxLength(255),
-    z.regex(/^[^\u0000-\u001f\u007f]+$/, 'a role must not contain control characters'),
-    z.describe('Role id (rol_…) or role name'),
-  );
+/** A role id (`rol_…`) or a role name: readable text, since messages and logs name it. */
+export const RoleRefSchema = readableText('a role', 1, 255).check(z.describe('Role id (rol_…) or role name'));
 
 const RolesSchema = z
   .array(RoleRefSchema)

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { createManagementClient } from '../../shared/auth0/client.ts';
 import { isJobError } from '../../shared/errors.ts';
 import { createJobPlanner } from '../../shared/jobs/apply-job.ts';
+import { type JobPolicy, parseJob } from '../../shared/jobs/parse-job.ts';
 import { DEFAULT_ALLOWED_FIELDS, USER_FIELDS } from '../../shared/jobs/schema.ts';
 import { createLogger } from '../../shared/logger.ts';
 import { createMetrics } from '../../shared/metrics.ts';
@@ -323,5 +324,194 @@ describe('Fuzz: the sync\'s input', () => {
       ),
       { numRuns: 2_000 },
     );
+  });
+});
+
+describe("Fuzz: the contract's text, email and URL fields", () => {
+  /**
+   * The rules as the README states them, written here without the contract's own patterns, so that the property
+   * checks the parser against the documentation rather than against itself.
+   */
+  const points = (value: string) => Array.from(value, (char) => char.codePointAt(0) ?? 0);
+  const isControl = (point: number) => point <= 0x1f || (point >= 0x7f && point <= 0x9f);
+  const INVISIBLE: Array<[number, number]> = [
+    [0xad, 0xad], [0x34f, 0x34f], [0x61c, 0x61c], [0x115f, 0x1160], [0x17b4, 0x17b5], [0x200b, 0x200b], [0x200e, 0x200f], [0x2028, 0x2029],
+    [0x202a, 0x202e], [0x2060, 0x206f], [0x3164, 0x3164], [0xfeff, 0xfeff], [0xffa0, 0xffa0], [0xfff0, 0xfffb], [0xfffe, 0xffff],
+    [0x1bca0, 0x1bca3], [0x1d173, 0x1d17a], [0xe0000, 0xe00ff], [0xe01f0, 0xe0fff],
+  ];
+  const isInvisible = (point: number) => INVISIBLE.some(([low, high]) => point >= low && point <= high);
+  const isJoiner = (point: number) => point === 0x200c || point === 0x200d;
+  const isTagLetterOrDigit = (point: number) => (point >= 0xe0030 && point <= 0xe0039) || (point >= 0xe0061 && point <= 0xe007a);
+  /** No control or invisible character; a joiner only between two non-ASCII characters; tag characters only in a flag emoji. */
+  const hasOnlySafeCharacters = (value: string) => {
+    if (!value.isWellFormed()) return false;
+    const all = points(value);
+    for (let index = 0; index < all.length; index++) {
+      const point = all[index] ?? 0;
+      if (point === 0x1f3f4) {
+        // A flag emoji: the black flag, 2 to 6 tag letters or digits, the cancel tag
+        let end = index + 1;
+        while (end < all.length && isTagLetterOrDigit(all[end] ?? 0)) end++;
+        if (end - index - 1 >= 2 && end - index - 1 <= 6 && all[end] === 0xe007f) index = end;
+        continue;
+      }
+      if (isControl(point) || isInvisible(point)) return false;
+      if (isJoiner(point)) {
+        const fine = (other: number | undefined) => other !== undefined && other > 0x7f && !isJoiner(other) && !isControl(other) && !(isInvisible(other) && other <= 0xffff);
+        if (!fine(all[index - 1]) || !fine(all[index + 1])) return false;
+      }
+    }
+    return true;
+  };
+  const lengthWithin = (value: string, min: number, max: number) => points(value).length >= min && points(value).length <= max;
+  const readable = (min: number, max: number) => (value: string) => lengthWithin(value, min, max) && hasOnlySafeCharacters(value) && /\S/.test(value);
+  const URI_TEXT = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]*$/;
+  const rules = {
+    'changes.given_name': readable(1, 150),
+    'changes.family_name': readable(1, 150),
+    'changes.name': readable(1, 300),
+    'changes.nickname': readable(1, 300),
+    'changes.username': (value: string) => readable(1, 128)(value) && !/\s/.test(value),
+    'changes.email': (value: string) => email(value),
+    email: (value: string) => email(value),
+    'changes.picture': (value: string, http: boolean) =>
+      value.length <= 2_048 &&
+      URI_TEXT.test(value) &&
+      !/%(?![0-9A-Fa-f]{2})/.test(value) &&
+      URL.canParse(value) &&
+      ((url) => (url.protocol === 'https:' || (http && url.protocol === 'http:')) && url.username === '' && url.password === '' && url.hostname !== '' && /^https?:\/\/[^/@]/i.test(value))(new URL(value)),
+    'changes.connection': (value: string) => connection(value),
+    connection: (value: string) => connection(value),
+    'changes.client_id': (value: string) => /^[\x21-\x7e]{1,128}$/.test(value),
+    'changes.user_metadata': (value: string) => lengthWithin(value, 1, 255) && !/[.$]/.test(value) && hasOnlySafeCharacters(value) && !['__proto__', 'constructor', 'prototype'].includes(value),
+    'changes.app_metadata.nested': (value: string) => hasOnlySafeCharacters(value) && !['__proto__', 'constructor', 'prototype'].includes(value),
+    userId: (value: string) => lengthWithin(value, 1, 256) && hasOnlySafeCharacters(value) && !/[/?#%\s\u200c\u200d]|\.\./.test(value),
+    roles: readable(1, 255),
+    source: readable(1, 128),
+    jobId: (value: string) => /^[\x21-\x7e]{1,64}$/.test(value),
+    organization: (value: string) => /^org_[A-Za-z0-9]{1,46}$/.test(value) || /^[a-z0-9_-]{1,50}$/.test(value),
+    issuedAt: (value: string) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(value) && Number.isFinite(Date.parse(value.replace(/\.(\d+)/, (_, digits: string) => `.${digits.slice(0, 3).padEnd(3, '0')}`))),
+  } satisfies Record<string, (value: string, http: boolean) => boolean>;
+  function email(value: string): boolean {
+    const [local, domain, ...more] = value.split('@');
+    return value.length <= 254 && /^[\x21-\x7e]+$/.test(value) && !/[<>]/.test(value) && more.length === 0 && local !== '' && domain !== undefined && domain.includes('.');
+  }
+  function connection(value: string): boolean {
+    return value.length <= 128 && /^[A-Za-z0-9-]+$/.test(value) && !value.startsWith('-') && !value.endsWith('-') && !value.includes('--');
+  }
+  type Field = keyof typeof rules;
+  /** A job whose only questionable value is `value`, in `field`; where the parser's message must start. */
+  const placed = (field: Field, value: string): { job: Record<string, unknown>; path: string } => {
+    const update = (changes: Record<string, unknown>, target: Record<string, unknown> = { userId: 'auth0|1' }) => ({ type: 'user.update', ...target, changes });
+    const roles = (fields: Record<string, unknown>) => ({ type: 'roles.assign', userId: 'auth0|1', roles: ['support-agent'], ...fields });
+    switch (field) {
+      case 'changes.user_metadata':
+        return { job: update({ user_metadata: { [value]: 1 } }), path: field };
+      case 'changes.app_metadata.nested':
+        return { job: update({ app_metadata: { prefs: [{ [value]: 1 }] } }), path: 'changes.app_metadata.prefs.0' };
+      case 'email':
+        return { job: update({ blocked: true }, { email: value }), path: field };
+      case 'connection':
+        return { job: update({ blocked: true }, { email: 'ada@example.com', connection: value }), path: field };
+      case 'userId':
+        return { job: update({ blocked: true }, { userId: value }), path: field };
+      case 'roles':
+        return { job: roles({ roles: [value] }), path: 'roles.0' };
+      case 'source':
+      case 'jobId':
+      case 'issuedAt':
+        return { job: roles({ [field]: value }), path: field };
+      case 'organization':
+        return { job: { type: 'org.members.remove', userId: 'auth0|1', organization: value }, path: field };
+      default:
+        return { job: update({ [field.slice('changes.'.length)]: value }), path: field };
+    }
+  };
+
+  // The characters the rules are about, and the pieces of URLs and addresses around them.
+  const piece = fc.constantFrom(
+    '\u0000', '\t', '\n', '\r', '\u001b', '\u007f', '\u0085', '\u009b', '\u00a0', '\u00ad', '\u034f', '\u061c', '\u115f', '\u180e', '\u200b', '\u200c', '\u200d',
+    '\u200e', '\u200f', '\u2028', '\u2029', '\u202a', '\u202e', '\u2060', '\u2066', '\u2069', '\u3000', '\u3164', '\ufe0f', '\ufeff', '\ufff9', '\ufffe', '\uffff',
+    '\ud800', '\udfff', '\u{e0041}', '\u{e0067}', '\u{e007f}', '\u{1f3f4}', '\u{1d173}', '\u{e0100}', ' ', '.', '..', '$', '@', ':', '/', '?', '#', '%', '%2F', '%zz', '"', "'",
+    '<', '>', '\\', '(', ')', 'a', 'Z', '9', '-', '_', '+', 'é', 'Ω', '李', '\u0645', '😀', '\u0430', 'org_', 'https://', 'http://', 'javascript:', 'data:text/html,',
+    'user:pass@', 'cdn.example.com', '[::1]', ':8443', '.com', 'T', 'Z', '+01:00', '2026-12-04', '16:27:58',
+  );
+  const seed = fc.constantFrom(
+    '', 'Zoë Ωmega', '李小龍', "O'Brien", 'ada', 'ada@example.com', 'ada+news@example.com', 'https://cdn.example.com/', 'HTTPS://CDN.EXAMPLE.COM/a.png?x=1#y',
+    'http://cdn.example.com/a.png', 'https://[2001:db8::1]:8443/', 'Username-Password-Authentication', 'auth0|65a1b2c3', 'support-agent', 'acme-corp', 'org_W8mZ2nX4pQ1rT6vY',
+    'crm-2026-11-23-0001', '2026-12-04T16:27:58.123Z', '\u{1f3f4}\u{e0067}\u{e0062}\u{e0077}\u{e006c}\u{e0073}\u{e007f}', '\u{1f468}\u200d\u{1f469}', 'a'.repeat(150), 'b'.repeat(254),
+  );
+  // URLs and addresses put together from parts, each part usually fine and sometimes hostile, so that many are near the line.
+  const part = (fine: string[], hostile: string[]) => fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...fine) }, { weight: 1, arbitrary: fc.constantFrom(...hostile) });
+  const url = fc
+    .tuple(
+      part(['https://', 'HTTPS://', 'http://'], ['https:/', 'https:///', 'javascript:', 'data:text/html,', ' https://', 'ftp://', 'https:\\\\']),
+      part([''], ['user:pass@', 'user@', '@', 'cdn.example.com@']),
+      part(['cdn.example.com', 'a.b', '[2001:db8::1]', 'xn--r8jz45g.jp', '127.0.0.1'], ['\u0430pple.com', '例え.jp', 'exa\tmple.com', '', 'a b.com', 'a\u200b.com']),
+      part(['', ':8443'], [':', ':99999', ':x']),
+      fc.oneof(
+        fc.constantFrom('', '/', '/a.png', '/@ada/Example_(1).jpg?size=96#top', '/avatar?d=https%3A%2F%2Fx.example%2Fa.png'),
+        fc.string({ unit: fc.constantFrom('/', 'a', 'Z', '0', '.', '~', '-', '%2F', '%zz', '%', '(', ')', '@', ':', '?', '#', '&', '=', '"', '<', ' ', '\t', '\u202e', '\u200b', 'é'), maxLength: 10 }),
+      ),
+    )
+    .map((parts) => parts.join(''));
+  const address = fc
+    .tuple(
+      fc.string({ unit: part(['a', 'Z', '0', '.', '+', '_', '-'], ["'", ' ', '<', '>', '"', '\u0000', 'é', '@']), minLength: 1, maxLength: 8 }),
+      part(['@'], [' @', '@@', '']),
+      part(['example.com', 'Example.co.uk', `${'b'.repeat(240)}.com`], [`${'b'.repeat(250)}.com`, 'localhost', 'example.com>', 'exämple.com', 'example.com ']),
+    )
+    .map((parts) => parts.join(''));
+  const value = fc.oneof(
+    { weight: 1, arbitrary: url },
+    { weight: 1, arbitrary: address },
+    { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 24 }) },
+    { weight: 2, arbitrary: fc.string({ unit: piece, maxLength: 8 }) },
+    { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 16 }) },
+    { weight: 4, arbitrary: fc.tuple(seed, fc.string({ unit: piece, maxLength: 3 }), fc.nat(40)).map(([text, insert, at]) => text.slice(0, at) + insert + text.slice(at)) },
+    { weight: 2, arbitrary: seed },
+    { weight: 1, arbitrary: fc.tuple(seed, fc.integer({ min: 1, max: 2_100 })).map(([text, times]) => (text === '' ? 'x' : text).repeat(Math.ceil(times / Math.max(text.length, 1))).slice(0, times)) },
+    { weight: 1, arbitrary: fc.date({ noInvalidDate: true }).map((date) => date.toISOString()) },
+  );
+
+  /** Values for one field: URLs for the picture and addresses for the emails more often, any text for every field. */
+  const forField = (field: Field) => (field === 'changes.picture' ? fc.oneof(url, url, value) : field.endsWith('email') ? fc.oneof(address, address, value) : value);
+
+  it('rejects each value with a job error that names its field, or accepts it, unchanged, only when it keeps the documented rules', () => {
+    const outcomes = new Map<string, { accepted: number; refused: number }>();
+    fc.assert(
+      fc.property(fc.constantFrom(...(Object.keys(rules) as Field[])).chain((field) => fc.tuple(fc.constant(field), forField(field))), fc.boolean(), ([field, text], http) => {
+        // Prepare
+        const policy: JobPolicy = { allowedFields: new Set(USER_FIELDS), allowHttpPictures: http, allowedRoles: undefined, allowedOrganizations: '*' };
+        const { job, path } = placed(field, text);
+
+        // Act
+        let parsed: unknown;
+        let refused: unknown;
+        try {
+          parsed = parseJob(JSON.stringify(job), policy);
+        } catch (error) {
+          refused = error;
+        }
+
+        // Assess
+        const tally = outcomes.get(field) ?? { accepted: 0, refused: 0 };
+        outcomes.set(field, tally);
+        if (refused === undefined) {
+          tally.accepted += 1;
+          expect({ field, text, keeps: rules[field](text, http) }).toEqual({ field, text, keeps: true });
+          // Accepted as written: nothing trimmed or rewritten on the way
+          expect(parsed).toEqual(field === 'roles' ? job : expect.objectContaining(job));
+        } else {
+          tally.refused += 1;
+          expect(isJobError(refused)).toBe(true);
+          expect({ field, text, message: (refused as Error).message.startsWith(`${path}`) }).toEqual({ field, text, message: true });
+        }
+      }),
+      { numRuns: 20_000 },
+    );
+    // Assess: every field was both accepted and refused, so neither side of the property went untested
+    for (const field of Object.keys(rules)) expect({ field, ...outcomes.get(field) }).toEqual({ field, accepted: expect.any(Number), refused: expect.any(Number) });
+    for (const [field, tally] of outcomes) expect({ field, both: tally.accepted > 0 && tally.refused > 0 }).toEqual({ field, both: true });
   });
 });

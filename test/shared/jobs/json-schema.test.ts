@@ -40,19 +40,22 @@ describe('File: shared/jobs/job.schema.json', () => {
     expect(first({ type: 'roles.grant', userId: 'auth0|1' })).toMatchObject({ instancePath: '/type', message: 'must be equal to one of the allowed values' });
   });
 
-  it('checks emails by their pattern in any validator, and URLs with a format plugin (ajv-formats), as the README says', () => {
+  it('checks emails and picture URLs by their pattern in any validator, and URLs by their format too with a format plugin (ajv-formats), as the README says', () => {
     // Prepare
     const withFormats = addFormats(new Ajv2020({ strict: false })).compile(schema);
-    // An http(s) URL by the pattern every validator checks, but not a URI (a broken percent-escape)
-    const job = { type: 'user.update', email: 'ada@example.com', changes: { picture: 'https://example.com/%zz' } };
+    const job = { type: 'user.update', email: 'ada@example.com', changes: { picture: 'https://example.com/a.png' } };
+    // Not a URI (a broken percent-escape): refused by the pattern itself, so without a format plugin too
+    const broken = { ...job, changes: { picture: 'https://example.com/%zz' } };
 
     // Act & Assess
     expect(validate({ ...job, email: 'not an address' })).toBe(false);
     expect(validate.errors?.[0]).toMatchObject({ instancePath: '/email', keyword: 'pattern' });
     expect(validate(job)).toBe(true);
-    expect(withFormats(job)).toBe(false);
-    expect(withFormats.errors?.[0]).toMatchObject({ instancePath: '/changes/picture', message: 'must match format "uri"' });
-    expect(withFormats({ ...job, changes: { picture: 'https://example.com/a.png' } })).toBe(true);
+    expect(validate(broken)).toBe(false);
+    expect(validate.errors?.[0]).toMatchObject({ instancePath: '/changes/picture', keyword: 'pattern' });
+    expect(withFormats(job)).toBe(true);
+    expect(withFormats(broken)).toBe(false);
+    expect(schema).toMatchObject({ $defs: { 'user.update': { then: { properties: { changes: { properties: { picture: { anyOf: [{ format: 'uri' }, { type: 'null' }] } } } } } } } });
   });
 
   it('checks issuedAt as an RFC 3339 date-time with an offset, by its pattern in any validator and by its format with ajv-formats', () => {
@@ -83,6 +86,41 @@ describe('File: shared/jobs/job.schema.json', () => {
     expect(validate(job('https://cdn.example.com/ada.png'))).toBe(true);
     expect(validate(job('javascript:alert(1)'))).toBe(false);
     expect(validate(job('data:text/html,<b>hi</b>'))).toBe(false);
+  });
+
+  it('refuses control and invisible formatting characters in names, source, roles and metadata keys by pattern, with and without Unicode mode, and keeps names in any script', () => {
+    // Prepare: Ajv compiles patterns in Unicode mode by default; some validators do not
+    const legacy = new Ajv2020({ strict: false, validateFormats: false, unicodeRegExp: false }).compile(schema);
+    const update = (changes: Record<string, unknown>) => ({ type: 'user.update', userId: 'auth0|1', changes });
+    const refused = [
+      update({ name: 'Ada \u202Egnp.exe' }),
+      update({ given_name: 'Ada\u0000' }),
+      update({ nickname: 'ad\u200Bmin' }),
+      update({ nickname: 'ad\u200Dmin' }),
+      update({ name: 'Ada\u0085' }),
+      update({ name: '   ' }),
+      update({ username: 'ada lovelace' }),
+      update({ user_metadata: { 'plan\u202E': 1 } }),
+      update({ app_metadata: { 'plan.tier': 'pro' } }),
+      update({ picture: 'https://user:pass@cdn.example.com/a.png' }),
+      update({ picture: 'https://\u0430pple.com/a.png' }),
+      { type: 'roles.assign', userId: 'auth0|\u202E1', roles: ['x'] },
+      { type: 'roles.assign', userId: 'auth0|1', roles: ['admin\u202E'] },
+      { type: 'roles.assign', userId: 'auth0|1', roles: ['x'], source: 'crm\n{"level":"ERROR"}' },
+      { type: 'roles.remove', email: 'ada@example.com', connection: 'my db', roles: ['x'] },
+    ];
+    const accepted = [
+      update({ name: 'Zoë Ωmega', given_name: '李小龍', family_name: "O'Brien-Smith" }),
+      update({ name: '\u0645\u062D\u0645\u062F\u200C\u0631\u0636\u0627', nickname: 'Ada \u2764\uFE0F \u{1F468}\u200D\u{1F469}\u200D\u{1F467}' }),
+      update({ picture: 'https://upload.example.org:8443/@ada/Example_(1).jpg?size=96#top', email: 'ada+news@example.com' }),
+      { type: 'roles.assign', userId: 'auth0|1', roles: ['管理者', 'Support Agent'], source: 'CRM – Zoë' },
+    ];
+
+    // Act & Assess
+    for (const check of [validate, legacy]) {
+      expect(refused.filter((job) => check(job))).toEqual([]);
+      expect(accepted.filter((job) => !check(job))).toEqual([]);
+    }
   });
 
   it('types a job as exactly one of userId or email', () => {
