@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { validateJob } from '../jobs/contract.ts';
 import { findIllFormedText, findUnsafeMetadata } from '../jobs/parse-job.ts';
 import { boundedText } from '../text.ts';
 import { MAX_ROLES_PER_JOB, OrganizationRefSchema, RoleRefSchema, UserIdSchema } from '../jobs/schema.ts';
@@ -104,6 +105,14 @@ export function parseDesiredState(text: string): DesiredState {
     const { userId, email, roles, app_metadata: appMetadata, organizations } = parsed.data;
     if ((userId === undefined) === (email === undefined)) {
       skip('needs exactly one of userId or email');
+      continue;
+    }
+    // The jobs this line becomes must pass the worker's contract (the email's form and length, every
+    // metadata key at any depth): a line they would fail is skipped here, and its user kept, not dead-lettered later.
+    const target = userId === undefined ? { email } : { userId };
+    const contract = validateJob({ type: 'user.update', ...target, changes: { app_metadata: appMetadata ?? {} } });
+    if (!contract.ok) {
+      skip(boundedText(contract.reason.replace(/^changes\.app_metadata/, 'app_metadata'), 300));
       continue;
     }
     const key = userId === undefined ? `email:${email?.toLowerCase()}` : `id:${userId}`;

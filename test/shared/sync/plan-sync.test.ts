@@ -255,3 +255,27 @@ describe('Function: validateSyncDefinition()', () => {
     expect(() => validateSyncDefinition({ ...base, allowRemovals: false, maxRemovals: 10, maxRemovalShare: 0.2 })).not.toThrow();
   });
 });
+
+describe('Function: parseDesiredState() against the job contract', () => {
+  it('skips, and protects the user of, a line whose jobs the worker would refuse', () => {
+    // Act: an over-long email, a dotted top-level key, a bidirectional control in a nested key
+    const long = `${'a'.repeat(250)}@example.com`;
+    const { users, invalid, protectedKeys } = parseDesiredState(
+      lines(
+        { email: long, roles: [] },
+        { userId: 'auth0|1', roles: [], app_metadata: { 'plan.tier': 'pro' } },
+        { userId: 'auth0|2', roles: [], app_metadata: { plan: { 'tier\u202e': 'pro' } } },
+        { userId: 'auth0|3', roles: [], app_metadata: { plan: { 'tier.name': 'pro' } } },
+      ),
+    );
+
+    // Assess
+    expect(invalid.map((entry) => [entry.line, entry.reason.split(':')[0]])).toEqual([
+      [1, 'email'],
+      [2, 'app_metadata.plan.tier'],
+      [3, 'app_metadata.plan.tier\ufffd'],
+    ]);
+    expect(users.map((user) => user.key)).toEqual(['id:auth0|3']);
+    expect([...protectedKeys].sort()).toEqual(['email:' + long, 'id:auth0|1', 'id:auth0|2']);
+  });
+});
