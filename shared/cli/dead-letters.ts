@@ -33,8 +33,14 @@ export interface ScanOptions {
   readonly move: (letter: DeadLetterView) => Promise<string | undefined>;
   /** The scan's start, epoch milliseconds: letters that arrived later are left alone. Default: now. */
   readonly startedAt?: number;
-  /** How long a received letter stays hidden while the scan runs. Default 120 s. */
+  /** How long a received letter stays hidden while the scan runs (it acts on a letter only within it). Default 120 s. */
   readonly visibilitySeconds?: number;
+  /**
+   * Only receive: no send, no delete, no visibility change (sqs:ReceiveMessage alone). Each letter read stays
+   * hidden for `visibilitySeconds`, then comes back by itself; on a FIFO queue only what the receives hand out
+   * is read (the first letters of each group). `decide` must keep every letter.
+   */
+  readonly readOnly?: boolean;
   readonly onProgress?: (seen: number) => void;
 }
 
@@ -54,12 +60,23 @@ export interface ScanResult {
  * letter of a group while an earlier one is hidden, so there each kept letter is sent again to the tail of
  * its group (same body, attributes and group; a fresh deduplication id marks it as this scan's) and the
  * original deleted: the queue turns over once, in order, and the scan stops when only its own copies come back.
+ * A `readOnly` scan does neither: the letters it read come back when their visibility runs out.
+ *
+ * A letter is moved, or turned over, only while this scan's hold on it stands: received less than
+ * `visibilitySeconds` ago (counted from when the receive was asked, less a margin for the send and delete).
+ * Past that, another scan may have received it, so this one lets it go uncounted (it may come round again):
+ * two scans at once never both send a letter's job, even when one is held up (a process paused, a slow
+ * network) between receiving letters and moving them.
  *
  * @example
  * const { letters } = await scanDeadLetters(sqs, dlqUrl, { decide: () => 'keep', move: async () => {} });
  */
 export async function scanDeadLetters(sqs: Pick<SQSClient, 'send'>, dlqUrl: string, options: ScanOptions): Promise<ScanResult> {
   const fifo = dlqUrl.endsWith('.fifo');
+  const readOnly = options.readOnly === true;
+  const visibilityMs = (options.visibilitySeconds ?? 120) * 1000;
+  // What a move (send, then delete) may take at most: a letter is touched only while this much of its hold is left.
+  const marginMs = Math.min(30_000, visibilityMs / 4);
   const scan = `scan-${randomUUID()}`;
   const letters: DeadLetterView[] = [];
   const moved: DeadLetterView[] = [];
@@ -78,11 +95,13 @@ export async function scanDeadLetters(sqs: Pick<SQSClient, 'send'>, dlqUrl: stri
   };
   try {
     for (;;) {
+      // Asked now: SQS hides the letters from this moment, whenever the answer arrives.
+      const holdEnds = Date.now() + visibilityMs - marginMs;
       const { Messages = [] } = await sqs.send(
         new ReceiveMessageCommand({
           QueueUrl: dlqUrl,
           MaxNumberOfMessages: 10,
-          VisibilityTimeout: options.visibilitySeconds ?? 120,
+          VisibilityTimeout: visibilityMs / 1000,
           // Short polls may answer empty while letters remain: wait a little, and stop only after two empty answers.
           WaitTimeSeconds: 1,
           MessageAttributeNames: ['All'],
@@ -94,9 +113,15 @@ export async function scanDeadLetters(sqs: Pick<SQSClient, 'send'>, dlqUrl: stri
         continue;
       }
       empty = 0;
-      for (const message of Messages) received.set(message.ReceiptHandle ?? '', message);
+      if (!readOnly) for (const message of Messages) received.set(message.ReceiptHandle ?? '', message);
       let fresh = 0;
       for (const message of Messages) {
+        // The hold has run out (or is about to): another scan may have this letter now. Let it go, uncounted; its
+        // receipt handle is stale, so it is not made visible at the end either.
+        if (!readOnly && Date.now() >= holdEnds) {
+          received.delete(message.ReceiptHandle ?? '');
+          continue;
+        }
         // This scan's own copy (FIFO), or a kept letter back after its visibility ran out: already counted.
         if (fifo && message.Attributes?.['MessageDeduplicationId']?.startsWith(scan)) continue;
         if (seen.has(message.MessageId ?? '')) continue;
@@ -107,7 +132,10 @@ export async function scanDeadLetters(sqs: Pick<SQSClient, 'send'>, dlqUrl: stri
         if (sent.has(letter.message.MessageAttributes?.['originalMessageId']?.StringValue ?? '') || letter.deadLetteredAt > startedAt) continue;
         fresh += 1;
         letters.push(letter);
-        if (options.decide(letter) === 'move') {
+        const decision = options.decide(letter);
+        if (readOnly) {
+          if (decision === 'move') throw new Error('a read-only scan cannot move a letter');
+        } else if (decision === 'move') {
           const id = await options.move(letter);
           if (id !== undefined) sent.add(id);
           await remove(message);
@@ -133,6 +161,7 @@ export async function scanDeadLetters(sqs: Pick<SQSClient, 'send'>, dlqUrl: stri
       if (stale >= 3) break;
     }
   } finally {
+    // Empty on a read-only scan: what it read comes back by itself.
     const held = [...received.values()];
     for (let start = 0; start < held.length; start += 10) {
       await sqs

@@ -1,4 +1,4 @@
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, type SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { parseArgs } from 'node:util';
 import { DEAD_LETTER_FIRST_SENT_ATTRIBUTE } from '../queue/order.ts';
 import { DEAD_LETTER_ATTRIBUTES } from '../queue/sqs.ts';
@@ -7,11 +7,14 @@ import { awsConfig, readArgs } from './args.ts';
 import { DISCOVERY_HELP } from './discover.ts';
 import type { CliIo } from './io.ts';
 
-export const DLQ_HELP = `Usage: auth0-queue-worker dlq [--stack NAME | --dlq-url URL] [--json]
+export const DLQ_HELP = `Usage: auth0-queue-worker dlq [--stack NAME | --dlq-url URL] [--turn-over] [--json]
        auth0-queue-worker dlq redrive [--stack NAME | --dlq-url URL --queue-url URL] [--reason R]… [--max N] [--reissue] [--dry-run] [--json]
 
-dlq: what the dead-letter queue holds, by reason (count, oldest, a few job ids). Nothing is removed; on a
-FIFO queue the letters are turned over once, in order, since SQS hands out one letter per group at a time.
+dlq: what the dead-letter queue holds, by reason (count, oldest, a few job ids). It only receives (it needs
+sqs:ReceiveMessage, and sqs:GetQueueAttributes for the counts): each letter it reads stays hidden from other
+readers for a few seconds (it says how many), then comes back by itself. On a FIFO queue SQS hands out a
+group's later letters only once the earlier ones are deleted, so it reads the first letters of each group and
+says how many of about how many it read; --turn-over reads them all.
 
 dlq redrive: sends the chosen letters' jobs back to the jobs queue, deleting each letter only after its job
 was sent (a crash sends a job twice at worst, never loses it). Fix the cause first: a job redriven unchanged
@@ -20,6 +23,8 @@ newer job wrote. --reissue gives it a new place (issuedAt now), to apply it agai
 
 ${DISCOVERY_HELP}
   --dlq-url URL       the dead-letter queue (default: DLQ_URL)
+  --turn-over         dlq on a FIFO queue: read every letter by sending each again to the tail of its group and
+                      deleting the original, once, in order (needs sqs:SendMessage and sqs:DeleteMessage on it)
   --queue-url URL     redrive: the jobs queue (default: JOBS_QUEUE_URL)
   --reason R          redrive only letters with this reason (repeat for several); default: all
   --max N             redrive at most N letters
@@ -34,6 +39,14 @@ ${DISCOVERY_HELP}
 /** Job ids shown per reason. */
 const SHOWN_IDS = 3;
 
+/**
+ * How long a read-only summary hides each letter it reads: the scan's likely length (50 letters a second, slower
+ * than SQS answers) and 5 s more, so that letters do not come back while it runs; 30 s when the count is unknown.
+ */
+function summaryHideSeconds(letters: number | undefined): number {
+  return letters === undefined ? 30 : Math.min(300, 5 + Math.ceil(letters / 50));
+}
+
 /** `auth0-queue-worker dlq [redrive]`. Resolves with the exit status. */
 export async function runDlq(argv: readonly string[], io: CliIo): Promise<number> {
   const parsed = readArgs(() => parse(argv), DLQ_HELP, io);
@@ -43,11 +56,13 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
   const dlqUrl = values['dlq-url'] ?? io.env['DLQ_URL'];
   const queueUrl = values['queue-url'] ?? io.env['JOBS_QUEUE_URL'];
   const max = values.max === undefined ? Number.POSITIVE_INFINITY : Number(values.max);
+  const fifo = dlqUrl?.endsWith('.fifo') ?? false;
   const problem =
     positionals.length > 1 || !['summary', 'redrive'].includes(action) ? `unknown dlq action ${JSON.stringify(positionals.join(' '))}`
     : dlqUrl === undefined ? 'give --dlq-url (or set DLQ_URL)'
     : action === 'redrive' && queueUrl === undefined ? 'give --queue-url (or set JOBS_QUEUE_URL): where redriven jobs go'
     : !(Number.isInteger(max) || max === Number.POSITIVE_INFINITY) || max < 1 ? '--max must be a whole number, 1 or more'
+    : values['turn-over'] && (action !== 'summary' || !fifo) ? '--turn-over is for dlq (the summary) on a FIFO dead-letter queue; a standard one is read in full without it'
     : undefined;
   if (problem !== undefined || dlqUrl === undefined) {
     io.stderr.write(`${problem}\n\n${DLQ_HELP}`);
@@ -57,7 +72,29 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
   const sqs = io.createSqsClient(awsConfig(values.region, values['endpoint-url']));
   const reasons = new Set(values.reason ?? []);
   const redrive = action === 'redrive';
+  const readOnly = !redrive && !values['turn-over'];
+  // What the command must do on a FIFO queue, said before it does anything.
+  if (fifo && readOnly) {
+    io.stderr.write('FIFO dead-letter queue: read only, this shows the first letters of each group (SQS hands out the next only once they are deleted); dlq --turn-over shows every letter by sending each again to the tail of its group and deleting the original (needs sqs:SendMessage and sqs:DeleteMessage on the queue)\n');
+  } else if (fifo && !redrive) {
+    io.stderr.write('FIFO dead-letter queue: --turn-over sends each letter again to the tail of its group and deletes the original, once, in order (needs sqs:SendMessage and sqs:DeleteMessage on the queue)\n');
+  } else if (fifo && (reasons.size > 0 || max !== Number.POSITIVE_INFINITY || values['dry-run'])) {
+    io.stderr.write('FIFO dead-letter queue: each letter not redriven is sent again to the tail of its group and the original deleted, to read past it (needs sqs:SendMessage on the queue as well)\n');
+  }
+  // How many letters the queue holds, visible or hidden by a reader: to say how many this run did not read.
+  const counts = await queueCounts(sqs, dlqUrl);
+  const hideSeconds = summaryHideSeconds(counts === undefined ? undefined : counts.visible + counts.held);
   const chosen = (letter: DeadLetterView) => reasons.size === 0 || reasons.has(letter.reason);
+  // Any queue in the account may name this one as its dead-letter queue (CloudFormation cannot give it a
+  // redrive-allow policy naming the jobs queue without a dependency cycle): a letter from another queue is
+  // never redriven as a job.
+  const foreign: DeadLetterView[] = [];
+  const ours = (letter: DeadLetterView) => {
+    const source = letter.message.MessageAttributes?.['sourceQueueArn']?.StringValue ?? letter.message.Attributes?.['DeadLetterQueueSourceArn'];
+    const mine = queueUrl !== undefined && source !== undefined && sameQueue(source, queueUrl);
+    if (!mine) foreign.push(letter);
+    return mine;
+  };
   let picked = 0;
   const fifoJobs = queueUrl?.endsWith('.fifo') ?? false;
   const progress = io.stderr.isTTY === true && !values.json;
@@ -65,8 +102,9 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
   let result: Awaited<ReturnType<typeof scanDeadLetters>>;
   try {
     result = await scanDeadLetters(sqs, dlqUrl, {
+      ...(readOnly ? { readOnly, visibilitySeconds: hideSeconds } : {}),
       decide: (letter) => {
-        if (!redrive || !chosen(letter) || picked >= max) return 'keep';
+        if (!redrive || !chosen(letter) || picked >= max || !ours(letter)) return 'keep';
         picked += 1;
         return values['dry-run'] ? 'keep' : 'move';
       },
@@ -94,12 +132,17 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     if (progress) io.stderr.write('\n');
     const name = error instanceof Error ? error.name : 'Error';
-    io.stderr.write(`stopped: ${name}${error instanceof Error ? `: ${error.message}` : ''}. Letters already moved were deleted; none was lost. Run the command again for the rest.\n`);
+    io.stderr.write(`stopped: ${name}${error instanceof Error ? `: ${error.message}` : ''}. ${readOnly ? 'Nothing was changed.' : 'Letters already moved were deleted; none was lost.'} Run the command again for the rest.\n`);
     return 1;
   }
   if (progress) io.stderr.write('\n');
 
   const groups = byReason(result.letters);
+  const about = counts === undefined ? undefined : counts.visible + counts.held;
+  // Letters the queue held when the run began that it did not read: hidden by another reader, or (read-only FIFO)
+  // behind their groups' first letters.
+  const unread = about === undefined ? undefined : Math.max(0, about - result.letters.length);
+  const partial = fifo && readOnly && unread !== undefined && unread > 0;
   if (values.json) {
     io.stdout.write(
       `${JSON.stringify(
@@ -107,7 +150,8 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
           dlqUrl,
           total: result.letters.length,
           reasons: groups.map((group) => ({ reason: group.reason, count: group.letters.length, oldest: new Date(group.oldest).toISOString(), jobIds: group.jobIds })),
-          ...(redrive ? { moved: result.moved.length, wouldMove: values['dry-run'] ? picked : undefined } : {}),
+          ...(redrive ? { moved: result.moved.length, wouldMove: values['dry-run'] ? picked : undefined } : { readOnly, hiddenSeconds: readOnly ? hideSeconds : undefined, approximateTotal: about }),
+          unread,
         },
         null,
         2,
@@ -118,7 +162,11 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
   const out: string[] = [];
   const now = Date.now();
   if (!redrive) {
-    out.push(`${result.letters.length.toLocaleString('en-US')} dead letter(s) in ${dlqUrl}`);
+    out.push(
+      partial
+        ? `${result.letters.length.toLocaleString('en-US')} of about ${(about ?? 0).toLocaleString('en-US')} dead letter(s) read in ${dlqUrl} (the first of each group; dlq --turn-over reads them all)`
+        : `${result.letters.length.toLocaleString('en-US')} dead letter(s) in ${dlqUrl}`,
+    );
     if (groups.length > 0) {
       out.push(`  ${'reason'.padEnd(24)} ${'count'.padStart(6)}  ${'oldest'.padEnd(32)} job ids`);
       for (const group of groups) {
@@ -126,12 +174,20 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
       }
       out.push('Read the README (Why a job is dead-lettered) for each reason; once fixed: auth0-queue-worker dlq redrive --reason <reason> …');
     }
+    if (readOnly && result.letters.length > 0) out.push(`Read only: each letter read stays hidden from other readers (a redrive too) for ${hideSeconds} s, then comes back by itself.`);
   } else if (values['dry-run']) {
     out.push(`would redrive ${picked.toLocaleString('en-US')} of ${result.letters.length.toLocaleString('en-US')} dead letter(s) to ${queueUrl}; nothing was moved`);
   } else {
     const movedBy = byReason(result.moved);
     out.push(`${values.reissue ? 'reissued (issuedAt now, applied over newer jobs) and ' : ''}redrove ${result.moved.length.toLocaleString('en-US')} of ${result.letters.length.toLocaleString('en-US')} dead letter(s) to ${queueUrl}${movedBy.length === 0 ? '' : `: ${movedBy.map((group) => `${group.reason} ${group.letters.length}`).join(', ')}`}`);
     out.push(`${(result.letters.length - result.moved.length).toLocaleString('en-US')} left in ${dlqUrl}`);
+  }
+  if (redrive && foreign.length > 0) {
+    const sources = [...new Set(foreign.map((letter) => letter.message.MessageAttributes?.['sourceQueueArn']?.StringValue ?? letter.message.Attributes?.['DeadLetterQueueSourceArn'] ?? 'no source'))];
+    out.push(`${foreign.length.toLocaleString('en-US')} letter(s) came from another queue (${sources.slice(0, 3).join(', ')}${sources.length > 3 ? ', …' : ''}), not ${queueUrl}: left in place, never sent as jobs. Only the jobs queue should name this dead-letter queue in its redrive policy.`);
+  }
+  if (unread !== undefined && unread > 0 && !partial) {
+    out.push(`About ${unread.toLocaleString('en-US')} more were not read, most likely hidden by another reader (a dlq summary hides the letters it reads for a few seconds, a redrive until it moves them): run again once they are back.`);
   }
   io.stdout.write(`${out.join('\n')}\n`);
   return 0;
@@ -148,6 +204,7 @@ function parse(argv: readonly string[]) {
       reason: { type: 'string', multiple: true },
       max: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
+      'turn-over': { type: 'boolean', default: false },
       reissue: { type: 'boolean', default: false },
       region: { type: 'string' },
       'endpoint-url': { type: 'string' },
@@ -155,6 +212,19 @@ function parse(argv: readonly string[]) {
       help: { type: 'boolean', default: false },
     },
   });
+}
+
+/**
+ * The dead-letter queue's letters: visible, and hidden by a reader (sqs:GetQueueAttributes, a read). Unknown
+ * when they cannot be read: the command goes on without them.
+ */
+async function queueCounts(sqs: Pick<SQSClient, 'send'>, dlqUrl: string): Promise<{ visible: number; held: number } | undefined> {
+  try {
+    const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+    return { visible: Number(Attributes.ApproximateNumberOfMessages ?? 0), held: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Letters grouped by reason, the largest group first. */
@@ -193,4 +263,14 @@ function reissued(body: string, now: string): string {
 /** A letter's attributes that are not the worker's: the producer's own, which go back with the job. */
 function producerAttributesOfLetter(letter: DeadLetterView) {
   return Object.fromEntries(Object.entries(attributesOf(letter.message)).filter(([name]) => !(DEAD_LETTER_ATTRIBUTES as readonly string[]).includes(name)));
+}
+
+/**
+ * Whether an SQS queue ARN (`arn:aws:sqs:{region}:{account}:{name}`) and a queue URL (`…/{account}/{name}`)
+ * name the same queue, by account and name.
+ */
+function sameQueue(arn: string, url: string): boolean {
+  const [, , , , account, name] = arn.split(':');
+  const path = url.replace(/[?#].*$/, '').split('/').filter((part) => part !== '');
+  return account !== undefined && name !== undefined && path.at(-2) === account && path.at(-1) === name;
 }

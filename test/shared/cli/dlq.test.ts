@@ -1,9 +1,11 @@
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scanDeadLetters } from '../../../shared/cli/dead-letters.ts';
 import { runCommand } from '../../helpers/cli.ts';
 import { startLocalSqs } from '../../helpers/sqs.ts';
 
 const region = 'us-east-1';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () => {
   let local: Awaited<ReturnType<typeof startLocalSqs>>;
@@ -19,8 +21,11 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
     await local.stop();
   });
 
+  /** The ARN of the test's last jobs queue: the source the worker writes on each letter. */
+  let jobsArn = 'arn:aws:sqs:us-east-1:000000000000:jobs';
   const createQueue = async (name: string) => {
     const { QueueUrl = '' } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: name.endsWith('.fifo') ? { FifoQueue: 'true' } : {} }));
+    if (name.includes('jobs')) jobsArn = `arn:aws:sqs:${region}:${QueueUrl.split('/').at(-2)}:${name}`;
     return QueueUrl;
   };
   const depth = async (url: string) => {
@@ -34,7 +39,12 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
       new SendMessageCommand({
         QueueUrl: url,
         MessageBody: JSON.stringify({ type: 'user.update', userId: `auth0|${jobId}`, changes: { blocked: true }, jobId }),
-        MessageAttributes: { reason: { DataType: 'String', StringValue: reason }, jobId: { DataType: 'String', StringValue: jobId }, originalMessageId: { DataType: 'String', StringValue: `orig-${serial}` } },
+        MessageAttributes: {
+          reason: { DataType: 'String', StringValue: reason },
+          jobId: { DataType: 'String', StringValue: jobId },
+          originalMessageId: { DataType: 'String', StringValue: `orig-${serial}` },
+          sourceQueueArn: { DataType: 'String', StringValue: jobsArn },
+        },
         ...(group === undefined ? {} : { MessageGroupId: group, MessageDeduplicationId: `d-${serial}` }),
       }),
     );
@@ -50,38 +60,107 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
     }
   };
   const cli = (argv: string[], wrap: (client: SQSClient) => Pick<SQSClient, 'send'> = (client) => client) => runCommand(argv, { sqs: () => wrap(sqs) });
+  /** The client, noting every command it is given: its name, and a receive's visibility timeout. */
+  const recording = (calls: string[]) => (client: SQSClient) =>
+    ({
+      send: (command: Parameters<SQSClient['send']>[0]) => {
+        calls.push(command instanceof ReceiveMessageCommand ? `ReceiveMessage ${command.input.VisibilityTimeout}` : command.constructor.name.replace(/Command$/, ''));
+        return client.send(command as never);
+      },
+    }) as unknown as Pick<SQSClient, 'send'>;
 
-  it('summarizes a dead-letter queue by reason and removes nothing', async () => {
+  it('summarizes a standard dead-letter queue by reason with reads alone: the letters it read come back by themselves', async () => {
     // Prepare
     const dlq = await createQueue('summary-dlq');
     for (let n = 0; n < 5; n++) await letter(dlq, 'user_not_found', `nf-${n}`);
     await letter(dlq, 'http_400', 'bad-1');
     await letter(dlq, 'expired', 'old-1');
+    const calls: string[] = [];
 
-    // Act
-    const human = await cli(['dlq', '--dlq-url', dlq]);
-    const json = await cli(['dlq', '--dlq-url', dlq, '--json']);
+    // Act: a summary, another at once (the letters are hidden), and one more once they are back
+    const human = await cli(['dlq', '--dlq-url', dlq], recording(calls));
+    const atOnce = await cli(['dlq', '--dlq-url', dlq], recording(calls));
+    const hidden = Number(/for (\d+) s, then comes back by itself/.exec(human.stdout)?.[1]);
+    await sleep(hidden * 1_000 + 500);
+    const json = await cli(['dlq', '--dlq-url', dlq, '--json'], recording(calls));
 
-    // Assess
-    expect(human.status).toBe(0);
+    // Assess: only reads (sqs:ReceiveMessage, sqs:GetQueueAttributes), each hiding what it read for the seconds it says
+    expect(new Set(calls)).toEqual(new Set(['GetQueueAttributes', 'ReceiveMessage 6']));
+    expect([human.status, human.stderr]).toEqual([0, '']);
     expect(human.stdout).toContain('7 dead letter(s)');
     expect(human.stdout).toMatch(/user_not_found\s+5/);
-    const result = JSON.parse(json.stdout) as { total: number; reasons: Array<{ reason: string; count: number; jobIds: string[] }> };
-    expect(result.total).toBe(7);
+    expect(hidden).toBe(6);
+    expect(atOnce.stdout).toBe(`0 dead letter(s) in ${dlq}\nAbout 7 more were not read, most likely hidden by another reader (a dlq summary hides the letters it reads for a few seconds, a redrive until it moves them): run again once they are back.\n`);
+    const result = JSON.parse(json.stdout) as { total: number; readOnly: boolean; hiddenSeconds: number; unread: number; reasons: Array<{ reason: string; count: number; jobIds: string[] }> };
+    expect(result).toMatchObject({ total: 7, readOnly: true, hiddenSeconds: 6, unread: 0 });
     expect(result.reasons.map((group) => [group.reason, group.count])).toEqual([['user_not_found', 5], ['expired', 1], ['http_400', 1]]);
     expect(result.reasons[0]?.jobIds).toHaveLength(3);
     expect(await depth(dlq)).toBe(7);
   });
 
-  it('on a FIFO dead-letter queue sees every letter of a group, and keeps their order', async () => {
+  it('on a FIFO dead-letter queue reads only unless told to turn it over, and says so before anything else', async () => {
+    // Prepare: twelve letters of one user, three of another
+    const dlq = await createQueue('read-only-dlq.fifo');
+    for (let n = 0; n < 12; n++) await letter(dlq, 'http_404', `a${n}`, 'id:a');
+    for (let n = 0; n < 3; n++) await letter(dlq, 'http_400', `b${n}`, 'id:b');
+    const calls: string[] = [];
+    const misused = await cli(['dlq', '--dlq-url', dlq.replace('.fifo', ''), '--turn-over']);
+
+    // Act
+    const { status, stdout, stderr } = await cli(['dlq', '--dlq-url', dlq], recording(calls));
+
+    // Assess: the first letter of each group (fauxqs hands out one per group; SQS may hand out several), of about 15
+    expect(misused.status).toBe(2);
+    expect(misused.stderr).toContain('--turn-over is for dlq (the summary) on a FIFO dead-letter queue');
+    expect(status).toBe(0);
+    expect(stderr).toBe('FIFO dead-letter queue: read only, this shows the first letters of each group (SQS hands out the next only once they are deleted); dlq --turn-over shows every letter by sending each again to the tail of its group and deleting the original (needs sqs:SendMessage and sqs:DeleteMessage on the queue)\n');
+    expect(stdout).toContain(`2 of about 15 dead letter(s) read in ${dlq} (the first of each group; dlq --turn-over reads them all)`);
+    expect(stdout).toMatch(/http_404\s+1 .* a0\n/);
+    expect(new Set(calls)).toEqual(new Set(['GetQueueAttributes', 'ReceiveMessage 6']));
+    await sleep(6_500);
+    const left = await drain(dlq);
+    expect(left.filter((message) => message.Attributes?.['MessageGroupId'] === 'id:a').map((message) => message.MessageAttributes?.['jobId']?.StringValue)).toEqual(Array.from({ length: 12 }, (_, n) => `a${n}`));
+    expect(left).toHaveLength(15);
+  });
+
+  it('turning a FIFO dead-letter queue over says first what it needs, and keeps every letter when it may not send', async () => {
+    // Prepare: the caller may receive but not send
+    const dlq = await createQueue('no-send-dlq.fifo');
+    for (const [jobId, group] of [['a1', 'id:a'], ['a2', 'id:a'], ['b1', 'id:b']] as const) await letter(dlq, 'http_404', jobId, group);
+    const calls: string[] = [];
+    const noSend = (client: SQSClient) =>
+      ({
+        send: (command: Parameters<SQSClient['send']>[0]) => {
+          calls.push(command.constructor.name);
+          if (command instanceof SendMessageCommand) throw Object.assign(new Error('not authorized to perform: sqs:SendMessage'), { name: 'AccessDenied' });
+          return client.send(command as never);
+        },
+      }) as unknown as Pick<SQSClient, 'send'>;
+
+    // Act
+    const { status, stderr } = await cli(['dlq', '--dlq-url', dlq, '--turn-over'], noSend);
+
+    // Assess
+    expect(status).toBe(1);
+    expect(stderr.split('\n')).toEqual([
+      'FIFO dead-letter queue: --turn-over sends each letter again to the tail of its group and deletes the original, once, in order (needs sqs:SendMessage and sqs:DeleteMessage on the queue)',
+      'stopped: AccessDenied: not authorized to perform: sqs:SendMessage. Letters already moved were deleted; none was lost. Run the command again for the rest.',
+      '',
+    ]);
+    expect(calls).not.toContain('DeleteMessageCommand');
+    const left = await drain(dlq);
+    expect(left.map((message) => message.MessageAttributes?.['jobId']?.StringValue).sort()).toEqual(['a1', 'a2', 'b1']);
+  });
+
+  it('turning a FIFO dead-letter queue over sees every letter of a group, and keeps their order', async () => {
     // Prepare: three letters of one user, one of another
     const dlq = await createQueue('summary-dlq.fifo');
     for (const [jobId, group] of [['a1', 'id:a'], ['a2', 'id:a'], ['b1', 'id:b'], ['a3', 'id:a']] as const) await letter(dlq, 'http_404', jobId, group);
 
     // Act: twice, a second apart
-    const { status, stdout } = await cli(['dlq', '--dlq-url', dlq, '--json']);
+    const { status, stdout } = await cli(['dlq', '--dlq-url', dlq, '--turn-over', '--json']);
     await new Promise((resolve) => setTimeout(resolve, 1_100));
-    const again = await cli(['dlq', '--dlq-url', dlq, '--json']);
+    const again = await cli(['dlq', '--dlq-url', dlq, '--turn-over', '--json']);
 
     // Assess: the second summary still dates the letters from their arrival, not from the first summary's turnover
     expect(status).toBe(0);
@@ -91,6 +170,26 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
     const left = await drain(dlq);
     expect(left.filter((message) => message.Attributes?.['MessageGroupId'] === 'id:a').map((message) => message.MessageAttributes?.['jobId']?.StringValue)).toEqual(['a1', 'a2', 'a3']);
     expect(left).toHaveLength(4);
+  });
+
+  it("never sends a letter of another queue that names this one as its dead-letter queue, and says so", async () => {
+    // Prepare: two letters of the jobs queue, one of another team's queue
+    const dlq = await createQueue('shared-dlq');
+    const jobs = await createQueue('shared-jobs');
+    await letter(dlq, 'user_not_found', 'ours-1');
+    await letter(dlq, 'user_not_found', 'ours-2');
+    jobsArn = 'arn:aws:sqs:us-east-1:000000000000:billing-events';
+    await letter(dlq, 'none', 'theirs-1');
+
+    // Act
+    const { status, stdout } = await cli(['dlq', 'redrive', '--dlq-url', dlq, '--queue-url', jobs]);
+
+    // Assess
+    expect(status).toBe(0);
+    expect(stdout).toContain('redrove 2 of 3 dead letter(s)');
+    expect(stdout).toContain('1 letter(s) came from another queue (arn:aws:sqs:us-east-1:000000000000:billing-events)');
+    expect((await drain(jobs)).map((message) => (JSON.parse(message.Body ?? '{}') as { jobId: string }).jobId).sort()).toEqual(['ours-1', 'ours-2']);
+    expect((await drain(dlq)).map((message) => message.MessageAttributes?.['jobId']?.StringValue)).toEqual(['theirs-1']);
   });
 
   it('redrives only the letters with the chosen reason, and leaves the others', async () => {
@@ -126,6 +225,7 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
         MessageAttributes: {
           reason: { DataType: 'String', StringValue: 'http_503' },
           originalMessageId: { DataType: 'String', StringValue: 'orig-traced' },
+          sourceQueueArn: { DataType: 'String', StringValue: jobsArn },
           firstSentAt: { DataType: 'String', StringValue: '2026-12-01T10:00:00.000Z' },
           traceparent: { DataType: 'String', StringValue: '00-abc-def-01' },
         },
@@ -195,5 +295,49 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
     expect(new Set(sent)).toEqual(new Set(['nf-0', 'nf-1', 'nf-2', 'nf-3']));
     expect(sent.length).toBeLessThanOrEqual(5);
     expect(await depth(dlq)).toBe(0);
+  });
+
+  it('two redrives at once send each job once, even when one is held up past its hold on the letters it received', async () => {
+    // Prepare: six letters; redrive A's first receive answers only after the letters' visibility (2 s) has run
+    // out, as when its process is paused (a laptop asleep), and redrive B starts once they are visible again
+    const dlq = await createQueue('paused-dlq');
+    const jobs = await createQueue('paused-jobs');
+    for (let n = 0; n < 6; n++) await letter(dlq, 'http_503', `p-${n}`);
+    const sent: string[] = [];
+    const redrive = (client: Pick<SQSClient, 'send'>) =>
+      scanDeadLetters(client, dlq, {
+        visibilitySeconds: 2,
+        decide: () => 'move',
+        move: async (view) => {
+          sent.push(view.jobId ?? '');
+          const { MessageId } = await sqs.send(new SendMessageCommand({ QueueUrl: jobs, MessageBody: view.message.Body ?? '' }));
+          return MessageId;
+        },
+      });
+    let paused = false;
+    const pausedOnce = {
+      send: async (command: Parameters<SQSClient['send']>[0]) => {
+        const answer = await sqs.send(command as never);
+        if (command instanceof ReceiveMessageCommand && !paused) {
+          paused = true;
+          await sleep(3_000);
+        }
+        return answer;
+      },
+    } as unknown as Pick<SQSClient, 'send'>;
+
+    // Act
+    const a = redrive(pausedOnce).catch((error: unknown) => error);
+    await sleep(2_300);
+    const b = await redrive(sqs);
+    const afterPause = await a;
+
+    // Assess: every job sent once, by B; A let go of the letters its hold no longer covered
+    expect(paused).toBe(true);
+    expect(sent.sort()).toEqual(['p-0', 'p-1', 'p-2', 'p-3', 'p-4', 'p-5']);
+    expect(b.moved).toHaveLength(6);
+    expect(afterPause).toMatchObject({ letters: [], moved: [] });
+    expect(await depth(dlq)).toBe(0);
+    expect(await depth(jobs)).toBe(6);
   });
 });
