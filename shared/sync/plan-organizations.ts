@@ -77,7 +77,6 @@ export function planOrganizations(input: {
   let roleRemoves = 0;
   const removalsBlocked: OrganizationRemovals[] = [];
   const removalsApproved: OrganizationRemovals[] = [];
-  const protectedUsers = protectedKeys;
   const listedIn = (user: DesiredUser, organization: ManagedOrganization): readonly string[] | undefined => {
     const organizations = user.organizations ?? {};
     for (const ref of [organization.id, organization.name, organization.ref]) if (Object.hasOwn(organizations, ref)) return organizations[ref];
@@ -113,7 +112,7 @@ export function planOrganizations(input: {
         jobs.push(job({ type: 'org.roles.assign', ...target(user), organization: organization.id, roles: assign }, user.key));
       }
       const remove = [...held].filter((id) => !wanted.includes(id)).sort();
-      if (remove.length > 0 && !keysOf(member).some((key) => protectedUsers.has(key))) {
+      if (remove.length > 0 && !keysOf(member).some((key) => protectedKeys.has(key))) {
         roleRemoveCount += remove.length;
         removalKeys.push(...remove.map((id) => `role:${member.user_id}:${id}`));
         roleRemoveJobs.push(job({ type: 'org.roles.remove', ...target(user), organization: organization.id, roles: remove }, user.key));
@@ -122,7 +121,7 @@ export function planOrganizations(input: {
 
     for (const member of current) {
       const keys = keysOf(member);
-      if (keys.some((key) => wantedKeys.has(key) || protectedUsers.has(key))) continue;
+      if (keys.some((key) => wantedKeys.has(key) || protectedKeys.has(key))) continue;
       removalKeys.push(`member:${member.user_id}`);
       memberRemoves.push(job({ type: 'org.members.remove', userId: member.user_id, organization: organization.id }, `id:${member.user_id}`));
     }

@@ -5,9 +5,10 @@
 import { type Message, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { expect } from 'vitest';
 import type { EventSourceMapping } from '../../local/event-source-mapping.ts';
-import { type LocalStack, type LocalStackOptions, queueDepth, readDeadLetters } from '../../local/stack.ts';
+import { type LocalStack, type LocalStackOptions, readDeadLetters } from '../../local/stack.ts';
 import { compareState, createRandom, generateWorkload, seedTenant } from '../../local/workload.ts';
 import { startTestStack } from './suite-logs.ts';
+import { drained } from './drained.ts';
 
 const FAST = { burst: 50, perSecond: 50 } as const;
 
@@ -43,17 +44,6 @@ export function createFaultHarness() {
       }
     }
     return { s, workload };
-  };
-
-  /** Waits until the jobs queue has been empty (visible, in flight and delayed) for three looks in a row. */
-  const drained = async (s: LocalStack, timeoutMs: number) => {
-    const until = Date.now() + timeoutMs;
-    let quiet = 0;
-    while (Date.now() < until && quiet < 3) {
-      await sleep(200);
-      quiet = (await queueDepth(s)) === 0 ? quiet + 1 : 0;
-    }
-    return quiet >= 3;
   };
 
   /**

@@ -5,15 +5,15 @@
  */
 import { GetQueueAttributesCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LocalStack, enqueueJobs, queueDepth } from '../../local/stack.ts';
+import { type LocalStack, enqueueJobs } from '../../local/stack.ts';
 import { addUser } from '../../local/tenant/state.ts';
 import { CONNECTION } from '../../local/workload.ts';
 import { runCommand } from '../helpers/cli.ts';
 import { startTestStack } from '../helpers/suite-logs.ts';
+import { drained } from '../helpers/drained.ts';
 
 const FAST = { burst: 50, perSecond: 50 } as const;
 const JOBS = 30;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Command: dlq redrive, twice at once on the local stack', () => {
   let stack: LocalStack | undefined;
@@ -32,13 +32,9 @@ describe('Command: dlq redrive, twice at once on the local stack', () => {
   /** Runs the worker until the jobs queue has been empty a while. */
   const run = async (s: LocalStack, output: string[]) => {
     const worker = s.startWorker({ maxConcurrency: 2, onOutput: (line) => output.push(line) });
-    let quiet = 0;
-    for (const until = Date.now() + 60_000; Date.now() < until && quiet < 3; ) {
-      await sleep(200);
-      quiet = (await queueDepth(s)) === 0 ? quiet + 1 : 0;
-    }
+    const done = await drained(s, 60_000);
     await worker.stop();
-    expect(quiet).toBe(3);
+    expect(done).toBe(true);
   };
 
   /** The stack's SQS client, noting the job id of every job the command sends to the jobs queue. */

@@ -5,11 +5,12 @@
  */
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LocalStack, enqueueJobs, queueDepth, readDeadLetters } from '../../local/stack.ts';
+import { type LocalStack, enqueueJobs, readDeadLetters } from '../../local/stack.ts';
 import { addRole, addUser, rolesOf } from '../../local/tenant/state.ts';
 import { CONNECTION, compareState, createRandom, generateOutOfOrderPairs, generateWorkload, seedTenant, throttleOlderWrite } from '../../local/workload.ts';
 import { runCommand } from '../helpers/cli.ts';
 import { startTestStack } from '../helpers/suite-logs.ts';
+import { drained } from '../helpers/drained.ts';
 
 const FAST = { burst: 50, perSecond: 50 } as const;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -43,20 +44,11 @@ describe('Ordering on the local stack: the newest job wins per attribute', () =>
     }
   };
 
-  const drained = async (s: LocalStack, timeoutMs = 60_000) => {
-    let quiet = 0;
-    for (const until = Date.now() + timeoutMs; Date.now() < until && quiet < 3; ) {
-      await sleep(200);
-      quiet = (await queueDepth(s)) === 0 ? quiet + 1 : 0;
-    }
-    return quiet >= 3;
-  };
-
   /** Runs the worker until the queue has been empty a while. */
   const run = async (s: LocalStack, options: Parameters<LocalStack['startWorker']>[0] = {}, during: () => Promise<void> = async () => {}) => {
     const worker = s.startWorker({ maxConcurrency: 2, ...options, onOutput: (line) => output.push(line) });
     await during();
-    const done = await drained(s);
+    const done = await drained(s, 60_000);
     await worker.stop();
     expect(done).toBe(true);
     return worker;
@@ -228,13 +220,9 @@ describe('Ordering on the local stack: the newest job wins per attribute', () =>
     await s.dynamodb.resume();
     const resumedAt = Date.now();
     const lastDue = () => Math.max(resumedAt, ...logged('job requeued').map((line) => Date.parse(String(line['timestamp'])) + Number(line['delaySeconds']) * 1000));
-    let quiet = 0;
-    while (quiet < 3 && Date.now() < lastDue() + 30_000) {
-      await sleep(200);
-      quiet = (await queueDepth(s)) === 0 ? quiet + 1 : 0;
-    }
+    const done = await drained(s, () => lastDue() + 30_000);
     await worker.stop();
-    expect(quiet).toBe(3);
+    expect(done).toBe(true);
 
     // Assess
     expect(writesWhileDown).toBe(0);
@@ -258,7 +246,7 @@ describe('Ordering on the local stack: the newest job wins per attribute', () =>
     worker = s.startWorker({ maxConcurrency: 2, onOutput: (line) => output.push(line) });
     for (let waited = 0; stopped === 0 && waited < 10_000; waited += 50) await sleep(50);
     await enqueue(s, [{ type: 'user.update', userId: ada.user_id, changes: { blocked: false }, issuedAt: at(1_000), jobId: 'older' }]);
-    const done = await drained(s);
+    const done = await drained(s, 60_000);
     await worker.stop();
 
     // Assess: the older job never wrote; the newer one wrote again when it came back

@@ -5,12 +5,12 @@
  */
 import { SendMessageCommand, type MessageAttributeValue } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LocalStack, queueDepth, readDeadLetters } from '../../local/stack.ts';
+import { type LocalStack, readDeadLetters } from '../../local/stack.ts';
 import { addUser } from '../../local/tenant/state.ts';
 import { CONNECTION } from '../../local/workload.ts';
 import { startTestStack } from '../helpers/suite-logs.ts';
+import { drained } from '../helpers/drained.ts';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const TOO_MANY = {
   status: 429,
   body: { statusCode: 429, error: 'Too Many Requests', message: 'Global limit has been reached', errorCode: 'too_many_requests' },
@@ -35,11 +35,7 @@ describe('Retry state on the local stack', () => {
     s.tenant.faults.intercept = (request) => (request.route === 'PATCH /api/v2/users/{id}' && throttled++ === 0 ? TOO_MANY : undefined);
     await s.sqs.send(new SendMessageCommand({ QueueUrl: s.jobs.url, MessageBody: JSON.stringify({ type: 'user.update', userId: ada.user_id, changes: { blocked: true } }), MessageAttributes: attributes }));
     const worker = s.startWorker({ maxConcurrency: 1, onOutput: (line) => output.push(line) });
-    let quiet = 0;
-    for (const until = Date.now() + 30_000; Date.now() < until && quiet < 3; ) {
-      await sleep(200);
-      quiet = (await queueDepth(s)) === 0 ? quiet + 1 : 0;
-    }
+    await drained(s, 30_000);
     await worker.stop();
     const requeued = output.filter((line) => line.includes('"message":"job requeued"')).map((line) => JSON.parse(line) as Record<string, unknown>);
     return { s, blocked: s.tenant.state.users.get(ada.user_id)?.blocked, throttled, requeued, deadLetters: await readDeadLetters(s) };

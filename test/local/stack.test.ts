@@ -11,9 +11,10 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE_OPTIONS } from '../../infra/bundling.ts';
 import { readBatchItemFailures } from '../../local/event-source-mapping.ts';
-import { type LocalStack, type LocalStackOptions, queueDepth } from '../../local/stack.ts';
+import { type LocalStack, type LocalStackOptions } from '../../local/stack.ts';
 import { compareState, createRandom, generateWorkload, seedTenant } from '../../local/workload.ts';
 import { startTestStack } from '../helpers/suite-logs.ts';
+import { drained } from '../helpers/drained.ts';
 
 const FAST = { burst: 50, perSecond: 50 } as const;
 
@@ -52,16 +53,6 @@ describe('Local stack: worker bundle + event source mapping + fauxqs + Secrets M
         }),
       );
     }
-  };
-
-  const drained = async (s: LocalStack, timeoutMs: number) => {
-    const until = Date.now() + timeoutMs;
-    let quiet = 0;
-    while (Date.now() < until && quiet < 3) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      quiet = (await queueDepth(s)) === 0 ? quiet + 1 : 0;
-    }
-    return quiet >= 3;
   };
 
   const deadLetters = async (s: LocalStack): Promise<Message[]> => {

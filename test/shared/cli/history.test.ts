@@ -10,12 +10,13 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoLedger } from '../../../shared/ledger/dynamodb-ledger.ts';
-import { type LocalStack, queueDepth, readDeadLetters } from '../../../local/stack.ts';
+import { type LocalStack, readDeadLetters } from '../../../local/stack.ts';
 import { addRole, addUser } from '../../../local/tenant/state.ts';
 import type { TenantRole, TenantUser } from '../../../local/tenant/state.ts';
 import { CONNECTION } from '../../../local/workload.ts';
 import { runCommand } from '../../helpers/cli.ts';
 import { startTestStack } from '../../helpers/suite-logs.ts';
+import { drained } from '../../helpers/drained.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** RFC 3339 for `offsetMs` after a fixed moment a little in the past. */
@@ -34,13 +35,9 @@ describe('Command: auth0-queue-worker history, on the local stack', () => {
     const { Failed = [] } = await s.sqs.send(new SendMessageBatchCommand({ QueueUrl: s.jobs.url, Entries: jobs.map((job, index) => ({ Id: String(index), MessageBody: JSON.stringify(job) })) }));
     expect(Failed).toEqual([]);
     const worker = s.startWorker({ maxConcurrency: 1, env: { JOB_CONCURRENCY: '1' } });
-    let quiet = 0;
-    for (const until = Date.now() + 60_000; Date.now() < until && quiet < 3; ) {
-      await sleep(200);
-      quiet = (await queueDepth(s)) === 0 ? quiet + 1 : 0;
-    }
+    const done = await drained(s, 60_000);
     await worker.stop();
-    expect(quiet).toBe(3);
+    expect(done).toBe(true);
   };
 
   beforeAll(async () => {

@@ -7,6 +7,16 @@ import { INVALID_JOBS, VALID_JOBS } from '../../helpers/jobs.ts';
 /** A deployment that allows app_metadata on top of the defaults, as the contract examples need. */
 const policy: JobPolicy = { allowedFields: new Set([...DEFAULT_ALLOWED_FIELDS, 'app_metadata']), allowedRoles: undefined, allowedOrganizations: '*' };
 
+/** What parseJob throws for a body under a policy, or undefined when it accepts it. */
+const refusalOf = (body: string, under: JobPolicy): unknown => {
+  try {
+    parseJob(body, under);
+  } catch (caught) {
+    return caught;
+  }
+  return undefined;
+};
+
 describe('Function: parseJob()', () => {
   it.each(VALID_JOBS.map((job) => [job.type, job]))('accepts the contract example %s', (_, job) => {
     // Act
@@ -18,14 +28,7 @@ describe('Function: parseJob()', () => {
 
   it.each(INVALID_JOBS)('refuses %s with a clear reason', (_, body, code) => {
     // Act
-    const error = (() => {
-      try {
-        parseJob(body, policy);
-      } catch (caught) {
-        return caught;
-      }
-      return undefined;
-    })();
+    const error = refusalOf(body, policy);
 
     // Assess
     expect(error).toBeInstanceOf(PermanentError);
@@ -152,14 +155,7 @@ describe('Function: parseJob()', () => {
     const body = `{"type":"roles.assign","userId":"auth0|1","roles":["x"],"issuedAt":${issuedAt}}`;
 
     // Act
-    const error = (() => {
-      try {
-        parseJob(body, policy);
-      } catch (caught) {
-        return caught;
-      }
-      return undefined;
-    })();
+    const error = refusalOf(body, policy);
 
     // Assess
     expect(error).toBeInstanceOf(PermanentError);
@@ -173,14 +169,7 @@ describe('Function: parseJob() on text, email and URL fields (issue 19, producer
   const open: JobPolicy = { allowedFields: new Set(USER_FIELDS), allowedRoles: undefined, allowedOrganizations: '*' };
   const update = (changes: Record<string, unknown>) => ({ type: 'user.update', userId: 'auth0|1', changes });
   const roles = (fields: Record<string, unknown>) => ({ type: 'roles.assign', userId: 'auth0|1', roles: ['support-agent'], ...fields });
-  const refusal = (job: unknown) => {
-    try {
-      parseJob(JSON.stringify(job), open);
-    } catch (caught) {
-      return caught;
-    }
-    return undefined;
-  };
+  const refusal = (job: unknown) => refusalOf(JSON.stringify(job), open);
   const UNSAFE = /control characters .*invisible formatting characters/;
 
   it.each([
