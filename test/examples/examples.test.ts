@@ -8,11 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, queueDepth } from '../../local/stack.ts';
+import type { LocalStack } from '../../local/stack.ts';
 import { rolesOf } from '../../local/tenant/state.ts';
 import { createRandom, seedTenant } from '../../local/workload.ts';
 import { type ProcessRun, runProcess } from '../helpers/process.ts';
 import { startTestStack } from '../helpers/suite-logs.ts';
+import { drained } from '../helpers/drained.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 /** PATH without this repository's node_modules/.bin, so `node` is the system's, as for a consumer. */
@@ -141,7 +142,7 @@ describe('Examples, installed from the packed tarball', () => {
       // Act
       const sent = await run('node', ['dist/send-jobs.js', ada?.user_id ?? '', bob?.email ?? '', role?.name ?? ''], dir, env);
       const worker = stack.startWorker({ maxConcurrency: 2 });
-      for (let waited = 0; waited < 30_000 && (await queueDepth(stack)) > 0; waited += 200) await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await drained(stack, { stalledFor: 30_000, atMost: 60_000 })).toBe(true);
       await worker.stop();
 
       // Assess

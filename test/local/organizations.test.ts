@@ -4,10 +4,11 @@
  */
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LocalStack, queueDepth, readDeadLetters } from '../../local/stack.ts';
+import { type LocalStack, readDeadLetters } from '../../local/stack.ts';
 import { addOrganization, organizationRolesOf, organizationsOf, rolesOf } from '../../local/tenant/state.ts';
 import { createRandom, seedTenant } from '../../local/workload.ts';
 import { startTestStack } from '../helpers/suite-logs.ts';
+import { drained } from '../helpers/drained.ts';
 
 describe('Organization jobs on the local stack', () => {
   let stack: LocalStack | undefined;
@@ -26,7 +27,7 @@ describe('Organization jobs on the local stack', () => {
   /** Runs the worker until the queue is empty; returns the dead letters by job id. */
   const drain = async (s: LocalStack, env: Record<string, string> = {}) => {
     const worker = s.startWorker({ maxConcurrency: 2, env });
-    for (let waited = 0; waited < 60_000 && (await queueDepth(s)) > 0; waited += 200) await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await drained(s, { stalledFor: 30_000, atMost: 120_000 })).toBe(true);
     await worker.stop();
     const letters = await readDeadLetters(s);
     return new Map(letters.map((letter) => [letter.MessageAttributes?.['jobId']?.StringValue, letter.MessageAttributes?.['reason']?.StringValue]));
@@ -75,7 +76,7 @@ describe('Organization jobs on the local stack', () => {
     // Auth0 keeps the member's roles) and its roles POST leave ada as she was
     expect(s.tenant.writes.filter((write) => write.route === 'POST /api/v2/organizations/{id}/members')).toHaveLength(3);
     expect(s.tenant.writes.filter((write) => write.route === 'POST /api/v2/organizations/{id}/members/{user_id}/roles').length).toBe(3);
-  }, 120_000);
+  }, 300_000);
 
   it('removes a membership and a member\'s roles even when the user\'s organizations read does not list the organization yet', async () => {
     // Prepare: ada is a member of acme with the admin role there, but the read of her organizations (eventually
@@ -103,7 +104,7 @@ describe('Organization jobs on the local stack', () => {
     expect(organizationsOf(state, ada.user_id)).toEqual([]);
     expect(organizationRolesOf(state, globex.id, bob.user_id)).toEqual([]);
     expect(s.tenant.counters.requests.get('GET /api/v2/users/{id}/organizations')).toBeUndefined();
-  }, 120_000);
+  }, 300_000);
 
   it('dead-letters what can never succeed, each with its reason, and writes nothing for a job outside the policy', async () => {
     // Prepare: a tenant whose members may hold two roles per organization; the deployment allows two organizations
@@ -145,7 +146,7 @@ describe('Organization jobs on the local stack', () => {
     expect(organizationsOf(state, bob.user_id)).toEqual([]);
     expect(state.organizationMembers.get(initech.id)?.size).toBe(0);
     expect(state.organizationMembers.get(acme.id)?.size).toBe(0);
-  }, 120_000);
+  }, 300_000);
 
   it('looks a cached organization name up again before deciding a user is not a member (the organization was created again)', async () => {
     // Prepare: one container, so the second job meets the first one's cache
@@ -158,7 +159,7 @@ describe('Organization jobs on the local stack', () => {
     const first = addOrganization(state, { name: 'acme' });
     const worker = s.startWorker({ maxConcurrency: 1 });
     const settled = async () => {
-      for (let waited = 0; waited < 30_000 && (await queueDepth(s)) > 0; waited += 200) await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await drained(s, { stalledFor: 30_000, atMost: 60_000 })).toBe(true);
     };
 
     // Act: acme is cached; then deleted and created again under the same name, bob a member with the role
@@ -175,5 +176,5 @@ describe('Organization jobs on the local stack', () => {
     // Assess: the role was removed in the organization that now has the name, not skipped as "not a member"
     expect(organizationRolesOf(state, second.id, bob.user_id)).toEqual([]);
     expect(await readDeadLetters(s)).toEqual([]);
-  }, 60_000);
+  }, 240_000);
 });

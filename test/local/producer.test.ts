@@ -5,10 +5,11 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { type SendJobsResult, sendJobs } from 'auth0-queue-worker/producer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, queueDepth } from '../../local/stack.ts';
+import type { LocalStack } from '../../local/stack.ts';
 import { rolesOf } from '../../local/tenant/state.ts';
 import { createRandom, seedTenant } from '../../local/workload.ts';
 import { startTestStack } from '../helpers/suite-logs.ts';
+import { drained } from '../helpers/drained.ts';
 
 describe('Producer: auth0-queue-worker/producer on the local stack', () => {
   let stack: LocalStack;
@@ -35,7 +36,7 @@ describe('Producer: auth0-queue-worker/producer on the local stack', () => {
     // Act
     const result: SendJobsResult = await sendJobs(stack.sqs, stack.jobs.url, jobs, { skipInvalid: true });
     const worker = stack.startWorker({ maxConcurrency: 2 });
-    for (let waited = 0; waited < 30_000 && (await queueDepth(stack)) > 0; waited += 200) await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await drained(stack, { stalledFor: 30_000, atMost: 90_000 })).toBe(true);
     await worker.stop();
 
     // Assess
@@ -43,7 +44,7 @@ describe('Producer: auth0-queue-worker/producer on the local stack', () => {
     expect(result.invalid).toEqual([{ index: 2, code: 'invalid_target', reason: expect.stringContaining('exactly one') }]);
     expect(stack.tenant.state.users.get(ada?.user_id ?? '')?.app_metadata['plan']).toBe('pro');
     expect(rolesOf(stack.tenant.state, bob?.user_id ?? '').map((held) => held.id)).toContain(role?.id);
-  }, 60_000);
+  }, 150_000);
 });
 
 describe('Producer: FIFO deduplication ids another producer cannot guess', () => {
@@ -75,12 +76,12 @@ describe('Producer: FIFO deduplication ids another producer cannot guess', () =>
     // Act
     const result = await sendJobs(stack.sqs, stack.jobs.url, [{ type: 'roles.remove', userId: ada?.user_id, roles: [role?.name], jobId: 'offboard-ada-2026-12-04' }]);
     const worker = stack.startWorker({ maxConcurrency: 1 });
-    for (let waited = 0; waited < 30_000 && (await queueDepth(stack)) > 0; waited += 200) await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await drained(stack, { stalledFor: 30_000, atMost: 90_000 })).toBe(true);
     await worker.stop();
 
     // Assess: SQS took both, and the offboarding applied
     expect(result.sent).toHaveLength(1);
     expect(stack.tenant.state.users.get(ada?.user_id ?? '')?.nickname).toBe('decoy');
     expect(rolesOf(stack.tenant.state, ada?.user_id ?? '').map((held) => held.id)).not.toContain(role?.id);
-  }, 60_000);
+  }, 150_000);
 });

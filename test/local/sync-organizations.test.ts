@@ -4,12 +4,13 @@
  * organization it must not touch.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, queueDepth } from '../../local/stack.ts';
+import type { LocalStack } from '../../local/stack.ts';
 import { createLocalSyncDeps, uploadDesiredState } from '../../local/sync.ts';
 import { type TenantOrganization, type TenantRole, type TenantUser, organizationRolesOf, rolesOf } from '../../local/tenant/state.ts';
 import { createRandom, seedTenant } from '../../local/workload.ts';
 import { runSync } from '../../shared/sync/run-sync.ts';
 import { startTestStack } from '../helpers/suite-logs.ts';
+import { drained } from '../helpers/drained.ts';
 
 const USERS = 5_000;
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, index) => from + index);
@@ -62,7 +63,7 @@ describe('Sync: two managed organizations on 5,000 users', () => {
     // Act: the first run, the worker, the second run
     const first = await runSync(managedDefinition(), deps);
     const worker = stack.startWorker({ maxConcurrency: 2 });
-    for (let waited = 0; waited < 120_000 && (await queueDepth(stack)) > 0; waited += 250) await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(await drained(stack, { stalledFor: 30_000, atMost: 240_000 })).toBe(true);
     await worker.stop();
     const second = await runSync(managedDefinition(), deps);
 
@@ -79,5 +80,5 @@ describe('Sync: two managed organizations on 5,000 users', () => {
     const admins = [...acmeMembers].filter((userId) => organizationRolesOf(state, acme.id, userId).some((role) => role.id === roles[0]?.id));
     expect(new Set(admins)).toEqual(new Set([...range(0, 90), ...range(100, 120)].map((index) => users[index]?.user_id)));
     expect(organizationRolesOf(state, acme.id, users[1005]?.user_id ?? '').map((role) => role.id)).toEqual([roles[1]?.id]);
-  }, 240_000);
+  }, 360_000);
 });

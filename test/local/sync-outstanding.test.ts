@@ -9,6 +9,7 @@ import { type TenantRole, type TenantUser, addRole, addUser, rolesOf } from '../
 import { CONNECTION } from '../../local/workload.ts';
 import { runSync } from '../../shared/sync/run-sync.ts';
 import { startTestStack } from '../helpers/suite-logs.ts';
+import { drained } from '../helpers/drained.ts';
 
 describe('Sync: role changes still on the queue from an earlier run', () => {
   let stack: LocalStack;
@@ -36,7 +37,7 @@ describe('Sync: role changes still on the queue from an earlier run', () => {
   };
   const drain = async () => {
     const worker = stack.startWorker({ maxConcurrency: 2 });
-    for (let waited = 0; waited < 60_000 && (await queueDepth(stack)) > 0; waited += 200) await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await drained(stack, { stalledFor: 30_000, atMost: 120_000 })).toBe(true);
     await worker.stop();
   };
 
@@ -58,5 +59,5 @@ describe('Sync: role changes still on the queue from an earlier run', () => {
     expect(queued).toBe(2);
     expect(rolesOf(stack.tenant.state, users[0]?.user_id ?? '').map((role) => role.id)).toEqual([support.id]);
     expect([fourth.jobsEnqueued, fourth.outstanding]).toEqual([0, 0]);
-  }, 120_000);
+  }, 300_000);
 });

@@ -13,6 +13,7 @@ import { CONNECTION } from '../../local/workload.ts';
 import { SYNC_OBJECT_ACCESS, syncObjectKeys } from '../../shared/sync/definition.ts';
 import { runSync } from '../../shared/sync/run-sync.ts';
 import { startTestStack } from '../helpers/suite-logs.ts';
+import { drained } from '../helpers/drained.ts';
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, index) => from + index);
 
@@ -53,7 +54,7 @@ describe('Sync: removals that fail safe', () => {
     for (const n of range(0, 100)) state.members.get(support.id)?.add(users[n]?.user_id ?? '');
     for (const n of range(100, 110)) state.members.get(billing.id)?.add(users[n]?.user_id ?? '');
     for (const n of range(0, 20)) state.organizationMembers.get(acme.id)?.set(users[n]?.user_id ?? '', new Set());
-  }, 120_000);
+  }, 300_000);
 
   afterAll(async () => {
     await stack?.stop();
@@ -78,7 +79,7 @@ describe('Sync: removals that fail safe', () => {
   };
   const apply = async () => {
     const worker = stack.startWorker({ maxConcurrency: 2 });
-    for (let waited = 0; waited < 60_000 && (await queueDepth(stack)) > 0; waited += 250) await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(await drained(stack, { stalledFor: 30_000, atMost: 120_000 })).toBe(true);
     await worker.stop();
     expect(await queueDepth(stack)).toBe(0);
   };
@@ -96,7 +97,7 @@ describe('Sync: removals that fail safe', () => {
     expect(stack.tenant.state.organizationMembers.get(acme.id)?.has(users[0]?.user_id ?? '')).toBe(true);
     expect(report.organizations?.memberRemoves).toBe(0);
     expect(report.unknownOrganizations).toEqual([{ line: 1, organization: 'acme-crop' }]);
-  }, 120_000);
+  }, 300_000);
 
   it('one leaver from 5 admins and one from 100 support agents: both lose the role', async () => {
     // Prepare
@@ -110,7 +111,7 @@ describe('Sync: removals that fail safe', () => {
     expect(report).toMatchObject({ roleRemoves: 2, removalsBlocked: undefined });
     expect(holders(admin)).toEqual(range(0, 4));
     expect(holders(support)).toEqual(range(0, 99));
-  }, 120_000);
+  }, 300_000);
 
   it('a role over its limit keeps its members while the others lose theirs, until the operator approves exactly those removals', async () => {
     // Prepare: 3 of 10 billing members leave (limit 1), and one support agent
@@ -137,7 +138,7 @@ describe('Sync: removals that fail safe', () => {
     expect(approved).toMatchObject({ roleRemoves: 3, removalsBlocked: undefined, removalsApproved: [expect.objectContaining({ role: 'billing', approval })] });
     expect(holders(billing)).toEqual(range(103, 110));
     expect(settled).toMatchObject({ roleRemoves: 0, jobsEnqueued: 0, removalsBlocked: undefined });
-  }, 180_000);
+  }, 360_000);
 
   it('touches only the S3 objects the construct grants it', () => {
     // Assess: every read and write of the runs above is one SYNC_OBJECT_ACCESS names (the construct grants those)
