@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { readScriptArgs, usageError, wholeNumber } from '../script-args.ts';
 import { createRandom, seedTenant } from '../workload.ts';
-import { parseRateLimit } from './rate-limit.ts';
+import { parsePlan } from '../../shared/auth0/plans.ts';
+import { describePlan, parseJitter, parseRateLimit } from './rate-limit.ts';
 import { ALL_SCOPES, startTenant } from './tenant.ts';
 
 const HELP = `Usage: npm run tenant -- [flags]
@@ -14,8 +15,11 @@ Starts the Auth0 tenant emulator on 127.0.0.1 until Ctrl+C: /oauth/token, the Ma
 worker uses, Auth0's error bodies and rate-limit headers.
 
   --port N             port to listen on, 0 for any free one (default 4010)
-  --rate R             Management API rate limit: free, enterprise, enterprise-non-production,
-                       or BURST:PER_SECOND such as 10:5 (default free)
+  --plan P             Auth0's buckets of a plan: free, essentials, professional, enterprise,
+                       enterprise-non-production (the API-wide bucket, then each endpoint group's)
+  --rate R             one bucket for every call instead: free, enterprise,
+                       enterprise-non-production, or BURST:PER_SECOND such as 10:5 (default free)
+  --jitter MIN:MAX     network time added to every answer, MIN to MAX ms, seeded (default none)
   --client-id ID       the machine-to-machine client's id (default local-client)
   --client-secret S    its secret (default: a random one, printed)
   --users N            users to seed, 0 to 100000 (default 0)
@@ -27,7 +31,9 @@ worker uses, Auth0's error bodies and rate-limit headers.
 const values = readScriptArgs(
   {
     port: { type: 'string', default: '4010' },
-    rate: { type: 'string', default: 'free' },
+    plan: { type: 'string' },
+    rate: { type: 'string' },
+    jitter: { type: 'string' },
     'client-id': { type: 'string', default: 'local-client' },
     'client-secret': { type: 'string' },
     users: { type: 'string', default: '0' },
@@ -41,11 +47,24 @@ const port = wholeNumber('port', values.port, 0, 65_535);
 const users = wholeNumber('users', values.users, 0, 100_000);
 const roles = wholeNumber('roles', values.roles, 0, 1_000);
 const organizations = wholeNumber('organizations', values.organizations, 0, 1_000);
+if (values.plan !== undefined && values.rate !== undefined) usageError('--plan and --rate both set the rate limits: give one');
 let rateLimit;
+let plan;
 try {
-  rateLimit = parseRateLimit(values.rate);
+  rateLimit = parseRateLimit(values.rate ?? 'free');
 } catch (error) {
   usageError(`--rate: ${error instanceof Error ? error.message : String(error)}`);
+}
+try {
+  plan = values.plan === undefined ? undefined : parsePlan(values.plan);
+} catch (error) {
+  usageError(`--plan: ${error instanceof Error ? error.message : String(error)}`);
+}
+let jitter;
+try {
+  jitter = values.jitter === undefined ? undefined : parseJitter(values.jitter);
+} catch (error) {
+  usageError(`--jitter: ${error instanceof Error ? error.message : String(error)}`);
 }
 if (values['client-id'].trim() === '') usageError('--client-id must not be empty');
 const clientSecret = values['client-secret'] ?? randomBytes(24).toString('base64url');
@@ -53,7 +72,7 @@ if (clientSecret === '') usageError('--client-secret must not be empty');
 
 let tenant;
 try {
-  tenant = await startTenant({ port, rateLimit, clients: [{ clientId: values['client-id'], clientSecret, scopes: [...ALL_SCOPES] }] });
+  tenant = await startTenant({ port, rateLimit, ...(plan === undefined ? {} : { plan }), ...(jitter === undefined ? {} : { jitter }), clients: [{ clientId: values['client-id'], clientSecret, scopes: [...ALL_SCOPES] }] });
 } catch (error) {
   if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') usageError(`port ${port} is in use: pick another with --port, or --port 0 for any free one`);
   throw error;
@@ -67,6 +86,8 @@ process.stdout.write(
     `  client secret: ${clientSecret}`,
     `  audience:      ${tenant.audience}`,
     `  JWKS:          ${tenant.origin}/.well-known/jwks.json`,
+    `  rate limits:   ${plan === undefined ? `one bucket of ${rateLimit.burst}, ${rateLimit.perSecond}/s` : `${plan}: ${describePlan(plan)}`}`,
+    jitter === undefined ? '' : `  jitter:        ${jitter.minMs} to ${jitter.maxMs} ms per answer`,
     users > 0 || roles > 0 || organizations > 0 ? `  seeded:        ${users} users, ${roles} roles, ${organizations} organizations` : '',
     'Press Ctrl+C to stop.',
     '',

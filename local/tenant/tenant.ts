@@ -10,7 +10,9 @@ import { type IncomingMessage, type ServerResponse, createServer } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { type CryptoKey, type JWK, SignJWT, errors as joseErrors, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import { type OasOperation, describeSchemaError, loadOperations } from './oas.ts';
-import { RATE_LIMIT_PRESETS, type RateLimitSpec, TOKEN_RATE_LIMIT, type TokenBucket, createTokenBucket } from './rate-limit.ts';
+import type { Auth0Plan } from '../../shared/auth0/plans.ts';
+import { createRandom } from '../workload.ts';
+import { type BucketCount, RATE_LIMIT_PRESETS, type RateLimitSpec, type RateLimits, TOKEN_RATE_LIMIT, createRateLimits, createTokenBucket } from './rate-limit.ts';
 import {
   ORGANIZATION_NAME,
   type TenantState,
@@ -72,8 +74,19 @@ export interface TenantRequest {
 /** Options of {@link startTenant}. */
 export interface TenantOptions {
   readonly port?: number;
-  /** Management API bucket: a preset name or burst and refill. Default `free`. */
+  /** One Management API bucket for every call: a preset name or burst and refill. Default `free`. */
   readonly rateLimit?: keyof typeof RATE_LIMIT_PRESETS | RateLimitSpec;
+  /**
+   * Auth0's buckets of a plan instead (FACTS.md): the API-wide one where the plan has one, then each endpoint
+   * group's; the headers of an answer describe its group's bucket. Wins over `rateLimit`.
+   */
+  readonly plan?: Auth0Plan;
+  /**
+   * Network time added to every answer, drawn evenly from [minMs, maxMs] (half before the tenant sees the
+   * request, half after it answers), from a generator seeded with `seed`: answers arrive off plan, as they do
+   * between Lambda and Auth0.
+   */
+  readonly jitter?: { readonly minMs: number; readonly maxMs: number; readonly seed?: number };
   readonly tokenRateLimit?: RateLimitSpec;
   readonly tokenLifetimeSeconds?: number;
   /** Send `Retry-After` on 429s (some Auth0 answers do). Default false, so clients must read the bucket headers. */
@@ -110,7 +123,12 @@ export interface Tenant {
   readonly writes: Array<{ readonly route: string; readonly id: string | undefined; readonly body: Record<string, unknown> }>;
   /** Requests answered per status, across routes. */
   statusCounts(): Record<number, number>;
+  /** One bucket for every call from now on. */
   setRateLimit(spec: RateLimitSpec): void;
+  /** A plan's buckets from now on. */
+  setPlan(plan: Auth0Plan): void;
+  /** Calls and 429s per bucket (`api` for the API-wide or single bucket, else the endpoint group). */
+  bucketCounts(): Record<string, BucketCount>;
   stop(): Promise<void>;
 }
 
@@ -155,7 +173,14 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
     (options.clients ?? []).map((client) => [client.clientId, { clientId: client.clientId, secrets: new Set([client.clientSecret]), scopes: client.scopes, authorized: true }]),
   );
   const spec = typeof options.rateLimit === 'object' ? options.rateLimit : RATE_LIMIT_PRESETS[options.rateLimit ?? 'free'];
-  let bucket: TokenBucket = createTokenBucket(spec, now);
+  let limits: RateLimits = createRateLimits(options.plan === undefined ? { single: spec } : { plan: options.plan }, now);
+  const finished: Array<Map<string, BucketCount>> = [];
+  const jitter = options.jitter === undefined ? undefined : { ...options.jitter, next: createRandom(options.jitter.seed ?? 1) };
+  const networkDelay = async () => {
+    if (jitter === undefined) return;
+    const ms = (jitter.minMs + (jitter.maxMs - jitter.minMs) * jitter.next()) / 2;
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  };
   const tokenBucket = createTokenBucket(options.tokenRateLimit ?? TOKEN_RATE_LIMIT, now);
   const lifetime = options.tokenLifetimeSeconds ?? 86_400;
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
@@ -394,13 +419,28 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
   };
 
   // ---- Management API pipeline: rate limit, authentication, route, scope, body ----
-  const management = async (method: string, path: string, query: URLSearchParams, headers: IncomingMessage['headers'], raw: string): Promise<[string, Answer]> => {
+  const management = async (method: string, path: string, query: URLSearchParams, headers: IncomingMessage['headers'], raw: string): Promise<[string, Answer, string]> => {
     const operation = operations.find((candidate) => candidate.method === method && candidate.pattern.test(path));
     const route = operation === undefined ? `${method} /api/v2${path}` : `${method} /api/v2${operation.path}`;
-    if (now() < faults.stormUntil) {
+    const taken = now() < faults.stormUntil ? undefined : limits.take(method, operation?.path ?? path);
+    const [routeOut, answer] = await admitted(taken, operation, route, method, path, query, headers, raw);
+    return [routeOut, answer, taken?.bucket ?? 'api'];
+  };
+
+  const admitted = async (
+    taken: { allowed: boolean; bucket: string } | undefined,
+    operation: OasOperation | undefined,
+    route: string,
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    headers: IncomingMessage['headers'],
+    raw: string,
+  ): Promise<[string, Answer]> => {
+    if (taken === undefined) {
       return [route, { ...error(429, 'Too Many Requests', 'Global limit has been reached', 'too_many_requests'), headers: stormHeaders() }];
     }
-    if (!bucket.take()) return [route, error(429, 'Too Many Requests', 'Global limit has been reached', 'too_many_requests')];
+    if (!taken.allowed) return [route, error(429, 'Too Many Requests', 'Global limit has been reached', 'too_many_requests')];
     const authorization = headers.authorization;
     if (authorization === undefined) return [route, error(401, 'Unauthorized', 'Missing authentication')];
     const bearer = /^Bearer ([^\s]+)$/.exec(authorization)?.[1];
@@ -449,7 +489,7 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
   };
 
   const stormHeaders = () => ({
-    'x-ratelimit-limit': String(bucket.spec.burst),
+    'x-ratelimit-limit': String(limits.spec('api').burst),
     'x-ratelimit-remaining': '0',
     'x-ratelimit-reset': String(Math.ceil(faults.stormUntil / 1000)),
   });
@@ -458,6 +498,7 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
     const url = new URL(request.url ?? '/', origin);
     const method = request.method ?? 'GET';
     const { raw, tooLarge } = await readBody(request);
+    await networkDelay();
     if (faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
     if (faults.dropRate > 0 && random() < faults.dropRate) {
       request.socket.destroy();
@@ -466,6 +507,7 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
     }
     let route = `${method} ${url.pathname}`;
     let answer: Answer;
+    let reported = 'api';
     const isManagement = url.pathname.startsWith('/api/v2/');
     if (tooLarge) {
       answer = error(413, 'Request Entity Too Large', `Payload content length greater than maximum allowed: ${MAX_PAYLOAD}`);
@@ -477,16 +519,17 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
     } else if (method === 'GET' && url.pathname === '/.well-known/jwks.json') {
       answer = { status: 200, body: { keys: [jwk] } };
     } else if (isManagement) {
-      [route, answer] = await management(method, url.pathname.slice('/api/v2'.length), url.searchParams, request.headers, raw);
+      [route, answer, reported] = await management(method, url.pathname.slice('/api/v2'.length), url.searchParams, request.headers, raw);
     } else {
       answer = error(404, 'Not Found', 'Not Found');
     }
     count(route, answer.status);
-    const headers: Record<string, string> = { ...(isManagement ? bucket.headers() : {}), ...answer.headers };
+    const headers: Record<string, string> = { ...(isManagement ? limits.headers(reported) : {}), ...answer.headers };
     if (answer.status === 429 && options.retryAfter) {
       const reset = Number(headers['x-ratelimit-reset'] ?? 0) * 1000;
       headers['retry-after'] = String(Math.max(1, Math.ceil((reset - now()) / 1000)));
     }
+    await networkDelay();
     if (answer.body === undefined) {
       response.writeHead(answer.status, headers).end();
     } else {
@@ -523,7 +566,22 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
       return totals;
     },
     setRateLimit(next) {
-      bucket = createTokenBucket(next, now);
+      finished.push(limits.counts);
+      limits = createRateLimits({ single: next }, now);
+    },
+    setPlan(plan) {
+      finished.push(limits.counts);
+      limits = createRateLimits({ plan }, now);
+    },
+    bucketCounts() {
+      const totals: Record<string, BucketCount> = {};
+      for (const counts of [...finished, limits.counts]) {
+        for (const [key, { calls, rateLimited }] of counts) {
+          const entry = totals[key] ?? { calls: 0, rateLimited: 0 };
+          totals[key] = { calls: entry.calls + calls, rateLimited: entry.rateLimited + rateLimited };
+        }
+      }
+      return totals;
     },
     stop: () =>
       new Promise<void>((resolve) => {
@@ -613,3 +671,4 @@ function pickFields(user: Record<string, unknown>, query: URLSearchParams): Reco
   const include = query.get('include_fields') !== 'false';
   return Object.fromEntries(Object.entries(user).filter(([key]) => names.has(key) === include));
 }
+
