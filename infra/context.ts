@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { AUTH0_PLANS, type Auth0Plan } from '../shared/auth0/plans.ts';
 import type { Auth0QueueWorkerProps, ScheduledJob, ScheduledSync } from './queue-worker.ts';
 
 /** Reads one context value (`cdk.json` or `-c key=value`). */
@@ -41,6 +42,12 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
     const value = text(key);
     if (value !== undefined && value !== 'ledger' && value !== 'unordered') problems.push(`${key} must be ledger (the default) or unordered (got ${value})`);
     return value as Auth0QueueWorkerProps['ordering'];
+  };
+
+  const plan = (key: string) => {
+    const value = text(key);
+    if (value !== undefined && !(AUTH0_PLANS as readonly string[]).includes(value)) problems.push(`${key} must be one of ${AUTH0_PLANS.join(', ')} (got ${value})`);
+    return value as Auth0Plan | undefined;
   };
 
   const auth0Domain = text('auth0Domain');
@@ -97,6 +104,7 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
     jobConcurrency: integer('jobConcurrency', 1, 64),
     rateLimitReserve: share('rateLimitReserve', 0, 0.9),
     rateLimitShare: share('rateLimitShare', 0.05, 1),
+    auth0Plan: plan('auth0Plan'),
     allowedFields: list('allowedFields'),
     allowedRoles: list('allowedRoles'),
     allowedOrganizations: list('allowedOrganizations'),

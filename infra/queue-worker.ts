@@ -19,6 +19,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isJobError } from '../shared/errors.ts';
 import { type JobPolicy, parseJob } from '../shared/jobs/parse-job.ts';
+import type { Auth0Plan } from '../shared/auth0/plans.ts';
 import { DEFAULT_ALLOWED_FIELDS, type Job, USER_FIELDS, type UserField } from '../shared/jobs/schema.ts';
 import { SYNC_OBJECT_ACCESS, type SyncDefinition, syncObjectKeys, validateSyncDefinition } from '../shared/sync/definition.ts';
 import { BUNDLE_OPTIONS, FUNCTION_ENTRIES } from './bundling.ts';
@@ -117,6 +118,11 @@ export interface Auth0QueueWorkerProps {
   readonly rateLimitReserve?: number;
   /** RATE_LIMIT_SHARE: share of the bucket's refill the worker may count on. Default 1. */
   readonly rateLimitShare?: number;
+  /**
+   * AUTH0_PLAN: the tenant's plan, whose published rate limits (an API-wide bucket, endpoint groups' buckets)
+   * the worker paces by. Default: learnt from the tenant's first answers.
+   */
+  readonly auth0Plan?: Auth0Plan;
   /**
    * ALLOWED_FIELDS: the user fields `user.update` jobs may change. Default: `blocked`, `user_metadata` and the
    * profile names and picture. `email`, `email_verified`, `phone_*`, `app_metadata` and `username` must be
@@ -298,6 +304,7 @@ export class Auth0QueueWorker extends Construct {
       MAX_CONCURRENCY: String(props.maxConcurrency ?? 2),
       ...(props.rateLimitReserve === undefined ? {} : { RATE_LIMIT_RESERVE: String(props.rateLimitReserve) }),
       ...(props.rateLimitShare === undefined ? {} : { RATE_LIMIT_SHARE: String(props.rateLimitShare) }),
+      ...(props.auth0Plan === undefined ? {} : { AUTH0_PLAN: props.auth0Plan }),
       ...(props.allowedFields === undefined ? {} : { ALLOWED_FIELDS: props.allowedFields.join(',') }),
       ...(props.allowedRoles === undefined ? {} : { ALLOWED_ROLES: props.allowedRoles.join(',') }),
       ...(props.allowedOrganizations === undefined ? {} : { ALLOWED_ORGANIZATIONS: props.allowedOrganizations.join(',') }),

@@ -1,3 +1,4 @@
+import { AUTH0_PLANS, type Auth0Plan } from './auth0/plans.ts';
 import { ConfigError } from './errors.ts';
 import type { JobPolicy } from './jobs/parse-job.ts';
 import { DEFAULT_ALLOWED_FIELDS, USER_FIELDS, type UserField } from './jobs/schema.ts';
@@ -27,6 +28,11 @@ export interface Config {
     readonly share: number;
     /** Containers that may call at once: the event source mapping's maximum concurrency (1 to 1,000). */
     readonly containers: number;
+    /**
+     * The tenant's Auth0 plan (AUTH0_PLAN), whose published buckets the pacer goes by. Unset, it learns the
+     * plan from the first answers that tell it, one bucket for every call until then.
+     */
+    readonly plan?: Auth0Plan | undefined;
   };
   /** How long a job may be retried, and the jobs queue's redrive budget. */
   readonly retry: {
@@ -115,6 +121,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
   const jobConcurrency = integer(read('JOB_CONCURRENCY'), 'JOB_CONCURRENCY', CONFIG_DEFAULTS.jobConcurrency, 1, 64, fail);
   const rateLimitReserve = decimal(read('RATE_LIMIT_RESERVE'), 'RATE_LIMIT_RESERVE', CONFIG_DEFAULTS.rateLimitReserve, 0, 0.9, fail);
   const maxConcurrency = integer(read('MAX_CONCURRENCY'), 'MAX_CONCURRENCY', CONFIG_DEFAULTS.maxConcurrency, 1, 1000, fail);
+  const planName = read('AUTH0_PLAN');
+  const plan = planName === undefined ? undefined : (AUTH0_PLANS as readonly string[]).includes(planName) ? (planName as Auth0Plan) : fail('AUTH0_PLAN', `AUTH0_PLAN must be one of ${AUTH0_PLANS.join(', ')} (the tenant's plan, as the Dashboard's Settings > Subscription shows it), not ${JSON.stringify(planName)}`);
   const rateLimitShare = decimal(read('RATE_LIMIT_SHARE'), 'RATE_LIMIT_SHARE', CONFIG_DEFAULTS.rateLimitShare, 0.05, 1, fail);
   const jobMaxAgeSeconds = integer(read('JOB_MAX_AGE_SECONDS'), 'JOB_MAX_AGE_SECONDS', CONFIG_DEFAULTS.jobMaxAgeSeconds, 10, MAX_RETENTION_SECONDS, fail);
   const maxReceiveCount = integer(read('MAX_RECEIVE_COUNT'), 'MAX_RECEIVE_COUNT', CONFIG_DEFAULTS.maxReceiveCount, 1, 1000, fail);
@@ -171,7 +179,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
     dlqUrl,
     jobsQueueUrl,
     jobConcurrency,
-    rateLimit: { reserve: rateLimitReserve, share: rateLimitShare, containers: maxConcurrency },
+    rateLimit: { reserve: rateLimitReserve, share: rateLimitShare, containers: maxConcurrency, ...(plan === undefined ? {} : { plan }) },
     retry: { maxAgeMs: jobMaxAgeSeconds * 1000, maxReceiveCount, ...(ownRoleId === undefined ? {} : { ownRoleId }) },
     policy: { allowedFields, allowedRoles, allowedOrganizations, allowHttpPictures: allowHttpPictures === 'true' },
     ledger: ordering === 'unordered' || ledgerTable === undefined ? undefined : { tableName: ledgerTable, retentionMs: ledgerRetentionSeconds * 1000 },

@@ -3,7 +3,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Dispatcher } from 'undici';
 import { createAuth0Client } from './auth0/create-auth0-client.ts';
-import { createPacer } from './auth0/pacer.ts';
+import { createBucketPacer } from './auth0/bucket-pacer.ts';
 import type { Config } from './config.ts';
 import { createJobPlanner } from './jobs/apply-job.ts';
 import { createDynamoLedger } from './ledger/dynamodb-ledger.ts';
@@ -40,7 +40,7 @@ export function createWorkerDeps(config: Config, overrides: WorkerOverrides = {}
   const logger = createLogger({ service: 'worker', level: config.logLevel, ...(overrides.write ? { write: overrides.write } : {}) });
   const metrics = createMetrics({ namespace: config.metricsNamespace, service: 'worker', ...(overrides.write ? { write: overrides.write } : {}) });
   const random = overrides.random ?? Math.random;
-  const pacer = createPacer({ ...config.rateLimit, now, random, ...(overrides.sleep === undefined ? {} : { sleep: overrides.sleep }) });
+  const pacer = createBucketPacer({ ...config.rateLimit, now, random, ...(overrides.sleep === undefined ? {} : { sleep: overrides.sleep }) });
   const readCredentials = overrides.readCredentials ?? createSecretReader(new SecretsManagerClient({}), config.auth0.secretId);
   const client = createAuth0Client({
     origin: config.auth0.origin,

@@ -3,7 +3,7 @@ import { PermanentError, RateLimitedError, RetryableError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { classifyAnswer, readErrorBody } from './classify.ts';
 import { type Auth0Answer, type HttpTimeouts, sendToAuth0 } from './http.ts';
-import type { Pacer } from './pacer.ts';
+import type { BucketPacer } from './bucket-pacer.ts';
 import { type RateLimitInfo, readRateLimit } from './rate-limit.ts';
 import type { AccessToken, TokenSource } from './token.ts';
 
@@ -47,8 +47,8 @@ export interface ManagementClientOptions {
   readonly timeouts: HttpTimeouts;
   readonly now: () => number;
   readonly logger: Pick<Logger, 'debug' | 'warn'>;
-  /** Paces every call to the tenant's rate limit; without one, calls go out at once. */
-  readonly pacer?: Pacer;
+  /** Paces every call to the tenant's rate limits, bucket by bucket; without one, calls go out at once. */
+  readonly pacer?: BucketPacer;
   /** Called on every 429 Auth0 answers (for the RateLimited metric). */
   readonly onRateLimited?: () => void;
   /** Called when a call waited for room in the tenant's bucket before it started, with the wait. */
@@ -79,7 +79,7 @@ export function createManagementClient(options: ManagementClientOptions): Manage
     const headers: Record<string, string> = { authorization: `Bearer ${token.value}` };
     if (options.userAgent !== undefined) headers['user-agent'] = options.userAgent;
     if (context.correlationId !== undefined) headers['x-correlation-id'] = context.correlationId;
-    const ticket = await pacer?.acquire({ waitUntil: context.waitUntil, signal: context.signal });
+    const ticket = await pacer?.acquire({ method: call.method, route: call.route }, { waitUntil: context.waitUntil, signal: context.signal });
     if (ticket !== undefined && ticket.waitedMs > 0) options.onPaced?.(ticket.waitedMs);
     let answer: Auth0Answer;
     try {

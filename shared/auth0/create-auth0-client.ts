@@ -3,7 +3,7 @@ import { createHttpAgent } from '../http-agent.ts';
 import type { Logger } from '../logger.ts';
 import type { ReadCredentials } from '../secrets.ts';
 import { type ManagementClient, createManagementClient } from './client.ts';
-import type { Pacer } from './pacer.ts';
+import type { BucketPacer } from './bucket-pacer.ts';
 import { createTokenSource } from './token.ts';
 
 /** The product's user agent on Management API calls. */
@@ -28,7 +28,7 @@ export function createAuth0Client(options: {
   /** A dispatcher to use instead of a new agent (undici MockAgent in tests). */
   readonly dispatcher?: Dispatcher;
   /** Paces calls to the tenant's rate limit (the worker's); without one, calls go out at once. */
-  readonly pacer?: Pacer;
+  readonly pacer?: BucketPacer;
   readonly onTokenFetched?: () => void;
   readonly onRateLimited?: () => void;
   readonly onPaced?: (waitedMs: number) => void;

@@ -7,7 +7,9 @@ import { type Pacer, createPacer } from '../../shared/auth0/pacer.ts';
 import { readRateLimit } from '../../shared/auth0/rate-limit.ts';
 import { RateLimitedError } from '../../shared/errors.ts';
 import { createRandom } from '../../local/workload.ts';
-import { type RateLimitSpec, createTokenBucket } from '../../local/tenant/rate-limit.ts';
+import { type RateLimitSpec, createRateLimits, createTokenBucket } from '../../local/tenant/rate-limit.ts';
+import { type BucketPacer, createBucketPacer } from '../../shared/auth0/bucket-pacer.ts';
+import { type Auth0Plan, endpointGroup } from '../../shared/auth0/plans.ts';
 
 interface Timer {
   readonly at: number;
@@ -105,6 +107,12 @@ export async function simulate(options: {
   readonly budgetMs?: number;
   readonly warmupMs?: number;
   readonly seed?: number;
+  /** Network time per call, ms: [min, max]; default [20, 80]. */
+  readonly latencyMs?: readonly [number, number];
+  /** When the tenant reads the bucket for the headers: as it admits the call (default), or as the answer leaves, after its own work. */
+  readonly headersAt?: 'admission' | 'answer';
+  /** The tenant's own time per call, between admission and answer, ms. Default 0. */
+  readonly serviceMs?: number;
 }): Promise<SimulationResult> {
   const clock = createVirtualClock();
   const random = createRandom(options.seed ?? 7);
@@ -122,10 +130,13 @@ export async function simulate(options: {
 
   /** One request: half the latency to the tenant, the bucket decides, half back with the headers. */
   const request = async (): Promise<{ ok: boolean; headers: Record<string, string> }> => {
-    const latency = 20 + random() * 60;
+    const [minLatency, maxLatency] = options.latencyMs ?? [20, 80];
+    const latency = minLatency + random() * (maxLatency - minLatency);
     await clock.sleep(latency / 2);
     const ok = bucket.take();
-    const headers = bucket.headers();
+    let headers = bucket.headers();
+    if (options.serviceMs !== undefined) await clock.sleep(options.serviceMs);
+    if (options.headersAt === 'answer') headers = bucket.headers();
     lowestRemaining = Math.min(lowestRemaining, Number(headers['x-ratelimit-remaining']));
     await clock.sleep(latency / 2);
     return { ok, headers };
@@ -179,5 +190,124 @@ export async function simulate(options: {
     interactiveRateLimited,
     lowestRemaining,
     acceptedPerSecond: acceptedAfterWarmup / ((options.durationMs - warmupMs) / 1000),
+  };
+}
+
+/** Figures of a simulated run against a plan's layered buckets, per bucket. */
+export interface LayeredSimulationResult {
+  /** Calls the tenant accepted and answered 429, by bucket (a call counts in every bucket it reached). */
+  readonly buckets: Record<string, { readonly calls: number; readonly rateLimited: number }>;
+  /** Accepted calls per second after the warm-up, by the call's endpoint group. */
+  readonly acceptedPerSecond: Record<string, number>;
+  readonly accepted: number;
+  readonly rateLimited: number;
+  readonly throttled: number;
+  /** The plan the first container's pacer went by at the end. */
+  readonly plan: string | undefined;
+}
+
+/**
+ * Runs `containers` containers of `lanes` callers each against a plan's buckets (the emulator's own),
+ * each call drawn from `mix` by weight; every call goes through a {@link createBucketPacer}.
+ */
+export async function simulateLayered(options: {
+  readonly plan: Auth0Plan;
+  /** The pacer's setting: the plan, or undefined to learn it from the headers. */
+  readonly configuredPlan?: Auth0Plan | undefined;
+  readonly mix: ReadonlyArray<{ readonly method: string; readonly route: string; readonly weight: number }>;
+  readonly containers: number;
+  readonly lanes: number;
+  readonly durationMs: number;
+  readonly reserve?: number;
+  readonly warmupMs?: number;
+  readonly seed?: number;
+  /** Network time per call, ms: [min, max]; default [20, 80]. */
+  readonly latencyMs?: readonly [number, number];
+  /** Lane `i` makes only calls of `mix[i % mix.length]` (weights ignored): kinds of work that do not wait on each other. */
+  readonly dedicatedLanes?: boolean;
+  /** `single`: one model for every call, as the worker paced before it knew of endpoint groups. */
+  readonly model?: 'per-bucket' | 'single';
+}): Promise<LayeredSimulationResult> {
+  const clock = createVirtualClock();
+  const random = createRandom(options.seed ?? 7);
+  const limits = createRateLimits({ plan: options.plan }, clock.now);
+  const warmupMs = options.warmupMs ?? 10_000;
+  const startAt = clock.now();
+  const endAt = startAt + options.durationMs;
+  const [minLatency, maxLatency] = options.latencyMs ?? [20, 80];
+  const totalWeight = options.mix.reduce((sum, entry) => sum + entry.weight, 0);
+  const pick = () => {
+    let left = random() * totalWeight;
+    for (const entry of options.mix) {
+      left -= entry.weight;
+      if (left < 0) return entry;
+    }
+    return options.mix[options.mix.length - 1] ?? { method: 'GET', route: '/api/v2/users/{id}', weight: 1 };
+  };
+  let accepted = 0;
+  let rateLimited = 0;
+  let throttled = 0;
+  const acceptedByGroup: Record<string, number> = {};
+
+  const lane = async (pacer: BucketPacer, index: number) => {
+    while (clock.now() < endAt) {
+      const call = options.dedicatedLanes ? (options.mix[index % options.mix.length] ?? pick()) : pick();
+      let ticket;
+      try {
+        ticket = await pacer.acquire(call, { waitUntil: clock.now() + 20_000 });
+      } catch (error) {
+        if (!(error instanceof RateLimitedError)) throw error;
+        throttled += 1;
+        await clock.sleep(Math.max(1_000, error.retryAt - clock.now()));
+        continue;
+      }
+      const latency = minLatency + random() * (maxLatency - minLatency);
+      await clock.sleep(latency / 2);
+      const taken = limits.take(call.method, call.route);
+      const headers = limits.headers(taken.bucket);
+      await clock.sleep(latency / 2);
+      pacer.observe(ticket, readRateLimit(headers, clock.now()), !taken.allowed);
+      if (taken.allowed) {
+        accepted += 1;
+        const group = endpointGroup(call.method, call.route);
+        if (clock.now() - startAt >= warmupMs) acceptedByGroup[group] = (acceptedByGroup[group] ?? 0) + 1;
+      } else {
+        rateLimited += 1;
+      }
+    }
+  };
+
+  const running: Array<Promise<void>> = [];
+  const pacers: BucketPacer[] = [];
+  for (let c = 0; c < options.containers; c++) {
+    const pacerOptions = { reserve: options.reserve ?? 0.2, share: 1, containers: options.containers, now: clock.now, random, sleep: clock.sleep };
+    const pacer = options.model === 'single' ? singleModel(createPacer(pacerOptions)) : createBucketPacer({ ...pacerOptions, plan: options.configuredPlan });
+    pacers.push(pacer);
+    for (let l = 0; l < options.lanes; l++) running.push(lane(pacer, l));
+  }
+  await clock.runFor(options.durationMs + 30_000);
+  await Promise.all(running);
+  const seconds = (options.durationMs - warmupMs) / 1000;
+  return {
+    buckets: Object.fromEntries(limits.counts),
+    acceptedPerSecond: Object.fromEntries(Object.entries(acceptedByGroup).map(([group, n]) => [group, n / seconds])),
+    accepted,
+    rateLimited,
+    throttled,
+    plan: pacers[0]?.plan(),
+  };
+}
+
+/** One {@link Pacer} for every call, behind the per-bucket interface. */
+function singleModel(pacer: Pacer): BucketPacer {
+  return {
+    async acquire(call, limits) {
+      const ticket = await pacer.acquire(limits);
+      return { tickets: [['tenant', ticket]], reported: 'tenant', waitedMs: ticket.waitedMs, call };
+    },
+    observe: (ticket, info, rateLimited) => ticket.tickets[0] && pacer.observe(ticket.tickets[0][1], info, rateLimited),
+    settle: (ticket) => ticket.tickets[0] && pacer.settle(ticket.tickets[0][1]),
+    plan: () => undefined,
+    state: () => ({ tenant: pacer.state() }),
   };
 }

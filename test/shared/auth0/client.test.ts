@@ -2,7 +2,7 @@ import type { MockAgent } from 'undici';
 import type { TokenSource } from '../../../shared/auth0/token.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildPath, createManagementClient } from '../../../shared/auth0/client.ts';
-import { createPacer } from '../../../shared/auth0/pacer.ts';
+import { createBucketPacer } from '../../../shared/auth0/bucket-pacer.ts';
 import { PermanentError, RateLimitedError, RetryableError } from '../../../shared/errors.ts';
 import { AUTH0_ERRORS, ORIGIN, createClock, createFakeTokens, createMockAgent } from '../../helpers/auth0.ts';
 import { createLogger } from '../../../shared/logger.ts';
@@ -127,7 +127,7 @@ describe('Function: createManagementClient()', () => {
 
   it('after a 429, paces the next call: one that cannot start before its waitUntil fails at once as throttled, without a request', async () => {
     // Prepare
-    const pacer = createPacer({ reserve: 0.2, share: 1, now: clock.now, random: () => 0, sleep: async (ms) => clock.advance(ms) });
+    const pacer = createBucketPacer({ reserve: 0.2, share: 1, now: clock.now, random: () => 0, sleep: async (ms) => clock.advance(ms) });
     const fake = createFakeTokens();
     const client = createManagementClient({ origin: ORIGIN, dispatcher: agent, tokens: fake.tokens, timeouts, now: clock.now, logger: silent, pacer });
     const pool = agent.get(ORIGIN);
