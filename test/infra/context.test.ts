@@ -14,6 +14,7 @@ describe('Function: readDeploymentContext()', () => {
         fifo: 'true',
         maxConcurrency: '5',
         rateLimitReserve: '0.3',
+        auth0Plan: 'enterprise',
         timeoutSeconds: 45,
         maxJobAgeHours: '48',
         deadLetterRetentionDays: '3',
@@ -29,7 +30,7 @@ describe('Function: readDeploymentContext()', () => {
     );
 
     // Assess
-    expect(props).toMatchObject({ auth0Domain: 'acme.eu.auth0.com', fifo: true, maxConcurrency: 5, rateLimitReserve: 0.3, allowedRoles: ['support-agent', 'rol_abc'] });
+    expect(props).toMatchObject({ auth0Domain: 'acme.eu.auth0.com', fifo: true, maxConcurrency: 5, rateLimitReserve: 0.3, auth0Plan: 'enterprise', allowedRoles: ['support-agent', 'rol_abc'] });
     expect(props.timeout?.toSeconds()).toBe(Duration.seconds(45).toSeconds());
     expect(props.maxJobAge?.toHours()).toBe(48);
     expect(props.deadLetterRetention?.toDays()).toBe(3);
@@ -55,7 +56,7 @@ describe('Function: readDeploymentContext()', () => {
     // Act
     const error = (() => {
       try {
-        readDeploymentContext(reader({ secretArn: 'auth0-m2m', maxConcurrency: '1', rateLimitShare: '2', maxReceiveCount: '3', fifo: 'yes', producerRoleArns: 'crm', schedules: '{', syncs: '[{}]', logLevel: 'verbose', ordering: 'fifo', ledgerRetentionDays: '14', issuedAtSkewSeconds: '3601', allowHttpPictures: 'yes', deadLetterRetentionDays: '15' }));
+        readDeploymentContext(reader({ secretArn: 'auth0-m2m', maxConcurrency: '1', rateLimitShare: '2', auth0Plan: 'pro', maxReceiveCount: '3', fifo: 'yes', producerRoleArns: 'crm', schedules: '{', syncs: '[{}]', logLevel: 'verbose', ordering: 'fifo', ledgerRetentionDays: '14', issuedAtSkewSeconds: '3601', allowHttpPictures: 'yes', deadLetterRetentionDays: '15' }));
       } catch (caught) {
         return caught as Error;
       }
@@ -63,7 +64,7 @@ describe('Function: readDeploymentContext()', () => {
     })();
 
     // Assess
-    for (const text of ['auth0Domain is required: npx cdk deploy -c auth0Domain=', 'secretArn must be the complete ARN', 'maxConcurrency must be an integer from 2', 'maxReceiveCount must be an integer from 5', 'rateLimitShare must be a number from 0.05 to 1', 'fifo must be true or false', 'producerRoleArns: crm', 'schedules must be a JSON array', 'syncs must be a JSON array', 'logLevel must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (got VERBOSE)', 'ordering must be ledger (the default) or unordered (got fifo)', 'ledgerRetentionDays must be an integer from 15 to 3650 (got 14)', 'issuedAtSkewSeconds must be an integer from 0 to 3600 (got 3601)', 'allowHttpPictures must be true or false', 'deadLetterRetentionDays must be an integer from 1 to 14 (got 15)']) {
+    for (const text of ['auth0Domain is required: npx cdk deploy -c auth0Domain=', 'secretArn must be the complete ARN', 'maxConcurrency must be an integer from 2', 'maxReceiveCount must be an integer from 5', 'rateLimitShare must be a number from 0.05 to 1', 'auth0Plan must be one of free, essentials, professional, enterprise, enterprise-non-production (got pro)', 'fifo must be true or false', 'producerRoleArns: crm', 'schedules must be a JSON array', 'syncs must be a JSON array', 'logLevel must be one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL (got VERBOSE)', 'ordering must be ledger (the default) or unordered (got fifo)', 'ledgerRetentionDays must be an integer from 15 to 3650 (got 14)', 'issuedAtSkewSeconds must be an integer from 0 to 3600 (got 3601)', 'allowHttpPictures must be true or false', 'deadLetterRetentionDays must be an integer from 1 to 14 (got 15)']) {
       expect(error.message).toContain(text);
     }
   });

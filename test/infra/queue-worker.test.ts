@@ -79,7 +79,7 @@ const resolvedAs = (name: string) => (name === 'WORKER_ROLE_ID' ? 'AROAEXAMPLEWO
 describe('Construct: Auth0QueueWorker', () => {
   it('runs the worker on Node 24, arm64, with JSON logs, its own log group and the deployment settings', () => {
     // Act
-    const { template } = synth({ allowedRoles: ['support-agent'], allowedOrganizations: ['acme', 'org_W8mZ2nX4pQ1rT6vY'] });
+    const { template } = synth({ allowedRoles: ['support-agent'], allowedOrganizations: ['acme', 'org_W8mZ2nX4pQ1rT6vY'], auth0Plan: 'professional' });
 
     // Assess
     template.hasResourceProperties('AWS::Lambda::Function', {
@@ -88,7 +88,7 @@ describe('Construct: Auth0QueueWorker', () => {
       Timeout: 60,
       LoggingConfig: Match.objectLike({ LogFormat: 'JSON', ApplicationLogLevel: 'INFO' }),
       Environment: {
-        Variables: Match.objectLike({ AUTH0_DOMAIN: 'acme.eu.auth0.com', AUTH0_SECRET_ID: SECRET_ARN, JOB_CONCURRENCY: '4', MAX_CONCURRENCY: '2', ALLOWED_ROLES: 'support-agent', ALLOWED_ORGANIZATIONS: 'acme,org_W8mZ2nX4pQ1rT6vY', DLQ_URL: Match.anyValue() }),
+        Variables: Match.objectLike({ AUTH0_DOMAIN: 'acme.eu.auth0.com', AUTH0_SECRET_ID: SECRET_ARN, JOB_CONCURRENCY: '4', MAX_CONCURRENCY: '2', ALLOWED_ROLES: 'support-agent', ALLOWED_ORGANIZATIONS: 'acme,org_W8mZ2nX4pQ1rT6vY', AUTH0_PLAN: 'professional', DLQ_URL: Match.anyValue() }),
       },
     });
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });

@@ -92,6 +92,16 @@ describe('Function: loadConfig()', () => {
     expect(config.rateLimit).toEqual({ reserve: 0.35, share: 0.5, containers: 6 });
   });
 
+  it('reads the tenant\'s plan, which the pacer goes by, and leaves it unset to be learnt', () => {
+    // Act
+    const set = loadConfig({ ...base, AUTH0_PLAN: 'professional' });
+    const unset = loadConfig(base);
+
+    // Assess
+    expect(set.rateLimit.plan).toBe('professional');
+    expect(unset.rateLimit).not.toHaveProperty('plan');
+  });
+
   it('accepts a loopback http origin for local use, and derives its audience', () => {
     // Act
     const config = loadConfig({ ...base, AUTH0_DOMAIN: 'http://127.0.0.1:4010' });
@@ -127,6 +137,7 @@ describe('Function: loadConfig()', () => {
     [{ RATE_LIMIT_RESERVE: '0.95' }, 'RATE_LIMIT_RESERVE', 'from 0 to 0.9'],
     [{ RATE_LIMIT_SHARE: '0' }, 'RATE_LIMIT_SHARE', 'from 0.05 to 1'],
     [{ RATE_LIMIT_SHARE: '1.5' }, 'RATE_LIMIT_SHARE', 'from 0.05 to 1'],
+    [{ AUTH0_PLAN: 'Pro' }, 'AUTH0_PLAN', 'AUTH0_PLAN must be one of free, essentials, professional, enterprise, enterprise-non-production'],
     [{ MAX_CONCURRENCY: '0' }, 'MAX_CONCURRENCY', 'MAX_CONCURRENCY must be an integer from 1 to 1000'],
     [{ JOB_MAX_AGE_SECONDS: '2000000' }, 'JOB_MAX_AGE_SECONDS', 'JOB_MAX_AGE_SECONDS must be an integer from 10 to 1209600'],
     [{ MAX_RECEIVE_COUNT: 'five' }, 'MAX_RECEIVE_COUNT', 'MAX_RECEIVE_COUNT must be an integer from 1 to 1000'],
