@@ -6,10 +6,11 @@
 import { rmSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { computePacingFigures, managementAnswers, subtractCounts } from './figures.ts';
+import { bucketFigures, computePacingFigures, managementAnswers, subtractCounts } from './figures.ts';
 import { INTERACTIVE_CALLS_PER_SECOND, type InteractiveCallerCounts, startInteractiveCaller } from './interactive-caller.ts';
 import { enqueueJobs, queueDepth, readDeadLetters, startLocalStack } from './stack.ts';
-import type { RateLimitSpec } from './tenant/rate-limit.ts';
+import type { Auth0Plan } from '../shared/auth0/plans.ts';
+import { type RateLimitSpec, describePlan } from './tenant/rate-limit.ts';
 import { compareState, createRandom, generateOutOfOrderPairs, generateWorkload, seedTenant, throttleOlderWrite } from './workload.ts';
 
 /** Options of {@link runDemo}; the command line maps onto them. */
@@ -18,6 +19,8 @@ export interface DemoOptions {
   readonly users: number;
   readonly roles: number;
   readonly rateLimit: RateLimitSpec;
+  /** An Auth0 plan's layered buckets instead of `rateLimit`, the worker told the plan (AUTH0_PLAN). */
+  readonly plan?: Auth0Plan;
   /** Concurrent invocations of the worker (the mapping's maximum concurrency). */
   readonly concurrency: number;
   /** JOB_CONCURRENCY inside each invocation. */
@@ -79,9 +82,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   };
   const wallStart = Date.now();
 
-  write(`Starting the local stack (tenant rate limit: burst ${options.rateLimit.burst}, ${options.rateLimit.perSecond}/s${options.fifo ? '; FIFO queue, redrive after 100 receives' : '; redrive after 5 receives'})…\n`);
+  const limits = options.plan === undefined ? `tenant rate limit: burst ${options.rateLimit.burst}, ${options.rateLimit.perSecond}/s` : `the ${options.plan} plan's buckets: ${describePlan(options.plan)}`;
+  write(`Starting the local stack (${limits}${options.fifo ? '; FIFO queue, redrive after 100 receives' : '; redrive after 5 receives'})…\n`);
   rmSync(LOG_FILE, { force: true });
-  const stack = await startLocalStack({ rateLimit: options.rateLimit, fifo: options.fifo, logFile: LOG_FILE });
+  const stack = await startLocalStack({ rateLimit: options.rateLimit, ...(options.plan === undefined ? {} : { plan: options.plan }), fifo: options.fifo, logFile: LOG_FILE });
   try {
     phase('build the bundle and start the stack');
     const random = createRandom(options.seed);
@@ -185,7 +189,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const ledgerCalls = [...stack.dynamodb.requests.values()].reduce((sum, n) => sum + n, 0);
     const ok = differences.length === 0 && lost === 0 && misrouted.length === 0 && stillQueued === 0;
     const wallMs = Date.now() - wallStart;
-    const { floorSeconds } = figures;
+    const buckets = options.plan === undefined ? [] : bucketFigures(options.plan, stack.tenant.bucketCounts());
+    const floorSeconds = buckets[0]?.floorSeconds ?? figures.floorSeconds;
     const refillLeft = options.rateLimit.perSecond - (caller?.callsPerSecond ?? 0);
 
     const lines = [
@@ -208,12 +213,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         ? []
         : [`  interactive caller     ${callerCounts.calls} calls at ${caller?.callsPerSecond ?? INTERACTIVE_CALLS_PER_SECOND}/s, ${callerCounts.rateLimited} answered 429 (${percent(callerCounts.rateLimited, callerCounts.calls)})`]),
       `  wall time              ${(wallMs / 1000).toFixed(1)} s`,
-      `  throughput             ${(calls / (processingMs / 1000)).toFixed(2)} Management API calls/s against a limit of ${options.rateLimit.perSecond}/s (burst ${options.rateLimit.burst}); ${((metrics.JobsApplied + letters.length) / (processingMs / 1000)).toFixed(2)} jobs/s`,
+      options.plan === undefined
+        ? `  throughput             ${(calls / (processingMs / 1000)).toFixed(2)} Management API calls/s against a limit of ${options.rateLimit.perSecond}/s (burst ${options.rateLimit.burst}); ${((metrics.JobsApplied + letters.length) / (processingMs / 1000)).toFixed(2)} jobs/s`
+        : `  throughput             ${(calls / (processingMs / 1000)).toFixed(2)} Management API calls/s, ${((metrics.JobsApplied + letters.length) / (processingMs / 1000)).toFixed(2)} jobs/s`,
+      ...buckets.map((bucket, index) => `  ${(index === 0 ? 'per bucket' : '').padEnd(23)}${bucket.bucket.padEnd(32)}${String(bucket.calls).padStart(6)} calls, ${bucket.rateLimited} answered 429 (${percent(bucket.rateLimited, bucket.calls)}), floor ${bucket.floorSeconds.toFixed(1)} s`),
       `  end state              ${differences.length === 0 ? `matches what the jobs asked for (${workload.expected.appMetadata.size} users, ${workload.expected.organizations?.size ?? 0} organizations' memberships checked)` : `${differences.length} differences, first: ${differences.slice(0, 3).join('; ')}`}`,
       '',
       'Where the time went',
       ...phases.map(([name, ms]) => `  ${name.padEnd(40)}${(ms / 1000).toFixed(1)} s`),
-      `    of which the rate limit's floor      ${floorSeconds.toFixed(1)} s (${calls} calls at ${refillLeft}/s after a burst of ${options.rateLimit.burst}${caller === undefined ? '' : `; the interactive caller takes ${caller.callsPerSecond}/s`})`,
+      buckets[0] === undefined
+        ? `    of which the rate limit's floor      ${floorSeconds.toFixed(1)} s (${calls} calls at ${refillLeft}/s after a burst of ${options.rateLimit.burst}${caller === undefined ? '' : `; the interactive caller takes ${caller.callsPerSecond}/s`})`
+        : `    of which the rate limit's floor      ${floorSeconds.toFixed(1)} s (the ${buckets[0].bucket} bucket's)`,
       `    of which invocations were running    ${(worker.stats.busyMs / 1000 / Math.max(1, options.concurrency)).toFixed(1)} s per slot (cold starts: ${worker.stats.coldStarts}, ${worker.stats.initMs.toFixed(0)} ms importing the bundle)`,
       '',
       `Worker logs: ${relative(process.cwd(), LOG_FILE)}`,

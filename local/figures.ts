@@ -4,7 +4,8 @@
  * delivered, and the tenant's rate limit.
  */
 import type { TenantCounters } from './tenant/tenant.ts';
-import type { RateLimitSpec } from './tenant/rate-limit.ts';
+import { type Auth0Plan, bucketSpec } from '../shared/auth0/plans.ts';
+import type { BucketCount, RateLimitSpec } from './tenant/rate-limit.ts';
 
 /** Answers per HTTP status; 0 counts requests that got no answer (dropped connections). */
 export type StatusCounts = Readonly<Record<number, number>>;
@@ -97,4 +98,23 @@ export function computePacingFigures(input: PacingInput): PacingFigures {
     requeuesPerJob: (input.recordsDelivered - (input.jobsDelivered ?? input.jobs)) / jobs,
     invocationsPerJob: input.invocations / jobs,
   };
+}
+
+/** One bucket's share of a run. */
+export interface BucketFigures {
+  readonly bucket: string;
+  readonly calls: number;
+  readonly rateLimited: number;
+  readonly floorSeconds: number;
+}
+
+/** Each bucket's calls, 429s and floor; the bucket with the longest floor binds. */
+export function bucketFigures(plan: Auth0Plan, counts: Readonly<Record<string, BucketCount>>): BucketFigures[] {
+  return Object.entries(counts)
+    .map(([bucket, { calls, rateLimited }]) => {
+      const spec = bucketSpec(plan, bucket);
+      const admitted = calls - rateLimited;
+      return { bucket, calls, rateLimited, floorSeconds: spec === undefined ? 0 : Math.max(0, admitted - spec.burst) / spec.perSecond };
+    })
+    .sort((a, b) => b.floorSeconds - a.floorSeconds);
 }

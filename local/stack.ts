@@ -17,6 +17,7 @@ import { type EventSourceMapping, type EventSourceMappingOptions, startEventSour
 import { type LocalControlPlane, startControlPlane } from './control-plane.ts';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb.ts';
 import { type LocalSecretsManager, startSecretsManager } from './secrets-manager.ts';
+import type { Auth0Plan } from '../shared/auth0/plans.ts';
 import { type Tenant, type TenantOptions, startTenant } from './tenant/tenant.ts';
 
 /** The scopes the worker's application is granted on the local tenant. */
@@ -29,6 +30,11 @@ export const WORKER_SCOPES = [
 export interface LocalStackOptions {
   /** Management API bucket of the tenant. Default: the free plan (burst 2, 2/s). */
   readonly rateLimit?: TenantOptions['rateLimit'];
+  /**
+   * An Auth0 plan's layered buckets for the tenant instead (wins over `rateLimit`), and the worker told the
+   * plan (`AUTH0_PLAN`), as a deployment with `auth0Plan` is.
+   */
+  readonly plan?: Auth0Plan;
   readonly fifo?: boolean;
   /**
    * Receives before SQS moves a job to the dead-letter queue. Default 5 on a standard queue, 100 on FIFO:
@@ -111,7 +117,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const secretsIssued = [clientSecret];
   const secretName = 'auth0-queue-worker/m2m';
   const [tenant, fauxqs, secrets, controlPlane, dynamodb] = await Promise.all([
-    startTenant({ ...options.tenant, rateLimit: options.rateLimit ?? 'free', clients: [{ clientId, clientSecret, scopes: WORKER_SCOPES }] }),
+    startTenant({ ...options.tenant, rateLimit: options.rateLimit ?? 'free', ...(options.plan === undefined ? {} : { plan: options.plan }), clients: [{ clientId, clientSecret, scopes: WORKER_SCOPES }] }),
     startFauxqs({ port: 0, logger: false, defaultRegion: REGION }),
     startSecretsManager({ port: 0, region: REGION }),
     startControlPlane({ region: REGION }),
@@ -156,6 +162,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ALLOWED_ROLES: '*',
     ALLOWED_ORGANIZATIONS: '*',
     LOG_LEVEL: 'info',
+    ...(options.plan === undefined ? {} : { AUTH0_PLAN: options.plan }),
   };
 
   // Registered as `cdk deploy` would leave them: the stack's outputs, the worker function and its event source mapping.

@@ -5,6 +5,7 @@
 import { runDemo } from './demo.ts';
 import { positiveNumber, readScriptArgs, usageError, wholeNumber } from './script-args.ts';
 import { INTERACTIVE_CALLS_PER_SECOND } from './interactive-caller.ts';
+import { type Auth0Plan, parsePlan } from '../shared/auth0/plans.ts';
 import { RATE_LIMIT_PRESETS, type RateLimitSpec } from './tenant/rate-limit.ts';
 
 const HELP = `Usage: npm start -- [flags]
@@ -15,6 +16,9 @@ Runs the worker bundle over a demo workload on the local stack and reports what 
   --rate R           Management API refill per second (above 0), or a plan: free,
                      enterprise, enterprise-non-production (default enterprise: 16/s)
   --burst B          Management API bucket size (default: the plan's, 50 for enterprise)
+  --plan P           Auth0's layered buckets of a plan instead of --rate and --burst: free,
+                     essentials, professional, enterprise, enterprise-non-production (the
+                     worker is told the plan, as AUTH0_PLAN does)
   --concurrency N    concurrent worker invocations (default 2)
   --job-concurrency N  JOB_CONCURRENCY inside each invocation (default 4)
   --batch-size N     records per invocation (default 10)
@@ -36,6 +40,7 @@ const values = readScriptArgs(
     jobs: { type: 'string', default: '2000' },
     rate: { type: 'string', default: 'enterprise' },
     burst: { type: 'string' },
+    plan: { type: 'string' },
     concurrency: { type: 'string', default: '2' },
     'job-concurrency': { type: 'string', default: '4' },
     'batch-size': { type: 'string', default: '10' },
@@ -55,7 +60,15 @@ const rateLimit: RateLimitSpec = {
   burst: values.burst === undefined ? (plan?.burst ?? Math.max(1, Math.round(positiveNumber('rate', values.rate, 10_000)))) : wholeNumber('burst', values.burst, 1, 10_000),
 };
 
-if (values.interactive && rateLimit.perSecond <= INTERACTIVE_CALLS_PER_SECOND) {
+let tenantPlan: Auth0Plan | undefined;
+try {
+  tenantPlan = values.plan === undefined ? undefined : parsePlan(values.plan);
+} catch (error) {
+  usageError(`--plan: ${error instanceof Error ? error.message : String(error)}`);
+}
+if (tenantPlan !== undefined && values.burst !== undefined) usageError('--plan sets the buckets: leave --burst out');
+
+if (tenantPlan === undefined && values.interactive && rateLimit.perSecond <= INTERACTIVE_CALLS_PER_SECOND) {
   usageError(`--interactive needs a refill rate above the caller's ${INTERACTIVE_CALLS_PER_SECOND}/s, or the worker gets nothing after the burst (--rate is ${rateLimit.perSecond}/s)`);
 }
 
@@ -73,6 +86,7 @@ const result = await runDemo({
   ...options,
   roles: 10,
   rateLimit,
+  ...(tenantPlan === undefined ? {} : { plan: tenantPlan }),
   fifo: values.fifo,
   faults: values.faults,
   timeoutMs: timeoutSeconds * 1000,

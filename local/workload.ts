@@ -67,7 +67,9 @@ export interface WorkloadJob {
 /** The one change a valid job makes: one metadata key of one user, or one user-role pair. */
 export type JobEffect =
   | { readonly kind: 'metadata'; readonly userId: string; readonly key: string; readonly value: unknown }
-  | { readonly kind: 'role'; readonly userId: string; readonly roleId: string; readonly held: boolean };
+  | { readonly kind: 'role'; readonly userId: string; readonly roleId: string; readonly held: boolean }
+  | { readonly kind: 'membership'; readonly userId: string; readonly organizationId: string; readonly member: boolean }
+  | { readonly kind: 'organization-role'; readonly userId: string; readonly organizationId: string; readonly roleId: string; readonly held: boolean };
 
 /** What the tenant must look like once every job is done. */
 export interface ExpectedState {
@@ -84,7 +86,7 @@ export interface ExpectedState {
 export function generateWorkload(
   state: TenantState,
   seeded: { users: TenantUser[]; roles: TenantRole[]; organizations?: TenantOrganization[] },
-  options: { jobs: number; random: () => number; validOnly?: boolean; organizationJobs?: boolean },
+  options: { jobs: number; random: () => number; validOnly?: boolean; organizationJobs?: boolean; /** Default 0.15. */ organizationShare?: number },
 ) {
   const { random } = options;
   const organizations = options.organizationJobs ? (seeded.organizations ?? []) : [];
@@ -111,7 +113,7 @@ export function generateWorkload(
       jobs.push({ jobId, body: JSON.stringify({ ...job, jobId, source: 'demo' }), groupId, expectedReason, ...(effect === undefined ? {} : { effect }) });
 
     // Organization jobs draw one more number, only when asked for, so other workloads keep their sequence.
-    if (expected.organizations !== undefined && random() < 0.15) {
+    if (expected.organizations !== undefined && random() < (options.organizationShare ?? 0.15)) {
       const organization = pick(organizations);
       const members = expected.organizations.get(organization.id)!;
       const orgRef = random() < 0.5 ? organization.id : organization.name;
@@ -133,17 +135,17 @@ export function generateWorkload(
         } else {
           const roles = random() < 0.5 ? [role.id] : [];
           members.set(user.user_id, new Set(roles));
-          add({ type: 'org.members.add', ...target, organization: orgRef, ...(roles.length > 0 ? { roles: [role.name] } : {}) });
+          add({ type: 'org.members.add', ...target, organization: orgRef, ...(roles.length > 0 ? { roles: [role.name] } : {}) }, undefined, { kind: 'membership', userId: user.user_id, organizationId: organization.id, member: true });
         }
       } else if (kind < 0.4) {
         members.delete(user.user_id);
-        add({ type: 'org.members.remove', ...target, organization: orgRef });
+        add({ type: 'org.members.remove', ...target, organization: orgRef }, undefined, { kind: 'membership', userId: user.user_id, organizationId: organization.id, member: false });
       } else if (held.has(role.id)) {
         held.delete(role.id);
-        add({ type: 'org.roles.remove', ...target, organization: orgRef, roles: [role.name] });
+        add({ type: 'org.roles.remove', ...target, organization: orgRef, roles: [role.name] }, undefined, { kind: 'organization-role', userId: user.user_id, organizationId: organization.id, roleId: role.id, held: false });
       } else {
         held.add(role.id);
-        add({ type: 'org.roles.assign', ...target, organization: orgRef, roles: [role.id] });
+        add({ type: 'org.roles.assign', ...target, organization: orgRef, roles: [role.id] }, undefined, { kind: 'organization-role', userId: user.user_id, organizationId: organization.id, roleId: role.id, held: true });
       }
       continue;
     }
@@ -284,7 +286,52 @@ export function isApplied(state: TenantState, job: Pick<WorkloadJob, 'effect'>):
     const metadata = state.users.get(effect.userId)?.app_metadata;
     return metadata !== undefined && Object.hasOwn(metadata, effect.key) && metadata[effect.key] === effect.value;
   }
+  if (effect.kind === 'membership') return (state.organizationMembers.get(effect.organizationId)?.has(effect.userId) ?? false) === effect.member;
+  if (effect.kind === 'organization-role') return (state.organizationMembers.get(effect.organizationId)?.get(effect.userId)?.has(effect.roleId) ?? false) === effect.held;
   return (state.members.get(effect.roleId)?.has(effect.userId) ?? false) === effect.held;
+}
+
+/**
+ * A backlog of one kind of job for the bulk benchmarks: `roles.assign` of one role (one of the first
+ * `targets` seeded roles) to a user who does not hold it, or `org.members.add` of a user who is not a member
+ * to one of the first `targets` organizations; each user-target pair once, every job with its effect.
+ */
+export function generateBulkWorkload(
+  state: TenantState,
+  seeded: { users: TenantUser[]; roles: TenantRole[]; organizations?: TenantOrganization[] },
+  options: { kind: 'roles-assign' | 'org-members-add'; jobs: number; targets: number; random: () => number },
+) {
+  const targets = (options.kind === 'roles-assign' ? seeded.roles : (seeded.organizations ?? [])).slice(0, options.targets);
+  const expected: ExpectedState = {
+    appMetadata: new Map(seeded.users.map((user) => [user.user_id, structuredClone(user.app_metadata)])),
+    roles: new Map(seeded.users.map((user) => [user.user_id, new Set(rolesOf(state, user.user_id).map((role) => role.id))])),
+    ...(options.kind === 'org-members-add'
+      ? { organizations: new Map(targets.map((target) => [target.id, new Map([...(state.organizationMembers.get(target.id) ?? new Map<string, Set<string>>())].map(([userId, held]) => [userId, new Set(held)]))])) }
+      : {}),
+  };
+  const jobs: WorkloadJob[] = [];
+  const taken = new Set<string>();
+  for (let n = 0; jobs.length < options.jobs && n < options.jobs * 20; n++) {
+    const user = seeded.users[Math.floor(options.random() * seeded.users.length)];
+    const target = targets[Math.floor(options.random() * targets.length)];
+    if (user === undefined || target === undefined || taken.has(`${user.user_id} ${target.id}`)) continue;
+    taken.add(`${user.user_id} ${target.id}`);
+    const jobId = `bulk-${String(n).padStart(5, '0')}`;
+    if (options.kind === 'roles-assign') {
+      const held = expected.roles.get(user.user_id) ?? new Set<string>();
+      if (held.has(target.id)) continue;
+      held.add(target.id);
+      const body = { type: 'roles.assign', userId: user.user_id, roles: [target.id], jobId, source: 'bench' };
+      jobs.push({ jobId, body: JSON.stringify(body), groupId: user.user_id, expectedReason: undefined, effect: { kind: 'role', userId: user.user_id, roleId: target.id, held: true } });
+    } else {
+      const members = expected.organizations?.get(target.id);
+      if (members === undefined || members.has(user.user_id)) continue;
+      members.set(user.user_id, new Set());
+      const body = { type: 'org.members.add', userId: user.user_id, organization: target.id, jobId, source: 'bench' };
+      jobs.push({ jobId, body: JSON.stringify(body), groupId: user.user_id, expectedReason: undefined, effect: { kind: 'membership', userId: user.user_id, organizationId: target.id, member: true } });
+    }
+  }
+  return { jobs, expected };
 }
 
 /** Compares the tenant with the expected state; returns one line per difference. */

@@ -1,4 +1,6 @@
-import { API_WIDE, type Auth0Plan, type BucketSpec, PLAN_LIMITS, bucketSpec, bucketsOf } from '../../shared/auth0/plans.ts';
+import { API_WIDE, type Auth0Plan, type BucketSpec, bucketSpec, bucketsOf } from '../../shared/auth0/plans.ts';
+
+export { describePlan } from '../../shared/auth0/plans.ts';
 
 /**
  * A rate limit as Auth0 publishes them: bucket size and refill per second; `refill: 'per-second'` for a limit
@@ -136,14 +138,7 @@ export function createRateLimits(limits: { plan: Auth0Plan } | { single: RateLim
   };
 }
 
-/** The plans' buckets, for help texts: `api 50/16 per s; organization-members-write 20/200 per min; …`. */
-export function describePlan(plan: Auth0Plan): string {
-  const limits = PLAN_LIMITS[plan];
-  const entries = [...(limits.apiWide === undefined ? [] : [[API_WIDE, limits.apiWide] as const]), ...Object.entries(limits.groups)];
-  return entries
-    .map(([key, spec]) => (spec.refill === 'per-second' ? `${key} ${spec.burst}/${Math.round(spec.perSecond * 60)} per min` : `${key} ${spec.burst}/${spec.perSecond} per s`))
-    .join('; ');
-}
+
 
 /** Parses `free`, `enterprise`, `enterprise-non-production` or `BURST:PER_SECOND`. */
 export function parseRateLimit(value: string): RateLimitSpec {

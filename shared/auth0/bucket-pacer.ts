@@ -1,4 +1,4 @@
-import { type Auth0Plan, PLAN_LIMITS, bucketSpec, bucketsOf, endpointGroup } from './plans.ts';
+import { type Auth0Plan, bucketSpec, bucketsOf, planFromAnswer } from './plans.ts';
 import { type PaceLimits, type PaceTicket, type Pacer, type PacerOptions, type PacerState, createPacer } from './pacer.ts';
 import type { RateLimitInfo } from './rate-limit.ts';
 
@@ -83,12 +83,7 @@ export function createBucketPacer(options: BucketPacerOptions): BucketPacer {
   /** What the headers of an answer say of the plan, if anything. */
   const learnPlan = (call: PacedCall, limit: number | undefined) => {
     if (plan !== undefined || limit === undefined) return;
-    const group = endpointGroup(call.method, call.route);
-    if (limit === 2) plan = 'free';
-    else if (group === 'users-read' || group === 'users-write' || group === 'users-delete') {
-      const byLimit: Record<number, Auth0Plan> = { 50: 'enterprise', 10: 'enterprise-non-production', ...(group === 'users-read' ? { 40: 'professional' } : { 20: 'professional' }) };
-      plan = byLimit[limit];
-    }
+    plan = planFromAnswer(call.method, call.route, limit);
     // The shared model has been describing the bucket of the calls that told the plan: it goes on as that
     // bucket's, with the calls it still has out, instead of a new model that knows nothing of them.
     const shared = pacers.get(UNKNOWN);
@@ -140,10 +135,4 @@ export function createBucketPacer(options: BucketPacerOptions): BucketPacer {
       return Object.fromEntries([...pacers].map(([key, pacer]) => [key, pacer.state()]));
     },
   };
-}
-
-/** Every bucket a plan has, for `doctor`. */
-export function planBuckets(plan: Auth0Plan): Array<{ key: string; burst: number; perSecond: number; refill: string }> {
-  const limits = PLAN_LIMITS[plan];
-  return [...(limits.apiWide === undefined ? [] : [['api', limits.apiWide] as const]), ...Object.entries(limits.groups)].map(([key, spec]) => ({ key, ...spec }));
 }

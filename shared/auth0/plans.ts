@@ -130,6 +130,30 @@ export function bucketSpec(plan: Auth0Plan, key: string): BucketSpec | undefined
   return key === API_WIDE ? limits.apiWide : limits.groups[key as EndpointGroup];
 }
 
+/** The plans' buckets, for help texts: `api 50/16 per s; organization-members-write 20/200 per min; …`. */
+export function describePlan(plan: Auth0Plan): string {
+  const limits = PLAN_LIMITS[plan];
+  const entries = [...(limits.apiWide === undefined ? [] : [[API_WIDE, limits.apiWide] as const]), ...Object.entries(limits.groups)];
+  return entries
+    .map(([key, spec]) => (spec.refill === 'per-second' ? `${key} ${spec.burst}/${Math.round(spec.perSecond * 60)} per min` : `${key} ${spec.burst}/${spec.perSecond} per s`))
+    .join('; ');
+}
+
+/**
+ * The plan an answer's bucket size tells, where it tells one: 2 is the free plan's only bucket; a user read
+ * answered with 40, or a user write with 20, is Essentials or Professional (their buckets are the same);
+ * 50 on either is Enterprise, 10 Enterprise non-production. Other answers leave it open (a bucket of 10 for
+ * roles is Professional's or Enterprise non-production's).
+ */
+export function planFromAnswer(method: string, route: string, limit: number | undefined): Auth0Plan | undefined {
+  if (limit === 2) return 'free';
+  const group = endpointGroup(method, route);
+  if (group !== 'users-read' && group !== 'users-write' && group !== 'users-delete') return undefined;
+  if (limit === 50) return 'enterprise';
+  if (limit === 10) return 'enterprise-non-production';
+  return limit === (group === 'users-read' ? 40 : 20) ? 'professional' : undefined;
+}
+
 /** Parses a plan name, or says which names there are. */
 export function parsePlan(value: string): Auth0Plan {
   if ((AUTH0_PLANS as readonly string[]).includes(value)) return value as Auth0Plan;

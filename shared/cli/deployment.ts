@@ -87,8 +87,10 @@ export async function requestToken(target: Auth0Target, credentials: ClientCrede
 }
 
 /** One Management API read, for its rate-limit headers. */
-export async function probeRateLimit(target: Auth0Target, token: string, dispatcher: Agent, now: number) {
-  const answer = await sendToAuth0(dispatcher, target.origin, { method: 'GET', path: '/api/v2/roles?per_page=1&page=0', headers: { authorization: `Bearer ${token}` } }, { headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 });
+export async function probeRateLimit(target: Auth0Target, token: string, dispatcher: Agent, now: number, route: 'roles' | 'users-by-email' = 'roles') {
+  // One cheap read of each kind: a page of one role, or an address no user has (example.invalid never resolves).
+  const path = route === 'roles' ? '/api/v2/roles?per_page=1&page=0' : '/api/v2/users-by-email?email=doctor-probe%40example.invalid&fields=user_id';
+  const answer = await sendToAuth0(dispatcher, target.origin, { method: 'GET', path, headers: { authorization: `Bearer ${token}` } }, { headersTimeoutMs: 10_000, bodyTimeoutMs: 10_000 });
   return { status: answer.status, rateLimit: readRateLimit(answer.headers, now) };
 }
 

@@ -2,6 +2,7 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { parseArgs } from 'node:util';
 import { readErrorBody } from '../auth0/classify.ts';
 import { ROUTES } from '../auth0/operations.ts';
+import { type Auth0Plan, PLAN_LIMITS, describePlan, planFromAnswer } from '../auth0/plans.ts';
 import { loadConfig } from '../config.ts';
 import { isJobError } from '../errors.ts';
 import type { JobPolicy } from '../jobs/parse-job.ts';
@@ -16,7 +17,7 @@ export const DOCTOR_HELP = `Usage: auth0-queue-worker doctor --stack NAME [--jso
 
 Checks a deployment from end to end, one line per check (ok, warn, fail, or skip), each failure with its fix:
 the secret, the client-credentials grant, the token, its scopes against the job types the policy allows, the
-tenant's rate-limit bucket against the concurrency, the jobs queue against the function timeout, and the
+tenant's rate-limit bucket against the concurrency, the plan's buckets against what the tenant's headers say, the jobs queue against the function timeout, and the
 dead-letter queue, and (with --stack or --function) the event source mapping. Secret values and tokens are
 never printed. Exit status 1 when any check fails.
 
@@ -26,6 +27,8 @@ ${AUTH0_OPTIONS_HELP}
   --dlq-url URL             the dead-letter queue (default: DLQ_URL)
   --timeout-seconds N       the worker's timeout (default: the function's, else 60)
   --max-concurrency N       the event source's maximum concurrency (default: MAX_CONCURRENCY, else 2)
+  --plan P                  the tenant's Auth0 plan, as AUTH0_PLAN (default: AUTH0_PLAN; unset, the
+                            headers tell it)
   --allowed-roles LIST      as ALLOWED_ROLES (default: ALLOWED_ROLES; unset allows none)
   --allowed-fields LIST     as ALLOWED_FIELDS (default: ALLOWED_FIELDS, else the worker's default)
   --allowed-organizations L as ALLOWED_ORGANIZATIONS (default: ALLOWED_ORGANIZATIONS; unset allows none)
@@ -90,6 +93,7 @@ export async function runDoctor(argv: readonly string[], io: CliIo): Promise<num
   let policy: JobPolicy;
   let maxConcurrency: number;
   let reserve: number;
+  let plan: Auth0Plan | undefined;
   try {
     const config = loadConfig({
       AUTH0_DOMAIN: target.origin,
@@ -102,7 +106,9 @@ export async function runDoctor(argv: readonly string[], io: CliIo): Promise<num
       ALLOWED_ORGANIZATIONS: values['allowed-organizations'] ?? io.env['ALLOWED_ORGANIZATIONS'],
       MAX_CONCURRENCY: values['max-concurrency'] ?? io.env['MAX_CONCURRENCY'],
       RATE_LIMIT_RESERVE: io.env['RATE_LIMIT_RESERVE'],
+      AUTH0_PLAN: values.plan ?? io.env['AUTH0_PLAN'],
     });
+    plan = config.rateLimit.plan;
     ({ policy } = config);
     maxConcurrency = config.rateLimit.containers;
     reserve = config.rateLimit.reserve;
@@ -120,7 +126,7 @@ export async function runDoctor(argv: readonly string[], io: CliIo): Promise<num
   const add = (name: string, status: Check['status'], detail: string) => checks.push({ name, status, detail });
   const { readCredentials, dispatcher } = auth0Clients(io, values, target);
   try {
-    await checkAuth0(target, policy, { maxConcurrency, reserve }, readCredentials, dispatcher, add);
+    await checkAuth0(target, policy, { maxConcurrency, reserve, plan }, readCredentials, dispatcher, add);
   } finally {
     await dispatcher.close();
   }
@@ -139,7 +145,7 @@ export async function runDoctor(argv: readonly string[], io: CliIo): Promise<num
 async function checkAuth0(
   target: Auth0Target,
   policy: JobPolicy,
-  pacing: { maxConcurrency: number; reserve: number },
+  pacing: { maxConcurrency: number; reserve: number; plan: Auth0Plan | undefined },
   readCredentials: ReturnType<typeof auth0Clients>['readCredentials'],
   dispatcher: ReturnType<typeof auth0Clients>['dispatcher'],
   add: (name: string, status: Check['status'], detail: string) => void,
@@ -215,6 +221,21 @@ async function checkAuth0(
     add('rate limit', 'warn', `${bucket}: ${usable} usable calls for ${pacing.maxConcurrency} containers, so they take turns; keep maxConcurrency at ${Math.max(1, Math.min(2, usable))}${limit <= 2 ? ' (the free plan sustains 2/s)' : ''}`);
   } else {
     add('rate limit', 'ok', `${bucket}; ${pacing.maxConcurrency} containers`);
+  }
+
+  // The plan: what the setting says against what a user read's bucket shows (a role read alone cannot tell
+  // Professional from Enterprise non-production).
+  const userRead = await probeRateLimit(target, token, dispatcher, Date.now(), 'users-by-email').catch(() => undefined);
+  const shown = { roles: limit, users: userRead?.rateLimit.limit };
+  const told = planFromAnswer('GET', '/api/v2/users-by-email', shown.users) ?? planFromAnswer('GET', '/api/v2/roles', shown.roles);
+  const headers = `the tenant's headers: roles bucket ${shown.roles}, user reads bucket ${shown.users ?? 'not said'}`;
+  const sameBuckets = (a: Auth0Plan, b: Auth0Plan) => JSON.stringify(PLAN_LIMITS[a]) === JSON.stringify(PLAN_LIMITS[b]);
+  if (pacing.plan === undefined) {
+    add('plan', told === undefined ? 'warn' : 'ok', `AUTH0_PLAN unset; ${headers}${told === undefined ? ': no plan fits them, so the worker paces every call as one bucket' : `, which are the ${told} plan's (${describePlan(told)}); the worker learns it from its first user read or write, or set AUTH0_PLAN=${told}`}`);
+  } else if (told !== undefined && !sameBuckets(told, pacing.plan)) {
+    add('plan', 'warn', `AUTH0_PLAN=${pacing.plan}, but ${headers}, which are the ${told} plan's: set AUTH0_PLAN=${told} (auth0Plan in the deployment), or the worker paces by buckets the tenant does not have`);
+  } else {
+    add('plan', 'ok', `AUTH0_PLAN=${pacing.plan}: ${describePlan(pacing.plan)}; ${headers}`);
   }
 }
 
@@ -301,6 +322,7 @@ function parse(argv: readonly string[]) {
       'dlq-url': { type: 'string' },
       'timeout-seconds': { type: 'string' },
       'max-concurrency': { type: 'string' },
+      plan: { type: 'string' },
       'allowed-roles': { type: 'string' },
       'allowed-fields': { type: 'string' },
       'allowed-organizations': { type: 'string' },

@@ -3,9 +3,10 @@
  * counters, mapping stats, the end state) into its figures, and the figures into Markdown.
  */
 import type { EventSourceMappingStats } from '../../local/event-source-mapping.ts';
-import { type PacingFigures, computePacingFigures, managementAnswers, subtractCounts } from '../../local/figures.ts';
+import { type BucketFigures, type PacingFigures, bucketFigures, computePacingFigures, managementAnswers, subtractCounts } from '../../local/figures.ts';
 import type { InteractiveCallerCounts } from '../../local/interactive-caller.ts';
-import type { RateLimitSpec } from '../../local/tenant/rate-limit.ts';
+import type { BucketCount, RateLimitSpec } from '../../local/tenant/rate-limit.ts';
+import type { Auth0Plan } from '../../shared/auth0/plans.ts';
 import type { TenantCounters } from '../../local/tenant/tenant.ts';
 
 /** The handlers the benchmark compares, with the names its tables use. */
@@ -20,7 +21,16 @@ export type HandlerName = keyof typeof HANDLER_LABELS;
 export interface BenchConfig {
   readonly name: string;
   readonly plan: string;
+  /** One bucket for every call; ignored when `tenantPlan` is set. */
   readonly rateLimit: RateLimitSpec;
+  /** The tenant has this plan's layered buckets, and the worker is told the plan. */
+  readonly tenantPlan?: Auth0Plan;
+  /** Share of the jobs that are organization jobs (of every type); default none. */
+  readonly organizationShare?: number;
+  /** Jobs: `mixed` (user updates and role jobs, the default), or only `roles.assign` / `org.members.add` ones. */
+  readonly workload?: 'mixed' | 'roles-assign' | 'org-members-add';
+  /** Handlers that cannot run this configuration's jobs, left out (the peers know no organization jobs). */
+  readonly workerOnly?: boolean;
   readonly concurrency: number;
   readonly jobs: number;
   readonly interactive: boolean;
@@ -58,7 +68,11 @@ export interface MeasuredRun {
   readonly failedBatches: number;
   readonly coldStarts: number;
   readonly caller: { readonly calls: number; readonly rateLimited: number } | undefined;
+  /** Per bucket of a plan's tenant: calls, 429s and the bucket's floor (its admitted calls beyond the burst over its refill). */
+  readonly buckets: readonly BucketFigures[];
 }
+
+
 
 /** A run that crashed before it could be measured. */
 export interface FailedRun {
@@ -88,12 +102,16 @@ export interface RunRecord {
   readonly tenant: Pick<TenantCounters, 'tokensIssued' | 'requests'>;
   readonly mapping: Pick<EventSourceMappingStats, 'invocations' | 'recordsReceived' | 'failedBatches' | 'coldStarts'>;
   readonly caller: (InteractiveCallerCounts & { readonly callsPerSecond: number }) | undefined;
+  /** The tenant's calls and 429s per bucket (`Tenant.bucketCounts()`), for a configuration with a plan. */
+  readonly buckets?: Readonly<Record<string, BucketCount>>;
 }
+
+
 
 /** Computes a run's figures; the interactive caller's own calls and tokens are subtracted from the tenant's. */
 export function measureRun(record: RunRecord): MeasuredRun {
   const answers = subtractCounts(managementAnswers(record.tenant.requests), record.caller?.byStatus ?? {});
-  const figures = computePacingFigures({
+  const single = computePacingFigures({
     jobs: record.jobs.length,
     recordsDelivered: record.mapping.recordsReceived,
     jobsDelivered: record.jobsDelivered,
@@ -103,6 +121,13 @@ export function measureRun(record: RunRecord): MeasuredRun {
     otherCallsPerSecond: record.caller?.callsPerSecond ?? 0,
     wallMs: record.wallMs,
   });
+  // On a plan's tenant the floor is the binding bucket's.
+  const buckets = record.config.tenantPlan === undefined || record.buckets === undefined ? [] : bucketFigures(record.config.tenantPlan, record.buckets);
+  const binding = buckets[0]?.floorSeconds;
+  const figures: PacingFigures =
+    binding === undefined
+      ? single
+      : { ...single, floorSeconds: binding, wallOverFloor: record.wallMs === undefined || binding <= 0 ? undefined : record.wallMs / 1000 / binding };
   const bad = record.jobs.filter((job) => !job.applied || record.deadLettered.has(job.jobId));
   const explained = new Set(bad.map((job) => job.userId));
   const wrong = new Set(record.differences.map((line) => line.slice(0, line.lastIndexOf(': '))).filter((userId) => !explained.has(userId))).size;
@@ -126,6 +151,7 @@ export function measureRun(record: RunRecord): MeasuredRun {
     failedBatches: record.mapping.failedBatches,
     coldStarts: record.mapping.coldStarts,
     caller: record.caller === undefined ? undefined : { calls: record.caller.calls, rateLimited: record.caller.rateLimited },
+    buckets,
   };
 }
 
@@ -144,6 +170,9 @@ const COLUMNS = [
   'tokens minted',
   'jobs lost or applied wrongly',
   "interactive caller's 429s",
+  'jobs per second',
+  'calls per job',
+  'per bucket: calls, 429s, floor',
 ];
 
 /** The cells of one run's row. */
@@ -169,15 +198,26 @@ export function formatRow(run: BenchRun, timeoutSeconds: number): string[] {
     integer(run.tokensMinted),
     lostParts.length === 0 ? '0' : `${integer(lost.total)}${run.finished ? '' : ' so far'} (${lostParts.join(', ')})`,
     run.caller === undefined ? '–' : `${integer(run.caller.rateLimited)} of ${integer(run.caller.calls)} (${share(run.caller.rateLimited, run.caller.calls)})`,
+    run.finished && run.wallMs !== undefined && run.wallMs > 0 ? (run.applied / (run.wallMs / 1000)).toFixed(1) : '–',
+    run.jobs === 0 ? '–' : (figures.calls / run.jobs).toFixed(2),
+    run.buckets.length === 0
+      ? '–'
+      : run.buckets.map((bucket) => `${bucket.bucket} ${integer(bucket.calls)}, ${integer(bucket.rateLimited)} (${share(bucket.rateLimited, bucket.calls)}), ${bucket.floorSeconds.toFixed(1)} s`).join('; '),
   ];
 }
 
 /** One configuration's Markdown table, with its heading. */
 export function formatTable(config: BenchConfig, runs: readonly BenchRun[], timeoutSeconds: number): string {
   const { burst, perSecond } = config.rateLimit;
-  const heading = `### ${config.name}: ${config.plan} limit (burst ${burst}, ${perSecond}/s), ${config.concurrency} concurrent invocations, ${integer(config.jobs)} jobs${config.interactive ? ', an interactive caller at 2 calls/s' : ''}`;
+  const jobs = `${integer(config.jobs)} ${config.workload === undefined || config.workload === 'mixed' ? '' : `${config.workload.replace('-', '.').replace('-', '.')} `}jobs${config.organizationShare === undefined ? '' : `, about ${Math.round(config.organizationShare * 100)}% of them organization jobs`}`;
+  const limits = config.tenantPlan === undefined ? `${config.plan} limit (burst ${burst}, ${perSecond}/s)` : `${config.tenantPlan} plan's buckets (API-wide where it has one, then each endpoint group's)`;
+  const heading = `### ${config.name}: ${limits}, ${config.concurrency} concurrent invocations, ${jobs}${config.interactive ? ', an interactive caller at 2 calls/s' : ''}`;
   const others = config.interactive ? ' − 2' : '';
-  const note = `Floor = max(0, the handler's non-429 calls − ${burst}) / (${perSecond}${others}) s. Requeues per job = (records delivered − jobs) / jobs (for a run cut short, jobs delivered at least once instead of jobs).`;
+  const floor =
+    config.tenantPlan === undefined
+      ? `Floor = max(0, the handler's non-429 calls − ${burst}) / (${perSecond}${others}) s.`
+      : "Floor = the longest of each bucket's max(0, its non-429 calls − its burst) / its refill: the bucket that binds.";
+  const note = `${floor} Requeues per job = (records delivered − jobs) / jobs (for a run cut short, jobs delivered at least once instead of jobs).`;
   const row = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   return [heading, '', row(COLUMNS), row(COLUMNS.map(() => '---')), ...runs.map((run) => row(formatRow(run, timeoutSeconds))), '', note].join('\n');
 }

@@ -8,7 +8,7 @@
  * configuration, and one line per configuration comparing the worker with the peers; the Markdown also
  * goes to dist/bench/pacing/report.md and each run's output to dist/bench/pacing/<config>-<handler>.log.
  *
- * Usage: npm run bench [-- --only worker,sdk,naive --config enterprise-2,enterprise-6,free-2,interactive --timeout 240 --seed 1]
+ * Usage: npm run bench [-- --only worker,sdk,naive --config enterprise-2,professional-2,… --timeout 240 --seed 1]
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Message } from '@aws-sdk/client-sqs';
@@ -23,7 +23,7 @@ import { managementAnswers, subtractCounts } from '../../local/figures.ts';
 import { type InteractiveCallerCounts, startInteractiveCaller } from '../../local/interactive-caller.ts';
 import { enqueueJobs, type LocalStack, queueDepth, readDeadLetters, startLocalStack } from '../../local/stack.ts';
 import { RATE_LIMIT_PRESETS } from '../../local/tenant/rate-limit.ts';
-import { compareState, createRandom, generateWorkload, isApplied, seedTenant } from '../../local/workload.ts';
+import { compareState, createRandom, generateBulkWorkload, generateWorkload, isApplied, seedTenant } from '../../local/workload.ts';
 import { type BenchConfig, type BenchRun, HANDLER_LABELS, type HandlerName, type MeasuredRun, formatSummary, formatTable, measureRun } from './pacing-report.ts';
 
 const CONFIGS = {
@@ -31,7 +31,15 @@ const CONFIGS = {
   'enterprise-6': { name: 'enterprise-6', plan: 'enterprise', rateLimit: RATE_LIMIT_PRESETS.enterprise, concurrency: 6, jobs: 1000, interactive: false },
   'free-2': { name: 'free-2', plan: 'free', rateLimit: RATE_LIMIT_PRESETS.free, concurrency: 2, jobs: 120, interactive: false },
   interactive: { name: 'interactive', plan: 'enterprise', rateLimit: RATE_LIMIT_PRESETS.enterprise, concurrency: 2, jobs: 1000, interactive: true },
+  'professional-2': { name: 'professional-2', plan: 'professional', tenantPlan: 'professional', rateLimit: RATE_LIMIT_PRESETS.free, concurrency: 2, jobs: 1000, interactive: false },
+  'enterprise-orgs-2': { name: 'enterprise-orgs-2', plan: 'enterprise', tenantPlan: 'enterprise', rateLimit: RATE_LIMIT_PRESETS.enterprise, concurrency: 2, jobs: 1000, interactive: false, organizationShare: 0.25, workerOnly: true },
+  'roles-bulk': { name: 'roles-bulk', plan: 'professional', tenantPlan: 'professional', rateLimit: RATE_LIMIT_PRESETS.free, concurrency: 2, jobs: 2000, interactive: false, workload: 'roles-assign' },
+  'orgs-bulk': { name: 'orgs-bulk', plan: 'enterprise', tenantPlan: 'enterprise', rateLimit: RATE_LIMIT_PRESETS.enterprise, concurrency: 2, jobs: 2000, interactive: false, workload: 'org-members-add', workerOnly: true },
 } as const satisfies Record<string, BenchConfig>;
+/** Organizations seeded for the configurations with organization jobs. */
+const ORGANIZATIONS = 10;
+/** Roles or organizations the bulk backlogs spread over. */
+const BULK_TARGETS = 5;
 type ConfigName = keyof typeof CONFIGS;
 
 const HANDLERS = Object.keys(HANDLER_LABELS) as HandlerName[];
@@ -56,6 +64,14 @@ user would write instead, and prints one Markdown table per configuration.
                      enterprise-6  enterprise limit, 6 concurrent invocations, 1,000 jobs
                      free-2        free limit (burst 2, 2/s), 2 concurrent invocations, 120 jobs
                      interactive   enterprise-2 plus another application calling 2 times/s
+                     professional-2     Professional's buckets (user writes 20/200 per min, roles
+                                        10/150 per min, …), 2 concurrent invocations, 1,000 jobs
+                     enterprise-orgs-2  Enterprise's buckets (API-wide 50/16 per s, organization
+                                        writes 20/200 per min), 1,000 jobs, a quarter of them
+                                        organization jobs (worker only)
+                     roles-bulk         2,000 roles.assign over 5 roles on Professional
+                     orgs-bulk          2,000 org.members.add over 5 organizations on Enterprise
+                                        (worker only)
   --timeout S      give up on a run after S seconds (default 240)
   --seed N         workload seed (default 1)
   --help           this text
@@ -97,7 +113,7 @@ function list<T extends string>(flag: string, value: string, allowed: readonly T
 }
 
 const handlers = list('only', values.only, HANDLERS);
-const configs = list('config', values.config, Object.keys(CONFIGS) as ConfigName[]).map((name) => CONFIGS[name]);
+const configs: BenchConfig[] = list('config', values.config, Object.keys(CONFIGS) as ConfigName[]).map((name) => CONFIGS[name]);
 const timeoutSeconds = Number(values.timeout);
 if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) fail(`--timeout must be a positive number of seconds, not ${JSON.stringify(values.timeout)}`);
 const seed = Number(values.seed);
@@ -157,12 +173,16 @@ function jobIdOf(message: Message): string {
 /** One handler draining one configuration's backlog on a fresh stack. */
 async function runOne(config: BenchConfig, handler: HandlerName, bundleUrl: string): Promise<MeasuredRun> {
   const tag = `${config.name} · ${HANDLER_LABELS[handler]}`;
-  const stack = await startLocalStack({ rateLimit: config.rateLimit, build: false });
+  const stack = await startLocalStack({ rateLimit: config.rateLimit, ...(config.tenantPlan === undefined ? {} : { plan: config.tenantPlan }), build: false });
   const log = createWriteStream(`${work}/${config.name}-${handler}.log`);
   try {
     const random = createRandom(seed);
-    const seeded = seedTenant(stack.tenant.state, { users: USERS, roles: ROLES, random });
-    const workload = generateWorkload(stack.tenant.state, seeded, { jobs: config.jobs, random, validOnly: true });
+    const organizations = config.organizationShare !== undefined || config.workload === 'org-members-add';
+    const seeded = seedTenant(stack.tenant.state, { users: USERS, roles: ROLES, random, ...(organizations ? { organizations: ORGANIZATIONS, organizationMembers: config.workload !== 'org-members-add' } : {}) });
+    const workload =
+      config.workload === 'roles-assign' || config.workload === 'org-members-add'
+        ? generateBulkWorkload(stack.tenant.state, seeded, { kind: config.workload, jobs: config.jobs, targets: BULK_TARGETS, random })
+        : generateWorkload(stack.tenant.state, seeded, { jobs: config.jobs, random, validOnly: true, ...(config.organizationShare === undefined ? {} : { organizationJobs: true, organizationShare: config.organizationShare }) });
     await enqueueJobs(stack, workload.jobs);
     const env = handler === 'naive' ? await naiveEnv(stack) : {};
     const caller = config.interactive ? await startInteractiveCaller({ tenant: stack.tenant, userIds: seeded.users.map((user) => user.user_id) }) : undefined;
@@ -211,6 +231,7 @@ async function runOne(config: BenchConfig, handler: HandlerName, bundleUrl: stri
       tenant: stack.tenant.counters,
       mapping: mapping.stats,
       caller: callerCounts === undefined || caller === undefined ? undefined : { ...callerCounts, callsPerSecond: caller.callsPerSecond },
+      buckets: stack.tenant.bucketCounts(),
     });
     const ledgerCalls = [...stack.dynamodb.requests.values()].reduce((sum, n) => sum + n, 0);
     write(`  ${tag}: ${run.finished ? `done in ${((run.wallMs ?? 0) / 1000).toFixed(1)} s` : `did not finish in ${timeoutSeconds} s`}, ${run.applied} of ${run.jobs} applied; DynamoDB calls ${ledgerCalls} (${(ledgerCalls / run.jobs).toFixed(2)} per job)\n`);
@@ -238,6 +259,10 @@ let crashed = false;
 for (const config of configs) {
   const runs: BenchRun[] = [];
   for (const handler of handlers) {
+    if (config.workerOnly === true && handler !== 'worker') {
+      write(`${config.name} · ${HANDLER_LABELS[handler]}: left out (it knows no organization jobs)\n`);
+      continue;
+    }
     write(`${config.name} · ${HANDLER_LABELS[handler]}: starting a fresh stack…\n`);
     try {
       runs.push(await runOne(config, handler, bundles[handler]));
