@@ -29,6 +29,8 @@ export interface BenchConfig {
   readonly organizationShare?: number;
   /** Jobs: `mixed` (user updates and role jobs, the default), or only `roles.assign` / `org.members.add` ones. */
   readonly workload?: 'mixed' | 'roles-assign' | 'org-members-add';
+  /** Network time the tenant adds to every answer, seeded (`--jitter`). */
+  readonly jitter?: { readonly minMs: number; readonly maxMs: number };
   /** Handlers that cannot run this configuration's jobs, left out (the peers know no organization jobs). */
   readonly workerOnly?: boolean;
   readonly concurrency: number;
@@ -211,7 +213,8 @@ export function formatTable(config: BenchConfig, runs: readonly BenchRun[], time
   const { burst, perSecond } = config.rateLimit;
   const jobs = `${integer(config.jobs)} ${config.workload === undefined || config.workload === 'mixed' ? '' : `${config.workload.replace('-', '.').replace('-', '.')} `}jobs${config.organizationShare === undefined ? '' : `, about ${Math.round(config.organizationShare * 100)}% of them organization jobs`}`;
   const limits = config.tenantPlan === undefined ? `${config.plan} limit (burst ${burst}, ${perSecond}/s)` : `${config.tenantPlan} plan's buckets (API-wide where it has one, then each endpoint group's)`;
-  const heading = `### ${config.name}: ${limits}, ${config.concurrency} concurrent invocations, ${jobs}${config.interactive ? ', an interactive caller at 2 calls/s' : ''}`;
+  const jitter = config.jitter === undefined ? '' : `, answers ${config.jitter.minMs} to ${config.jitter.maxMs} ms late`;
+  const heading = `### ${config.name}: ${limits}, ${config.concurrency} concurrent invocations, ${jobs}${config.interactive ? ', an interactive caller at 2 calls/s' : ''}${jitter}`;
   const others = config.interactive ? ' − 2' : '';
   const floor =
     config.tenantPlan === undefined

@@ -22,7 +22,7 @@ import { BUNDLE_OPTIONS } from '../../infra/bundling.ts';
 import { managementAnswers, subtractCounts } from '../../local/figures.ts';
 import { type InteractiveCallerCounts, startInteractiveCaller } from '../../local/interactive-caller.ts';
 import { enqueueJobs, type LocalStack, queueDepth, readDeadLetters, startLocalStack } from '../../local/stack.ts';
-import { RATE_LIMIT_PRESETS } from '../../local/tenant/rate-limit.ts';
+import { RATE_LIMIT_PRESETS, parseJitter } from '../../local/tenant/rate-limit.ts';
 import { compareState, createRandom, generateBulkWorkload, generateWorkload, isApplied, seedTenant } from '../../local/workload.ts';
 import { type BenchConfig, type BenchRun, HANDLER_LABELS, type HandlerName, type MeasuredRun, formatSummary, formatTable, measureRun } from './pacing-report.ts';
 
@@ -72,6 +72,8 @@ user would write instead, and prints one Markdown table per configuration.
                      roles-bulk         2,000 roles.assign over 5 roles on Professional
                      orgs-bulk          2,000 org.members.add over 5 organizations on Enterprise
                                         (worker only)
+  --jitter LIST    network time added to every answer, comma-separated: none, or MIN:MAX in ms
+                   (default none,20:200: every configuration without and with it)
   --timeout S      give up on a run after S seconds (default 240)
   --seed N         workload seed (default 1)
   --help           this text
@@ -89,6 +91,7 @@ const { values } = (() => {
         only: { type: 'string', default: HANDLERS.join(',') },
         config: { type: 'string', default: Object.keys(CONFIGS).join(',') },
         timeout: { type: 'string', default: '240' },
+        jitter: { type: 'string', default: 'none,20:200' },
         seed: { type: 'string', default: '1' },
         help: { type: 'boolean', default: false },
       },
@@ -113,7 +116,19 @@ function list<T extends string>(flag: string, value: string, allowed: readonly T
 }
 
 const handlers = list('only', values.only, HANDLERS);
-const configs: BenchConfig[] = list('config', values.config, Object.keys(CONFIGS) as ConfigName[]).map((name) => CONFIGS[name]);
+const jitters = values.jitter.split(',').map((item) => item.trim()).filter((item) => item !== '').map((item) => {
+  if (item === 'none') return undefined;
+  try {
+    const { minMs, maxMs } = parseJitter(item);
+    return { minMs, maxMs };
+  } catch (error) {
+    return fail(`--jitter: ${error instanceof Error ? error.message : String(error)}`);
+  }
+});
+if (jitters.length === 0) fail('--jitter needs none, MIN:MAX, or both');
+const configs: BenchConfig[] = list('config', values.config, Object.keys(CONFIGS) as ConfigName[]).flatMap((name) =>
+  jitters.map((jitter): BenchConfig => (jitter === undefined ? CONFIGS[name] : { ...CONFIGS[name], name: `${name} (jitter ${jitter.minMs}-${jitter.maxMs} ms)`, jitter })),
+);
 const timeoutSeconds = Number(values.timeout);
 if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) fail(`--timeout must be a positive number of seconds, not ${JSON.stringify(values.timeout)}`);
 const seed = Number(values.seed);
@@ -173,8 +188,13 @@ function jobIdOf(message: Message): string {
 /** One handler draining one configuration's backlog on a fresh stack. */
 async function runOne(config: BenchConfig, handler: HandlerName, bundleUrl: string): Promise<MeasuredRun> {
   const tag = `${config.name} · ${HANDLER_LABELS[handler]}`;
-  const stack = await startLocalStack({ rateLimit: config.rateLimit, ...(config.tenantPlan === undefined ? {} : { plan: config.tenantPlan }), build: false });
-  const log = createWriteStream(`${work}/${config.name}-${handler}.log`);
+  const stack = await startLocalStack({
+    rateLimit: config.rateLimit,
+    ...(config.tenantPlan === undefined ? {} : { plan: config.tenantPlan }),
+    ...(config.jitter === undefined ? {} : { tenant: { jitter: { ...config.jitter, seed } } }),
+    build: false,
+  });
+  const log = createWriteStream(`${work}/${config.name.replace(/[^a-z0-9-]+/gi, '-').replace(/-+$/, '')}-${handler}.log`);
   try {
     const random = createRandom(seed);
     const organizations = config.organizationShare !== undefined || config.workload === 'org-members-add';
