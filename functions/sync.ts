@@ -32,6 +32,7 @@ const deps = {
   metrics,
   now: Date.now,
   sleep: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+  plan: config.rateLimit.plan,
   // Read to learn which role changes of earlier runs are applied (LEDGER_TABLE, unless ordering is off).
   ledger: config.ledger === undefined ? undefined : createDynamoLedger(new DynamoDBClient({}), config.ledger),
 };

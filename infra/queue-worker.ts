@@ -452,6 +452,8 @@ export class Auth0QueueWorker extends Construct {
     const fn = this.createFunction('Sync', 'sync', props, Duration.minutes(15), 1024, {
       JOBS_QUEUE_URL: this.queue.queueUrl,
       ...(this.ledgerTable === undefined ? { ORDERING: 'unordered' } : { LEDGER_TABLE: this.ledgerTable.tableName }),
+      // Its reads are paced bucket by bucket, as the worker's calls are.
+      ...(props.auth0Plan === undefined ? {} : { AUTH0_PLAN: props.auth0Plan }),
     });
     // The schedules' own role, so that its one finding can be acknowledged on it alone.
     const invokeRole = new iam.Role(this, 'SyncScheduleRole', { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com') });

@@ -1,13 +1,14 @@
 import type { ManagementCall, ManagementClient } from '../auth0/client.ts';
-import { type PaceTicket, createPacer } from '../auth0/pacer.ts';
+import { type BucketTicket, type PacedCall, createBucketPacer } from '../auth0/bucket-pacer.ts';
+import type { Auth0Plan } from '../auth0/plans.ts';
 import { RateLimitedError } from '../errors.ts';
 import type { OrganizationMember } from './plan-organizations.ts';
 import type { RoleMember } from './plan-sync.ts';
 
 /** Keeps the sync's reads from running the tenant's bucket dry. */
 export interface ReadPacer {
-  /** Waits, if needed, until a read leaves the bucket above the reserve. */
-  beforeRead(): Promise<void>;
+  /** Waits, if needed, until the read leaves each bucket it draws from above the reserve. */
+  beforeRead(call: PacedCall): Promise<void>;
   /** Reads made so far. */
   readonly reads: number;
   /** Lowest `x-ratelimit-remaining` seen after a read, if any. */
@@ -17,20 +18,20 @@ export interface ReadPacer {
 }
 
 /**
- * Creates the sync's read pacer: the worker's pacer (`shared/auth0/pacer.ts`), one read at a time, with a
- * reserve of `1 - readShare` of the tenant's bucket kept for everything else on the tenant (dashboards,
+ * Creates the sync's read pacer: the worker's pacer (`shared/auth0/bucket-pacer.ts`, bucket by bucket), one read at a
+ * time, with a reserve of `1 - readShare` of each bucket kept for everything else on the tenant (dashboards,
  * Terraform, user-facing apps, the worker). The sync is a scheduled batch reader, so it waits here as long
  * as it takes; the worker never waits past its invocation.
  */
-export function createReadPacer(options: { client: ManagementClient; readShare: number; now: () => number; sleep: (ms: number) => Promise<void> }): ReadPacer {
+export function createReadPacer(options: { client: ManagementClient; readShare: number; now: () => number; sleep: (ms: number) => Promise<void>; plan?: Auth0Plan | undefined }): ReadPacer {
   const { client } = options;
-  const pacer = createPacer({ reserve: 1 - options.readShare, share: 1, containers: 1, now: options.now, random: Math.random, sleep: (ms) => options.sleep(ms) });
-  let ticket: PaceTicket | undefined;
+  const pacer = createBucketPacer({ reserve: 1 - options.readShare, share: 1, containers: 1, now: options.now, random: Math.random, sleep: (ms) => options.sleep(ms), plan: options.plan });
+  let ticket: BucketTicket | undefined;
   let reads = 0;
   let lowestRemaining: number | undefined;
   return {
-    async beforeRead() {
-      ticket = await pacer.acquire();
+    async beforeRead(call) {
+      ticket = await pacer.acquire(call);
     },
     afterRead(rateLimited = false) {
       reads += 1;
@@ -67,7 +68,7 @@ async function readCheckpointPages(
   const items: Array<Record<string, unknown>> = [];
   let from: string | undefined;
   for (;;) {
-    await pacer.beforeRead();
+    await pacer.beforeRead(call);
     let body: unknown;
     try {
       body = await client.call({ ...call, query: { ...call.query, ...(from === undefined ? {} : { from }) } });

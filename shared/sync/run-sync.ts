@@ -1,4 +1,5 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Auth0Plan } from '../auth0/plans.ts';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { ManagementClient } from '../auth0/client.ts';
 import { findOrganization, findRoleByName } from '../auth0/operations.ts';
@@ -80,6 +81,8 @@ export interface SyncDeps {
    * with `ordering: 'unordered'`), a run plans from the tenant as it is.
    */
   readonly ledger?: Pick<Ledger, 'read'> | undefined;
+  /** The tenant's plan (AUTH0_PLAN), whose buckets the reads are paced by; unset, learnt from the answers. */
+  readonly plan?: Auth0Plan | undefined;
 }
 
 /** Most skipped lines named in a report. */
@@ -100,7 +103,7 @@ export async function runSync(definition: SyncDefinition, deps: SyncDeps): Promi
   const runId = new Date(started).toISOString().replace(/[:.]/g, '-');
   const { bucket, key } = definition.source;
   const objects = syncObjectKeys(key);
-  const pacer = createReadPacer({ client: deps.client, readShare: definition.readShare ?? 0.5, now: deps.now, sleep: deps.sleep });
+  const pacer = createReadPacer({ client: deps.client, readShare: definition.readShare ?? 0.5, now: deps.now, sleep: deps.sleep, plan: deps.plan });
 
   const maxSourceBytes = definition.maxSourceBytes ?? DEFAULT_MAX_SOURCE_BYTES;
   const source = await readObject(deps.s3, bucket, key, maxSourceBytes);
@@ -248,7 +251,7 @@ async function findOtherRoles(client: ManagementClient, users: readonly DesiredU
 
 /** Resolves a managed role to both its id and its name: desired-state lines may use either. */
 async function resolveRole(client: ManagementClient, ref: string, pacer: ReturnType<typeof createReadPacer>): Promise<ManagedRole> {
-  await pacer.beforeRead();
+  await pacer.beforeRead({ method: 'GET', route: /^rol_[A-Za-z0-9]+$/.test(ref) ? '/api/v2/roles/{id}' : '/api/v2/roles' });
   let role: { id: string; name: string } | undefined;
   if (/^rol_[A-Za-z0-9]+$/.test(ref)) {
     const body = (await client.call({ method: 'GET', route: '/api/v2/roles/{id}', params: { id: ref }, scopes: ['read:roles'] }).catch((error: unknown) => {
@@ -266,8 +269,9 @@ async function resolveRole(client: ManagementClient, ref: string, pacer: ReturnT
 
 /** Resolves a managed organization to both its id and its name: lines may use either. */
 async function resolveOrganization(client: ManagementClient, ref: string, pacer: ReturnType<typeof createReadPacer>): Promise<ManagedOrganization> {
-  await pacer.beforeRead();
-  const organization = await findOrganization(client, /^org_[A-Za-z0-9]+$/.test(ref) ? { id: ref } : { name: ref });
+  const byId = /^org_[A-Za-z0-9]+$/.test(ref);
+  await pacer.beforeRead({ method: 'GET', route: byId ? '/api/v2/organizations/{id}' : '/api/v2/organizations/name/{name}' });
+  const organization = await findOrganization(client, byId ? { id: ref } : { name: ref });
   pacer.afterRead();
   if (organization === undefined) throw new PermanentError('organization_not_found', `managed organization ${JSON.stringify(ref)} does not exist`);
   return { ref, id: organization.id, name: organization.name };

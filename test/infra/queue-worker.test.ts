@@ -360,14 +360,15 @@ describe('Construct: Auth0QueueWorker', () => {
       allowedFields: ['blocked', 'app_metadata'],
       syncs: [{ name: 'hr-roles', expression: 'rate(1 day)', bucket: 'acme-hr-exports', key: 'auth0/users.jsonl', managedRoles: ['support-agent'], allowRemovals: true }],
       alarmEmail: 'ops@example.com',
+      auth0Plan: 'professional',
     });
 
-    // Assess
+    // Assess: its reads paced by the plan's buckets, as the worker's calls are
     template.resourceCountIs('AWS::Lambda::Function', 2);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Timeout: 900,
-      Environment: { Variables: Match.objectLike({ JOBS_QUEUE_URL: stack.resolve(construct.queue.queueUrl) }) },
+      Environment: { Variables: Match.objectLike({ JOBS_QUEUE_URL: stack.resolve(construct.queue.queueUrl), AUTH0_PLAN: 'professional' }) },
     });
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(1 day)',
