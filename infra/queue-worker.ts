@@ -318,6 +318,13 @@ export class Auth0QueueWorker extends Construct {
     // The worker reads a retry state only from its own resends: SQS's SenderId of a message the function sent
     // starts with its role's unique id, which no producer can send as.
     if (this.worker.role instanceof iam.Role) this.worker.addEnvironment('WORKER_ROLE_ID', this.worker.role.roleId);
+    if (props.auth0Plan === 'free' && (props.maxConcurrency ?? 2) > 2) {
+      // Measured on the virtual clock: 6 containers on the free plan's bucket of 2 drew a 429 for a third of their calls.
+      Annotations.of(this).addWarningV2(
+        'auth0-queue-worker:freePlanConcurrency',
+        `maxConcurrency ${props.maxConcurrency} on the free plan: its bucket of 2 requests cannot be shared by more than 2 containers without 429s (the headers cannot show who called); keep maxConcurrency at 2, which is all 2 requests a second sustain`,
+      );
+    }
     this.worker.addEventSource(
       new SqsEventSource(this.queue, {
         batchSize: props.batchSize ?? 10,

@@ -694,6 +694,21 @@ describe('Construct: Auth0QueueWorker, the queues\' encryption key', () => {
   });
 });
 
+describe('Construct: the plan and the concurrency', () => {
+  it('warns that more than 2 containers cannot share the free plan\'s bucket, and only then', () => {
+    // Act
+    const free6 = synth({ auth0Plan: 'free', maxConcurrency: 6 });
+    const free2 = synth({ auth0Plan: 'free' });
+    const enterprise6 = synth({ auth0Plan: 'enterprise', maxConcurrency: 6 });
+
+    // Assess
+    expect(Annotations.fromStack(free6.stack).findWarning('*', Match.anyValue()).map((warning) => warning.entry.data)).toEqual([
+      expect.stringMatching(/^maxConcurrency 6 on the free plan: its bucket of 2 requests cannot be shared by more than 2 containers without 429s .*keep maxConcurrency at 2/),
+    ]);
+    for (const quiet of [free2, enterprise6]) expect(Annotations.fromStack(quiet.stack).findWarning('*', Match.anyValue())).toEqual([]);
+  });
+});
+
 describe('File: cdk.json', () => {
   it('sets every feature flag the installed aws-cdk-lib recommends, and the stack synthesizes under them', () => {
     // Prepare
