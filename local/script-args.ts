@@ -48,3 +48,12 @@ export function positiveNumber(flag: string, value: string | undefined, max: num
   }
   return number;
 }
+
+/** The value `parse` makes of a flag, or a usage error naming the flag and why `parse` refused it. */
+export function parsedFlag<T>(flag: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    return usageError(`--${flag}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

@@ -3,7 +3,7 @@
  * tenant). `npm start -- --help` lists the flags.
  */
 import { runDemo } from './demo.ts';
-import { positiveNumber, readScriptArgs, usageError, wholeNumber } from './script-args.ts';
+import { parsedFlag, positiveNumber, readScriptArgs, usageError, wholeNumber } from './script-args.ts';
 import { INTERACTIVE_CALLS_PER_SECOND } from './interactive-caller.ts';
 import { type Auth0Plan, parsePlan } from '../shared/auth0/plans.ts';
 import { RATE_LIMIT_PRESETS, type RateLimitSpec } from './tenant/rate-limit.ts';
@@ -60,12 +60,7 @@ const rateLimit: RateLimitSpec = {
   burst: values.burst === undefined ? (plan?.burst ?? Math.max(1, Math.round(positiveNumber('rate', values.rate, 10_000)))) : wholeNumber('burst', values.burst, 1, 10_000),
 };
 
-let tenantPlan: Auth0Plan | undefined;
-try {
-  tenantPlan = values.plan === undefined ? undefined : parsePlan(values.plan);
-} catch (error) {
-  usageError(`--plan: ${error instanceof Error ? error.message : String(error)}`);
-}
+const tenantPlan: Auth0Plan | undefined = values.plan === undefined ? undefined : parsedFlag('plan', () => parsePlan(values.plan ?? ''));
 if (tenantPlan !== undefined && values.burst !== undefined) usageError('--plan sets the buckets: leave --burst out');
 
 if (tenantPlan === undefined && values.interactive && rateLimit.perSecond <= INTERACTIVE_CALLS_PER_SECOND) {

@@ -3,7 +3,7 @@
  * worker or any Auth0 client. `npm run tenant -- --help` lists the flags.
  */
 import { randomBytes } from 'node:crypto';
-import { readScriptArgs, usageError, wholeNumber } from '../script-args.ts';
+import { parsedFlag, readScriptArgs, usageError, wholeNumber } from '../script-args.ts';
 import { createRandom, seedTenant } from '../workload.ts';
 import { parsePlan } from '../../shared/auth0/plans.ts';
 import { describePlan, parseJitter, parseRateLimit } from './rate-limit.ts';
@@ -48,24 +48,9 @@ const users = wholeNumber('users', values.users, 0, 100_000);
 const roles = wholeNumber('roles', values.roles, 0, 1_000);
 const organizations = wholeNumber('organizations', values.organizations, 0, 1_000);
 if (values.plan !== undefined && values.rate !== undefined) usageError('--plan and --rate both set the rate limits: give one');
-let rateLimit;
-let plan;
-try {
-  rateLimit = parseRateLimit(values.rate ?? 'free');
-} catch (error) {
-  usageError(`--rate: ${error instanceof Error ? error.message : String(error)}`);
-}
-try {
-  plan = values.plan === undefined ? undefined : parsePlan(values.plan);
-} catch (error) {
-  usageError(`--plan: ${error instanceof Error ? error.message : String(error)}`);
-}
-let jitter;
-try {
-  jitter = values.jitter === undefined ? undefined : parseJitter(values.jitter);
-} catch (error) {
-  usageError(`--jitter: ${error instanceof Error ? error.message : String(error)}`);
-}
+const rateLimit = parsedFlag('rate', () => parseRateLimit(values.rate ?? 'free'));
+const plan = values.plan === undefined ? undefined : parsedFlag('plan', () => parsePlan(values.plan ?? ''));
+const jitter = values.jitter === undefined ? undefined : parsedFlag('jitter', () => parseJitter(values.jitter ?? ''));
 if (values['client-id'].trim() === '') usageError('--client-id must not be empty');
 const clientSecret = values['client-secret'] ?? randomBytes(24).toString('base64url');
 if (clientSecret === '') usageError('--client-secret must not be empty');

@@ -138,8 +138,6 @@ export function createRateLimits(limits: { plan: Auth0Plan } | { single: RateLim
   };
 }
 
-
-
 /** Parses `free`, `enterprise`, `enterprise-non-production` or `BURST:PER_SECOND`. */
 export function parseRateLimit(value: string): RateLimitSpec {
   if (value in RATE_LIMIT_PRESETS) return RATE_LIMIT_PRESETS[value as keyof typeof RATE_LIMIT_PRESETS];

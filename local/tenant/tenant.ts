@@ -423,53 +423,44 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
     const operation = operations.find((candidate) => candidate.method === method && candidate.pattern.test(path));
     const route = operation === undefined ? `${method} /api/v2${path}` : `${method} /api/v2${operation.path}`;
     const taken = now() < faults.stormUntil ? undefined : limits.take(method, operation?.path ?? path);
-    const [routeOut, answer] = await admitted(taken, operation, route, method, path, query, headers, raw);
-    return [routeOut, answer, taken?.bucket ?? 'api'];
-  };
+    // The answer's headers describe the bucket that refused the call, or else its group's (the API-wide one in a storm).
+    return [...(await admitted()), taken?.bucket ?? 'api'];
 
-  const admitted = async (
-    taken: { allowed: boolean; bucket: string } | undefined,
-    operation: OasOperation | undefined,
-    route: string,
-    method: string,
-    path: string,
-    query: URLSearchParams,
-    headers: IncomingMessage['headers'],
-    raw: string,
-  ): Promise<[string, Answer]> => {
-    if (taken === undefined) {
-      return [route, { ...error(429, 'Too Many Requests', 'Global limit has been reached', 'too_many_requests'), headers: stormHeaders() }];
+    async function admitted(): Promise<[string, Answer]> {
+      if (taken === undefined) {
+        return [route, { ...error(429, 'Too Many Requests', 'Global limit has been reached', 'too_many_requests'), headers: stormHeaders() }];
+      }
+      if (!taken.allowed) return [route, error(429, 'Too Many Requests', 'Global limit has been reached', 'too_many_requests')];
+      const authorization = headers.authorization;
+      if (authorization === undefined) return [route, error(401, 'Unauthorized', 'Missing authentication')];
+      const bearer = /^Bearer ([^\s]+)$/.exec(authorization)?.[1];
+      if (bearer === undefined) return [route, badRequest('Bad HTTP authentication header format', 'invalid_header')];
+      const claims = await verify(bearer);
+      if (typeof claims === 'string') {
+        return [route, { ...error(401, 'Unauthorized', claims), headers: { 'www-authenticate': `Token error="${claims}"` } }];
+      }
+      if (operation === undefined) return [route, error(404, 'Not Found', 'Not Found')];
+      const granted = new Set(String(claims['scope'] ?? '').split(' '));
+      if (!operation.scopes.some((scope) => granted.has(scope))) {
+        return [route, error(403, 'Forbidden', `Insufficient scope, expected any of: ${operation.scopes.join(',')}`, 'insufficient_scope')];
+      }
+      const parsed = parseBody(operation, headers['content-type'], raw);
+      if ('status' in parsed) return [route, parsed];
+      const handler = handlers[`${method} ${operation.path}`];
+      if (handler === undefined) return [route, error(501, 'Not Implemented', `${route} is not emulated`)];
+      const pagingError = checkPaging(query);
+      if (pagingError !== undefined) return [route, pagingError];
+      const params = (operation.pattern.exec(path) ?? []).slice(1).map((value) => decodeURIComponent(value));
+      const seen = { method, route, params, body: parsed.body };
+      const intercepted = await faults.intercept?.(seen);
+      if (intercepted !== undefined) return [route, intercepted];
+      const answer = handler({ params, query, body: parsed.body, scopes: granted });
+      if (method !== 'GET' && answer.status < 300) {
+        writes.push({ route, id: params[0], body: parsed.body });
+        await faults.afterWrite?.(seen);
+      }
+      return [route, answer];
     }
-    if (!taken.allowed) return [route, error(429, 'Too Many Requests', 'Global limit has been reached', 'too_many_requests')];
-    const authorization = headers.authorization;
-    if (authorization === undefined) return [route, error(401, 'Unauthorized', 'Missing authentication')];
-    const bearer = /^Bearer ([^\s]+)$/.exec(authorization)?.[1];
-    if (bearer === undefined) return [route, badRequest('Bad HTTP authentication header format', 'invalid_header')];
-    const claims = await verify(bearer);
-    if (typeof claims === 'string') {
-      return [route, { ...error(401, 'Unauthorized', claims), headers: { 'www-authenticate': `Token error="${claims}"` } }];
-    }
-    if (operation === undefined) return [route, error(404, 'Not Found', 'Not Found')];
-    const granted = new Set(String(claims['scope'] ?? '').split(' '));
-    if (!operation.scopes.some((scope) => granted.has(scope))) {
-      return [route, error(403, 'Forbidden', `Insufficient scope, expected any of: ${operation.scopes.join(',')}`, 'insufficient_scope')];
-    }
-    const parsed = parseBody(operation, headers['content-type'], raw);
-    if ('status' in parsed) return [route, parsed];
-    const handler = handlers[`${method} ${operation.path}`];
-    if (handler === undefined) return [route, error(501, 'Not Implemented', `${route} is not emulated`)];
-    const pagingError = checkPaging(query);
-    if (pagingError !== undefined) return [route, pagingError];
-    const params = (operation.pattern.exec(path) ?? []).slice(1).map((value) => decodeURIComponent(value));
-    const seen = { method, route, params, body: parsed.body };
-    const intercepted = await faults.intercept?.(seen);
-    if (intercepted !== undefined) return [route, intercepted];
-    const answer = handler({ params, query, body: parsed.body, scopes: granted });
-    if (method !== 'GET' && answer.status < 300) {
-      writes.push({ route, id: params[0], body: parsed.body });
-      await faults.afterWrite?.(seen);
-    }
-    return [route, answer];
   };
 
   const verify = async (token: string): Promise<Record<string, unknown> | string> => {
