@@ -169,6 +169,16 @@ export function createPacer(options: PacerOptions): Pacer {
     if (refillLow === 0 && !Number.isFinite(refillHigh)) return undefined;
     return Number.isFinite(refillHigh) ? (refillLow + refillHigh) / 2 : refillLow;
   };
+  /**
+   * True when the refill is known: published, or bounded from above by the headers. A bucket the calls never
+   * drain (one larger than any Auth0 publishes) only ever shows a lower bound, and spacing calls at that
+   * held a container of 10 lanes to 7 calls a second on a bucket refilling 200 a second; until an upper
+   * bound shows, the projected level alone paces the calls.
+   */
+  const refillKnown = (): boolean => {
+    const published = limit === undefined ? undefined : options.published?.burst === limit ? options.published.perSecond : PUBLISHED_REFILL[limit];
+    return (published !== undefined && published >= refillLow && published <= refillHigh) || Number.isFinite(refillHigh);
+  };
   const othersRate = (at: number): number => (othersTaken * Math.exp(-(at - othersAt) / OTHERS_TIME_CONSTANT_MS)) / (OTHERS_TIME_CONSTANT_MS / 1000);
   /**
    * Requests per second this container can count on: the refill, less what the others take, but never
@@ -224,7 +234,7 @@ export function createPacer(options: PacerOptions): Pacer {
     startAt = Math.max(startAt, holdUntil);
     // Spread this container's calls at its own rate, so that containers sharing the bucket interleave
     // instead of all calling the moment the projected level allows.
-    if (total !== undefined) startAt = Math.max(startAt, nextOwnStart + (index * 1000) / ownRate(at, total));
+    if (total !== undefined && refillKnown()) startAt = Math.max(startAt, nextOwnStart + (index * 1000) / ownRate(at, total));
     return startAt;
   };
 
@@ -236,7 +246,7 @@ export function createPacer(options: PacerOptions): Pacer {
     started += 1;
     inFlight.add(started);
     const total = refill();
-    if (total !== undefined) {
+    if (total !== undefined && refillKnown()) {
       const at = now();
       const spacing = 1000 / ownRate(at, total);
       // On a bucket with room for every container, one call of credit: a container that fell behind its

@@ -154,6 +154,18 @@ describe('Function: createPacer()', () => {
     }
   });
 
+  // A bucket larger than any Auth0 publishes (a raised limit, or the local stack's fast one) that the calls
+  // never drain: its headers never bound the refill from above. The pacer held each container to the lower
+  // bound the headers allowed, a few calls a second (a sync's 747 jobs took over 7 minutes instead of seconds).
+  it.each([1, 4])('a fast bucket whose refill no answer bounds (200, 200/s), %i container(s) of 10 lanes: calls are not held to a guess of the refill', async (containers) => {
+    // Act
+    const result = await simulate({ spec: { burst: 200, perSecond: 200 }, containers, lanes: 10, durationMs: 60_000, latencyMs: [5, 30] });
+
+    // Assess: the bucket's refill less the reserve, within a tenth, and nothing refused
+    expect(result.acceptedPerSecond).toBeGreaterThanOrEqual(200 * 0.8 * 0.9);
+    expect(result.rateLimited / (result.accepted + result.rateLimited)).toBeLessThanOrEqual(0.01);
+  });
+
   it('keeps the deployment under RATE_LIMIT_SHARE of the refill', async () => {
     // Act
     const result = await simulate({ spec: RATE_LIMIT_PRESETS.enterprise, containers: 2, lanes: 4, durationMs: 90_000, share: 0.5 });
