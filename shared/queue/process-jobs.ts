@@ -12,7 +12,7 @@ import { boundedText } from '../text.ts';
 import { retryDelaySeconds } from './backoff.ts';
 import { type Fate, type FateRules, MAX_MESSAGE_ATTRIBUTES, decideFate, isFifo, jobAgeSeconds, readRetryState, receiveCount, withTrustedRetryState } from './fate.ts';
 import { firstAcceptedAt, stampOf } from './order.ts';
-import { DEAD_LETTER_ATTRIBUTES, type DeadLetter, type QueueOps, type ResendEntry, type VisibilityChange, producerAttributesOf } from './sqs.ts';
+import { DEAD_LETTER_ATTRIBUTES, type DeadLetter, type QueueOps, type ResendEntry, type VisibilityChange, answeredBySqs, producerAttributesOf } from './sqs.ts';
 
 /** What {@link processJobs} needs; built once per container. */
 export interface ProcessJobsDeps {
@@ -244,7 +244,11 @@ async function deadLetter(record: SQSRecord, error: JobError, jobId: string | un
     log.error('job dead-lettered', fields);
     return { kind: 'dead_letter', error };
   } catch (sendError) {
-    log.error('job could not be dead-lettered; it stays on the queue', { ...fields, sendError: sendError instanceof Error ? sendError.name : 'unknown' });
+    const sendFields = { ...fields, sendError: sendError instanceof Error ? sendError.name : 'unknown' };
+    // No answer (the deadline, a dropped connection): SQS may have taken the dead letter, and the job, back
+    // on the queue, is then dead-lettered a second time. Said, so that a duplicate dead letter is explained.
+    if (answeredBySqs(sendError)) log.error('job could not be dead-lettered; it stays on the queue', sendFields);
+    else log.error('the dead-letter queue did not answer; the job stays on the queue, and may be dead-lettered twice', { ...sendFields, mayBeDuplicated: true });
     const retry = readRetryState(record, deps.now());
     // In place, so that SQS's own redrive still takes the job to the dead-letter queue if this keeps failing.
     return {
@@ -302,7 +306,14 @@ async function requeue(fates: ReadonlyMap<SQSRecord, Fate>, deps: ProcessJobsDep
   const resent = new Set<string>();
   for (const [arn, batch] of resends) {
     const failed = await deps.queue.resend(arn, batch, signal);
-    for (const { record } of batch) if (!failed.has(record.messageId)) resent.add(record.messageId);
+    for (const { record } of batch) {
+      if (!failed.has(record.messageId)) resent.add(record.messageId);
+      else if (failed.get(record.messageId) === 'unanswered') {
+        // SQS may have taken the new message: the job may come twice (applied once, thanks to the ledger).
+        const jobId = peekJobId(record.body);
+        deps.logger.warn('a resend got no answer; the job stays on the queue, and may come twice', { messageId: record.messageId, ...(jobId === undefined ? {} : { jobId }), mayBeDuplicated: true });
+      }
+    }
     if (failed.size > 0) deps.logger.warn('could not resend requeued records; changing their visibility instead', { count: failed.size });
   }
 

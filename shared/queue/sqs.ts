@@ -47,13 +47,20 @@ export interface QueueOps {
   changeVisibility(queueArn: string, changes: readonly VisibilityChange[], signal?: AbortSignal): Promise<ReadonlySet<string>>;
   /**
    * Sends records again to their queue (`queueArn`) as new messages delayed by `delaySeconds`, with their
-   * body, their producer's message attributes and the retry state; resolves with the message ids that could
-   * not be sent. A new message starts with a receive count of zero.
+   * body, their producer's message attributes and the retry state; resolves with the message ids that were
+   * not sent, each `refused` (SQS said so) or `unanswered` (the call failed without an answer: SQS may have
+   * taken it). A new message starts with a receive count of zero.
    */
-  resend(queueArn: string, entries: readonly ResendEntry[], signal?: AbortSignal): Promise<ReadonlySet<string>>;
+  resend(queueArn: string, entries: readonly ResendEntry[], signal?: AbortSignal): Promise<ReadonlyMap<string, SendFailure>>;
   /** Sends one message to the dead-letter queue; rejects when SQS did not take it. */
   sendToDeadLetter(letter: DeadLetter, signal?: AbortSignal): Promise<void>;
 }
+
+/**
+ * Why a message was not sent: SQS `refused` it, or the call got no answer (`unanswered`: cut short by the
+ * deadline, or the connection failed), in which case SQS may have taken it all the same.
+ */
+export type SendFailure = 'refused' | 'unanswered';
 
 /** SQS takes at most 10 entries per batch call. */
 const BATCH_LIMIT = 10;
@@ -92,7 +99,7 @@ export function createSqsQueueOps(client: Pick<SQSClient, 'send'>, dlqUrl: strin
   return {
     async changeVisibility(queueArn, changes, signal) {
       const queueUrl = await queueUrlOf(queueArn, signal);
-      return inBatches(chunk(changes, () => 0), (change) => change.messageId, (entries) =>
+      const failed = await inBatches(chunk(changes, () => 0), (change) => change.messageId, (entries) =>
         client.send(
           new ChangeMessageVisibilityBatchCommand({
             QueueUrl: queueUrl,
@@ -101,6 +108,7 @@ export function createSqsQueueOps(client: Pick<SQSClient, 'send'>, dlqUrl: strin
           { abortSignal: signal },
         ),
       );
+      return new Set(failed.keys());
     },
     async resend(queueArn, entries, signal) {
       const queueUrl = await queueUrlOf(queueArn, signal);
@@ -170,20 +178,21 @@ function messageBytes(body: string, attributes: Record<string, MessageAttributeV
 
 /**
  * Runs one SQS batch call per chunk, entry ids being indexes into the chunk; resolves with the message ids
- * of the items SQS did not take, or of every item of a call that failed outright.
+ * of the items SQS did not take (`refused`), and of every item of a call that failed outright: `refused`
+ * when SQS answered with an error, `unanswered` when no answer came.
  */
-async function inBatches<T>(chunks: readonly T[][], messageId: (item: T) => string, call: (entries: readonly T[]) => Promise<{ Failed?: Array<{ Id?: string }> }>): Promise<Set<string>> {
-  const failed = new Set<string>();
+async function inBatches<T>(chunks: readonly T[][], messageId: (item: T) => string, call: (entries: readonly T[]) => Promise<{ Failed?: Array<{ Id?: string }> }>): Promise<Map<string, SendFailure>> {
+  const failed = new Map<string, SendFailure>();
   await Promise.all(
     chunks.map(async (entries) => {
       try {
         const answer = await call(entries);
         for (const entry of answer.Failed ?? []) {
           const item = entries[Number(entry.Id)];
-          if (item !== undefined) failed.add(messageId(item));
+          if (item !== undefined) failed.set(messageId(item), 'refused');
         }
-      } catch {
-        for (const item of entries) failed.add(messageId(item));
+      } catch (error) {
+        for (const item of entries) failed.set(messageId(item), answeredBySqs(error) ? 'refused' : 'unanswered');
       }
     }),
   );
@@ -235,4 +244,13 @@ export function queueUrlFromArn(arn: string): string {
   if (!partition || !region || !account || !name) throw new TypeError(`not an SQS queue ARN: ${arn}`);
   const domain = partition === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
   return `https://sqs.${region}.${domain}/${account}/${name}`;
+}
+
+/**
+ * True when an SQS call's error is SQS's own answer (the AWS SDK's service errors carry the answer's HTTP
+ * status), false when no answer came: an abort, a timeout, a dropped connection.
+ */
+export function answeredBySqs(error: unknown): boolean {
+  const metadata = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata;
+  return typeof metadata?.httpStatusCode === 'number';
 }

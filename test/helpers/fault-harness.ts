@@ -57,8 +57,22 @@ export function createFaultHarness() {
     expect(output.filter((line) => line.includes('eyJ') || s.client.secretsIssued.some((secret) => line.includes(secret)))).toEqual([]);
     const letters = await readDeadLetters(s);
     const jobIdOf = (letter: Message) => letter.MessageAttributes?.['jobId']?.StringValue ?? /"jobId":"([^"]+)"/.exec(letter.Body ?? '')?.[1];
-    const reasons = letters.map((letter) => `${jobIdOf(letter)} ${letter.MessageAttributes?.['reason']?.StringValue ?? 'no reason'}`).sort();
     const expected = workload.jobs.filter((job) => job.expectedReason !== undefined).flatMap((job) => Array.from({ length: copies }, () => `${job.jobId} ${job.expectedReason}`)).sort();
+    // A job may be dead-lettered once more than expected only when the worker said SQS's answer to one of its
+    // sends was lost (SQS may have taken that send as well as the copy kept on the queue).
+    const mayRepeat = new Set(output.flatMap((line) => {
+      const entry = parseLine(line);
+      return entry?.['mayBeDuplicated'] === true && typeof entry['jobId'] === 'string' ? [entry['jobId']] : [];
+    }));
+    const seen = new Map<string, number>();
+    const reasons = letters
+      .map((letter) => `${jobIdOf(letter)} ${letter.MessageAttributes?.['reason']?.StringValue ?? 'no reason'}`)
+      .sort()
+      .filter((reason) => {
+        seen.set(reason, (seen.get(reason) ?? 0) + 1);
+        const allowed = expected.filter((each) => each === reason).length;
+        return (seen.get(reason) ?? 0) <= allowed || !mayRepeat.has(reason.split(' ')[0] ?? '');
+      });
     expect(reasons).toEqual(expected);
     return letters;
   };
@@ -79,4 +93,13 @@ export function createFaultHarness() {
   };
 
   return { prepare, run, accountFor, stop };
+}
+
+function parseLine(line: string): Record<string, unknown> | undefined {
+  try {
+    const entry: unknown = JSON.parse(line);
+    return typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }

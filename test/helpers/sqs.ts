@@ -49,7 +49,7 @@ export function lambdaContext(now: () => number, timeoutMs = 30_000) {
 }
 
 /** Hand-written fake of the queue operations, recording every call. */
-export function createFakeQueue(options: { failDeadLetter?: boolean; failVisibility?: boolean; failResend?: boolean } = {}) {
+export function createFakeQueue(options: { failDeadLetter?: boolean | 'unanswered'; failVisibility?: boolean; failResend?: boolean | 'unanswered' } = {}) {
   const deadLetters: DeadLetter[] = [];
   const resent: Array<{ queueArn: string; messageId: string; delaySeconds: number; retry: RetryState }> = [];
   const visibility: Array<{ queueArn: string; changes: VisibilityChange[] }> = [];
@@ -59,12 +59,14 @@ export function createFakeQueue(options: { failDeadLetter?: boolean; failVisibil
       return new Set(options.failVisibility ? changes.map((change) => change.messageId) : []);
     },
     async resend(queueArn, records) {
-      if (options.failResend) return new Set(records.map(({ record }) => record.messageId));
+      if (options.failResend) return new Map(records.map(({ record }) => [record.messageId, options.failResend === 'unanswered' ? 'unanswered' : 'refused'] as const));
       for (const { record, delaySeconds, retry } of records) resent.push({ queueArn, messageId: record.messageId, delaySeconds, retry });
-      return new Set<string>();
+      return new Map();
     },
     async sendToDeadLetter(letter) {
-      if (options.failDeadLetter) throw Object.assign(new Error('Service unavailable'), { name: 'ServiceUnavailable' });
+      // SQS's answer carries its HTTP status (an AWS SDK service error); a call cut short has none.
+      if (options.failDeadLetter === 'unanswered') throw Object.assign(new Error('This operation was aborted'), { name: 'AbortError' });
+      if (options.failDeadLetter) throw Object.assign(new Error('Service unavailable'), { name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } });
       deadLetters.push(letter);
     },
   };

@@ -7,6 +7,7 @@ import type { ApplyJob } from '../../../shared/jobs/apply-job.ts';
 import type { Job } from '../../../shared/jobs/schema.ts';
 import { RETRY_ATTRIBUTE } from '../../../shared/queue/fate.ts';
 import { type ProcessJobsDeps, processJobs } from '../../../shared/queue/process-jobs.ts';
+import type { SendFailure } from '../../../shared/queue/sqs.ts';
 import { isSqsText } from '../../../shared/text.ts';
 import { planOf } from '../../helpers/jobs.ts';
 import { createProcessJobsDeps } from '../../helpers/process-jobs-deps.ts';
@@ -153,6 +154,40 @@ describe('Function: processJobs()', () => {
     expect(fake.delays().get(record.messageId)).toBeGreaterThanOrEqual(1);
   });
 
+  it.each([
+    ['SQS refused it', true, false],
+    ['no answer came (SQS may have taken it)', 'unanswered', true],
+  ] as const)('a dead letter that did not go, %s: the record stays on the queue, and the log says whether it may be dead-lettered twice', async (_name, failDeadLetter, mayBeDuplicated) => {
+    // Prepare
+    const fake = createFakeQueue({ failDeadLetter });
+    const record = sqsRecord('not json');
+
+    // Act
+    const response = await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(async () => {}, fake));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    const logged = lines.map((line) => JSON.parse(line) as { level?: string; messageId?: string; mayBeDuplicated?: boolean }).filter((entry) => entry.level === 'ERROR');
+    expect(logged).toEqual([expect.objectContaining({ messageId: record.messageId, ...(mayBeDuplicated ? { mayBeDuplicated: true } : {}) })]);
+    if (!mayBeDuplicated) expect(logged[0]).not.toHaveProperty('mayBeDuplicated');
+  });
+
+  it('a resend that got no answer: the record comes back in place, and the log names the job that may come twice', async () => {
+    // Prepare
+    const fake = createFakeQueue({ failResend: 'unanswered' });
+    const record = sqsRecord(job('auth0|1', { jobId: 'job-7' }));
+
+    // Act
+    const response = await processJobs(sqsEvent([record]), lambdaContext(clock.now), deps(async () => {
+      throw new RateLimitedError(clock.now() + 10_000, 'rate limited');
+    }, fake));
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    const warned = lines.map((line) => JSON.parse(line) as { mayBeDuplicated?: boolean }).filter((entry) => entry.mayBeDuplicated === true);
+    expect(warned).toEqual([expect.objectContaining({ messageId: record.messageId, jobId: 'job-7' })]);
+  });
+
   it('resends a rate-limited job as a fresh message delayed by the wait Auth0 asked for, with jitter, and acknowledges it', async () => {
     // Prepare
     const fake = createFakeQueue();
@@ -292,7 +327,7 @@ describe('Function: processJobs()', () => {
     const queue = {
       ...stalled.queue,
       resend: (_arn: string, entries: readonly { record: SQSRecord }[], signal?: AbortSignal) =>
-        new Promise<ReadonlySet<string>>((resolve) => signal?.addEventListener('abort', () => resolve(new Set(entries.map((entry) => entry.record.messageId))))),
+        new Promise<ReadonlyMap<string, SendFailure>>((resolve) => signal?.addEventListener('abort', () => resolve(new Map(entries.map((entry) => [entry.record.messageId, 'unanswered'] as const))))),
     };
     const record = sqsRecord(job('auth0|1'));
     const failing: ApplyJob = async () => {

@@ -143,6 +143,32 @@ describe('Function: createSqsQueueOps() against the fauxqs SQS emulator', () => 
     expect(Math.max(...calls)).toBeLessThanOrEqual(3);
   });
 
+  it('tells a resend SQS refused from one whose answer never came, which SQS may have taken', async () => {
+    // Prepare: one client whose sends go to a queue that does not exist (SQS answers with an error), one whose
+    // answer is lost after SQS took the messages (the deadline, or a dropped connection)
+    const queue = await createQueue('resend-outcomes');
+    const record = toSqsRecord({ MessageId: 'm-1', ReceiptHandle: 'r-1', Body: '{"n":1}' }, queue.arn);
+    const refusing = { send: (command: Parameters<typeof sqs.send>[0], options?: { abortSignal?: AbortSignal }) =>
+      command instanceof SendMessageBatchCommand ? sqs.send(new SendMessageBatchCommand({ ...command.input, QueueUrl: `${queue.url}-missing` }), options) : sqs.send(command as never, options),
+    } as Pick<typeof sqs, 'send'>;
+    const losing = { send: async (command: Parameters<typeof sqs.send>[0], options?: { abortSignal?: AbortSignal }) => {
+      const answer: unknown = await sqs.send(command as never, options);
+      if (command instanceof SendMessageBatchCommand) throw Object.assign(new Error('This operation was aborted'), { name: 'AbortError' });
+      return answer as never;
+    } } as Pick<typeof sqs, 'send'>;
+    const entry = { record, delaySeconds: 0, retry: { firstSentAt: 1, attempts: 1 } };
+
+    // Act
+    const refused = await createSqsQueueOps(refusing, queue.url).resend(queue.arn, [entry]);
+    const lost = await createSqsQueueOps(losing, queue.url).resend(queue.arn, [entry]);
+
+    // Assess: and the lost answer's message is on the queue all the same
+    expect([...refused]).toEqual([['m-1', 'refused']]);
+    expect([...lost]).toEqual([['m-1', 'unanswered']]);
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.url, WaitTimeSeconds: 0 }));
+    expect(Messages.map((message) => message.Body)).toEqual(['{"n":1}']);
+  });
+
   it('builds AWS queue URLs from ARNs, China partition included', () => {
     // Act & Assess
     expect(queueUrlFromArn('arn:aws:sqs:us-east-1:111122223333:jobs.fifo')).toBe('https://sqs.us-east-1.amazonaws.com/111122223333/jobs.fifo');
