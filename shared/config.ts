@@ -20,6 +20,8 @@ export interface Config {
   readonly jobsQueueUrl: string;
   /** Management API calls in flight per container. */
   readonly jobConcurrency: number;
+  /** Users per grouped call (GROUP_MAX_ITEMS): one role to many users, many members of one organization; 1 turns grouping off. */
+  readonly groupMaxItems: number;
   /** Pacing of Management API calls to the tenant's rate limit. */
   readonly rateLimit: {
     /** Share of the tenant's bucket the worker never uses (0 to 0.9). */
@@ -65,6 +67,7 @@ export interface Config {
 /** Defaults, stated in one place. */
 export const CONFIG_DEFAULTS = {
   jobConcurrency: 4,
+  groupMaxItems: 100,
   rateLimitReserve: 0.2,
   rateLimitShare: 1,
   maxConcurrency: 2,
@@ -119,6 +122,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
   const jobsQueueUrl = role === 'sync' ? queue('JOBS_QUEUE_URL', 'the URL of the jobs queue the sync sends to') : '';
 
   const jobConcurrency = integer(read('JOB_CONCURRENCY'), 'JOB_CONCURRENCY', CONFIG_DEFAULTS.jobConcurrency, 1, 64, fail);
+  const groupMaxItems = integer(read('GROUP_MAX_ITEMS'), 'GROUP_MAX_ITEMS', CONFIG_DEFAULTS.groupMaxItems, 1, 1_000, fail);
   const rateLimitReserve = decimal(read('RATE_LIMIT_RESERVE'), 'RATE_LIMIT_RESERVE', CONFIG_DEFAULTS.rateLimitReserve, 0, 0.9, fail);
   const maxConcurrency = integer(read('MAX_CONCURRENCY'), 'MAX_CONCURRENCY', CONFIG_DEFAULTS.maxConcurrency, 1, 1000, fail);
   const planName = read('AUTH0_PLAN');
@@ -179,6 +183,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
     dlqUrl,
     jobsQueueUrl,
     jobConcurrency,
+    groupMaxItems,
     rateLimit: { reserve: rateLimitReserve, share: rateLimitShare, containers: maxConcurrency, ...(plan === undefined ? {} : { plan }) },
     retry: { maxAgeMs: jobMaxAgeSeconds * 1000, maxReceiveCount, ...(ownRoleId === undefined ? {} : { ownRoleId }) },
     policy: { allowedFields, allowedRoles, allowedOrganizations, allowHttpPictures: allowHttpPictures === 'true' },

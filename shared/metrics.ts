@@ -12,6 +12,8 @@ export const METRIC_NAMES = [
   'CallsPaced',
   'PacedWaitMs',
   'TokensFetched',
+  'GroupedCalls',
+  'GroupedUsers',
   'OldestJobAgeSeconds',
   'SyncRoleAdds',
   'SyncRoleRemoves',

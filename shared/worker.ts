@@ -6,6 +6,7 @@ import { createAuth0Client } from './auth0/create-auth0-client.ts';
 import { createBucketPacer } from './auth0/bucket-pacer.ts';
 import type { Config } from './config.ts';
 import { createJobPlanner } from './jobs/apply-job.ts';
+import { DEFAULT_GROUP_LINGER_MS, createWriteGroups } from './jobs/write-groups.ts';
 import { createDynamoLedger } from './ledger/dynamodb-ledger.ts';
 import type { Ledger } from './ledger/ledger.ts';
 import { type FunctionLogger, createLogger } from './logger.ts';
@@ -74,6 +75,21 @@ export function createWorkerDeps(config: Config, overrides: WorkerOverrides = {}
     issuedAtSkewMs: config.issuedAtSkewMs,
     // A job's writes take a few calls, each bounded by HTTP_TIMEOUT_MS: its claim on the user outlasts them.
     leaseMs: Math.min(120_000, Math.max(10_000, 4 * config.httpTimeoutMs)),
+    ...(config.groupMaxItems > 1
+      ? {
+          writeGroups: (park) =>
+            createWriteGroups({
+              client,
+              maxItems: config.groupMaxItems,
+              lingerMs: DEFAULT_GROUP_LINGER_MS,
+              park,
+              onCall: (_target, users) => {
+                metrics.add('GroupedCalls');
+                metrics.add('GroupedUsers', users);
+              },
+            }),
+        }
+      : {}),
     planJob: createJobPlanner({ client, allowedRoles: config.policy.allowedRoles, ...(config.policy.allowedOrganizations === undefined ? {} : { allowedOrganizations: config.policy.allowedOrganizations }), logger, now }),
     queue,
     logger,

@@ -152,6 +152,8 @@ const error = (status: number, errorName: string, message: string, errorCode?: s
   body: { statusCode: status, error: errorName, message, ...(errorCode === undefined ? {} : { errorCode }) },
 });
 const badRequest = (message: string, errorCode = 'invalid_body') => error(400, 'Bad Request', message, errorCode);
+/** The emulator's answer to a list of users naming one that does not exist (Auth0's own wording is not published). */
+const UNKNOWN_USERS = 'One or more of the users do not exist.';
 const noUser = () => error(404, 'Not Found', 'The user does not exist.', 'inexistent_user');
 const noRole = () => error(404, 'Not Found', 'The role does not exist.', 'inexistent_role');
 const noOrganization = () => error(404, 'Not Found', 'No organization found by that id or name');
@@ -273,6 +275,16 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
       if (query.has('from') || query.has('take')) return checkpointPage(users, query);
       return offsetPage(users, query, 'users');
     },
+    'POST /roles/{id}/users': ({ params, body }) => {
+      const members = params[0] === undefined ? undefined : state.members.get(params[0]);
+      if (members === undefined) return noRole();
+      // The published description lists 400 (and 404 for the role) only: a list naming a user that does not
+      // exist is refused as a whole, and nothing is assigned.
+      const ids = body['users'] as string[];
+      if (ids.some((id) => !state.users.has(id))) return badRequest(UNKNOWN_USERS);
+      for (const id of ids) members.add(id);
+      return { status: 200 };
+    },
     'POST /organizations': ({ body }) => {
       const name = String(body['name']);
       if (!ORGANIZATION_NAME.test(name)) return badRequest(`Payload validation error: 'Object didn't pass validation for format organization-name: ${name}' on property name (The name of this organization).`);
@@ -323,7 +335,8 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
       const members = params[0] === undefined ? undefined : state.organizationMembers.get(params[0]);
       if (members === undefined) return noOrganization();
       const ids = body['members'] as string[];
-      if (ids.some((id) => !state.users.has(id))) return noUser();
+      // As for role users: the description lists 400 only, so a list with an unknown user is refused whole.
+      if (ids.some((id) => !state.users.has(id))) return badRequest(UNKNOWN_USERS);
       // Adding an existing member keeps its roles.
       for (const id of ids) if (!members.has(id)) members.set(id, new Set());
       return { status: 204 };
@@ -367,14 +380,6 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
       const user = findUser(params[0]);
       if (user === undefined) return noUser();
       return offsetPage(organizationsOf(state, user.user_id), query, 'organizations');
-    },
-    'POST /roles/{id}/users': ({ params, body }) => {
-      const members = params[0] === undefined ? undefined : state.members.get(params[0]);
-      if (members === undefined) return noRole();
-      const ids = body['users'] as string[];
-      if (ids.some((id) => !state.users.has(id))) return noUser();
-      for (const id of ids) members.add(id);
-      return { status: 200 };
     },
   };
 

@@ -32,6 +32,7 @@ export const ROUTES = {
   findUsersByEmail: { method: 'GET', route: '/api/v2/users-by-email', scopes: ['read:users'] },
   assignRoles: { method: 'POST', route: '/api/v2/users/{id}/roles', scopes: ['update:users', 'create:role_members'] },
   removeRoles: { method: 'DELETE', route: '/api/v2/users/{id}/roles', scopes: ['update:users', 'delete:role_members'] },
+  assignRoleUsers: { method: 'POST', route: '/api/v2/roles/{id}/users', scopes: ['update:roles', 'create:role_members'] },
   findRolesByName: { method: 'GET', route: '/api/v2/roles', scopes: ['read:roles'] },
   getOrganization: { method: 'GET', route: '/api/v2/organizations/{id}', scopes: ['read:organizations', 'read:organizations_summary'] },
   getOrganizationByName: { method: 'GET', route: '/api/v2/organizations/name/{name}', scopes: ['read:organizations'] },
@@ -90,6 +91,11 @@ export async function removeRoles(client: ManagementClient, userId: string, role
     { ...ROUTES.removeRoles, params: { id: userId }, json: { roles: roleIds } },
     context,
   );
+}
+
+/** `POST /api/v2/roles/{id}/users`: assigns one role to several users (users holding it already keep it). */
+export async function assignRoleToUsers(client: ManagementClient, roleId: string, userIds: readonly string[], context?: CallContext): Promise<void> {
+  await client.call({ ...ROUTES.assignRoleUsers, params: { id: roleId }, json: { users: userIds } }, context);
 }
 
 /** Roles per page when looking a name up: the public cloud's documented maximum. */
@@ -169,7 +175,7 @@ export async function listUserOrganizationIds(client: ManagementClient, userId: 
   return ids;
 }
 
-/** `POST` or `DELETE /api/v2/organizations/{id}/members`: one user in or out of an organization. */
+/** `POST` or `DELETE /api/v2/organizations/{id}/members`: users in or out of an organization. */
 export async function changeOrganizationMembers(client: ManagementClient, action: 'add' | 'remove', organizationId: string, userIds: readonly string[], context?: CallContext): Promise<void> {
   await client.call({ ...(action === 'add' ? ROUTES.addOrganizationMembers : ROUTES.removeOrganizationMembers), params: { id: organizationId }, json: { members: userIds } }, context);
 }

@@ -14,7 +14,7 @@ export const DISCOVERY_HELP = `  --stack NAME              find the deployment f
                             CloudFormation and Lambda endpoints other than AWS's (the local stack's)`;
 
 /** The worker's settings the commands read; any other variable of the function (AWS_*, NODE_OPTIONS) stays there. */
-const SETTINGS = ['AUTH0_DOMAIN', 'AUTH0_AUDIENCE', 'AUTH0_SECRET_ID', 'DLQ_URL', 'LEDGER_TABLE', 'ALLOWED_ROLES', 'ALLOWED_FIELDS', 'ALLOWED_ORGANIZATIONS', 'MAX_CONCURRENCY', 'RATE_LIMIT_RESERVE', 'RATE_LIMIT_SHARE', 'AUTH0_PLAN', 'JOB_CONCURRENCY', 'MAX_RECEIVE_COUNT', 'JOB_MAX_AGE_SECONDS'];
+const SETTINGS = ['AUTH0_DOMAIN', 'AUTH0_AUDIENCE', 'AUTH0_SECRET_ID', 'DLQ_URL', 'LEDGER_TABLE', 'ALLOWED_ROLES', 'ALLOWED_FIELDS', 'ALLOWED_ORGANIZATIONS', 'MAX_CONCURRENCY', 'RATE_LIMIT_RESERVE', 'RATE_LIMIT_SHARE', 'AUTH0_PLAN', 'JOB_CONCURRENCY', 'GROUP_MAX_ITEMS', 'MAX_RECEIVE_COUNT', 'JOB_MAX_AGE_SECONDS'];
 const FLAGS = ['--stack', '--function', '--cloudformation-endpoint-url', '--lambda-endpoint-url'] as const;
 
 /**

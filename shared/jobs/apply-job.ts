@@ -15,6 +15,15 @@ import { PermanentError, RetryableError } from '../errors.ts';
 import type { Effect } from '../ledger/ledger.ts';
 import type { Logger } from '../logger.ts';
 import type { Job, OrganizationJob, UserChanges } from './schema.ts';
+import type { WriteGroups } from './write-groups.ts';
+
+/**
+ * The context a job's writes run in: its calls' context, and the invocation's grouped writes, through which
+ * jobs writing the same role or organization share one call. Without them, one call per job.
+ */
+export interface ApplyContext extends CallContext {
+  readonly groups?: WriteGroups | undefined;
+}
 
 /** Applies one validated job through the Management API; throws a product error when it cannot. */
 export type ApplyJob = (job: Job, context: CallContext) => Promise<void>;
@@ -29,7 +38,7 @@ export interface JobPlan {
   /** Every attribute the job writes, in the ledger's terms. */
   readonly effects: readonly Effect[];
   /** Writes `chosen` (some of {@link effects}) and nothing else; no call when none is chosen. */
-  apply(chosen: readonly Effect[], context: CallContext): Promise<void>;
+  apply(chosen: readonly Effect[], context: ApplyContext): Promise<void>;
 }
 
 /** Looks a job up (user, roles, organization) and checks it against the policy, writing nothing. */
@@ -220,7 +229,7 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
    * reads the user's memberships first (Auth0 would refuse roles for a non-member with a 404 that says less);
    * it reads them here, while the user is claimed, so that no other job's write comes between.
    */
-  const applyOrganizationJob = async (job: OrganizationJob, userId: string, organization: OrganizationSummary, wasCached: boolean, chosen: readonly Effect[], roles: readonly string[], usedCachedNames: boolean, context: CallContext): Promise<void> => {
+  const applyOrganizationJob = async (job: OrganizationJob, userId: string, organization: OrganizationSummary, wasCached: boolean, chosen: readonly Effect[], roles: readonly string[], usedCachedNames: boolean, context: ApplyContext): Promise<void> => {
     if (chosen.length === 0) return;
     /**
      * A write answered 404: for the user, it does not exist; for a role, see forgetRoles; for the organization,
@@ -238,6 +247,12 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
     };
     const chosenRoles = roles.filter((id) => chosen.some((effect) => effect.attribute === `org:${organization.id}/role:${id}`));
     const membershipChosen = chosen.some((effect) => effect.attribute === `org:${organization.id}`);
+    /** The membership write: in the invocation's group for the organization, if there is one. */
+    const changeMembership = (action: 'add' | 'remove') =>
+      (context.groups === undefined
+        ? changeOrganizationMembers(client, action, organization.id, [userId], context)
+        : context.groups.write({ kind: action === 'add' ? 'org.members.add' : 'org.members.remove', organizationId: organization.id }, userId, context)
+      ).catch(organizationGone);
     const assign = async () => {
       if (chosenRoles.length === 0) return;
       await changeOrganizationMemberRoles(client, 'assign', organization.id, userId, chosenRoles, context).catch((error: unknown) => {
@@ -248,11 +263,11 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
     switch (job.type) {
       case 'org.members.add':
         // Membership first, then roles. A membership a newer job removed took its roles with it: none chosen.
-        if (membershipChosen) await changeOrganizationMembers(client, 'add', organization.id, [userId], context).catch(organizationGone);
+        if (membershipChosen) await changeMembership('add');
         await assign();
         return;
       case 'org.members.remove':
-        if (membershipChosen) await changeOrganizationMembers(client, 'remove', organization.id, [userId], context).catch(organizationGone);
+        if (membershipChosen) await changeMembership('remove');
         return;
       case 'org.roles.assign': {
         let member = (await listUserOrganizationIds(client, userId, context)).has(organization.id);
@@ -310,7 +325,14 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
           effects: effectsOfRoles(kind, ids),
           apply: async (effects, applyContext) => {
             const chosen = ids.filter((id) => effects.some((effect) => effect.attribute === `role:${id}`));
-            if (chosen.length > 0) await (kind === 'assign' ? assignRoles : removeRoles)(client, userId, chosen, applyContext).catch(forgetRoles(usedCachedNames));
+            const [only] = chosen;
+            // One role granted: in the invocation's group for the role (many users per call). Auth0 removes
+            // users from a role only user by user, and several roles of one user go in one call anyway.
+            const grouped = kind === 'assign' && chosen.length === 1 && only !== undefined && applyContext.groups !== undefined;
+            const write = grouped
+              ? applyContext.groups?.write({ kind: 'role.users', roleId: only }, userId, applyContext)
+              : chosen.length > 0 ? (kind === 'assign' ? assignRoles : removeRoles)(client, userId, chosen, applyContext) : undefined;
+            await write?.catch(forgetRoles(usedCachedNames));
           },
         };
       }

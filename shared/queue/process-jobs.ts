@@ -8,6 +8,7 @@ import { JobIdSchema } from '../jobs/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Ledger, Stamp } from '../ledger/ledger.ts';
+import type { WriteGroups } from '../jobs/write-groups.ts';
 import { boundedText } from '../text.ts';
 import { retryDelaySeconds } from './backoff.ts';
 import { type Fate, type FateRules, MAX_MESSAGE_ATTRIBUTES, decideFate, isFifo, jobAgeSeconds, readRetryState, receiveCount, withTrustedRetryState } from './fate.ts';
@@ -41,6 +42,11 @@ export interface ProcessJobsDeps {
   readonly startReserveMs?: number;
   /** Calls still in flight this long before the deadline are cut short. Default 1.5 s, at most a tenth of the time. */
   readonly abortReserveMs?: number;
+  /**
+   * The invocation's grouped writes (jobs writing one role or organization share a call), given the function
+   * that frees a waiting job's slot. Without it, one call per job.
+   */
+  readonly writeGroups?: (park: <T>(waiting: Promise<T>) => Promise<T>) => WriteGroups;
 }
 
 const DEFAULT_START_RESERVE_MS = 5_000;
@@ -81,12 +87,17 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
   // A retry state only the worker can have written: a producer's own is dropped here (SenderId).
   const lanes = toLanes(event.Records.map((record) => withTrustedRetryState(record, deps.rules.ownRoleId)));
   const users = createUserQueue();
+  // `concurrency` lanes at work at once; a job waiting for a grouped write frees its slot for the next lane,
+  // and once every job still running waits for one, the groups go out.
+  let groups: WriteGroups | undefined;
+  const slots = createSlots(deps.concurrency, () => groups?.flushAll());
+  groups = deps.writeGroups?.(slots.park);
   let superseded = 0;
   let skippedEffects = 0;
   let oldestAgeSeconds = 0;
-  let next = 0;
-  const work = async () => {
-    for (let lane = lanes[next++]; lane !== undefined; lane = lanes[next++]) {
+  const work = async (lane: readonly SQSRecord[]) => {
+    await slots.acquire();
+    try {
       let blocked: Extract<Fate, { kind: 'requeue' }> | undefined;
       for (const record of lane) {
         oldestAgeSeconds = Math.max(oldestAgeSeconds, jobAgeSeconds(record, now()));
@@ -100,7 +111,7 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
         } else if (now() >= startBy) {
           fate = decideFate(record, new RetryableError('not_started', 'not started: the invocation is about to end'), now(), deps.rules, deps.random);
         } else {
-          const tried = await tryRecord(record, { signal, waitUntil: startBy }, deps, log, users);
+          const tried = await tryRecord(record, { signal, waitUntil: startBy, groups }, deps, log, users);
           jobId = tried.jobId;
           if (tried.superseded === true) superseded++;
           skippedEffects += tried.skipped ?? 0;
@@ -115,9 +126,11 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
         }
         fates.set(record, fate);
       }
+    } finally {
+      slots.release();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(deps.concurrency, lanes.length) }, work));
+  await Promise.all(lanes.map(work));
 
   const batchItemFailures = await requeue(fates, deps, closeSignal);
   const counts = { applied: 0, dead_lettered: 0, requeued: 0 };
@@ -133,10 +146,11 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
   return { batchItemFailures };
 }
 
-/** What every record of one invocation shares: the deadline's signal, and the last moment a call may start. */
+/** What every record of one invocation shares: the deadline's signal, the last moment a call may start, its groups. */
 interface InvocationLimits {
   readonly signal: AbortSignal;
   readonly waitUntil: number;
+  readonly groups: WriteGroups | undefined;
 }
 
 /** How a record's job ended, when it did not fail. */
@@ -157,7 +171,7 @@ async function tryRecord(record: SQSRecord, limits: InvocationLimits, deps: Proc
     const job = parseJob(record.body, deps.policy);
     jobId = job.jobId;
     const stamp = stampOf(job, record, { skewMs: deps.issuedAtSkewMs, now: started });
-    const context = { correlationId: jobId, signal: limits.signal, waitUntil: limits.waitUntil };
+    const context = { correlationId: jobId, signal: limits.signal, waitUntil: limits.waitUntil, groups: limits.groups };
     const plan = await deps.planJob(job, context);
     const { ledger } = deps;
     if (ledger === undefined) {
@@ -213,6 +227,46 @@ async function applyInOrder(ledger: Ledger, plan: JobPlan, stamp: Stamp, context
     log.warn('job applied, but the ordering ledger could not record it; its claim lapses instead', { code: isJobError(error) ? error.code : 'internal_error' });
   }
   return { superseded: false, skipped: skipped.length, duplicate };
+}
+
+/** The invocation's work slots: `acquire` waits for one, in order; `park` frees one while a job waits. */
+interface Slots {
+  acquire(): Promise<void>;
+  release(): void;
+  park<T>(waiting: Promise<T>): Promise<T>;
+}
+
+/** Slots for `size` lanes at once; `onQuiet` runs whenever none is held and none is asked for. */
+function createSlots(size: number, onQuiet: () => void): Slots {
+  let free = Math.max(1, size);
+  const waiting: Array<() => void> = [];
+  const slots: Slots = {
+    async acquire() {
+      if (free > 0) {
+        free -= 1;
+        return;
+      }
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    release() {
+      const next = waiting.shift();
+      if (next !== undefined) {
+        next();
+        return;
+      }
+      free += 1;
+      if (free === Math.max(1, size)) onQuiet();
+    },
+    async park(parked) {
+      slots.release();
+      try {
+        return await parked;
+      } finally {
+        await slots.acquire();
+      }
+    },
+  };
+  return slots;
 }
 
 /** Runs one task per user at a time, in the order they were asked for. */
