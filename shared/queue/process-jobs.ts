@@ -111,7 +111,7 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
         } else if (now() >= startBy) {
           fate = decideFate(record, new RetryableError('not_started', 'not started: the invocation is about to end'), now(), deps.rules, deps.random);
         } else {
-          const tried = await tryRecord(record, { signal, waitUntil: startBy, groups }, deps, log, users);
+          const tried = await tryRecord(record, { signal, waitUntil: startBy, groups, park: slots.park }, deps, log, users);
           jobId = tried.jobId;
           if (tried.superseded === true) superseded++;
           skippedEffects += tried.skipped ?? 0;
@@ -151,6 +151,8 @@ interface InvocationLimits {
   readonly signal: AbortSignal;
   readonly waitUntil: number;
   readonly groups: WriteGroups | undefined;
+  /** Frees the job's slot while it waits (for its group, or for an earlier job of its user). */
+  readonly park: <T>(waiting: Promise<T>) => Promise<T>;
 }
 
 /** How a record's job ended, when it did not fail. */
@@ -180,7 +182,7 @@ async function tryRecord(record: SQSRecord, limits: InvocationLimits, deps: Proc
       return { ...(jobId === undefined ? {} : { jobId }) };
     }
     // One job of a user at a time in this container; the ledger's claim keeps other containers out.
-    const outcome = await users.run(plan.userId, () => applyInOrder(ledger, plan, stamp, context, limits, deps, log));
+    const outcome = await users.run(plan.userId, () => applyInOrder(ledger, plan, stamp, context, limits, deps, log), limits.park);
     const fields = { type: job.type, durationMs: deps.now() - started, skipped: outcome.skipped };
     if (outcome.superseded) log.child({ jobId }).info('job superseded: a newer job already wrote what it writes', { ...fields, duplicate: outcome.duplicate });
     else log.child({ jobId }).info('job applied', fields);
@@ -271,15 +273,19 @@ function createSlots(size: number, onQuiet: () => void): Slots {
 
 /** Runs one task per user at a time, in the order they were asked for. */
 interface UserQueue {
-  run<T>(userId: string, task: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `task` once the user's earlier tasks are done; `park` frees the caller's slot while it waits, so that
+   * an earlier job of the user waiting for its group (which needs the slots quiet) is never held up by it.
+   */
+  run<T>(userId: string, task: () => Promise<T>, park?: <U>(waiting: Promise<U>) => Promise<U>): Promise<T>;
 }
 
 function createUserQueue(): UserQueue {
   const tails = new Map<string, Promise<unknown>>();
   return {
-    run(userId, task) {
-      const previous = tails.get(userId) ?? Promise.resolve();
-      const result = previous.then(task, task);
+    run(userId, task, park) {
+      const previous = tails.get(userId);
+      const result = previous === undefined ? task() : (park === undefined ? previous : park(previous)).then(task, task);
       const tail = result.catch(() => undefined);
       tails.set(userId, tail);
       void tail.then(() => {
