@@ -34,7 +34,7 @@ export interface SyncPlan {
   readonly adds: SyncJob[];
   readonly removes: SyncJob[];
   readonly updates: SyncJob[];
-  /** Counts of role changes (a job may carry several roles of one user). */
+  /** Counts of role changes (a job names one role, except a grant of several roles to a user named by email). */
   readonly roleAdds: number;
   readonly roleRemoves: number;
   /** The roles that would lose more members than their limit: they keep them all; other roles' removals go ahead. */
@@ -143,7 +143,7 @@ export function planSync(input: {
   const job = syncJobMaker(name);
   const target = (user: DesiredUser) => (user.userId === undefined ? { email: user.email } : { userId: user.userId });
 
-  const adds = [...toAdd.values()].map(({ user, roles }) => job({ type: 'roles.assign', ...target(user), roles: roles.sort() }, user.key));
+  const adds = groupableGrants([...toAdd.values()]).map(({ user, roles }) => job({ type: 'roles.assign', ...target(user), roles }, user.key));
   const unattributed = input.unattributedSkips ?? 0;
   const removalsWithheld =
     limits.allowRemovals && unattributed > 0
@@ -200,6 +200,20 @@ export function planSync(input: {
     removalsWithheld,
     manifest,
   };
+}
+
+/**
+ * The grants as jobs the worker can share calls between: one role per job, ordered by role, so that the jobs
+ * of a batch granting one role go out as one `POST /roles/{id}/users`. A user named by email with several
+ * roles keeps one job: each job named by email costs a lookup, and one `POST /users/{id}/roles` carries all
+ * of that user's roles.
+ */
+function groupableGrants(grants: readonly { user: DesiredUser; roles: string[] }[]): { user: DesiredUser; roles: string[] }[] {
+  const single = grants.flatMap(({ user, roles }) => (user.userId === undefined && roles.length > 1 ? [] : roles.map((role) => ({ user, roles: [role] }))));
+  const several = grants.filter(({ user, roles }) => user.userId === undefined && roles.length > 1).map(({ user, roles }) => ({ user, roles: [...roles].sort() }));
+  const byRole = (a: { user: DesiredUser; roles: string[] }, b: { user: DesiredUser; roles: string[] }) =>
+    (a.roles[0] ?? '').localeCompare(b.roles[0] ?? '') || a.user.key.localeCompare(b.user.key);
+  return [...single.sort(byRole), ...several];
 }
 
 /**

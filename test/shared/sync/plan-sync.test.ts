@@ -56,9 +56,40 @@ describe('Function: planSync()', () => {
     const plan = planSync({ name: 'hr', desired, managed, members: members({ rol_support: current, rol_billing: [] }), manifest: {}, limits, now: NOW });
 
     // Assess
-    expect(plan.adds.map((job) => job.body)).toEqual([expect.objectContaining({ type: 'roles.assign', userId: 'auth0|new', roles: ['rol_billing', 'rol_support'] })]);
+    expect(plan.adds.map((job) => job.body)).toEqual([
+      expect.objectContaining({ type: 'roles.assign', userId: 'auth0|new', roles: ['rol_billing'] }),
+      expect.objectContaining({ type: 'roles.assign', userId: 'auth0|new', roles: ['rol_support'] }),
+    ]);
+    expect(plan.roleAdds).toBe(2);
     expect(plan.removes.map((job) => job.body)).toEqual([expect.objectContaining({ type: 'roles.remove', userId: 'auth0|0', roles: ['rol_support'] })]);
     expect(plan.removalsBlocked).toBeUndefined();
+  });
+
+  it('plans grants one role per job, ordered by role, so a batch of them shares one call per role', () => {
+    // Prepare: users by id with both roles, by email with one, and one by email with both
+    const desired = parseDesiredState(
+      lines(
+        { userId: 'auth0|b', roles: ['support-agent', 'rol_billing'] },
+        { email: 'one@example.com', roles: ['rol_billing'] },
+        { userId: 'auth0|a', roles: ['rol_billing', 'support-agent'] },
+        { email: 'both@example.com', roles: ['support-agent', 'rol_billing'] },
+      ),
+    ).users;
+
+    // Act
+    const plan = planSync({ name: 'hr', desired, managed, members: members({ rol_support: [], rol_billing: [] }), manifest: {}, limits, now: NOW });
+
+    // Assess: by role, then by user key (email: before id:); the user by email with two roles keeps one job (one lookup, one call)
+    expect(plan.adds.map(({ body }) => [body['userId'] ?? body['email'], body['roles']])).toEqual([
+      ['one@example.com', ['rol_billing']],
+      ['auth0|a', ['rol_billing']],
+      ['auth0|b', ['rol_billing']],
+      ['auth0|a', ['rol_support']],
+      ['auth0|b', ['rol_support']],
+      ['both@example.com', ['rol_billing', 'rol_support']],
+    ]);
+    expect(plan.roleAdds).toBe(7);
+    expect(new Set(plan.adds.map((job) => job.jobId)).size).toBe(6);
   });
 
   it('plans no removal at all when a truncated file would strip more than the limit from a role', () => {
