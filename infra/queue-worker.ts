@@ -18,6 +18,7 @@ import { Construct } from 'constructs';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isJobError } from '../shared/errors.ts';
+import { DEFAULT_BATCH_SIZE, DEFAULT_BATCHING_WINDOW_SECONDS, FIFO_BATCH_SIZE } from '../shared/queue/batching.ts';
 import { type JobPolicy, parseJob } from '../shared/jobs/parse-job.ts';
 import type { Auth0Plan } from '../shared/auth0/plans.ts';
 import { DEFAULT_ALLOWED_FIELDS, type Job, USER_FIELDS, type UserField } from '../shared/jobs/schema.ts';
@@ -106,9 +107,15 @@ export interface Auth0QueueWorkerProps {
   readonly timeout?: Duration;
   /** Worker memory in MB. Default 512. */
   readonly memorySize?: number;
-  /** Records per invocation. Default 10. */
+  /**
+   * Records per invocation. Default 50 on a standard queue, so that jobs for one role or organization share
+   * grouped calls (see the README's "Grouped calls"); 10 on FIFO, at most 10 there.
+   */
   readonly batchSize?: number;
-  /** Batching window. Default none (not allowed on FIFO). */
+  /**
+   * How long the event source mapping gathers records for a batch. Default 1 s when the batch may hold more
+   * than 10 records (Lambda needs one then), else none. Not allowed on FIFO.
+   */
   readonly maxBatchingWindow?: Duration;
   /** Concurrent invocations for the queue. Default 2, the free plan's limit. */
   readonly maxConcurrency?: number;
@@ -238,7 +245,12 @@ export class Auth0QueueWorker extends Construct {
     const maxReceiveCount = props.maxReceiveCount ?? (fifo ? 100 : 5);
     if (maxReceiveCount < 5) throw new Error(`maxReceiveCount must be at least 5 (got ${maxReceiveCount}): throttled receives count too`);
     if (fifo && props.maxBatchingWindow !== undefined) throw new Error('maxBatchingWindow is not supported on a FIFO queue');
-    if (fifo && (props.batchSize ?? 10) > 10) throw new Error('batchSize is at most 10 on a FIFO queue');
+    if (fifo && (props.batchSize ?? FIFO_BATCH_SIZE) > 10) throw new Error('batchSize is at most 10 on a FIFO queue');
+    const batchSize = props.batchSize ?? (fifo ? FIFO_BATCH_SIZE : DEFAULT_BATCH_SIZE);
+    const maxBatchingWindow = props.maxBatchingWindow ?? (batchSize > 10 ? Duration.seconds(DEFAULT_BATCHING_WINDOW_SECONDS) : undefined);
+    if (batchSize > 10 && maxBatchingWindow !== undefined && !maxBatchingWindow.isUnresolved() && maxBatchingWindow.toMilliseconds() === 0) {
+      throw new Error(`batchSize ${batchSize} needs a maxBatchingWindow of at least 1 second: Lambda takes more than 10 records only with a batching window`);
+    }
     checkPolicy(props);
     const maxJobAge = props.maxJobAge ?? Duration.hours(24);
     if (maxJobAge.toSeconds() < 60 || maxJobAge.toSeconds() > Duration.days(13).toSeconds()) {
@@ -327,8 +339,8 @@ export class Auth0QueueWorker extends Construct {
     }
     this.worker.addEventSource(
       new SqsEventSource(this.queue, {
-        batchSize: props.batchSize ?? 10,
-        ...(props.maxBatchingWindow === undefined ? {} : { maxBatchingWindow: props.maxBatchingWindow }),
+        batchSize,
+        ...(maxBatchingWindow === undefined ? {} : { maxBatchingWindow }),
         maxConcurrency: props.maxConcurrency ?? 2,
         reportBatchItemFailures: true,
       }),

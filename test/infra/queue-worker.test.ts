@@ -110,12 +110,28 @@ describe('Construct: Auth0QueueWorker', () => {
     // Act
     const { template } = synth();
 
-    // Assess
+    // Assess: batches of 50 gathered for up to 1 s, so that grouped calls have jobs to share
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      BatchSize: 10,
+      BatchSize: 50,
+      MaximumBatchingWindowInSeconds: 1,
       ScalingConfig: { MaximumConcurrency: 2 },
     });
+  });
+
+  it('takes 10 records and no batching window on FIFO, or when asked for 10 at most; a larger batch gets a window', () => {
+    // Act
+    const mapping = (props: Partial<Auth0QueueWorkerProps>) => Object.values(synth(props).template.findResources('AWS::Lambda::EventSourceMapping'))[0]?.['Properties'] as Record<string, unknown>;
+    const fifo = mapping({ fifo: true });
+    const small = mapping({ batchSize: 5 });
+    const large = mapping({ batchSize: 200 });
+    const slow = mapping({ batchSize: 200, maxBatchingWindow: Duration.seconds(20) });
+
+    // Assess
+    expect([fifo['BatchSize'], fifo['MaximumBatchingWindowInSeconds']]).toEqual([10, undefined]);
+    expect([small['BatchSize'], small['MaximumBatchingWindowInSeconds']]).toEqual([5, undefined]);
+    expect([large['BatchSize'], large['MaximumBatchingWindowInSeconds']]).toEqual([200, 1]);
+    expect([slow['BatchSize'], slow['MaximumBatchingWindowInSeconds']]).toEqual([200, 20]);
   });
 
   it('with no allowlists configured, deploys a worker that lets no role be assigned and no email, email_verified or app_metadata be written', () => {
@@ -397,6 +413,7 @@ describe('Construct: Auth0QueueWorker', () => {
     [{ maxReceiveCount: 3 }, /at least 5/],
     [{ fifo: true, maxBatchingWindow: Duration.seconds(5) }, /FIFO/],
     [{ fifo: true, batchSize: 50 }, /at most 10/],
+    [{ batchSize: 50, maxBatchingWindow: Duration.seconds(0) }, /^batchSize 50 needs a maxBatchingWindow of at least 1 second/],
     [{ schedules: [{ name: 'x', expression: 'every day', job: BLOCK }] }, /schedule x: expression must be rate\(N unit\), cron\(…\) or at\(…\), not "every day"/],
     [{ schedules: [{ name: 'typo', expression: 'rate(1 day)', job: { type: 'user.update', userId: 'auth0|1', chanegs: { blocked: true } } }] }, /^schedule typo: the job would be dead-lettered on every run \(unknown_field: /],
     [{ schedules: [{ name: 'admin', expression: 'rate(1 day)', job: { type: 'roles.assign', userId: 'auth0|1', roles: ['admin'] } }] }, /^schedule admin: the job would be dead-lettered on every run \(role_not_allowed: /],
