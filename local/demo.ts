@@ -26,6 +26,8 @@ export interface DemoOptions {
   /** JOB_CONCURRENCY inside each invocation. */
   readonly jobConcurrency: number;
   readonly batchSize: number;
+  /** How long the event source mapping gathers a batch, in milliseconds (none on FIFO). */
+  readonly batchingWindowMs: number;
   readonly fifo: boolean;
   /** Inject faults: some 5xx, dropped connections and one 429 storm. */
   readonly faults: boolean;
@@ -116,6 +118,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const worker = stack.startWorker({
       maxConcurrency: options.concurrency,
       batchSize: options.batchSize,
+      batchingWindowMs: options.batchingWindowMs,
       env: { JOB_CONCURRENCY: String(options.jobConcurrency) },
       onOutput: (line) => {
         if (!line.includes('"_aws"')) return;

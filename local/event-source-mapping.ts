@@ -22,7 +22,7 @@ export interface EventSourceMappingOptions {
   readonly bundleUrl: string;
   /** Environment of every container. */
   readonly env: Readonly<Record<string, string>>;
-  /** Records per batch: 1 to 10,000 (10 at most on FIFO). Default 10. */
+  /** Records per batch: 1 to 10,000 (10 at most on FIFO; above 10 only with a batching window). Default 10. */
   readonly batchSize?: number;
   /** How long to gather a batch, in milliseconds (0 to 300,000). Default 0. */
   readonly batchingWindowMs?: number;
@@ -98,6 +98,8 @@ export function startEventSourceMapping(options: EventSourceMappingOptions): Eve
   const fifo = options.queueArn.endsWith('.fifo');
   const batchSize = Math.min(options.batchSize ?? 10, fifo ? 10 : 10_000);
   const windowMs = fifo ? 0 : (options.batchingWindowMs ?? 0);
+  // As CreateEventSourceMapping refuses it.
+  if (batchSize > 10 && windowMs <= 0) throw new Error(`batch size ${batchSize} needs a batching window: Lambda takes more than 10 records per batch only with MaximumBatchingWindowInSeconds of 1 or more`);
   const maxConcurrency = Math.max(1, options.maxConcurrency ?? 2);
   const timeoutMs = options.timeoutMs ?? 30_000;
   const stats: EventSourceMappingStats = { invocations: 0, coldStarts: 0, initMs: 0, busyMs: 0, recordsReceived: 0, recordsDeleted: 0, recordsFailed: 0, failedBatches: 0 };

@@ -24,6 +24,26 @@ describe('Grouped writes on the local stack', () => {
     }
   };
 
+  it('the local event source mapping gathers a batch for its window, as Lambda does, and refuses more than 10 records without one', async () => {
+    // Prepare: 5 jobs now, 20 more a moment later
+    const s = (stack = await startTestStack({ build: false, rateLimit: { burst: 50, perSecond: 50 } }));
+    const { users } = seedTenant(s.tenant.state, { users: 25, roles: 1, random: createRandom(9) });
+    const jobs = users.map((user, n) => ({ type: 'user.update', userId: user.user_id, changes: { nickname: `gathered-${n}` }, jobId: `gathered-${n}` }));
+    await enqueue(s, jobs.slice(0, 5));
+    const batches: number[] = [];
+
+    // Act
+    expect(() => s.startWorker({ maxConcurrency: 1, batchSize: 50 })).toThrow(/batch size 50 needs a batching window/);
+    const worker = s.startWorker({ maxConcurrency: 1, batchSize: 50, batchingWindowMs: 2_000, onReceive: (messages) => batches.push(messages.length) });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await enqueue(s, jobs.slice(5));
+    expect(await drained(s, { stalledFor: 30_000, atMost: 60_000 })).toBe(true);
+    await worker.stop();
+
+    // Assess: the jobs sent within the window came in the first batch
+    expect(batches).toEqual([25]);
+  }, 120_000);
+
   it('grants roles and adds members in one call per role or organization and batch; an unknown user fails alone', async () => {
     // Prepare: 60 grants over 2 roles and 40 memberships over 2 organizations, one unknown user in each kind
     const s = (stack = await startTestStack({ build: false, rateLimit: { burst: 50, perSecond: 50 } }));

@@ -13,7 +13,7 @@ const run = (script: keyof typeof SCRIPTS, args: string[]) => runProcess(process
 
 describe('The local scripts', () => {
   it.each([
-    ['start', ['--jobs', '--rate', '--burst', '--concurrency', '--job-concurrency', '--batch-size', '--fifo', '--faults', '--interactive', '--users', '--seed', '--timeout', '--help']],
+    ['start', ['--jobs', '--rate', '--burst', '--concurrency', '--job-concurrency', '--batch-size', '--batching-window', '--fifo', '--faults', '--interactive', '--users', '--seed', '--timeout', '--help']],
     ['tenant', ['--port', '--rate', '--client-id', '--client-secret', '--users', '--roles', '--organizations', '--help']],
     ['sync', ['--users', '--managed', '--file', '--dry-run', '--unchanged', '--no-apply', '--help']],
   ] as const)('%s --help lists every flag, and its default', async (script, flags) => {
@@ -36,6 +36,8 @@ describe('The local scripts', () => {
     ['start', ['--jobs', '1.5'], '--jobs must be a whole number from 1 to 100000, not "1.5" (see --help)'],
     ['start', ['--rate', 'zero'], '--rate must be a number above 0 and at most 10000, not "zero" (see --help)'],
     ['start', ['--fifo', '--batch-size', '11'], '--batch-size must be a whole number from 1 to 10, not "11" (see --help)'],
+    ['start', ['--batch-size', '50', '--batching-window', '0'], '--batch-size 50 needs a --batching-window of at least 1 second: Lambda takes more than 10 records only with one (see --help)'],
+    ['start', ['--fifo', '--batching-window', '1'], '--batching-window: a FIFO queue has no batching window (see --help)'],
     ['sync', ['--file', '/nonexistent'], '--file /nonexistent: no such file (see --help)'],
     ['sync', ['--users', '12abc'], '--users must be a whole number from 1 to 100000, not "12abc" (see --help)'],
     ['sync', ['extra'], "Unexpected argument 'extra'"],
