@@ -18,7 +18,7 @@ import { Construct } from 'constructs';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isJobError } from '../shared/errors.ts';
-import { DEFAULT_BATCH_SIZE, DEFAULT_BATCHING_WINDOW_SECONDS, FIFO_BATCH_SIZE } from '../shared/queue/batching.ts';
+import { defaultBatchSize, defaultBatchingWindowSeconds } from '../shared/queue/batching.ts';
 import { type JobPolicy, parseJob } from '../shared/jobs/parse-job.ts';
 import type { Auth0Plan } from '../shared/auth0/plans.ts';
 import { DEFAULT_ALLOWED_FIELDS, type Job, USER_FIELDS, type UserField } from '../shared/jobs/schema.ts';
@@ -109,7 +109,8 @@ export interface Auth0QueueWorkerProps {
   readonly memorySize?: number;
   /**
    * Records per invocation. Default 50 on a standard queue, so that jobs for one role or organization share
-   * grouped calls (see the README's "Grouped calls"); 10 on FIFO, at most 10 there.
+   * grouped calls (see the README's "Grouped calls"); 10 on FIFO (at most 10 there) and with `auth0Plan`
+   * `free`, whose bucket serves a container about one call a second.
    */
   readonly batchSize?: number;
   /**
@@ -245,9 +246,10 @@ export class Auth0QueueWorker extends Construct {
     const maxReceiveCount = props.maxReceiveCount ?? (fifo ? 100 : 5);
     if (maxReceiveCount < 5) throw new Error(`maxReceiveCount must be at least 5 (got ${maxReceiveCount}): throttled receives count too`);
     if (fifo && props.maxBatchingWindow !== undefined) throw new Error('maxBatchingWindow is not supported on a FIFO queue');
-    if (fifo && (props.batchSize ?? FIFO_BATCH_SIZE) > 10) throw new Error('batchSize is at most 10 on a FIFO queue');
-    const batchSize = props.batchSize ?? (fifo ? FIFO_BATCH_SIZE : DEFAULT_BATCH_SIZE);
-    const maxBatchingWindow = props.maxBatchingWindow ?? (batchSize > 10 ? Duration.seconds(DEFAULT_BATCHING_WINDOW_SECONDS) : undefined);
+    const batchSize = props.batchSize ?? defaultBatchSize({ fifo, plan: props.auth0Plan });
+    if (fifo && batchSize > 10) throw new Error('batchSize is at most 10 on a FIFO queue');
+    const windowSeconds = defaultBatchingWindowSeconds(batchSize);
+    const maxBatchingWindow = props.maxBatchingWindow ?? (windowSeconds > 0 ? Duration.seconds(windowSeconds) : undefined);
     if (batchSize > 10 && maxBatchingWindow !== undefined && !maxBatchingWindow.isUnresolved() && maxBatchingWindow.toMilliseconds() === 0) {
       throw new Error(`batchSize ${batchSize} needs a maxBatchingWindow of at least 1 second: Lambda takes more than 10 records only with a batching window`);
     }

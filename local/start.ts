@@ -7,7 +7,7 @@ import { parsedFlag, positiveNumber, readScriptArgs, usageError, wholeNumber } f
 import { INTERACTIVE_CALLS_PER_SECOND } from './interactive-caller.ts';
 import { type Auth0Plan, parsePlan } from '../shared/auth0/plans.ts';
 import { RATE_LIMIT_PRESETS, type RateLimitSpec } from './tenant/rate-limit.ts';
-import { DEFAULT_BATCH_SIZE, DEFAULT_BATCHING_WINDOW_SECONDS, FIFO_BATCH_SIZE } from '../shared/queue/batching.ts';
+import { DEFAULT_BATCH_SIZE, DEFAULT_BATCHING_WINDOW_SECONDS, defaultBatchSize, defaultBatchingWindowSeconds } from '../shared/queue/batching.ts';
 
 const HELP = `Usage: npm start -- [flags]
 
@@ -22,7 +22,8 @@ Runs the worker bundle over a demo workload on the local stack and reports what 
                      worker is told the plan, as AUTH0_PLAN does)
   --concurrency N    concurrent worker invocations (default 2)
   --job-concurrency N  JOB_CONCURRENCY inside each invocation (default 4)
-  --batch-size N     records per invocation (default ${DEFAULT_BATCH_SIZE}, as the construct deploys; 10 with --fifo)
+  --batch-size N     records per invocation (default ${DEFAULT_BATCH_SIZE}, as the construct deploys;
+                     10 with --fifo, --plan free or --rate free)
   --batching-window S  seconds the event source mapping gathers a batch (default
                      ${DEFAULT_BATCHING_WINDOW_SECONDS} above 10 records, else 0; none with --fifo)
   --fifo             use a FIFO jobs queue, one message group per user
@@ -71,10 +72,12 @@ if (tenantPlan === undefined && values.interactive && rateLimit.perSecond <= INT
   usageError(`--interactive needs a refill rate above the caller's ${INTERACTIVE_CALLS_PER_SECOND}/s, or the worker gets nothing after the burst (--rate is ${rateLimit.perSecond}/s)`);
 }
 
-const batchSize = values['batch-size'] === undefined ? (values.fifo ? FIFO_BATCH_SIZE : DEFAULT_BATCH_SIZE) : wholeNumber('batch-size', values['batch-size'], 1, values.fifo ? 10 : 10_000);
+const onFreePlan = tenantPlan === 'free' || (tenantPlan === undefined && values.rate === 'free');
+const batchSize =
+  values['batch-size'] === undefined ? defaultBatchSize({ fifo: values.fifo, plan: onFreePlan ? 'free' : undefined }) : wholeNumber('batch-size', values['batch-size'], 1, values.fifo ? 10 : 10_000);
 if (values.fifo && values['batching-window'] !== undefined) usageError('--batching-window: a FIFO queue has no batching window');
 const batchingWindowSeconds =
-  values['batching-window'] === undefined ? (batchSize > 10 ? DEFAULT_BATCHING_WINDOW_SECONDS : 0) : wholeNumber('batching-window', values['batching-window'], 0, 300);
+  values['batching-window'] === undefined ? defaultBatchingWindowSeconds(batchSize) : wholeNumber('batching-window', values['batching-window'], 0, 300);
 if (batchSize > 10 && batchingWindowSeconds === 0) usageError(`--batch-size ${batchSize} needs a --batching-window of at least 1 second: Lambda takes more than 10 records only with one`);
 
 const { timeoutSeconds, ...options } = {

@@ -25,7 +25,7 @@ import { enqueueJobs, type LocalStack, queueDepth, readDeadLetters, startLocalSt
 import { RATE_LIMIT_PRESETS, parseJitter } from '../../local/tenant/rate-limit.ts';
 import { compareState, createRandom, generateBulkWorkload, generateWorkload, isApplied, seedTenant } from '../../local/workload.ts';
 import { type BenchConfig, type BenchRun, HANDLER_LABELS, type HandlerName, type MeasuredRun, formatSummary, formatTable, measureRun } from './pacing-report.ts';
-import { DEFAULT_BATCH_SIZE, DEFAULT_BATCHING_WINDOW_SECONDS } from '../../shared/queue/batching.ts';
+import { DEFAULT_BATCH_SIZE, DEFAULT_BATCHING_WINDOW_SECONDS, defaultBatchSize, defaultBatchingWindowSeconds } from '../../shared/queue/batching.ts';
 
 const CONFIGS = {
   'enterprise-2': { name: 'enterprise-2', plan: 'enterprise', rateLimit: RATE_LIMIT_PRESETS.enterprise, concurrency: 2, jobs: 1000, interactive: false },
@@ -74,8 +74,8 @@ user would write instead, and prints one Markdown table per configuration.
                                         (worker only)
   --jitter LIST    network time added to every answer, comma-separated: none, or MIN:MAX in ms
                    (default none,20:200: every configuration without and with it)
-  --batch-size N   records per invocation of this worker (default ${DEFAULT_BATCH_SIZE}, as the construct
-                   deploys it; the other handlers take Lambda's default, 10)
+  --batch-size N   records per invocation of this worker (default: as the construct deploys it,
+                   ${DEFAULT_BATCH_SIZE}, or 10 on the free plan; the other handlers take Lambda's default, 10)
   --batching-window MS
                    how long the event source mapping gathers this worker's batch (default
                    ${DEFAULT_BATCHING_WINDOW_SECONDS * 1000} above 10 records, else 0; Lambda needs one above 10)
@@ -96,7 +96,7 @@ const { values } = (() => {
         only: { type: 'string', default: HANDLERS.join(',') },
         config: { type: 'string', default: Object.keys(CONFIGS).join(',') },
         timeout: { type: 'string', default: '240' },
-        'batch-size': { type: 'string', default: String(DEFAULT_BATCH_SIZE) },
+        'batch-size': { type: 'string' },
         'batching-window': { type: 'string' },
         jitter: { type: 'string', default: 'none,20:200' },
         seed: { type: 'string', default: '1' },
@@ -138,11 +138,22 @@ const configs: BenchConfig[] = list('config', values.config, Object.keys(CONFIGS
 );
 const timeoutSeconds = Number(values.timeout);
 if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) fail(`--timeout must be a positive number of seconds, not ${JSON.stringify(values.timeout)}`);
-const batchSize = Number(values['batch-size']);
-if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 10_000) fail(`--batch-size must be a whole number from 1 to 10000, not ${JSON.stringify(values['batch-size'])}`);
-const batchingWindowMs = values['batching-window'] === undefined ? (batchSize > 10 ? DEFAULT_BATCHING_WINDOW_SECONDS * 1000 : 0) : Number(values['batching-window']);
-if (!Number.isSafeInteger(batchingWindowMs) || batchingWindowMs < 0 || batchingWindowMs > 300_000) fail(`--batching-window must be a whole number of milliseconds from 0 to 300000, not ${JSON.stringify(values['batching-window'])}`);
-if (batchSize > 10 && batchingWindowMs === 0) fail('--batch-size above 10 needs a --batching-window, as Lambda requires');
+const batchSizeFlag = values['batch-size'] === undefined ? undefined : Number(values['batch-size']);
+if (batchSizeFlag !== undefined && (!Number.isSafeInteger(batchSizeFlag) || batchSizeFlag < 1 || batchSizeFlag > 10_000)) {
+  fail(`--batch-size must be a whole number from 1 to 10000, not ${JSON.stringify(values['batch-size'])}`);
+}
+const windowFlagMs = values['batching-window'] === undefined ? undefined : Number(values['batching-window']);
+if (windowFlagMs !== undefined && (!Number.isSafeInteger(windowFlagMs) || windowFlagMs < 0 || windowFlagMs > 300_000)) {
+  fail(`--batching-window must be a whole number of milliseconds from 0 to 300000, not ${JSON.stringify(values['batching-window'])}`);
+}
+/** This worker's batches in a configuration: the flags, else what the construct deploys for the plan. */
+function batchingFor(config: BenchConfig): { batchSize: number; batchingWindowMs: number } {
+  const batchSize = batchSizeFlag ?? defaultBatchSize({ fifo: false, plan: config.plan === 'free' ? 'free' : config.tenantPlan });
+  return { batchSize, batchingWindowMs: windowFlagMs ?? defaultBatchingWindowSeconds(batchSize) * 1000 };
+}
+for (const config of configs) {
+  if (batchingFor(config).batchSize > 10 && batchingFor(config).batchingWindowMs === 0) fail('--batch-size above 10 needs a --batching-window, as Lambda requires');
+}
 const seed = Number(values.seed);
 if (!Number.isSafeInteger(seed) || seed <= 0) fail(`--seed must be a positive integer, not ${JSON.stringify(values.seed)}`);
 
@@ -225,7 +236,7 @@ async function runOne(config: BenchConfig, handler: HandlerName, bundleUrl: stri
     };
     const started = Date.now();
     // A peer runs as its author would deploy it: Lambda's default batch of 10, no window.
-    const batching = handler === 'worker' ? { batchSize, batchingWindowMs } : { batchSize: 10, batchingWindowMs: 0 };
+    const batching = handler === 'worker' ? batchingFor(config) : { batchSize: 10, batchingWindowMs: 0 };
     const mapping = stack.startWorker({ bundleUrl, env, maxConcurrency: config.concurrency, ...batching, onReceive, onOutput: (line) => log.write(`${line}\n`) });
     const applied = () => workload.jobs.filter((job) => isApplied(stack.tenant.state, job)).length;
     let doneAt: number | undefined;
@@ -310,10 +321,18 @@ for (const config of configs) {
   results.set(config.name, runs);
 }
 
+function batchingText(): string {
+  if (batchSizeFlag === undefined && windowFlagMs === undefined) {
+    return `batches as the construct deploys them (${DEFAULT_BATCH_SIZE} records with a ${DEFAULT_BATCHING_WINDOW_SECONDS} s batching window, 10 and none on the free plan)`;
+  }
+  const shown = [...new Set(configs.map((config) => JSON.stringify(batchingFor(config))))].map((text) => JSON.parse(text) as ReturnType<typeof batchingFor>);
+  return `batches of ${shown.map(({ batchSize, batchingWindowMs }) => `${batchSize}${batchingWindowMs > 0 ? ` with a ${batchingWindowMs} ms batching window` : ''}`).join(' or ')}`;
+}
+
 const markdown = [
   `## Pacing benchmark (seed ${seed}, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}; ${source})`,
   '',
-  `Each run drains the same seeded backlog of valid jobs (user.update, roles.assign, roles.remove) on a fresh local stack, batches of ${batchSize}${batchingWindowMs > 0 ? ` with a ${batchingWindowMs} ms batching window` : ''} for this worker (10, no window, for the others), function timeout 30 s (visibility timeout 180 s), redrive after 5 receives; a run is cut short after ${timeoutSeconds} s. ` +
+  `Each run drains the same seeded backlog of valid jobs (user.update, roles.assign, roles.remove) on a fresh local stack, ${batchingText()} for this worker (10, no window, for the others), function timeout 30 s (visibility timeout 180 s), redrive after 5 receives; a run is cut short after ${timeoutSeconds} s. ` +
     "Handlers: this worker's bundle; the auth0 SDK's ManagementClient (default retries) inside Powertools' BatchProcessor with partial batch responses; " +
     'a naive handler (a token per invocation, plain fetch, records one after another, any error fails the whole batch). ' +
     'Wall time runs from starting the event source mapping until the queue holds no visible, in-flight or delayed message.',
