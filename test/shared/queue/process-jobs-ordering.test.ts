@@ -91,7 +91,22 @@ describe('Function: processJobs() with the ordering ledger', () => {
     expect(lines.some((line) => line.includes('"message":"job superseded') && line.includes('"jobId":"late"'))).toBe(true);
   });
 
-  it('sends a job whose user another container holds back in a few seconds, counting no attempt', async () => {
+  it('waits a moment for a user another container holds, and applies the job once the claim is released', async () => {
+    // Prepare: another container's claim on the user, released 250 ms later
+    const other = await memory.ledger.claim('auth0|1', { stamp: { order: '0', key: 'other' }, effects: [] }, 60_000);
+    setTimeout(() => void other.finish('applied'), 250);
+    const fake = createFakeQueue();
+
+    // Act
+    const response = await processJobs(sqsEvent([sqsRecord(update('auth0|1', { blocked: true }, 1_000))]), lambdaContext(clock.now), deps(planner(), fake));
+
+    // Assess: applied in this invocation, nothing sent back
+    expect(response.batchItemFailures).toEqual([]);
+    expect(fake.resent).toEqual([]);
+    expect(writes).toEqual([{ userId: 'auth0|1', effects: [{ attribute: 'blocked', kind: 'true' }] }]);
+  });
+
+  it('sends a job whose user another container holds for longer back in a few seconds, counting no attempt', async () => {
     // Prepare: another container's claim on the user
     await memory.ledger.claim('auth0|1', { stamp: { order: '0', key: 'other' }, effects: [] }, 60_000);
     const fake = createFakeQueue();
