@@ -91,32 +91,40 @@ describe('Function: processJobs() with the ordering ledger', () => {
     expect(lines.some((line) => line.includes('"message":"job superseded') && line.includes('"jobId":"late"'))).toBe(true);
   });
 
-  it('waits a moment for a user another container holds, and applies the job once the claim is released', async () => {
-    // Prepare: another container's claim on the user, released 250 ms later
+  it('waits a moment for a user another container holds while other jobs are at work, and applies the job once the claim is released', async () => {
+    // Prepare: another container's claim on the user, released 250 ms later; a job of another user at work meanwhile
     const other = await memory.ledger.claim('auth0|1', { stamp: { order: '0', key: 'other' }, effects: [] }, 60_000);
     setTimeout(() => void other.finish('applied'), 250);
     const fake = createFakeQueue();
+    const records = [sqsRecord(update('auth0|1', { blocked: true }, 1_000)), sqsRecord(update('auth0|2', { blocked: true }, 1_000))];
 
     // Act
-    const response = await processJobs(sqsEvent([sqsRecord(update('auth0|1', { blocked: true }, 1_000))]), lambdaContext(clock.now), deps(planner(), fake));
+    const response = await processJobs(sqsEvent(records), lambdaContext(clock.now), deps(planner({ writeMs: 600 }), fake));
 
     // Assess: applied in this invocation, nothing sent back
     expect(response.batchItemFailures).toEqual([]);
     expect(fake.resent).toEqual([]);
-    expect(writes).toEqual([{ userId: 'auth0|1', effects: [{ attribute: 'blocked', kind: 'true' }] }]);
+    expect(writes.map((write) => write.userId).sort()).toEqual(['auth0|1', 'auth0|2']);
   });
 
-  it('sends a job whose user another container holds for longer back in a few seconds, counting no attempt', async () => {
+  it('sends a job whose user another container holds back in a few seconds, counting no attempt, without waiting when it is the only job at work', async () => {
     // Prepare: another container's claim on the user
     await memory.ledger.claim('auth0|1', { stamp: { order: '0', key: 'other' }, effects: [] }, 60_000);
     const fake = createFakeQueue();
+    let claims = 0;
+    const counting = { ...memory.ledger, claim: (...args: Parameters<typeof memory.ledger.claim>) => ((claims += 1), memory.ledger.claim(...args)) };
 
     // Act
-    const response = await processJobs(sqsEvent([sqsRecord(update('auth0|1', { blocked: true }, 1_000))]), lambdaContext(clock.now), deps(planner(), fake));
+    const response = await processJobs(
+      sqsEvent([sqsRecord(update('auth0|1', { blocked: true }, 1_000))]),
+      lambdaContext(clock.now),
+      createProcessJobsDeps({ planJob: planner(), queue: fake.queue, now: clock.now, write: (line) => (lines.push(line), unitLog(line)), overrides: { ledger: counting } }),
+    );
 
-    // Assess
+    // Assess: one try, then back to the queue
     expect(response.batchItemFailures).toEqual([]);
     expect(writes).toEqual([]);
+    expect(claims).toBe(1);
     expect(fake.resent).toEqual([expect.objectContaining({ delaySeconds: 3, retry: expect.objectContaining({ attempts: 0 }) })]);
   });
 
