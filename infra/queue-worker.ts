@@ -109,8 +109,9 @@ export interface Auth0QueueWorkerProps {
   readonly memorySize?: number;
   /**
    * Records per invocation. Default 50 on a standard queue, so that jobs for one role or organization share
-   * grouped calls (see the README's "Grouped calls"); 10 on FIFO (at most 10 there) and with `auth0Plan`
-   * `free`, whose bucket serves a container about one call a second.
+   * grouped calls (see the README's "Grouped calls"); 10 on FIFO (at most 10 there), with `auth0Plan`
+   * `free` (its bucket serves a container about one call a second: set the plan on a free tenant), and with
+   * a `maxBatchingWindow` of zero.
    */
   readonly batchSize?: number;
   /**
@@ -246,7 +247,8 @@ export class Auth0QueueWorker extends Construct {
     const maxReceiveCount = props.maxReceiveCount ?? (fifo ? 100 : 5);
     if (maxReceiveCount < 5) throw new Error(`maxReceiveCount must be at least 5 (got ${maxReceiveCount}): throttled receives count too`);
     if (fifo && props.maxBatchingWindow !== undefined) throw new Error('maxBatchingWindow is not supported on a FIFO queue');
-    const batchSize = props.batchSize ?? defaultBatchSize({ fifo, plan: props.auth0Plan });
+    const givenWindow = props.maxBatchingWindow === undefined || props.maxBatchingWindow.isUnresolved() ? undefined : props.maxBatchingWindow.toSeconds();
+    const batchSize = props.batchSize ?? defaultBatchSize({ fifo, plan: props.auth0Plan, windowSeconds: givenWindow });
     if (fifo && batchSize > 10) throw new Error('batchSize is at most 10 on a FIFO queue');
     const windowSeconds = defaultBatchingWindowSeconds(batchSize);
     const maxBatchingWindow = props.maxBatchingWindow ?? (windowSeconds > 0 ? Duration.seconds(windowSeconds) : undefined);

@@ -23,7 +23,7 @@ Runs the worker bundle over a demo workload on the local stack and reports what 
   --concurrency N    concurrent worker invocations (default 2)
   --job-concurrency N  JOB_CONCURRENCY inside each invocation (default 4)
   --batch-size N     records per invocation (default ${DEFAULT_BATCH_SIZE}, as the construct deploys;
-                     10 with --fifo, --plan free or --rate free)
+                     10 with --fifo, --plan free, --rate free or --batching-window 0)
   --batching-window S  seconds the event source mapping gathers a batch (default
                      ${DEFAULT_BATCHING_WINDOW_SECONDS} above 10 records, else 0; none with --fifo)
   --fifo             use a FIFO jobs queue, one message group per user
@@ -73,11 +73,13 @@ if (tenantPlan === undefined && values.interactive && rateLimit.perSecond <= INT
 }
 
 const onFreePlan = tenantPlan === 'free' || (tenantPlan === undefined && values.rate === 'free');
-const batchSize =
-  values['batch-size'] === undefined ? defaultBatchSize({ fifo: values.fifo, plan: onFreePlan ? 'free' : undefined }) : wholeNumber('batch-size', values['batch-size'], 1, values.fifo ? 10 : 10_000);
 if (values.fifo && values['batching-window'] !== undefined) usageError('--batching-window: a FIFO queue has no batching window');
-const batchingWindowSeconds =
-  values['batching-window'] === undefined ? defaultBatchingWindowSeconds(batchSize) : wholeNumber('batching-window', values['batching-window'], 0, 300);
+const givenWindow = values['batching-window'] === undefined ? undefined : wholeNumber('batching-window', values['batching-window'], 0, 300);
+const batchSize =
+  values['batch-size'] === undefined
+    ? defaultBatchSize({ fifo: values.fifo, plan: onFreePlan ? 'free' : undefined, windowSeconds: givenWindow })
+    : wholeNumber('batch-size', values['batch-size'], 1, values.fifo ? 10 : 10_000);
+const batchingWindowSeconds = givenWindow ?? defaultBatchingWindowSeconds(batchSize);
 if (batchSize > 10 && batchingWindowSeconds === 0) usageError(`--batch-size ${batchSize} needs a --batching-window of at least 1 second: Lambda takes more than 10 records only with one`);
 
 const { timeoutSeconds, ...options } = {

@@ -231,7 +231,7 @@ async function checkAuth0(
   const headers = `the tenant's headers: roles bucket ${shown.roles}, user reads bucket ${shown.users ?? 'not said'}`;
   const sameBuckets = (a: Auth0Plan, b: Auth0Plan) => JSON.stringify(PLAN_LIMITS[a]) === JSON.stringify(PLAN_LIMITS[b]);
   if (pacing.plan === undefined) {
-    add('plan', told === undefined ? 'warn' : 'ok', `AUTH0_PLAN unset; ${headers}${told === undefined ? ': no plan fits them, so the worker paces every call as one bucket' : `, which are the ${told} plan's (${describePlan(told)}); the worker learns it from its first user read or write, or set AUTH0_PLAN=${told}`}`);
+    add('plan', told === undefined ? 'warn' : 'ok', `AUTH0_PLAN unset; ${headers}${told === undefined ? ': no plan fits them, so the worker paces every call as one bucket' : `, which are the ${told} plan's (${describePlan(told)}); the worker learns it from its first user read or write, or set AUTH0_PLAN=${told}${told === 'free' ? " (auth0Plan: 'free' in the deployment also keeps batches to 10 records, which a container can finish at the free plan's pace)" : ''}`}`);
   } else if (told !== undefined && !sameBuckets(told, pacing.plan)) {
     add('plan', 'warn', `AUTH0_PLAN=${pacing.plan}, but ${headers}, which are the ${told} plan's: set AUTH0_PLAN=${told} (auth0Plan in the deployment), or the worker paces by buckets the tenant does not have`);
   } else {

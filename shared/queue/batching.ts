@@ -17,9 +17,12 @@ export const DEFAULT_BATCHING_WINDOW_SECONDS = 1;
 /** Records per invocation on a FIFO queue (Lambda takes at most 10, and no batching window), and on the free plan. */
 export const SMALL_BATCH_SIZE = 10;
 
-/** The batch size to deploy when none is given. */
-export function defaultBatchSize(options: { readonly fifo: boolean; readonly plan?: Auth0Plan | undefined }): number {
-  return options.fifo || options.plan === 'free' ? SMALL_BATCH_SIZE : DEFAULT_BATCH_SIZE;
+/**
+ * The batch size to deploy when none is given: 10 on FIFO, on the free plan, and with a batching window
+ * set to none (Lambda's own default then, as before larger batches were the default); else 50.
+ */
+export function defaultBatchSize(options: { readonly fifo: boolean; readonly plan?: Auth0Plan | undefined; readonly windowSeconds?: number | undefined }): number {
+  return options.fifo || options.plan === 'free' || options.windowSeconds === 0 ? SMALL_BATCH_SIZE : DEFAULT_BATCH_SIZE;
 }
 
 /** The batching window to deploy with a batch size when none is given: Lambda needs one above 10 records. */

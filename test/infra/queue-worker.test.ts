@@ -119,12 +119,13 @@ describe('Construct: Auth0QueueWorker', () => {
     });
   });
 
-  it('takes 10 records and no batching window on FIFO, on the free plan, or when asked for 10 at most; a larger batch gets a window', () => {
+  it('takes 10 records and no batching window on FIFO, on the free plan, when asked for no window or for 10 records at most; a larger batch gets a window', () => {
     // Act
     const mapping = (props: Partial<Auth0QueueWorkerProps>) => Object.values(synth(props).template.findResources('AWS::Lambda::EventSourceMapping'))[0]?.['Properties'] as Record<string, unknown>;
     const fifo = mapping({ fifo: true });
     const free = mapping({ auth0Plan: 'free' });
     const professional = mapping({ auth0Plan: 'professional' });
+    const noWindow = mapping({ maxBatchingWindow: Duration.seconds(0) });
     const small = mapping({ batchSize: 5 });
     const large = mapping({ batchSize: 200 });
     const slow = mapping({ batchSize: 200, maxBatchingWindow: Duration.seconds(20) });
@@ -133,6 +134,7 @@ describe('Construct: Auth0QueueWorker', () => {
     expect([fifo['BatchSize'], fifo['MaximumBatchingWindowInSeconds']]).toEqual([10, undefined]);
     expect([free['BatchSize'], free['MaximumBatchingWindowInSeconds']]).toEqual([10, undefined]);
     expect([professional['BatchSize'], professional['MaximumBatchingWindowInSeconds']]).toEqual([50, 1]);
+    expect([noWindow['BatchSize'], noWindow['MaximumBatchingWindowInSeconds']]).toEqual([10, 0]);
     expect([small['BatchSize'], small['MaximumBatchingWindowInSeconds']]).toEqual([5, undefined]);
     expect([large['BatchSize'], large['MaximumBatchingWindowInSeconds']]).toEqual([200, 1]);
     expect([slow['BatchSize'], slow['MaximumBatchingWindowInSeconds']]).toEqual([200, 20]);

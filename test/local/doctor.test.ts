@@ -66,6 +66,18 @@ describe('Command: auth0-queue-worker doctor and token, on the local stack', () 
     }
   }, 60_000);
 
+  it('on a free tenant without AUTH0_PLAN, says that the plan also keeps batches to 10 records', async () => {
+    // Prepare: a free tenant
+    const s = await start({ plan: 'free' });
+
+    // Act
+    const unset = await cli(s, 'doctor');
+
+    // Assess
+    expect(unset.line('plan')).toContain("which are the free plan's");
+    expect(unset.line('plan')).toContain("set AUTH0_PLAN=free (auth0Plan: 'free' in the deployment also keeps batches to 10 records");
+  }, 60_000);
+
   it('prints the plan\'s buckets, and names a plan the tenant\'s headers contradict with the one to set', async () => {
     // Prepare: a Professional tenant
     const s = await start({ plan: 'professional' });
@@ -78,6 +90,7 @@ describe('Command: auth0-queue-worker doctor and token, on the local stack', () 
     // Assess
     expect(unset.line('plan')).toMatch(/^ok {4}plan {11}AUTH0_PLAN unset; the tenant's headers: roles bucket 10, user reads bucket 40, which are the professional plan's \(users-read 40\/500 per min; users-write 20\/200 per min;/);
     expect(unset.line('plan')).toContain('set AUTH0_PLAN=professional');
+    expect(unset.line('plan')).not.toContain('batches');
     expect(right.line('plan')).toMatch(/^ok {4}plan {11}AUTH0_PLAN=essentials: users-read 40\/500 per min;/);
     expect(wrong.status).toBe(0);
     expect(wrong.line('plan')).toBe("warn  plan           AUTH0_PLAN=enterprise, but the tenant's headers: roles bucket 10, user reads bucket 40, which are the professional plan's: set AUTH0_PLAN=professional (auth0Plan in the deployment), or the worker paces by buckets the tenant does not have");
