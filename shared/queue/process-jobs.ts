@@ -60,9 +60,9 @@ const LEASE_MARGIN_MS = 3_000;
 /** The closing SQS calls (resends, visibility changes) must be done this long before the deadline. */
 const CLOSE_RESERVE_MS = 300;
 /**
- * How long a job whose user another container holds waits for the claim, trying again after 100, 200, 400
- * and 800 ms (with jitter), while other jobs of the invocation are at work, before it goes back to the queue
- * as `user_busy`. A claim lasts one job's calls,
+ * How long a job whose user another container holds waits for the claim before it goes back to the queue as
+ * `user_busy`: it tries again after 100, 200, 400 and 800 ms (with jitter), each time once a slot is free
+ * again (behind the records waiting for one), and only while other jobs of the invocation are at work. A claim lasts one job's calls,
  * a fraction of a second unless that job waits for the rate limit; sent back at once, a job costs a resend
  * and comes back seconds later, and the last of a backlog's such jobs trickled in one batch window apart
  * (enterprise-2 with batches of 50: 21 jobs sent back, 1.08 × the floor).

@@ -212,7 +212,7 @@ function groupableGrants(grants: readonly { user: DesiredUser; roles: string[] }
   const single = grants.flatMap(({ user, roles }) => (user.userId === undefined && roles.length > 1 ? [] : roles.map((role) => ({ user, roles: [role] }))));
   const several = grants.filter(({ user, roles }) => user.userId === undefined && roles.length > 1).map(({ user, roles }) => ({ user, roles: [...roles].sort() }));
   const byRole = (a: { user: DesiredUser; roles: string[] }, b: { user: DesiredUser; roles: string[] }) =>
-    (a.roles[0] ?? '').localeCompare(b.roles[0] ?? '') || a.user.key.localeCompare(b.user.key);
+    compareText(a.roles[0] ?? '', b.roles[0] ?? '') || compareText(a.user.key, b.user.key);
   return [...single.sort(byRole), ...several];
 }
 
@@ -243,4 +243,9 @@ function canonical(value: unknown): string {
     return `{${Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonical((value as Record<string, unknown>)[key])}`).join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+/** Orders text by code unit, the same in every locale. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
