@@ -127,6 +127,20 @@ describe('Function: createPacer()', () => {
     expect(result.acceptedPerSecond).toBeGreaterThanOrEqual(spec.perSecond * 0.9);
   });
 
+  it.each([
+    ['starting together', {}],
+    ['starting together, answers arriving 20 to 200 ms after the call', { latencyMs: [20, 200] as const }],
+  ])('free plan, 2 containers %s: no call answered 429, the start included, in any of 6 runs', async (_name, variant) => {
+    // Act: two cold containers of 4 lanes on a full bucket of 2
+    const runs = [];
+    for (const seed of [1, 2, 3, 4, 5, 6]) runs.push(await simulate({ spec: RATE_LIMIT_PRESETS.free, containers: 2, lanes: 4, durationMs: 90_000, seed, ...variant }));
+
+    // Assess: the second container's second call no longer meets the token the first one's first call took,
+    // and the two keep apart in time; the whole refill is still used
+    expect(runs.map((run) => run.rateLimited)).toEqual([0, 0, 0, 0, 0, 0]);
+    for (const run of runs) expect(run.acceptedPerSecond).toBeGreaterThanOrEqual(1.9);
+  });
+
   it('does not let one container starve another (enterprise non-production: a bucket of 10, 2/s)', async () => {
     // Act
     const result = await simulate({ spec: RATE_LIMIT_PRESETS['enterprise-non-production'], containers: 2, lanes: 4, durationMs: 90_000 });
