@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE_OPTIONS } from '../../infra/bundling.ts';
 import { readBatchItemFailures } from '../../local/event-source-mapping.ts';
+import { managementAnswers } from '../../local/figures.ts';
 import { startInteractiveCaller } from '../../local/interactive-caller.ts';
 import { type LocalStack, type LocalStackOptions } from '../../local/stack.ts';
 import { compareState, createRandom, generateWorkload, seedTenant } from '../../local/workload.ts';
@@ -107,25 +108,29 @@ describe('Local stack: worker bundle + event source mapping + fauxqs + Secrets M
     expect(entries.filter((entry) => typeof entry['JobsApplied'] === 'number').reduce((sum, entry) => sum + Number(entry['JobsApplied']), 0)).toBe(applied.length);
   }, 120_000);
 
-  it('under the free plan, with another application taking most of the bucket, backs off on 429 and still applies every job', async () => {
-    // Prepare: the worker paces itself to the free plan's bucket, so its 429s come from calls it cannot
-    // see coming: another application of the tenant reading profiles at 1.5 of the bucket's 2 calls a second
+  it('under the free plan, with another application emptying the bucket, backs off on 429 and still applies every job', async () => {
+    // Prepare: the worker paces itself to the free plan's bucket, so its 429s come from calls it cannot see
+    // coming: another application of the tenant reading profiles at 10 calls a second keeps the bucket empty
+    // (alone, two paced containers met none: CI, and a caller at 1.5/s left them none under load)
     const s = await start({ rateLimit: 'free' });
     const random = createRandom(11);
     const seeded = seedTenant(s.tenant.state, { users: 20, roles: 3, random });
     const workload = generateWorkload(s.tenant.state, seeded, { jobs: 16, random });
     await enqueue(s, workload.jobs.filter((job) => job.expectedReason === undefined));
-    const other = await startInteractiveCaller({ tenant: s.tenant, userIds: seeded.users.map((user) => user.user_id), callsPerSecond: 1.5 });
+    const other = await startInteractiveCaller({ tenant: s.tenant, userIds: seeded.users.map((user) => user.user_id), callsPerSecond: 10 });
+    // Management API answers only: the caller counts its own 429s there
+    const workerRateLimited = () => (managementAnswers(s.tenant.counters.requests)[429] ?? 0) - other.counts().rateLimited;
 
-    // Act
+    // Act: the other application stops once the worker has met a 429 of its own (or after 30 s)
     const worker = s.startWorker({ maxConcurrency: 2 });
+    for (const started = Date.now(); workerRateLimited() === 0 && Date.now() - started < 30_000; ) await new Promise((resolve) => setTimeout(resolve, 100));
+    const counts = await other.stop();
     const done = await drained(s, 90_000);
     await worker.stop();
-    const counts = await other.stop();
 
     // Assess: the worker met 429s of its own, and lost nothing to them
     expect(done).toBe(true);
-    expect((s.tenant.statusCounts()[429] ?? 0) - counts.rateLimited).toBeGreaterThan(0);
+    expect((managementAnswers(s.tenant.counters.requests)[429] ?? 0) - counts.rateLimited).toBeGreaterThan(0);
     expect(compareState(s.tenant.state, workload.expected)).toEqual([]);
     expect(await deadLetters(s)).toEqual([]);
   }, 120_000);
