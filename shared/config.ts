@@ -49,7 +49,14 @@ export interface Config {
      */
     readonly ownRoleId?: string | undefined;
   };
+  /** The deployment's policy; with producers, none is allowed anything outside its own. */
   readonly policy: JobPolicy;
+  /**
+   * The producers of a deployment that declares them (PRODUCERS), by the ARN of each one's queue: a record is
+   * checked against the policy of the queue it came from, never against anything its body says. Undefined
+   * for a deployment of one queue, whose policy is {@link policy}.
+   */
+  readonly producers?: ReadonlyMap<string, ProducerConfig> | undefined;
   /**
    * The per-user ordering ledger (LEDGER_TABLE), or undefined when the deployment turned ordering off with
    * `ORDERING=unordered` (the worker's only way to run without one).
@@ -62,6 +69,34 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** CloudWatch namespace of the embedded metrics. */
   readonly metricsNamespace: string;
+}
+
+/** One upstream system of a deployment that declares producers: its own queue, dead-letter queue and policy. */
+export interface ProducerConfig {
+  /** Its name in the deployment: the `source` of its jobs in logs, metrics, dead letters and the ledger. */
+  readonly name: string;
+  /** ARN of its jobs queue, as a record's `eventSourceARN` gives it. */
+  readonly queueArn: string;
+  /** URL of its dead-letter queue. */
+  readonly dlqUrl: string;
+  readonly policy: JobPolicy;
+  /** Its weight in the split of the tenant's rate limit while other producers have work (default 1). */
+  readonly share: number;
+  /** Its queue's redrive `maxReceiveCount`, when not the deployment's MAX_RECEIVE_COUNT. */
+  readonly maxReceiveCount?: number;
+  /** Its event source mapping's maximum concurrency: how many containers its share is split between. */
+  readonly maxConcurrency?: number;
+}
+
+/** A producer's name: lower-case letters, digits and `-`, starting with a letter, at most 32. */
+export const PRODUCER_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
+/**
+ * The prefix of a producer's resource ids and stack outputs (`hr-system` → `ProducerHrSystem`): the construct
+ * names them so, and the command line finds a producer's queues by it.
+ */
+export function producerIdPrefix(name: string): string {
+  return `Producer${name.split('-').map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('')}`;
 }
 
 /** Defaults, stated in one place. */
@@ -118,7 +153,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
     if (url !== undefined && !/^https?:\/\//.test(url)) fail(name, `${name} must be a queue URL (https://sqs.…)`);
     return url;
   };
-  const dlqUrl = role === 'worker' ? queue('DLQ_URL', 'the URL of the dead-letter queue for jobs that can never succeed') : '';
+  const producersRaw = role === 'worker' ? read('PRODUCERS') : undefined;
+  const dlqUrl = role === 'worker' && producersRaw === undefined ? queue('DLQ_URL', 'the URL of the dead-letter queue for jobs that can never succeed') : '';
   const jobsQueueUrl = role === 'sync' ? queue('JOBS_QUEUE_URL', 'the URL of the jobs queue the sync sends to') : '';
 
   const jobConcurrency = integer(read('JOB_CONCURRENCY'), 'JOB_CONCURRENCY', CONFIG_DEFAULTS.jobConcurrency, 1, 64, fail);
@@ -144,21 +180,18 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
   const ledgerRetentionSeconds = integer(read('LEDGER_RETENTION_SECONDS'), 'LEDGER_RETENTION_SECONDS', CONFIG_DEFAULTS.ledgerRetentionSeconds, 86_400, 3650 * 86_400, fail);
   const issuedAtSkewSeconds = integer(read('ISSUED_AT_SKEW_SECONDS'), 'ISSUED_AT_SKEW_SECONDS', CONFIG_DEFAULTS.issuedAtSkewSeconds, 0, 3600, fail);
 
-  const allowedFields = parseAllowedFields(read('ALLOWED_FIELDS'), fail);
-  const allowHttpPictures = read('ALLOW_HTTP_PICTURES');
-  if (allowHttpPictures !== undefined && allowHttpPictures !== 'true' && allowHttpPictures !== 'false') fail('ALLOW_HTTP_PICTURES', 'ALLOW_HTTP_PICTURES must be true or false');
-  // Deny by default: without ALLOWED_ROLES no role may be assigned or removed; `*` (alone) allows any.
-  const allowedRolesList = splitList(read('ALLOWED_ROLES'));
-  const anyRole = allowedRolesList?.includes('*') ?? false;
-  if (anyRole && allowedRolesList?.length !== 1) fail('ALLOWED_ROLES', 'ALLOWED_ROLES is either * (any role) or a list of role names and ids, not both');
-  if (allowedRolesList?.length === 0) fail('ALLOWED_ROLES', 'ALLOWED_ROLES lists no role; unset it to allow none, or set * to allow any');
-  const allowedRoles: ReadonlySet<string> | undefined = anyRole ? undefined : new Set(allowedRolesList ?? []);
-  // Likewise ALLOWED_ORGANIZATIONS for org.* jobs: ids (org_…) or names; none without it, `*` any.
-  const allowedOrganizationsList = splitList(read('ALLOWED_ORGANIZATIONS'));
-  const anyOrganization = allowedOrganizationsList?.includes('*') ?? false;
-  if (anyOrganization && allowedOrganizationsList?.length !== 1) fail('ALLOWED_ORGANIZATIONS', 'ALLOWED_ORGANIZATIONS is either * (any organization) or a list of organization ids and names, not both');
-  if (allowedOrganizationsList?.length === 0) fail('ALLOWED_ORGANIZATIONS', 'ALLOWED_ORGANIZATIONS lists no organization; unset it to allow none, or set * to allow any');
-  const allowedOrganizations: ReadonlySet<string> | '*' = anyOrganization ? '*' : new Set(allowedOrganizationsList ?? []);
+  const policy = parsePolicy(
+    { fields: splitList(read('ALLOWED_FIELDS')), roles: splitList(read('ALLOWED_ROLES')), organizations: splitList(read('ALLOWED_ORGANIZATIONS')), httpPictures: read('ALLOW_HTTP_PICTURES') },
+    { fields: 'ALLOWED_FIELDS', roles: 'ALLOWED_ROLES', organizations: 'ALLOWED_ORGANIZATIONS', httpPictures: 'ALLOW_HTTP_PICTURES' },
+    fail,
+  );
+  let producers: ReadonlyMap<string, ProducerConfig> | undefined;
+  if (producersRaw !== undefined) {
+    for (const name of ['DLQ_URL', 'ALLOWED_FIELDS', 'ALLOWED_ROLES', 'ALLOWED_ORGANIZATIONS', 'ALLOW_HTTP_PICTURES']) {
+      if (read(name) !== undefined) fail(name, `${name} does not apply when PRODUCERS is set: each producer's queue, dead-letter queue and policy are in PRODUCERS`);
+    }
+    producers = parseProducers(producersRaw, fail);
+  }
 
   // LOG_LEVEL is this product's; AWS_LAMBDA_LOG_LEVEL is Lambda's, set by the function's logging config.
   const ownLevel = read('LOG_LEVEL')?.toLowerCase();
@@ -186,7 +219,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ro
     groupMaxItems,
     rateLimit: { reserve: rateLimitReserve, share: rateLimitShare, containers: maxConcurrency, ...(plan === undefined ? {} : { plan }) },
     retry: { maxAgeMs: jobMaxAgeSeconds * 1000, maxReceiveCount, ...(ownRoleId === undefined ? {} : { ownRoleId }) },
-    policy: { allowedFields, allowedRoles, allowedOrganizations, allowHttpPictures: allowHttpPictures === 'true' },
+    policy,
+    ...(producers === undefined ? {} : { producers }),
     ledger: ordering === 'unordered' || ledgerTable === undefined ? undefined : { tableName: ledgerTable, retentionMs: ledgerRetentionSeconds * 1000 },
     issuedAtSkewMs: issuedAtSkewSeconds * 1000,
     httpTimeoutMs,
@@ -248,14 +282,108 @@ function decimal(value: string | undefined, name: string, fallback: number, min:
   return parsed;
 }
 
-function parseAllowedFields(value: string | undefined, fail: Fail): ReadonlySet<UserField> {
-  const fields = splitList(value);
+/** A policy's lists as given (an environment variable's items, or a producer's JSON), and what to call each in a message. */
+interface PolicySource {
+  readonly fields: readonly string[] | undefined;
+  readonly roles: readonly string[] | undefined;
+  readonly organizations: readonly string[] | undefined;
+  readonly httpPictures: string | boolean | undefined;
+}
+
+/** Deny by default: no role and no organization unless listed, `*` (alone) allows any; the default fields. */
+function parsePolicy(source: PolicySource, names: Readonly<Record<keyof PolicySource, string>>, fail: Fail, producer?: string): JobPolicy {
+  const allowedFields = parseAllowedFields(source.fields, names.fields, fail);
+  const { httpPictures } = source;
+  if (httpPictures !== undefined && httpPictures !== 'true' && httpPictures !== 'false' && typeof httpPictures !== 'boolean') fail(names.httpPictures, `${names.httpPictures} must be true or false`);
+  const anyRole = source.roles?.includes('*') ?? false;
+  if (anyRole && source.roles?.length !== 1) fail(names.roles, `${names.roles} is either * (any role) or a list of role names and ids, not both`);
+  if (source.roles?.length === 0) fail(names.roles, `${names.roles} lists no role; leave it out to allow none, or give * to allow any`);
+  const anyOrganization = source.organizations?.includes('*') ?? false;
+  if (anyOrganization && source.organizations?.length !== 1) fail(names.organizations, `${names.organizations} is either * (any organization) or a list of organization ids and names, not both`);
+  if (source.organizations?.length === 0) fail(names.organizations, `${names.organizations} lists no organization; leave it out to allow none, or give * to allow any`);
+  return {
+    allowedFields,
+    allowedRoles: anyRole ? undefined : new Set(source.roles ?? []),
+    allowedOrganizations: anyOrganization ? '*' : new Set(source.organizations ?? []),
+    allowHttpPictures: httpPictures === true || httpPictures === 'true',
+    ...(producer === undefined ? {} : { producer }),
+  };
+}
+
+/**
+ * PRODUCERS, as the construct writes it: a JSON array of `{ name, queueArn, dlqUrl, allowedFields?,
+ * allowedRoles?, allowedOrganizations?, allowHttpPictures?, share?, maxReceiveCount?, maxConcurrency? }`, one per producer.
+ */
+function parseProducers(raw: string, fail: Fail): ReadonlyMap<string, ProducerConfig> | undefined {
+  let entries: unknown;
+  try {
+    entries = JSON.parse(raw);
+  } catch {
+    return fail('PRODUCERS', 'PRODUCERS must be a JSON array of producers (the construct writes it from its producers prop)');
+  }
+  if (!Array.isArray(entries) || entries.length === 0) return fail('PRODUCERS', 'PRODUCERS must be a JSON array of at least one producer');
+  const producers = new Map<string, ProducerConfig>();
+  const names = new Set<string>();
+  const strings = (value: unknown): string[] | undefined => (Array.isArray(value) && value.every((item) => typeof item === 'string') ? value.map((item: string) => item.trim()).filter((item) => item !== '') : undefined);
+  for (const [index, entry] of (entries as unknown[]).entries()) {
+    const where = `PRODUCERS[${index}]`;
+    if (typeof entry !== 'object' || entry === null) {
+      fail('PRODUCERS', `${where} must be an object`);
+      continue;
+    }
+    const { name, queueArn, dlqUrl, allowedFields, allowedRoles, allowedOrganizations, allowHttpPictures, share, maxReceiveCount, maxConcurrency, ...unknown } = entry as Record<string, unknown>;
+    const extra = Object.keys(unknown);
+    if (extra.length > 0) fail('PRODUCERS', `${where} has unknown key(s) ${extra.join(', ')}`);
+    if (typeof name !== 'string' || !PRODUCER_NAME.test(name)) {
+      fail('PRODUCERS', `${where}.name must be 1 to 32 lower-case letters, digits or -, starting with a letter`);
+      continue;
+    }
+    if (names.has(name)) fail('PRODUCERS', `producer ${name} is declared twice`);
+    names.add(name);
+    if (typeof queueArn !== 'string' || !/^arn:[\w-]+:sqs:[\w-]+:\d{12}:[\w-]{1,80}(\.fifo)?$/.test(queueArn)) {
+      fail('PRODUCERS', `producer ${name}: queueArn must be an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME)`);
+      continue;
+    }
+    if (producers.has(queueArn)) fail('PRODUCERS', `producer ${name}: its queue is another producer's too; each producer needs its own queue`);
+    if (typeof dlqUrl !== 'string' || !/^https?:\/\//.test(dlqUrl)) {
+      fail('PRODUCERS', `producer ${name}: dlqUrl must be a queue URL (https://sqs.…)`);
+      continue;
+    }
+    const list = (value: unknown, key: string): string[] | undefined => {
+      if (value === undefined) return undefined;
+      const items = strings(value);
+      if (items === undefined) fail('PRODUCERS', `producer ${name}: ${key} must be an array of strings`);
+      return items;
+    };
+    if (share !== undefined && !(typeof share === 'number' && share > 0 && share <= 100)) fail('PRODUCERS', `producer ${name}: share must be a number above 0 and at most 100 (a weight: 2 gets twice a producer of 1)`);
+    const policy = parsePolicy(
+      { fields: list(allowedFields, 'allowedFields'), roles: list(allowedRoles, 'allowedRoles'), organizations: list(allowedOrganizations, 'allowedOrganizations'), httpPictures: typeof allowHttpPictures === 'boolean' ? allowHttpPictures : allowHttpPictures === undefined ? undefined : String(allowHttpPictures) },
+      { fields: `producer ${name}: allowedFields`, roles: `producer ${name}: allowedRoles`, organizations: `producer ${name}: allowedOrganizations`, httpPictures: `producer ${name}: allowHttpPictures` },
+      (_variable, message) => fail('PRODUCERS', message),
+      name,
+    );
+    if (maxReceiveCount !== undefined && !(Number.isInteger(maxReceiveCount) && Number(maxReceiveCount) >= 1 && Number(maxReceiveCount) <= 1000)) fail('PRODUCERS', `producer ${name}: maxReceiveCount must be an integer from 1 to 1000`);
+    if (maxConcurrency !== undefined && !(Number.isInteger(maxConcurrency) && Number(maxConcurrency) >= 1 && Number(maxConcurrency) <= 1000)) fail('PRODUCERS', `producer ${name}: maxConcurrency must be an integer from 1 to 1000`);
+    producers.set(queueArn, {
+      name,
+      queueArn,
+      dlqUrl,
+      policy,
+      share: typeof share === 'number' && share > 0 ? share : 1,
+      ...(typeof maxReceiveCount === 'number' ? { maxReceiveCount } : {}),
+      ...(typeof maxConcurrency === 'number' ? { maxConcurrency } : {}),
+    });
+  }
+  return producers;
+}
+
+function parseAllowedFields(fields: readonly string[] | undefined, name: string, fail: Fail): ReadonlySet<UserField> {
   if (fields === undefined) return new Set(DEFAULT_ALLOWED_FIELDS);
   const unknown = fields.filter((field) => !(USER_FIELDS as readonly string[]).includes(field));
   if (unknown.length > 0) {
-    fail('ALLOWED_FIELDS', `ALLOWED_FIELDS names unknown field(s) ${unknown.join(', ')}; known: ${USER_FIELDS.join(', ')}`);
+    fail(name, `${name} names unknown field(s) ${unknown.join(', ')}; known: ${USER_FIELDS.join(', ')}`);
   } else if (fields.length === 0) {
-    fail('ALLOWED_FIELDS', `ALLOWED_FIELDS lists no field; unset it for the default (${DEFAULT_ALLOWED_FIELDS.join(', ')})`);
+    fail(name, `${name} lists no field; leave it out for the default (${DEFAULT_ALLOWED_FIELDS.join(', ')})`);
   }
   return new Set(fields.filter((field): field is UserField => (USER_FIELDS as readonly string[]).includes(field)));
 }

@@ -32,8 +32,11 @@ export interface Metrics {
   add(name: MetricName, count?: number): void;
   /** Keeps the largest value given since the last flush (an age, say). */
   maximum(name: MetricName, value: number): void;
-  /** Writes the values gathered since the last flush (if any) and resets them. */
-  flush(): void;
+  /**
+   * Writes the values gathered since the last flush (if any) and resets them; with `dimension`, once more
+   * under it (the producer whose queue the invocation took, say), beside the sums under `service` alone.
+   */
+  flush(dimension?: { readonly name: string; readonly value: string }): void;
   /**
    * Publishes one count at once, on its own line, with an extra dimension that names what it counts (a
    * blocked role, say); the sums under `service` alone are left to {@link add}.
@@ -61,16 +64,24 @@ export function createMetrics(options: { namespace: string; service: string; wri
     maximum(name, value) {
       values.set(name, Math.max(values.get(name) ?? value, value));
     },
-    flush() {
+    flush(dimension) {
       if (values.size === 0) return;
-      for (const [name, value] of values) powertools.addMetric(name, unitOf(name), value);
-      values.clear();
-      if (options.write === undefined) {
-        powertools.publishStoredMetrics();
-      } else {
-        options.write(JSON.stringify(powertools.serializeMetrics()));
-        powertools.clearMetrics();
+      const publish = (instance: PowertoolsMetrics) => {
+        for (const [name, value] of values) instance.addMetric(name, unitOf(name), value);
+        if (options.write === undefined) {
+          instance.publishStoredMetrics();
+        } else {
+          options.write(JSON.stringify(instance.serializeMetrics()));
+          instance.clearMetrics();
+        }
+      };
+      publish(powertools);
+      if (dimension !== undefined) {
+        named.addDimension(dimension.name, dimension.value);
+        publish(named);
+        named.clearDimensions();
       }
+      values.clear();
     },
     addNamed(name, dimension, count = 1) {
       // Its own instance: Powertools' singleMetric() publishes to the console at once, past `write`.

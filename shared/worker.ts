@@ -11,7 +11,7 @@ import { createDynamoLedger } from './ledger/dynamodb-ledger.ts';
 import type { Ledger } from './ledger/ledger.ts';
 import { type FunctionLogger, createLogger } from './logger.ts';
 import { type Metrics, createMetrics } from './metrics.ts';
-import type { ProcessJobsDeps } from './queue/process-jobs.ts';
+import type { ProcessJobsDeps, Producer } from './queue/process-jobs.ts';
 import { type QueueOps, createSqsQueueOps } from './queue/sqs.ts';
 import { type ReadCredentials, createSecretReader } from './secrets.ts';
 
@@ -41,7 +41,14 @@ export function createWorkerDeps(config: Config, overrides: WorkerOverrides = {}
   const logger = createLogger({ service: 'worker', level: config.logLevel, ...(overrides.write ? { write: overrides.write } : {}) });
   const metrics = createMetrics({ namespace: config.metricsNamespace, service: 'worker', ...(overrides.write ? { write: overrides.write } : {}) });
   const random = overrides.random ?? Math.random;
-  const pacer = createBucketPacer({ ...config.rateLimit, now, random, ...(overrides.sleep === undefined ? {} : { sleep: overrides.sleep }) });
+  // With producers, the container's part of the refill follows the producer of its invocation: producers with
+  // work split it by their shares, each producer's part evenly between its containers.
+  let evenShare: number | undefined;
+  const shares = [...(config.producers?.values() ?? [])].reduce((sum, producer) => sum + producer.share, 0);
+  const onProducer = (producer: Producer | undefined) => {
+    evenShare = producer === undefined || shares <= 0 ? undefined : (producer.share ?? 1) / shares / (producer.maxConcurrency ?? config.rateLimit.containers);
+  };
+  const pacer = createBucketPacer({ ...config.rateLimit, evenShare: () => evenShare ?? 1 / config.rateLimit.containers, now, random, ...(overrides.sleep === undefined ? {} : { sleep: overrides.sleep }) });
   const readCredentials = overrides.readCredentials ?? createSecretReader(new SecretsManagerClient({}), config.auth0.secretId);
   const client = createAuth0Client({
     origin: config.auth0.origin,
@@ -64,6 +71,7 @@ export function createWorkerDeps(config: Config, overrides: WorkerOverrides = {}
   const queue = overrides.queue ?? createSqsQueueOps(new SQSClient({ useQueueUrlAsEndpoint: false }), config.dlqUrl);
   return {
     policy: config.policy,
+    ...(config.producers === undefined ? {} : { producers: config.producers, onProducer }),
     rules: config.retry,
     concurrency: config.jobConcurrency,
     ledger:

@@ -16,6 +16,14 @@ export interface PacerOptions {
    * refill. Default 2.
    */
   readonly containers?: number;
+  /**
+   * This container's part of the refill while every container is busy, from 0 to 1: what it may always count
+   * on, and all it takes on a bucket too small to share by the headers. Read at each call, so that it can
+   * change between invocations. Default `1 / containers`, an even split. A deployment with producers weights
+   * it by the producer of the invocation: `share / (sum of shares) / the producer's maxConcurrency`, so that
+   * producers with work split the refill by their shares, and an idle producer's part goes to the others.
+   */
+  readonly evenShare?: () => number;
   readonly now: () => number;
   readonly random: () => number;
   /** Sleeps `ms`, resolving early (never rejecting) when `signal` aborts. Default: a timer. */
@@ -140,6 +148,11 @@ export function createPacer(options: PacerOptions): Pacer {
   const reserveShare = Math.min(0.99, Math.max(0, options.reserve));
   const share = Math.min(1, Math.max(MIN_SHARE, options.share));
   const containers = Math.max(1, Math.floor(options.containers ?? 2));
+  /** The refill (requests per second) this container may always count on: see {@link PacerOptions.evenShare}. */
+  const evenPart = (total: number): number => {
+    const part = options.evenShare?.();
+    return total * (part !== undefined && part > 0 && part <= 1 ? part : 1 / containers);
+  };
 
   // The model, anchored at the latest answer: the level then, and the calls it already counted.
   let limit: number | undefined;
@@ -188,7 +201,7 @@ export function createPacer(options: PacerOptions): Pacer {
    * others like a tenant too busy to call, and starves them (measured: a container of two on a bucket of
    * 10 waited past its invocation, again and again).
    */
-  const available = (at: number, total: number): number => Math.max(total / containers, total - Math.max(0, othersRate(at)));
+  const available = (at: number, total: number): number => Math.max(evenPart(total), total - Math.max(0, othersRate(at)));
   const reserveTokens = (size: number) => Math.min(Math.max(0, size - 1), reserveShare * size);
 
   /**
@@ -204,14 +217,14 @@ export function createPacer(options: PacerOptions): Pacer {
   const ownRate = (at: number, total: number): number => {
     // Below a share of 1, the deployment as a whole keeps under it: each container to its part of it. The
     // headers cannot tell how many containers run (a full bucket shows nobody's calls), so no more is safe.
-    if (share < 1) return (share * total) / containers;
+    if (share < 1) return share * evenPart(total);
     // On a small bucket, an even share, always. A full bucket does not mean the others are idle: at an even
     // share each, calls that interleave leave it full before every call. A container that took a full
     // bucket for being alone and used the whole refill drew a 429 every few seconds, alternating with the
     // other (measured on the virtual clock, free plan, 2 containers: up to 29 in 208 calls once answers
     // arrive 20 to 200 ms off plan, the headers are read as the answer leaves, or one container starts
     // seconds after the other; 1 in 190 in each case without the rule).
-    if (limit !== undefined && small(limit)) return total / containers;
+    if (limit !== undefined && small(limit)) return evenPart(total);
     return available(at, total);
   };
 

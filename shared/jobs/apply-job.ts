@@ -14,6 +14,7 @@ import {
 import { PermanentError, RetryableError } from '../errors.ts';
 import type { Effect } from '../ledger/ledger.ts';
 import type { Logger } from '../logger.ts';
+import { type JobPolicy, refusedBy } from './parse-job.ts';
 import type { Job, OrganizationJob, UserChanges } from './schema.ts';
 import type { WriteGroups } from './write-groups.ts';
 
@@ -41,8 +42,16 @@ export interface JobPlan {
   apply(chosen: readonly Effect[], context: ApplyContext): Promise<void>;
 }
 
+/**
+ * The policy a job is checked against when it is not the planner's own: the policy of the producer whose
+ * queue the job came from.
+ */
+export interface PlanContext extends CallContext {
+  readonly policy?: Pick<JobPolicy, 'allowedRoles' | 'allowedOrganizations' | 'producer'> | undefined;
+}
+
 /** Looks a job up (user, roles, organization) and checks it against the policy, writing nothing. */
-export type PlanJob = (job: Job, context: CallContext) => Promise<JobPlan>;
+export type PlanJob = (job: Job, context: PlanContext) => Promise<JobPlan>;
 
 /** Options of {@link createJobPlanner}. */
 export interface JobPlannerOptions {
@@ -93,7 +102,8 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
   const { client, allowedRoles, logger, now = Date.now } = options;
   const roleIds = new Map<string, { id: Promise<string>; until: number }>();
   const organizations = new Map<string, { value: Promise<OrganizationSummary>; until: number }>();
-  let allowedIds: { ids: Promise<ReadonlySet<string>>; until: number } | undefined;
+  /** The ids behind each policy's allowed role names (one policy per producer). */
+  const allowedIds = new Map<ReadonlySet<string>, { ids: Promise<ReadonlySet<string>>; until: number }>();
 
   const resolveRoleName = (name: string, context: CallContext): Promise<string> => {
     const cached = roleIds.get(name);
@@ -124,7 +134,7 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
   const forgetRoles = (usedCachedNames: boolean) => (error: unknown): never => {
     if (error instanceof PermanentError && error.status === 404) {
       roleIds.clear();
-      allowedIds = undefined;
+      allowedIds.clear();
       organizations.clear();
       if (usedCachedNames && error.auth0ErrorCode === 'inexistent_role') {
         throw new RetryableError('role_changed', 'a role named by the job no longer has the id cached for its name; it is looked up again on the next try', { status: 404, auth0ErrorCode: error.auth0ErrorCode }, { cause: error });
@@ -150,41 +160,52 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
     return pending;
   };
 
-  const checkOrganization = (organization: OrganizationSummary, ref: string): void => {
-    const allowed = options.allowedOrganizations;
+  /** The job's policy: its producer's, else the planner's own. */
+  const policyOf = (context: PlanContext): Pick<JobPolicy, 'allowedRoles' | 'allowedOrganizations' | 'producer'> =>
+    context.policy ?? { allowedRoles, ...(options.allowedOrganizations === undefined ? {} : { allowedOrganizations: options.allowedOrganizations }) };
+
+  const checkOrganization = (organization: OrganizationSummary, ref: string, context: PlanContext): void => {
+    const policy = policyOf(context);
+    const allowed = policy.allowedOrganizations;
     if (allowed === '*' || allowed?.has(organization.id) || allowed?.has(organization.name)) return;
-    throw new PermanentError('organization_not_allowed', `organization ${JSON.stringify(ref)} is not allowed by this deployment (ALLOWED_ORGANIZATIONS)`);
+    throw new PermanentError('organization_not_allowed', `organization ${JSON.stringify(ref)} is not allowed by ${refusedBy(policy, 'allowedOrganizations', 'ALLOWED_ORGANIZATIONS')}`);
   };
 
   const resolveRole = (ref: string, context: CallContext) =>
     ROLE_ID.test(ref) ? Promise.resolve(ref) : resolveRoleName(ref, context);
 
-  /** The ids behind the role names listed in ALLOWED_ROLES, resolved once, only if ever needed. */
+  /** The ids behind the role names a policy lists, resolved once per policy, only if ever needed. */
   const allowedRoleIds = (allowed: ReadonlySet<string>, context: CallContext): Promise<ReadonlySet<string>> => {
-    if (allowedIds === undefined || now() >= allowedIds.until) {
-      const names = [...allowed].filter((ref) => !ROLE_ID.test(ref));
-      const pending = Promise.all(
-        names.map((name) =>
-          resolveRoleName(name, context).catch((error: unknown) => {
-            if (!(error instanceof PermanentError)) throw error;
-            logger.warn('ALLOWED_ROLES names a role that does not exist', { role: name });
-            return undefined;
-          }),
-        ),
-      ).then((ids) => new Set(ids.filter((id) => id !== undefined)));
-      const entry = { ids: pending, until: now() + ROLE_CACHE_MS };
-      allowedIds = entry;
-      pending.catch(() => {
-        if (allowedIds === entry) allowedIds = undefined;
-      });
-      return pending;
-    }
-    return allowedIds.ids;
+    const cached = allowedIds.get(allowed);
+    if (cached !== undefined && now() < cached.until) return cached.ids;
+    const names = [...allowed].filter((ref) => !ROLE_ID.test(ref));
+    const pending = Promise.all(
+      names.map((name) =>
+        resolveRoleName(name, context).catch((error: unknown) => {
+          if (!(error instanceof PermanentError)) throw error;
+          logger.warn('an allowed role does not exist', { role: name });
+          return undefined;
+        }),
+      ),
+    ).then((ids) => new Set(ids.filter((id) => id !== undefined)));
+    const entry = { ids: pending, until: now() + ROLE_CACHE_MS };
+    allowedIds.set(allowed, entry);
+    pending.catch(() => {
+      if (allowedIds.get(allowed) === entry) allowedIds.delete(allowed);
+    });
+    return pending;
   };
 
-  const resolveRoles = async (refs: readonly string[], context: CallContext): Promise<string[]> => {
+  const resolveRoles = async (refs: readonly string[], context: PlanContext): Promise<string[]> => {
+    const policy = policyOf(context);
+    const { allowedRoles } = policy;
     if (allowedRoles?.size === 0) {
-      throw new PermanentError('role_not_allowed', 'this deployment allows no role to be assigned or removed: set ALLOWED_ROLES (role names or ids, or * for any)');
+      throw new PermanentError(
+        'role_not_allowed',
+        policy.producer === undefined
+          ? 'this deployment allows no role to be assigned or removed: set ALLOWED_ROLES (role names or ids, or * for any)'
+          : `producer ${policy.producer} may assign or remove no role: list them in its allowedRoles (role names or ids, or * for any)`,
+      );
     }
     const ids = await Promise.all(refs.map((ref) => resolveRole(ref, context)));
     if (allowedRoles !== undefined) {
@@ -195,7 +216,7 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
         if (refused.length > 0) {
           throw new PermanentError(
             'role_not_allowed',
-            `role(s) ${refused.map((ref) => JSON.stringify(ref)).join(', ')} are not allowed by this deployment (ALLOWED_ROLES)`,
+            `role(s) ${refused.map((ref) => JSON.stringify(ref)).join(', ')} are not allowed by ${refusedBy(policy, 'allowedRoles', 'ALLOWED_ROLES')}`,
           );
         }
       }
@@ -346,7 +367,7 @@ export function createJobPlanner(options: JobPlannerOptions): PlanJob {
         const cached = organizations.get(job.organization);
         const wasCached = cached !== undefined && now() < cached.until;
         const found = await resolveOrganization(job.organization, context);
-        checkOrganization(found, job.organization);
+        checkOrganization(found, job.organization, context);
         const userId = await resolveUserId(job, context);
         const membership = { attribute: `org:${found.id}`, kind: job.type === 'org.members.remove' ? 'remove' : 'add' };
         const roleKind = job.type === 'org.roles.remove' ? 'remove' : 'assign';

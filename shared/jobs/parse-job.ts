@@ -27,6 +27,21 @@ export interface JobPolicy {
    * allows none: deny by default.
    */
   readonly allowedOrganizations?: ReadonlySet<string> | '*';
+  /**
+   * The producer whose policy this is, when the deployment declares producers: refusals name it and its
+   * setting (`producer crm (its allowedRoles)`) instead of the deployment's environment variable.
+   */
+  readonly producer?: string;
+}
+
+/**
+ * Where a refusal points the reader: the producer's own setting, or the deployment's variable.
+ *
+ * @example
+ * refusedBy(policy, 'allowedRoles', 'ALLOWED_ROLES'); // 'producer crm (its allowedRoles)' or 'this deployment (ALLOWED_ROLES)'
+ */
+export function refusedBy(policy: Pick<JobPolicy, 'producer'>, setting: string, variable: string): string {
+  return policy.producer === undefined ? `this deployment (${variable})` : `producer ${policy.producer} (its ${setting})`;
 }
 
 /** Keys refused anywhere inside metadata: JavaScript would treat them as prototype access, not data. */
@@ -112,10 +127,10 @@ export function parseJob(body: string, policy: JobPolicy): Job {
   if (job.type === 'user.update') {
     const refused = Object.keys(job.changes).filter((field) => !policy.allowedFields.has(field as UserField));
     if (refused.length > 0) {
-      throw invalid('field_not_allowed', `changes to ${list(refused)} are not allowed by this deployment (ALLOWED_FIELDS)`);
+      throw invalid('field_not_allowed', `changes to ${list(refused)} are not allowed by ${refusedBy(policy, 'allowedFields', 'ALLOWED_FIELDS')}`);
     }
     if (typeof job.changes.picture === 'string' && /^http:/i.test(job.changes.picture) && policy.allowHttpPictures !== true) {
-      throw invalid('invalid_field', 'changes.picture: an http: URL is refused (send https:, or set ALLOW_HTTP_PICTURES=true)');
+      throw invalid('invalid_field', `changes.picture: an http: URL is refused (send https:, or set ${policy.producer === undefined ? 'ALLOW_HTTP_PICTURES=true' : `allowHttpPictures on producer ${policy.producer}`})`);
     }
   } else if ('roles' in job && job.roles !== undefined) {
     job.roles = [...new Set(job.roles)];
@@ -123,7 +138,12 @@ export function parseJob(body: string, policy: JobPolicy): Job {
   if ('organization' in job) {
     const allowed = policy.allowedOrganizations;
     if (allowed === undefined || (allowed !== '*' && allowed.size === 0)) {
-      throw invalid('organization_not_allowed', 'this deployment allows no organization: set ALLOWED_ORGANIZATIONS (organization ids or names, or * for any)');
+      throw invalid(
+        'organization_not_allowed',
+        policy.producer === undefined
+          ? 'this deployment allows no organization: set ALLOWED_ORGANIZATIONS (organization ids or names, or * for any)'
+          : `producer ${policy.producer} may touch no organization: list them in its allowedOrganizations (ids or names, or * for any)`,
+      );
     }
   }
   return job;

@@ -17,7 +17,17 @@ import { DEAD_LETTER_ATTRIBUTES, type DeadLetter, type QueueOps, type ResendEntr
 
 /** What {@link processJobs} needs; built once per container. */
 export interface ProcessJobsDeps {
+  /** The policy of every record, unless the deployment declares producers. */
   readonly policy: JobPolicy;
+  /**
+   * The producers of a deployment that declares them, by their queue's ARN: a record is checked against the
+   * policy of the queue it came from (its `eventSourceARN`), its `source` is that producer's name, and its
+   * dead letter goes to that producer's dead-letter queue. A record from any other queue is left to that
+   * queue's redrive policy.
+   */
+  readonly producers?: ReadonlyMap<string, Producer> | undefined;
+  /** Told, before any call, the producer whose queue the invocation took (its pacing weight follows it). */
+  readonly onProducer?: ((producer: Producer | undefined) => void) | undefined;
   /** Records worked on at once (each makes its Management API calls one after another). */
   readonly concurrency: number;
   /** Looks a job up and checks it; what it returns writes the job's chosen effects. */
@@ -48,6 +58,22 @@ export interface ProcessJobsDeps {
    */
   readonly writeGroups?: (park: <T>(waiting: Promise<T>) => Promise<T>) => WriteGroups;
 }
+
+/** What the worker knows of one producer: see {@link ProcessJobsDeps.producers}. */
+export interface Producer {
+  readonly name: string;
+  readonly policy: JobPolicy;
+  readonly dlqUrl: string;
+  /** Its queue's redrive `maxReceiveCount`, when it differs from the deployment's (a FIFO producer's 100, say). */
+  readonly maxReceiveCount?: number | undefined;
+  /** Its weight in the split of the tenant's rate limit (default 1). */
+  readonly share?: number | undefined;
+  /** Its event source mapping's maximum concurrency. */
+  readonly maxConcurrency?: number | undefined;
+}
+
+/** How long a record from a queue that is no producer's stays invisible each time: its redrive policy ends it. */
+const UNKNOWN_QUEUE_DELAY_SECONDS = 300;
 
 const DEFAULT_START_RESERVE_MS = 5_000;
 const DEFAULT_ABORT_RESERVE_MS = 1_500;
@@ -92,6 +118,9 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
   const signal = AbortSignal.timeout(Math.max(0, Math.floor(remaining - Math.min(deps.abortReserveMs ?? DEFAULT_ABORT_RESERVE_MS, remaining / 10))));
   const closeSignal = AbortSignal.timeout(Math.max(0, Math.floor(remaining - Math.min(CLOSE_RESERVE_MS, remaining / 20))));
 
+  // One event source mapping per producer's queue: an invocation's records all come from one of them.
+  const producer = event.Records[0] === undefined ? undefined : deps.producers?.get(event.Records[0].eventSourceARN);
+  deps.onProducer?.(producer);
   const fates = new Map<SQSRecord, Fate>();
   // A retry state only the worker can have written: a producer's own is dropped here (SenderId).
   const lanes = toLanes(event.Records.map((record) => withTrustedRetryState(record, deps.rules.ownRoleId)));
@@ -113,23 +142,36 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
         let log = deps.logger.child({ messageId: record.messageId });
         let fate: Fate;
         let jobId: string | undefined;
-        if (blocked !== undefined) {
+        const producer = deps.producers?.get(record.eventSourceARN);
+        if (producer !== undefined) {
+          // The producer is the queue's; a `source` the body gives is only the producer's own label.
+          const label = peekSource(record.body);
+          log = log.child({ producer: producer.name, ...(label === undefined || label === producer.name ? {} : { label }) });
+        }
+        const rules = producer?.maxReceiveCount === undefined ? deps.rules : { ...deps.rules, maxReceiveCount: producer.maxReceiveCount };
+        if (deps.producers !== undefined && producer === undefined) {
+          // No policy applies to it, and no dead-letter queue is known for it: it stays on its queue, whose
+          // redrive policy moves it to that queue's own dead-letter queue once its receives are spent.
+          const error = new RetryableError('unknown_queue', 'the record came from a queue that is no producer of this deployment (PRODUCERS); it stays on that queue until its redrive policy moves it');
+          fate = { kind: 'requeue', via: 'visibility', delaySeconds: UNKNOWN_QUEUE_DELAY_SECONDS, error, retry: readRetryState(record, now()) };
+          log.error('record from an unknown queue', { code: error.code, error: error.message, sourceQueueArn: record.eventSourceARN });
+        } else if (blocked !== undefined) {
           // FIFO: a later record of a failed group waits for the failed one, and comes back with it.
-          fate = decideFate(record, new RetryableError('fifo_order', 'an earlier job of its FIFO message group was requeued'), now(), deps.rules, deps.random);
+          fate = decideFate(record, new RetryableError('fifo_order', 'an earlier job of its FIFO message group was requeued'), now(), rules, deps.random);
           if (fate.kind === 'requeue') fate = { ...fate, delaySeconds: Math.max(fate.delaySeconds, blocked.delaySeconds) };
         } else if (now() >= startBy) {
-          fate = decideFate(record, new RetryableError('not_started', 'not started: the invocation is about to end'), now(), deps.rules, deps.random);
+          fate = decideFate(record, new RetryableError('not_started', 'not started: the invocation is about to end'), now(), rules, deps.random);
         } else {
-          const tried = await tryRecord(record, { signal, waitUntil: startBy, groups, park: slots.park, othersAtWork: () => slots.held() > 1 }, deps, log, users);
+          const tried = await tryRecord(record, producer, { signal, waitUntil: startBy, groups, park: slots.park, othersAtWork: () => slots.held() > 1 }, deps, log, users);
           jobId = tried.jobId;
           if (tried.superseded === true) superseded++;
           skippedEffects += tried.skipped ?? 0;
-          fate = decideFate(record, tried.error, now(), deps.rules, deps.random);
+          fate = decideFate(record, tried.error, now(), rules, deps.random);
         }
         const loggedJobId = jobId ?? peekJobId(record.body);
         if (loggedJobId !== undefined) log = log.child({ jobId: loggedJobId });
-        if (fate.kind === 'dead_letter') fate = await deadLetter(record, fate.error, jobId, deps, log, signal);
-        if (fate.kind === 'requeue') {
+        if (fate.kind === 'dead_letter') fate = await deadLetter(record, producer, fate.error, jobId, deps, log, signal);
+        if (fate.kind === 'requeue' && fate.error.code !== 'unknown_queue') {
           blocked = fate;
           logRequeue(log, fate);
         }
@@ -150,8 +192,8 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
   metrics.add('JobsRequeued', counts.requeued);
   metrics.add('JobsDeadLettered', counts.dead_lettered);
   metrics.maximum('OldestJobAgeSeconds', oldestAgeSeconds);
-  metrics.flush();
-  logger.info('batch done', { records: event.Records.length, ...counts, applied: counts.applied - superseded, superseded, oldestJobAgeSeconds: oldestAgeSeconds, durationMs: now() - started });
+  metrics.flush(producer === undefined ? undefined : { name: 'producer', value: producer.name });
+  logger.info('batch done', { ...(producer === undefined ? {} : { producer: producer.name }), records: event.Records.length, ...counts, applied: counts.applied - superseded, superseded, oldestJobAgeSeconds: oldestAgeSeconds, durationMs: now() - started });
   return { batchItemFailures };
 }
 
@@ -177,14 +219,17 @@ interface Tried {
 }
 
 /** Parses and applies one record; resolves with the product error it ended with, if any. Never throws. */
-async function tryRecord(record: SQSRecord, limits: InvocationLimits, deps: ProcessJobsDeps, log: Logger, users: UserQueue): Promise<Tried> {
+async function tryRecord(record: SQSRecord, producer: Producer | undefined, limits: InvocationLimits, deps: ProcessJobsDeps, log: Logger, users: UserQueue): Promise<Tried> {
   const started = deps.now();
   let jobId: string | undefined;
   try {
-    const job = parseJob(record.body, deps.policy);
+    const policy = producer?.policy ?? deps.policy;
+    const job = parseJob(record.body, policy);
     jobId = job.jobId;
-    const stamp = stampOf(job, record, { skewMs: deps.issuedAtSkewMs, now: started });
-    const context = { correlationId: jobId, signal: limits.signal, waitUntil: limits.waitUntil, groups: limits.groups };
+    // The producer is the queue's, whatever the body says: a body's `source` is only the producer's own label.
+    const stamped = stampOf(job, record, { skewMs: deps.issuedAtSkewMs, now: started });
+    const stamp = producer === undefined ? stamped : { ...stamped, source: producer.name };
+    const context = { correlationId: jobId, signal: limits.signal, waitUntil: limits.waitUntil, groups: limits.groups, policy };
     const plan = await deps.planJob(job, context);
     const { ledger } = deps;
     if (ledger === undefined) {
@@ -344,10 +389,11 @@ function createUserQueue(): UserQueue {
 }
 
 /** Sends a record to the dead-letter queue; when SQS does not take it, the record stays on the queue instead. */
-async function deadLetter(record: SQSRecord, error: JobError, jobId: string | undefined, deps: ProcessJobsDeps, log: Logger, signal: AbortSignal): Promise<Fate> {
+async function deadLetter(record: SQSRecord, producer: Producer | undefined, error: JobError, jobId: string | undefined, deps: ProcessJobsDeps, log: Logger, signal: AbortSignal): Promise<Fate> {
   const fields = errorFields(error);
   try {
-    await deps.queue.sendToDeadLetter(deadLetterFor(record, error, jobId, deps.now()), signal);
+    const letter = deadLetterFor(record, error, jobId, deps.now());
+    await deps.queue.sendToDeadLetter(producer === undefined ? letter : { ...letter, queueUrl: producer.dlqUrl }, signal);
     log.error('job dead-lettered', fields);
     return { kind: 'dead_letter', error };
   } catch (sendError) {
@@ -376,6 +422,16 @@ function peekJobId(body: string): string | undefined {
   try {
     const { jobId } = JSON.parse(body) as { jobId?: unknown };
     return JobIdSchema.safeParse(jobId).success ? (jobId as string) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A record's `source`, for its log lines only: a short text, or nothing. */
+function peekSource(body: string): string | undefined {
+  try {
+    const { source } = JSON.parse(body) as { source?: unknown };
+    return typeof source === 'string' && source !== '' ? boundedText(source, 100) : undefined;
   } catch {
     return undefined;
   }

@@ -36,6 +36,8 @@ export interface DeadLetter {
   readonly groupId?: string | undefined;
   /** For a FIFO dead-letter queue: the original message id, so a retried send is not duplicated. */
   readonly deduplicationId?: string | undefined;
+  /** The dead-letter queue of the job's producer, when the deployment declares producers; the deployment's otherwise. */
+  readonly queueUrl?: string | undefined;
 }
 
 /**
@@ -74,7 +76,6 @@ const BATCH_BYTES = 1_048_576;
  * const queue = createSqsQueueOps(new SQSClient({ useQueueUrlAsEndpoint: false }), config.dlqUrl);
  */
 export function createSqsQueueOps(client: Pick<SQSClient, 'send'>, dlqUrl: string): QueueOps {
-  const fifoDlq = dlqUrl.endsWith('.fifo');
   const queueUrls = new Map<string, Promise<string>>();
 
   /**
@@ -129,9 +130,11 @@ export function createSqsQueueOps(client: Pick<SQSClient, 'send'>, dlqUrl: strin
       );
     },
     async sendToDeadLetter(letter, signal) {
+      const queueUrl = letter.queueUrl ?? dlqUrl;
+      const fifoDlq = queueUrl.endsWith('.fifo');
       await client.send(
         new SendMessageCommand({
-          QueueUrl: dlqUrl,
+          QueueUrl: queueUrl,
           MessageBody: letter.body,
           MessageAttributes: { ...letter.producerAttributes, ...toMessageAttributes(letter.attributes) },
           ...(fifoDlq ? { MessageGroupId: letter.groupId ?? 'dead-letters', MessageDeduplicationId: letter.deduplicationId } : {}),

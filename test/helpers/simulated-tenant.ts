@@ -84,6 +84,8 @@ export interface SimulationResult {
   readonly lowestRemaining: number;
   /** Accepted calls per second of simulated time, after the first `warmupMs`. */
   readonly acceptedPerSecond: number;
+  /** Accepted calls of each container, after the first `warmupMs`. */
+  readonly acceptedByContainer: readonly number[];
 }
 
 /**
@@ -113,6 +115,10 @@ export async function simulate(options: {
   readonly headersAt?: 'admission' | 'answer';
   /** The tenant's own time per call, between admission and answer, ms. Default 0. */
   readonly serviceMs?: number;
+  /** Each container's part of the refill while all are busy (the pacer's `evenShare`); default an even split. */
+  readonly evenShares?: readonly number[];
+  /** Containers that have no work at all (an idle producer's): they make no call. */
+  readonly idle?: readonly number[];
 }): Promise<SimulationResult> {
   const clock = createVirtualClock();
   const random = createRandom(options.seed ?? 7);
@@ -127,6 +133,7 @@ export async function simulate(options: {
   let interactiveCalls = 0;
   let interactiveRateLimited = 0;
   let lowestRemaining = Number.POSITIVE_INFINITY;
+  const acceptedByContainer = Array.from({ length: options.containers }, () => 0);
 
   /** One request: half the latency to the tenant, the bucket decides, half back with the headers. */
   const request = async (): Promise<{ ok: boolean; headers: Record<string, string> }> => {
@@ -159,7 +166,10 @@ export async function simulate(options: {
       pacer.observe(ticket, readRateLimit(answer.headers, clock.now()), !answer.ok);
       if (answer.ok) {
         accepted += 1;
-        if (clock.now() - startAt >= warmupMs) acceptedAfterWarmup += 1;
+        if (clock.now() - startAt >= warmupMs) {
+          acceptedAfterWarmup += 1;
+          acceptedByContainer[container] = (acceptedByContainer[container] ?? 0) + 1;
+        }
       } else {
         rateLimited += 1;
       }
@@ -176,7 +186,17 @@ export async function simulate(options: {
 
   const running: Array<Promise<void>> = [];
   for (let c = 0; c < options.containers; c++) {
-    const pacer = createPacer({ reserve: options.reserve ?? 0.2, share: options.share ?? 1, containers: options.maxContainers ?? options.containers, now: clock.now, random, sleep: clock.sleep });
+    if (options.idle?.includes(c)) continue;
+    const evenShare = options.evenShares?.[c];
+    const pacer = createPacer({
+      reserve: options.reserve ?? 0.2,
+      share: options.share ?? 1,
+      containers: options.maxContainers ?? options.containers,
+      ...(evenShare === undefined ? {} : { evenShare: () => evenShare }),
+      now: clock.now,
+      random,
+      sleep: clock.sleep,
+    });
     for (let l = 0; l < options.lanes; l++) running.push(lane(pacer, c));
   }
   if (options.interactivePerSecond !== undefined) running.push(interactive(options.interactivePerSecond));
@@ -190,6 +210,7 @@ export async function simulate(options: {
     interactiveRateLimited,
     lowestRemaining,
     acceptedPerSecond: acceptedAfterWarmup / ((options.durationMs - warmupMs) / 1000),
+    acceptedByContainer,
   };
 }
 

@@ -225,4 +225,36 @@ describe('Function: loadConfig()', () => {
     expect([...config.policy.allowedFields]).toEqual(['app_metadata', 'blocked']);
     expect([...(config.policy.allowedRoles ?? [])]).toEqual(['rol_abc', 'support-agent']);
   });
+
+  describe('PRODUCERS', () => {
+    const { DLQ_URL: _dlq, ...withoutDlq } = base;
+    const HR = { name: 'hr', queueArn: 'arn:aws:sqs:eu-west-1:123456789012:hr-jobs', dlqUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/hr-dlq', allowedRoles: ['admin'], allowedFields: ['blocked'] };
+    const CRM = { name: 'crm', queueArn: 'arn:aws:sqs:eu-west-1:123456789012:crm-jobs.fifo', dlqUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/crm-dlq.fifo', allowedFields: ['app_metadata'], share: 2, maxReceiveCount: 100 };
+
+    it("reads each producer's queue, dead-letter queue and policy, by the queue's ARN, deny by default", () => {
+      // Act
+      const config = loadConfig({ ...withoutDlq, PRODUCERS: JSON.stringify([HR, CRM]) });
+
+      // Assess
+      const hr = config.producers?.get(HR.queueArn);
+      const crm = config.producers?.get(CRM.queueArn);
+      expect(hr).toMatchObject({ name: 'hr', dlqUrl: HR.dlqUrl, share: 1, policy: { producer: 'hr', allowedRoles: new Set(['admin']), allowedFields: new Set(['blocked']), allowedOrganizations: new Set() } });
+      expect(crm).toMatchObject({ name: 'crm', share: 2, maxReceiveCount: 100, policy: { producer: 'crm', allowedRoles: new Set(), allowedFields: new Set(['app_metadata']) } });
+      expect(config.dlqUrl).toBe('');
+    });
+
+    it('refuses a malformed entry, a name used twice, a shared queue, and the deployment-wide policy beside it, naming each', () => {
+      // Act & Assess
+      expect(failure({ ...withoutDlq, PRODUCERS: '{not json' }).message).toMatch(/PRODUCERS must be a JSON array/);
+      expect(failure({ ...withoutDlq, PRODUCERS: JSON.stringify([{ ...HR, name: 'HR team' }]) }).message).toMatch(/name must be 1 to 32 lower-case letters/);
+      expect(failure({ ...withoutDlq, PRODUCERS: JSON.stringify([HR, { ...CRM, name: 'hr' }]) }).message).toMatch(/producer hr is declared twice/);
+      expect(failure({ ...withoutDlq, PRODUCERS: JSON.stringify([HR, { ...CRM, queueArn: HR.queueArn }]) }).message).toMatch(/producer crm: its queue is another producer's too/);
+      expect(failure({ ...withoutDlq, PRODUCERS: JSON.stringify([{ ...HR, allowedRoles: ['*', 'admin'] }]) }).message).toMatch(/producer hr: allowedRoles is either \* \(any role\) or a list/);
+      expect(failure({ ...withoutDlq, PRODUCERS: JSON.stringify([{ ...HR, allowedFields: ['favourite_colour'] }]) }).message).toMatch(/producer hr: allowedFields names unknown field\(s\) favourite_colour/);
+      expect(failure({ ...withoutDlq, PRODUCERS: JSON.stringify([{ ...HR, source: 'x' }]) }).message).toMatch(/PRODUCERS\[0\] has unknown key\(s\) source/);
+      const beside = failure({ ...base, ALLOWED_ROLES: '*', PRODUCERS: JSON.stringify([HR]) });
+      expect(beside.message).toMatch(/DLQ_URL does not apply when PRODUCERS is set/);
+      expect(beside.message).toMatch(/ALLOWED_ROLES does not apply when PRODUCERS is set/);
+    });
+  });
 });

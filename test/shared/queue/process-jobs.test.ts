@@ -52,6 +52,44 @@ describe('Function: processJobs()', () => {
     expect(emf._aws.CloudWatchMetrics[0].Namespace).toBe('Test');
   });
 
+  it("with producers, checks each record against the policy of the queue it came from, dead-letters into that producer's queue, and leaves a record of any other queue to its redrive policy", async () => {
+    // Prepare: hr may block users; crm may change nicknames only
+    const fake = createFakeQueue();
+    const HR_ARN = 'arn:aws:sqs:eu-west-1:123456789012:hr-jobs';
+    const CRM_ARN = 'arn:aws:sqs:eu-west-1:123456789012:crm-jobs';
+    const producers = new Map([
+      [HR_ARN, { name: 'hr', dlqUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/hr-dlq', policy: { allowedFields: new Set(['blocked'] as const), allowedRoles: new Set<string>(), producer: 'hr' } }],
+      [CRM_ARN, { name: 'crm', dlqUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/crm-dlq', policy: { allowedFields: new Set(['nickname'] as const), allowedRoles: new Set<string>(), producer: 'crm' } }],
+    ]);
+    const told: Array<string | undefined> = [];
+    const applied: string[] = [];
+    const block = (userId: string) => ({ ...job(userId), source: 'hr' });
+
+    // Act: the same job from each queue (crm's claims to be hr's), then one from a queue no producer owns
+    const run = (records: SQSRecord[]) =>
+      processJobs(sqsEvent(records), lambdaContext(clock.now), deps(async (j) => void applied.push(j.userId ?? ''), fake, { producers, onProducer: (producer) => told.push(producer?.name) }));
+    const fromHr = await run([sqsRecord(block('auth0|hr'), { arn: HR_ARN })]);
+    const fromCrm = await run([sqsRecord(block('auth0|crm'), { arn: CRM_ARN })]);
+    const stray = sqsRecord(block('auth0|stray'), { arn: 'arn:aws:sqs:eu-west-1:123456789012:other' });
+    const fromOther = await run([stray]);
+
+    // Assess: hr's applied, crm's refused by crm's policy into crm's dead-letter queue, the stray kept on its queue
+    expect(applied).toEqual(['auth0|hr']);
+    expect(fromHr.batchItemFailures).toEqual([]);
+    expect(fromCrm.batchItemFailures).toEqual([]);
+    expect(fake.deadLetters).toHaveLength(1);
+    expect(fake.deadLetters[0]).toMatchObject({ queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/crm-dlq', attributes: { reason: 'field_not_allowed', errorMessage: 'changes to "blocked" are not allowed by producer crm (its allowedFields)' } });
+    expect(fromOther.batchItemFailures).toEqual([{ itemIdentifier: stray.messageId }]);
+    expect(fake.visibility.flatMap((entry) => entry.changes.map((change) => [entry.queueArn, change.delaySeconds]))).toEqual([['arn:aws:sqs:eu-west-1:123456789012:other', 300]]);
+    expect(told).toEqual(['hr', 'crm', undefined]);
+    // Log lines and metrics name the producer; the body's source is only its label
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries.find((entry) => entry['message'] === 'job applied')).toMatchObject({ producer: 'hr' });
+    expect(entries.find((entry) => entry['message'] === 'job dead-lettered')).toMatchObject({ producer: 'crm', label: 'hr' });
+    expect(entries.find((entry) => entry['message'] === 'record from an unknown queue')).toMatchObject({ code: 'unknown_queue', sourceQueueArn: 'arn:aws:sqs:eu-west-1:123456789012:other' });
+    expect(entries.filter((entry) => entry['_aws'] !== undefined && entry['producer'] === 'crm').map((entry) => entry['JobsDeadLettered'])).toEqual([1]);
+  });
+
   it('dead-letters invalid input with its reason and acknowledges it, without trying to apply it', async () => {
     // Prepare
     const fake = createFakeQueue();
