@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AUTH0_PLANS, type Auth0Plan } from '../shared/auth0/plans.ts';
-import type { Auth0QueueWorkerProps, ScheduledJob, ScheduledSync } from './queue-worker.ts';
+import type { Auth0QueueWorkerProps, ProducerProps, ScheduledJob, ScheduledSync } from './queue-worker.ts';
 
 /** Reads one context value (`cdk.json` or `-c key=value`). */
 export type ContextReader = (key: string) => unknown;
@@ -82,11 +82,38 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
   if (syncsValue !== undefined) {
     try {
       const parsed: unknown = typeof syncsValue === 'string' ? JSON.parse(syncsValue) : syncsValue;
-      const ok = Array.isArray(parsed) && parsed.every((item) => typeof item?.name === 'string' && typeof item?.expression === 'string' && typeof item?.bucket === 'string' && typeof item?.key === 'string' && Array.isArray(item?.managedRoles));
+      const ok = Array.isArray(parsed) && parsed.every((item) => typeof item?.name === 'string' && typeof item?.expression === 'string' && typeof item?.bucket === 'string' && typeof item?.key === 'string' && Array.isArray(item?.managedRoles) && (item?.producer === undefined || typeof item.producer === 'string'));
       if (!ok) throw new Error('shape');
       syncs = parsed as ScheduledSync[];
     } catch {
       problems.push('syncs must be a JSON array of {"name","expression","bucket","key","managedRoles"} objects');
+    }
+  }
+
+  // Producers as JSON: the construct's ProducerProps, senders by role ARN (a principal cannot be written in context).
+  let producers: ProducerProps[] | undefined;
+  const producersValue = read('producers');
+  if (producersValue !== undefined) {
+    const KEYS = new Set(['name', 'senderRoleArns', 'allowedFields', 'allowedRoles', 'allowedOrganizations', 'allowHttpPictures', 'share', 'fifo', 'maxConcurrency']);
+    try {
+      const parsed: unknown = typeof producersValue === 'string' ? JSON.parse(producersValue) : producersValue;
+      const strings = (value: unknown) => value === undefined || (Array.isArray(value) && value.every((item) => typeof item === 'string'));
+      const ok =
+        Array.isArray(parsed) &&
+        parsed.every(
+          (item) =>
+            typeof item === 'object' &&
+            item !== null &&
+            typeof item.name === 'string' &&
+            Object.keys(item).every((key) => KEYS.has(key)) &&
+            ['senderRoleArns', 'allowedFields', 'allowedRoles', 'allowedOrganizations'].every((key) => strings(item[key])) &&
+            ['allowHttpPictures', 'fifo'].every((key) => item[key] === undefined || typeof item[key] === 'boolean') &&
+            ['share', 'maxConcurrency'].every((key) => item[key] === undefined || typeof item[key] === 'number'),
+        );
+      if (!ok) throw new Error('shape');
+      producers = parsed as ProducerProps[];
+    } catch {
+      problems.push(`producers must be a JSON array of {"name", and optionally ${[...KEYS].filter((key) => key !== 'name').map((key) => `"${key}"`).join(', ')}} objects`);
     }
   }
 
@@ -119,6 +146,7 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
     ledgerRetention: optional(integer('ledgerRetentionDays', 15, 3650), Duration.days),
     issuedAtSkew: optional(integer('issuedAtSkewSeconds', 0, 3600), Duration.seconds),
     producerRoleArns,
+    producers,
     schedules,
     syncs,
   };

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { isJobError } from '../shared/errors.ts';
 import { defaultBatchSize, defaultBatchingWindowSeconds } from '../shared/queue/batching.ts';
 import { type JobPolicy, parseJob } from '../shared/jobs/parse-job.ts';
+import { PRODUCER_NAME, producerIdPrefix } from '../shared/config.ts';
 import type { Auth0Plan } from '../shared/auth0/plans.ts';
 import { DEFAULT_ALLOWED_FIELDS, type Job, USER_FIELDS, type UserField } from '../shared/jobs/schema.ts';
 import { SYNC_OBJECT_ACCESS, type SyncDefinition, syncObjectKeys, validateSyncDefinition } from '../shared/sync/definition.ts';
@@ -36,8 +37,13 @@ export interface ScheduledJob {
   readonly expression: scheduler.ScheduleExpression | string;
   /** IANA time zone of an expression given as text. Default UTC. */
   readonly timeZone?: string;
-  /** The job, checked at synth against the contract and the deployment's policy. */
+  /** The job, checked at synth against the contract and the policy of the producer it is sent as. */
   readonly job: Job;
+  /**
+   * The producer whose queue the job goes to, and whose policy must allow it. Required when the deployment
+   * declares {@link Auth0QueueWorkerProps.producers}; otherwise there is one queue and this stays unset.
+   */
+  readonly producer?: string;
 }
 
 /**
@@ -50,7 +56,52 @@ export type ScheduledSync = Omit<SyncDefinition, 'source'> & {
   readonly timeZone?: string;
   readonly bucket: string;
   readonly key: string;
+  /**
+   * The producer whose queue the sync's jobs go to, and whose policy must allow its roles, organizations and
+   * app_metadata. Required when the deployment declares {@link Auth0QueueWorkerProps.producers}; every sync of
+   * a deployment sends as the same producer.
+   */
+  readonly producer?: string;
 };
+
+/**
+ * An upstream system that sends jobs: its own queue and dead-letter queue, its own policy (the deployment's
+ * deny-by-default rules, for it alone) and its own event source mapping. IAM decides who may send to its
+ * queue; the worker checks each job against the policy of the queue it came from, never against anything
+ * the job says, and records the producer's name as the job's `source`.
+ */
+export interface ProducerProps {
+  /** Unique in the deployment: 1 to 32 lower-case letters, digits or `-`, starting with a letter. */
+  readonly name: string;
+  /** Principals that may send to its queue; {@link Auth0QueueWorker.grantSendJobs} adds more. */
+  readonly senders?: readonly iam.IPrincipal[];
+  /** IAM role ARNs (any account) that may send to its queue, named in the queue's policy. */
+  readonly senderRoleArns?: readonly string[];
+  /** The user fields its `user.update` jobs may change. Default: as the deployment's `allowedFields`. */
+  readonly allowedFields?: readonly string[];
+  /** The role names or ids its jobs may assign or remove. Default: none; `['*']` any. */
+  readonly allowedRoles?: readonly string[];
+  /** The organization ids or names its `org.*` jobs may touch. Default: none; `['*']` any. */
+  readonly allowedOrganizations?: readonly string[];
+  /** Whether its `changes.picture` may be an `http:` URL. Default false. */
+  readonly allowHttpPictures?: boolean;
+  /**
+   * Its weight in the split of the tenant's rate limit while other producers have work: a producer of 2 gets
+   * twice the calls of a producer of 1. Default 1.
+   */
+  readonly share?: number;
+  /** A FIFO queue for it. Default: the deployment's `fifo`. */
+  readonly fifo?: boolean;
+  /** Concurrent invocations for its queue, 2 to 1,000. Default: the deployment's `maxConcurrency` (2). */
+  readonly maxConcurrency?: number;
+}
+
+/** A producer as deployed: its queues. */
+export interface DeployedProducer {
+  readonly name: string;
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+}
 
 /** Properties of {@link Auth0QueueWorker}. Every limit has a default stated here. */
 export interface Auth0QueueWorkerProps {
@@ -169,8 +220,16 @@ export interface Auth0QueueWorkerProps {
    * `Auth0QueueWorker/{the construct's unique id}`, so two deployments in one account never share metrics.
    */
   readonly metricsNamespace?: string;
-  /** IAM role ARNs (any account) allowed to send jobs. */
+  /** IAM role ARNs (any account) allowed to send jobs. Not with {@link producers}: each names its own senders. */
   readonly producerRoleArns?: readonly string[];
+  /**
+   * The upstream systems that send jobs, each with its own queue, dead-letter queue, policy and share of the
+   * tenant (see {@link ProducerProps}). Without it, the deployment has one queue and one policy, as the props
+   * `allowedFields`, `allowedRoles`, `allowedOrganizations`, `allowHttpPictures` and `producerRoleArns`
+   * describe; with it, those five are refused (each producer has its own), and every schedule and sync names
+   * its producer.
+   */
+  readonly producers?: readonly ProducerProps[];
   readonly schedules?: readonly ScheduledJob[];
   /** Scheduled syncs with a source of truth; a sync function is deployed when there is at least one. */
   readonly syncs?: readonly ScheduledSync[];
@@ -223,7 +282,9 @@ function prebuiltBundle(name: keyof typeof FUNCTION_ENTRIES): string | undefined
  * worker.grantSendJobs(myProducerRole);
  */
 export class Auth0QueueWorker extends Construct {
+  /** The jobs queue; with {@link Auth0QueueWorkerProps.producers}, the first producer's (see {@link producers}). */
   readonly queue: sqs.Queue;
+  /** The dead-letter queue; with {@link Auth0QueueWorkerProps.producers}, the first producer's. */
   readonly deadLetterQueue: sqs.Queue;
   readonly worker: lambda.Function;
   readonly secret: secretsmanager.ISecret;
@@ -237,25 +298,38 @@ export class Auth0QueueWorker extends Construct {
   readonly ledgerTable: dynamodb.Table | undefined;
   /** The namespace the functions publish their metrics to (see {@link Auth0QueueWorkerProps.metricsNamespace}). */
   readonly metricsNamespace: string;
+  /**
+   * Each producer's queues, by name; a deployment without {@link Auth0QueueWorkerProps.producers} has one, `default`,
+   * whose queues are {@link queue} and {@link deadLetterQueue}.
+   */
+  readonly producers: ReadonlyMap<string, DeployedProducer>;
+  /** Whether the props declared producers (else there is one, {@link DEFAULT_PRODUCER}). */
+  private readonly declaresProducers: boolean;
 
   constructor(scope: Construct, id: string, props: Auth0QueueWorkerProps) {
     super(scope, id);
     this.metricsNamespace = props.metricsNamespace ?? `Auth0QueueWorker/${Names.uniqueId(this)}`;
-    checkProps(props, this.metricsNamespace);
-    const fifo = props.fifo ?? false;
+    const specs = producerSpecs(props);
+    this.declaresProducers = props.producers !== undefined;
+    checkProps(props, this.metricsNamespace, specs);
     const timeout = props.timeout ?? Duration.seconds(60);
-    const maxReceiveCount = props.maxReceiveCount ?? (fifo ? 100 : 5);
-    if (maxReceiveCount < 5) throw new Error(`maxReceiveCount must be at least 5 (got ${maxReceiveCount}): throttled receives count too`);
-    if (fifo && props.maxBatchingWindow !== undefined) throw new Error('maxBatchingWindow is not supported on a FIFO queue');
+    if (props.maxReceiveCount !== undefined && props.maxReceiveCount < 5) throw new Error(`maxReceiveCount must be at least 5 (got ${props.maxReceiveCount}): throttled receives count too`);
+    const maxReceiveCountOf = (spec: ProducerSpec) => props.maxReceiveCount ?? (spec.fifo ? 100 : 5);
     const givenWindow = props.maxBatchingWindow === undefined || props.maxBatchingWindow.isUnresolved() ? undefined : props.maxBatchingWindow.toSeconds();
-    const batchSize = props.batchSize ?? defaultBatchSize({ fifo, plan: props.auth0Plan, windowSeconds: givenWindow });
-    if (fifo && batchSize > 10) throw new Error('batchSize is at most 10 on a FIFO queue');
-    const windowSeconds = defaultBatchingWindowSeconds(batchSize);
-    const maxBatchingWindow = props.maxBatchingWindow ?? (windowSeconds > 0 ? Duration.seconds(windowSeconds) : undefined);
-    if (batchSize > 10 && maxBatchingWindow !== undefined && !maxBatchingWindow.isUnresolved() && maxBatchingWindow.toMilliseconds() === 0) {
-      throw new Error(`batchSize ${batchSize} needs a maxBatchingWindow of at least 1 second: Lambda takes more than 10 records only with a batching window`);
-    }
-    checkPolicy(props);
+    /** The event source mapping's batch of a producer's queue: its size and batching window. */
+    const batchOf = (spec: ProducerSpec) => {
+      if (spec.fifo && props.maxBatchingWindow !== undefined) throw new Error(`maxBatchingWindow is not supported on a FIFO queue${spec.declared ? ` (producer ${spec.name})` : ''}`);
+      const batchSize = props.batchSize ?? defaultBatchSize({ fifo: spec.fifo, plan: props.auth0Plan, windowSeconds: givenWindow });
+      if (spec.fifo && batchSize > 10) throw new Error(`batchSize is at most 10 on a FIFO queue${spec.declared ? ` (producer ${spec.name})` : ''}`);
+      const windowSeconds = defaultBatchingWindowSeconds(batchSize);
+      const maxBatchingWindow = props.maxBatchingWindow ?? (windowSeconds > 0 ? Duration.seconds(windowSeconds) : undefined);
+      if (batchSize > 10 && maxBatchingWindow !== undefined && !maxBatchingWindow.isUnresolved() && maxBatchingWindow.toMilliseconds() === 0) {
+        throw new Error(`batchSize ${batchSize} needs a maxBatchingWindow of at least 1 second: Lambda takes more than 10 records only with a batching window`);
+      }
+      return { batchSize, maxBatchingWindow };
+    };
+    const batches = new Map(specs.map((spec) => [spec, batchOf(spec)]));
+    for (const spec of specs) checkPolicy(spec.policy, (props.syncs ?? []).filter((sync) => sync.producer === undefined || sync.producer === spec.name), spec.declared ? spec.name : undefined);
     const maxJobAge = props.maxJobAge ?? Duration.hours(24);
     if (maxJobAge.toSeconds() < 60 || maxJobAge.toSeconds() > Duration.days(13).toSeconds()) {
       throw new Error(`maxJobAge must be from 1 minute to 13 days (got ${maxJobAge.toHumanString()}): SQS keeps a message at most 14 days`);
@@ -265,34 +339,44 @@ export class Auth0QueueWorker extends Construct {
     const retentionPeriod = Duration.seconds(Math.min(Duration.days(14).toSeconds(), Math.max(Duration.days(4).toSeconds(), maxJobAge.toSeconds() + Duration.days(1).toSeconds())));
 
     const deadLetterRetention = checkDeadLetterRetention(props.deadLetterRetention);
-    // Both queues under one key: a job moves between them (dead-lettered, redriven) and the same parties use both.
+    // Every queue under one key: a job moves between a queue and its dead-letter queue (dead-lettered, redriven) and the same parties use both.
     const encryption: Pick<sqs.QueueProps, 'encryption' | 'encryptionMasterKey'> =
       props.queueEncryptionKey === undefined ? { encryption: sqs.QueueEncryption.SQS_MANAGED } : { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.queueEncryptionKey };
 
-    // No redrive-allow policy naming the jobs queue: the jobs queue's redrive policy names this queue, both names are
-    // generated, so each would refer to the other and CloudFormation refuses the cycle.
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      fifo: fifo || undefined,
-      retentionPeriod: deadLetterRetention,
-      ...encryption,
-      enforceSSL: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    this.queue = new sqs.Queue(this, 'JobsQueue', {
-      fifo: fifo || undefined,
-      // Content-based deduplication drops an identical body sent within 5 minutes (block, unblock, block
-      // ends unblocked), so it is off: producers give each message its job id as deduplication id, and SQS
-      // refuses a send without one loudly. EventBridge Scheduler cannot set that id, so with schedules it
-      // must be on; each scheduled run's body then carries its own execution id.
-      contentBasedDeduplication: (fifo && (props.schedules?.length ?? 0) > 0) || undefined,
-      visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),
-      retentionPeriod,
-      maxMessageSizeBytes: 1_048_576,
-      ...encryption,
-      enforceSSL: true,
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    const deployed = new Map<string, DeployedProducer>();
+    for (const spec of specs) {
+      // No redrive-allow policy naming the jobs queue: the jobs queue's redrive policy names this queue, both names are
+      // generated, so each would refer to the other and CloudFormation refuses the cycle.
+      const deadLetterQueue = new sqs.Queue(this, `${spec.idPrefix}DeadLetterQueue`, {
+        fifo: spec.fifo || undefined,
+        retentionPeriod: deadLetterRetention,
+        ...encryption,
+        enforceSSL: true,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      const scheduled = (props.schedules ?? []).some((entry) => entry.producer === undefined || entry.producer === spec.name);
+      const queue = new sqs.Queue(this, `${spec.idPrefix}JobsQueue`, {
+        fifo: spec.fifo || undefined,
+        // Content-based deduplication drops an identical body sent within 5 minutes (block, unblock, block
+        // ends unblocked), so it is off: producers give each message its job id as deduplication id, and SQS
+        // refuses a send without one loudly. EventBridge Scheduler cannot set that id, so with schedules it
+        // must be on; each scheduled run's body then carries its own execution id.
+        contentBasedDeduplication: (spec.fifo && scheduled) || undefined,
+        visibilityTimeout: Duration.seconds(timeout.toSeconds() * 6),
+        retentionPeriod,
+        maxMessageSizeBytes: 1_048_576,
+        ...encryption,
+        enforceSSL: true,
+        deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: maxReceiveCountOf(spec) },
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      deployed.set(spec.name, { name: spec.name, queue, deadLetterQueue });
+    }
+    this.producers = deployed;
+    const [first] = deployed.values();
+    if (first === undefined) throw new Error('producers must declare at least one producer');
+    this.queue = first.queue;
+    this.deadLetterQueue = first.deadLetterQueue;
 
     if (props.secretArn === undefined) {
       const created = new secretsmanager.Secret(this, 'ClientSecret', {
@@ -310,14 +394,18 @@ export class Auth0QueueWorker extends Construct {
     }
     this.ledgerTable = ledger.ordering === 'ledger' ? this.createLedgerTable(props.ledgerEncryptionKey) : undefined;
 
+    const concurrencyOf = (spec: ProducerSpec) => spec.maxConcurrency ?? props.maxConcurrency ?? 2;
+    // The pacer shares the tenant's bucket between every container that may call at once: all mappings' together.
+    const containers = specs.reduce((sum, spec) => sum + concurrencyOf(spec), 0);
+    const declared = props.producers !== undefined;
     this.worker = this.createFunction('Worker', 'worker', props, timeout, props.memorySize ?? 512, {
-      DLQ_URL: this.deadLetterQueue.queueUrl,
+      ...(declared ? { PRODUCERS: this.producersVariable(specs, maxReceiveCountOf, concurrencyOf) } : { DLQ_URL: this.deadLetterQueue.queueUrl }),
       JOB_CONCURRENCY: String(props.jobConcurrency ?? 4),
       // The worker decides a job's fate against the same budget as the redrive policy.
-      MAX_RECEIVE_COUNT: String(maxReceiveCount),
+      MAX_RECEIVE_COUNT: String(props.maxReceiveCount ?? ((props.fifo ?? false) ? 100 : 5)),
       JOB_MAX_AGE_SECONDS: String(maxJobAge.toSeconds()),
       // The pacer shares the tenant's bucket evenly between containers when it is too small for all of them at once.
-      MAX_CONCURRENCY: String(props.maxConcurrency ?? 2),
+      MAX_CONCURRENCY: String(containers),
       ...(props.rateLimitReserve === undefined ? {} : { RATE_LIMIT_RESERVE: String(props.rateLimitReserve) }),
       ...(props.rateLimitShare === undefined ? {} : { RATE_LIMIT_SHARE: String(props.rateLimitShare) }),
       ...(props.auth0Plan === undefined ? {} : { AUTH0_PLAN: props.auth0Plan }),
@@ -334,46 +422,86 @@ export class Auth0QueueWorker extends Construct {
     // The worker reads a retry state only from its own resends: SQS's SenderId of a message the function sent
     // starts with its role's unique id, which no producer can send as.
     if (this.worker.role instanceof iam.Role) this.worker.addEnvironment('WORKER_ROLE_ID', this.worker.role.roleId);
-    if (props.auth0Plan === 'free' && (props.maxConcurrency ?? 2) > 2) {
+    if (props.auth0Plan === 'free' && containers > 2) {
       // Measured on the virtual clock: 6 containers on the free plan's bucket of 2 drew a 429 for a third of their calls.
       Annotations.of(this).addWarningV2(
         'auth0-queue-worker:freePlanConcurrency',
-        `maxConcurrency ${props.maxConcurrency} on the free plan: its bucket of 2 requests cannot be shared by more than 2 containers without 429s (the headers cannot show who called); keep maxConcurrency at 2, which is all 2 requests a second sustain`,
+        `${declared ? `${containers} containers across the producers' queues` : `maxConcurrency ${props.maxConcurrency}`} on the free plan: its bucket of 2 requests cannot be shared by more than 2 containers without 429s (the headers cannot show who called); keep ${declared ? 'one producer at maxConcurrency 2' : 'maxConcurrency at 2'}, which is all 2 requests a second sustain`,
       );
     }
-    this.worker.addEventSource(
-      new SqsEventSource(this.queue, {
-        batchSize,
-        ...(maxBatchingWindow === undefined ? {} : { maxBatchingWindow }),
-        maxConcurrency: props.maxConcurrency ?? 2,
-        reportBatchItemFailures: true,
-      }),
-    );
-    // Consume (added by the event source, with kms:Decrypt under a customer key), resend rate-limited jobs to the
-    // same queue and dead-letter (kms:GenerateDataKey: sending needs Decrypt too, which consuming already gave), read the secret.
-    grantSend(this.queue, this.worker);
-    grantSend(this.deadLetterQueue, this.worker);
+    for (const spec of specs) {
+      const { queue, deadLetterQueue } = deployed.get(spec.name) as DeployedProducer;
+      const { batchSize, maxBatchingWindow } = batches.get(spec) as ReturnType<typeof batchOf>;
+      this.worker.addEventSource(
+        new SqsEventSource(queue, {
+          batchSize,
+          ...(maxBatchingWindow === undefined ? {} : { maxBatchingWindow }),
+          maxConcurrency: concurrencyOf(spec),
+          reportBatchItemFailures: true,
+        }),
+      );
+      // Consume (added by the event source, with kms:Decrypt under a customer key), resend rate-limited jobs to the
+      // same queue and dead-letter (kms:GenerateDataKey: sending needs Decrypt too, which consuming already gave).
+      grantSend(queue, this.worker);
+      grantSend(deadLetterQueue, this.worker);
+    }
     this.queue.encryptionMasterKey?.grant(this.worker, 'kms:GenerateDataKey');
     this.grantReadSecret(this.worker, props.secretKeyArn);
     // Claim and record a user's item (two conditional UpdateItems per job) and read it; nothing that scans or deletes.
     if (this.ledgerTable !== undefined) this.grantLedger(this.ledgerTable, this.worker, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
 
-    for (const arn of props.producerRoleArns ?? []) this.grantSendJobs(new iam.ArnPrincipal(arn));
-    this.addSchedules(props.schedules ?? [], fifo);
+    for (const spec of specs) {
+      for (const arn of spec.senderRoleArns) this.grantSendJobs(new iam.ArnPrincipal(arn), spec.declared ? spec.name : undefined);
+      for (const sender of spec.senders) this.grantSendJobs(sender, spec.name);
+    }
+    this.addSchedules(props.schedules ?? []);
 
     this.alarmTopic = props.alarmEmail === undefined ? undefined : this.createAlarmTopic(props.alarmEmail);
     this.syncFunction = props.syncs === undefined || props.syncs.length === 0 ? undefined : this.createSync(props, props.syncs);
     this.alarms = this.createAlarms(props.oldestJobAlarmAge ?? Duration.minutes(15));
     this.createDashboard();
 
-    new CfnOutput(this, 'JobsQueueUrl', { value: this.queue.queueUrl, description: 'Where upstream systems send jobs' });
-    new CfnOutput(this, 'JobsQueueArn', { value: this.queue.queueArn });
-    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl, description: 'Jobs that can never succeed, with their reason' });
+    for (const spec of specs) {
+      const { queue, deadLetterQueue } = deployed.get(spec.name) as DeployedProducer;
+      const whose = spec.declared ? ` of producer ${spec.name}` : '';
+      new CfnOutput(this, `${spec.idPrefix}JobsQueueUrl`, { value: queue.queueUrl, description: spec.declared ? `Where ${spec.name} sends jobs` : 'Where upstream systems send jobs' });
+      new CfnOutput(this, `${spec.idPrefix}JobsQueueArn`, { value: queue.queueArn, ...(spec.declared ? { description: `The jobs queue${whose}` } : {}) });
+      new CfnOutput(this, `${spec.idPrefix}DeadLetterQueueUrl`, { value: deadLetterQueue.queueUrl, description: `Jobs${whose} that can never succeed, with their reason` });
+    }
     // What `auth0-queue-worker <command> --stack NAME` reads the rest of the deployment from.
     new CfnOutput(this, 'WorkerFunctionName', { value: this.worker.functionName, description: 'The worker function (auth0-queue-worker doctor --stack finds its settings here)' });
     if (this.ledgerTable !== undefined) {
       new CfnOutput(this, 'LedgerTableName', { value: this.ledgerTable.tableName, description: 'The per-user ordering ledger (one item per Auth0 user)' });
     }
+  }
+
+  /**
+   * PRODUCERS, the worker's view of the producers: each one's name, queue ARN, dead-letter queue URL, policy,
+   * share, redrive budget and concurrency, as JSON (CloudFormation fills in the ARNs and URLs). Lambda keeps a function's
+   * whole environment to 4 KB, so long policies are refused here rather than at deploy.
+   */
+  private producersVariable(specs: readonly ProducerSpec[], maxReceiveCountOf: (spec: ProducerSpec) => number, concurrencyOf: (spec: ProducerSpec) => number): string {
+    const entries = specs.map((spec) => {
+      const { queue, deadLetterQueue } = this.producers.get(spec.name) as DeployedProducer;
+      return {
+        name: spec.name,
+        queueArn: queue.queueArn,
+        dlqUrl: deadLetterQueue.queueUrl,
+        ...(spec.policy.allowedFields === undefined ? {} : { allowedFields: spec.policy.allowedFields }),
+        ...(spec.policy.allowedRoles === undefined ? {} : { allowedRoles: spec.policy.allowedRoles }),
+        ...(spec.policy.allowedOrganizations === undefined ? {} : { allowedOrganizations: spec.policy.allowedOrganizations }),
+        ...(spec.policy.allowHttpPictures === true ? { allowHttpPictures: true } : {}),
+        ...(spec.share === 1 ? {} : { share: spec.share }),
+        maxReceiveCount: maxReceiveCountOf(spec),
+        maxConcurrency: concurrencyOf(spec),
+      };
+    });
+    // An ARN and a URL of about 100 characters each once deployed, in place of their tokens.
+    const estimate = JSON.stringify(entries.map((entry) => ({ ...entry, queueArn: 'q'.repeat(100), dlqUrl: 'd'.repeat(110) }))).length;
+    if (estimate > MAX_PRODUCERS_VARIABLE) {
+      throw new Error(`producers: their policies take about ${estimate} characters of the worker's environment, more than the ${MAX_PRODUCERS_VARIABLE} that fit beside its other settings (Lambda keeps a function's environment to 4 KB): list roles and organizations by id, or allow '*'`);
+    }
+    return Stack.of(this).toJsonString(entries);
   }
 
   /**
@@ -472,8 +600,10 @@ export class Auth0QueueWorker extends Construct {
 
   /** The sync function, its schedules, its exact S3 grants, and alarms for aborted runs and withheld removals. */
   private createSync(props: Auth0QueueWorkerProps, syncs: readonly ScheduledSync[]): lambda.Function {
+    // Every sync sends as one producer (checked at synth): the first's, or the only queue.
+    const jobs = this.producerQueue(syncs[0]?.producer).queue;
     const fn = this.createFunction('Sync', 'sync', props, Duration.minutes(15), 1024, {
-      JOBS_QUEUE_URL: this.queue.queueUrl,
+      JOBS_QUEUE_URL: jobs.queueUrl,
       ...(this.ledgerTable === undefined ? { ORDERING: 'unordered' } : { LEDGER_TABLE: this.ledgerTable.tableName }),
       // Its reads are paced bucket by bucket, as the worker's calls are.
       ...(props.auth0Plan === undefined ? {} : { AUTH0_PLAN: props.auth0Plan }),
@@ -486,8 +616,8 @@ export class Auth0QueueWorker extends Construct {
       reason: "Scheduler's invoke role may call the sync function's own versions and aliases (its ARN with ':*'), and no other function.",
     });
     this.grantReadSecret(fn, props.secretKeyArn);
-    grantSend(this.queue, fn);
-    this.queue.encryptionMasterKey?.grant(fn, ...SENDER_KEY_ACTIONS);
+    grantSend(jobs, fn);
+    jobs.encryptionMasterKey?.grant(fn, ...SENDER_KEY_ACTIONS);
     // The sync reads a user's ledger item to skip changes still outstanding; it never writes it.
     if (this.ledgerTable !== undefined) this.grantLedger(this.ledgerTable, fn, 'dynamodb:GetItem');
     for (const sync of syncs) {
@@ -508,23 +638,27 @@ export class Auth0QueueWorker extends Construct {
   }
 
   /**
-   * Lets `grantee` send jobs: SendMessage, GetQueueUrl and GetQueueAttributes on the jobs queue only and, under
+   * Lets `grantee` send jobs: SendMessage, GetQueueUrl and GetQueueAttributes on one jobs queue only (the
+   * producer's, when the deployment declares producers: name it) and, under
    * {@link Auth0QueueWorkerProps.queueEncryptionKey}, `kms:GenerateDataKey` and `kms:Decrypt` on that key. A role
    * given by ARN (`iam.ArnPrincipal`, as `producerRoleArns` are) is named in the queue's policy and in the key's; an
    * imported key's policy cannot be changed here, and synth warns that its owner must add the statement.
    *
+   * @throws when the deployment declares producers and `producer` names none of them.
    * @example
-   * worker.grantSendJobs(crmRole);
+   * worker.grantSendJobs(crmRole); // one queue
+   * worker.grantSendJobs(crmRole, 'crm'); // the crm producer's queue, and no other
    */
-  grantSendJobs(grantee: iam.IPrincipal): void {
-    const key = this.queue.encryptionMasterKey;
+  grantSendJobs(grantee: iam.IPrincipal, producer?: string): void {
+    const queue = this.producerQueue(producer).queue;
+    const key = queue.encryptionMasterKey;
     if (grantee instanceof iam.ArnPrincipal) {
       // A role given by ARN (of any account) cannot be given a policy here: the queue's and the key's policies name it.
-      this.queue.addToResourcePolicy(
+      queue.addToResourcePolicy(
         new iam.PolicyStatement({
           principals: [grantee],
           actions: ['sqs:SendMessage', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes'],
-          resources: [this.queue.queueArn],
+          resources: [queue.queueArn],
         }),
       );
       if (key === undefined) return;
@@ -538,14 +672,33 @@ export class Auth0QueueWorker extends Construct {
       }
       return;
     }
-    grantSend(this.queue, grantee);
+    grantSend(queue, grantee);
     // The exact actions a sender needs (grantSendMessages would add kms:Encrypt, kms:ReEncrypt* and kms:GenerateDataKey*);
     // kms.Key.grant also names a grantee of another account in the key's policy.
     key?.grant(grantee, ...SENDER_KEY_ACTIONS);
   }
 
-  private addSchedules(schedules: readonly ScheduledJob[], fifo: boolean): void {
+  /**
+   * The queues of the producer named `name`; without producers declared, the one queue (`name` left out).
+   *
+   * @throws naming the producers, when `name` is missing or unknown in a deployment that declares them.
+   */
+  producerQueue(name?: string): DeployedProducer {
+    const names = [...this.producers.keys()].join(', ');
+    if (!this.declaresProducers) {
+      if (name !== undefined) throw new Error(`producer ${JSON.stringify(name)}: this deployment declares no producers (leave the name out)`);
+      return this.producers.get(DEFAULT_PRODUCER) as DeployedProducer;
+    }
+    if (name === undefined) throw new Error(`this deployment declares producers: name the one meant (${names})`);
+    const found = this.producers.get(name);
+    if (found === undefined) throw new Error(`no producer is named ${JSON.stringify(name)}; the producers are ${names}`);
+    return found;
+  }
+
+  private addSchedules(schedules: readonly ScheduledJob[]): void {
     for (const entry of schedules) {
+      const jobs = this.producerQueue(entry.producer).queue;
+      const fifo = jobs.fifo;
       if (fifo && entry.job.jobId !== undefined) {
         // Its body would be the same on every run, and content-based deduplication would drop runs 5 minutes apart.
         throw new Error(`schedule ${entry.name}: leave jobId out of a scheduled job on a FIFO queue; each run gets its execution id`);
@@ -553,7 +706,7 @@ export class Auth0QueueWorker extends Construct {
       new scheduler.Schedule(this, `Schedule${entry.name}`, {
         description: `Puts a ${entry.job.type} job on the queue`,
         schedule: scheduleExpression(entry.name, entry.expression, entry.timeZone),
-        target: new SendJobTarget(this.queue, {
+        target: new SendJobTarget(jobs, {
           // Each run's job carries the run's execution id (as jobId, unless the job names its own), for the
           // logs and so that no two runs have the same body.
           input: scheduler.ScheduleTargetInput.fromObject({ jobId: `${scheduler.ContextAttribute.executionId}`, ...entry.job }),
@@ -596,19 +749,27 @@ export class Auth0QueueWorker extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
+    // One pair per producer: a producer's dead letters and its backlog's age are its own team's to act on.
+    const perProducer = [...this.producers.values()].flatMap(({ name, deadLetterQueue }) => {
+      const prefix = this.declaresProducers ? producerIdPrefix(name) : '';
+      const whose = this.declaresProducers ? ` of producer ${name}` : '';
+      return [
+        alarm(
+          `${prefix}DeadLetterQueueNotEmpty`,
+          `Jobs${whose} reached the dead-letter queue: read their reason attribute, fix, then redrive`,
+          deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
+        ),
+        alarm(
+          `${prefix}OldestJobTooOld`,
+          `A job${whose} waited more than ${oldestJobAge.toHumanString()}: the worker is failing, throttled or rate limited`,
+          this.oldestJobAge(Duration.minutes(1), this.declaresProducers ? name : undefined),
+          oldestJobAge.toSeconds(),
+          5,
+        ),
+      ];
+    });
     const alarms = [
-      alarm(
-        'DeadLetterQueueNotEmpty',
-        'Jobs reached the dead-letter queue: read their reason attribute, fix, then redrive',
-        this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
-      ),
-      alarm(
-        'OldestJobTooOld',
-        `A job waited more than ${oldestJobAge.toHumanString()}: the worker is failing, throttled or rate limited`,
-        this.oldestJobAge(Duration.minutes(1)),
-        oldestJobAge.toSeconds(),
-        5,
-      ),
+      ...perProducer,
       alarm('WorkerErrors', 'The worker failed whole invocations (init or unexpected errors); its logs say why', this.worker.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' })),
       alarm('WorkerThrottles', 'The worker was throttled: account concurrency is short of the event source maximum concurrency', this.worker.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' })),
     ];
@@ -631,30 +792,64 @@ export class Auth0QueueWorker extends Construct {
    * The age of the oldest job: the larger of the queue's own figure and the one the worker publishes. A job the
    * worker resends is a new message to SQS, so `ApproximateAgeOfOldestMessage` alone starts again at every
    * resend; the worker's `OldestJobAgeSeconds` counts from the job's first send. The queue's figure covers a
-   * worker that does not run at all.
+   * worker that does not run at all. With producers, of one producer's queue (`producer`), whose invocations the
+   * worker publishes under a `producer` dimension too.
    */
-  oldestJobAge(period: Duration): cloudwatch.IMetric {
+  oldestJobAge(period: Duration, producer?: string): cloudwatch.IMetric {
+    const { queue } = this.producerQueue(producer);
+    // Ids unique per producer: a graph of every producer's age holds all their expressions.
+    const suffix = producer === undefined ? '' : `_${producer.replace(/-/g, '_')}`;
     return new cloudwatch.MathExpression({
-      expression: 'MAX([queue, worker])',
+      expression: `MAX([queue${suffix}, worker${suffix}])`,
       usingMetrics: {
-        queue: this.queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum' }),
-        worker: new cloudwatch.Metric({ namespace: this.metricsNamespace, metricName: 'OldestJobAgeSeconds', dimensionsMap: { service: 'worker' }, statistic: 'Maximum', period }),
+        [`queue${suffix}`]: queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum' }),
+        [`worker${suffix}`]: new cloudwatch.Metric({
+          namespace: this.metricsNamespace,
+          metricName: 'OldestJobAgeSeconds',
+          dimensionsMap: producer === undefined ? { service: 'worker' } : { service: 'worker', producer },
+          statistic: 'Maximum',
+          period,
+        }),
       },
-      label: 'oldest job age (s)',
+      label: producer === undefined ? 'oldest job age (s)' : `${producer}: oldest job age (s)`,
       period,
     });
   }
 
   private createDashboard(): void {
-    const metric = (metricName: string, label: string) =>
-      new cloudwatch.Metric({ namespace: this.metricsNamespace, metricName, dimensionsMap: { service: 'worker' }, statistic: 'Sum', period: Duration.minutes(5), label });
+    const metric = (metricName: string, label: string, producer?: string) =>
+      new cloudwatch.Metric({
+        namespace: this.metricsNamespace,
+        metricName,
+        dimensionsMap: producer === undefined ? { service: 'worker' } : { service: 'worker', producer },
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+        label: producer === undefined ? label : `${producer}: ${label}`,
+      });
+    // With producers, a row per producer: its jobs, its backlog (depth and age) and its dead letters.
+    const producerRows = this.declaresProducers
+      ? [...this.producers.values()].map(({ name, queue, deadLetterQueue }) => [
+          new cloudwatch.GraphWidget({
+            title: `Producer ${name}: jobs`,
+            left: [metric('JobsApplied', 'applied', name), metric('JobsRequeued', 'requeued', name), metric('JobsDeadLettered', 'dead-lettered', name)],
+            right: [this.oldestJobAge(Duration.minutes(5), name)],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: `Producer ${name}: backlog and dead letters`,
+            left: [queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum', label: `${name}: jobs waiting` })],
+            right: [deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum', label: `${name}: dead letters` })],
+            width: 12,
+          }),
+        ])
+      : [];
     new cloudwatch.Dashboard(this, 'Dashboard', {
       widgets: [
         [
           new cloudwatch.GraphWidget({
             title: 'Jobs',
             left: [metric('JobsApplied', 'applied'), metric('JobsRequeued', 'requeued'), metric('JobsDeadLettered', 'dead-lettered')],
-            right: [this.oldestJobAge(Duration.minutes(5))],
+            right: this.declaresProducers ? [...this.producers.keys()].map((name) => this.oldestJobAge(Duration.minutes(5), name)) : [this.oldestJobAge(Duration.minutes(5))],
             width: 12,
           }),
           new cloudwatch.GraphWidget({
@@ -664,37 +859,130 @@ export class Auth0QueueWorker extends Construct {
             width: 12,
           }),
         ],
+        ...producerRows,
         [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24 })],
       ],
     });
   }
 }
 
+/** A policy as props give it: the deployment's, or one producer's. */
+type PolicyProps = Pick<ProducerProps, 'allowedFields' | 'allowedRoles' | 'allowedOrganizations' | 'allowHttpPictures'>;
+
+/** What the construct deploys for one producer; a deployment without producers has one, {@link DEFAULT_PRODUCER}. */
+interface ProducerSpec {
+  readonly name: string;
+  /** Whether the props declared it (else it is the deployment's one queue, with the ids it always had). */
+  readonly declared: boolean;
+  /** Prefix of its resources' ids: none for the default producer, so its resources keep their ids. */
+  readonly idPrefix: string;
+  readonly fifo: boolean;
+  readonly policy: PolicyProps;
+  readonly senders: readonly iam.IPrincipal[];
+  readonly senderRoleArns: readonly string[];
+  readonly share: number;
+  readonly maxConcurrency: number | undefined;
+}
+
+/** The producer of a deployment that declares none. */
+const DEFAULT_PRODUCER = 'default';
+/** The characters PRODUCERS may take of the worker's 4 KB environment, leaving room for its other settings. */
+const MAX_PRODUCERS_VARIABLE = 2_800;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
+
+/**
+ * The producers to deploy, checked: the declared ones, or the deployment's one queue. With producers, the
+ * deployment-wide policy props are refused (a producer's policy is its own), and every schedule and sync
+ * names a declared producer.
+ */
+function producerSpecs(props: Auth0QueueWorkerProps): ProducerSpec[] {
+  const fifo = props.fifo ?? false;
+  if (props.producers === undefined) {
+    for (const entry of [...(props.schedules ?? []), ...(props.syncs ?? [])]) {
+      if (entry.producer !== undefined) throw new Error(`${String(entry.name)}: producer ${JSON.stringify(entry.producer)} is set, but this deployment declares no producers (leave it out, or declare producers)`);
+    }
+    const policy: PolicyProps = {
+      ...(props.allowedFields === undefined ? {} : { allowedFields: props.allowedFields }),
+      ...(props.allowedRoles === undefined ? {} : { allowedRoles: props.allowedRoles }),
+      ...(props.allowedOrganizations === undefined ? {} : { allowedOrganizations: props.allowedOrganizations }),
+      ...(props.allowHttpPictures === undefined ? {} : { allowHttpPictures: props.allowHttpPictures }),
+    };
+    return [{ name: DEFAULT_PRODUCER, declared: false, idPrefix: '', fifo, policy, senders: [], senderRoleArns: props.producerRoleArns ?? [], share: 1, maxConcurrency: undefined }];
+  }
+  if (props.producers.length === 0) throw new Error('producers lists none: leave it out for one queue, or declare each upstream system');
+  const deploymentWide = (['allowedFields', 'allowedRoles', 'allowedOrganizations', 'allowHttpPictures', 'producerRoleArns'] as const).filter((key) => props[key] !== undefined);
+  if (deploymentWide.length > 0) {
+    throw new Error(`${deploymentWide.join(', ')} cannot be set with producers: each producer has its own (move ${deploymentWide.length === 1 ? 'it' : 'them'} to the producers that need ${deploymentWide.length === 1 ? 'it' : 'them'}; senderRoleArns for producerRoleArns)`);
+  }
+  const specs: ProducerSpec[] = [];
+  const prefixes = new Map<string, string>();
+  for (const producer of props.producers) {
+    const { name } = producer;
+    if (typeof name !== 'string' || !PRODUCER_NAME.test(name)) throw new Error(`producer name ${JSON.stringify(name)} must be 1 to 32 lower-case letters, digits or -, starting with a letter`);
+    const idPrefix = producerIdPrefix(name);
+    const clash = prefixes.get(idPrefix);
+    if (clash !== undefined) throw new Error(clash === name ? `producer ${name} is declared twice` : `producers ${clash} and ${name} would share resource names: rename one`);
+    prefixes.set(idPrefix, name);
+    const share = producer.share ?? 1;
+    if (!(share > 0 && share <= 100)) throw new Error(`producer ${name}: share must be above 0 and at most 100 (a weight: 2 gets twice the calls of 1), got ${share}`);
+    const maxConcurrency = producer.maxConcurrency;
+    if (maxConcurrency !== undefined && !(Number.isInteger(maxConcurrency) && maxConcurrency >= 2 && maxConcurrency <= 1000)) {
+      throw new Error(`producer ${name}: maxConcurrency must be an integer from 2 to 1000 (Lambda's range for an SQS event source), got ${maxConcurrency}`);
+    }
+    for (const arn of producer.senderRoleArns ?? []) if (!Token.isUnresolved(arn) && !ROLE_ARN.test(arn)) throw new Error(`producer ${name}: senderRoleArns: ${arn} is not an IAM role ARN`);
+    const { allowedFields, allowedRoles, allowedOrganizations, allowHttpPictures } = producer;
+    const policy: PolicyProps = {
+      ...(allowedFields === undefined ? {} : { allowedFields }),
+      ...(allowedRoles === undefined ? {} : { allowedRoles }),
+      ...(allowedOrganizations === undefined ? {} : { allowedOrganizations }),
+      ...(allowHttpPictures === undefined ? {} : { allowHttpPictures }),
+    };
+    specs.push({ name, declared: true, idPrefix, fifo: producer.fifo ?? fifo, policy, senders: producer.senders ?? [], senderRoleArns: producer.senderRoleArns ?? [], share, maxConcurrency });
+  }
+  const names = specs.map((spec) => spec.name);
+  for (const [kind, entries] of [['schedule', props.schedules ?? []], ['sync', props.syncs ?? []]] as const) {
+    for (const entry of entries) {
+      if (entry.producer === undefined) throw new Error(`${kind} ${String(entry.name)}: name the producer it sends as (producer: one of ${names.join(', ')})`);
+      if (!names.includes(entry.producer)) throw new Error(`${kind} ${String(entry.name)}: no producer is named ${JSON.stringify(entry.producer)}; the producers are ${names.join(', ')}`);
+    }
+  }
+  const syncProducers = new Set((props.syncs ?? []).map((sync) => sync.producer));
+  if (syncProducers.size > 1) throw new Error(`syncs send as producers ${[...syncProducers].join(', ')}: the sync function sends to one queue, so every sync names the same producer`);
+  return specs;
+}
+
 /**
  * Refuses, at synth, a policy the worker would refuse at init, and syncs whose jobs the policy would
  * dead-letter: a sync's managed roles and its app_metadata writes must be allowed explicitly.
  */
-function checkPolicy(props: Auth0QueueWorkerProps): void {
+function checkPolicy(props: PolicyProps, syncs: readonly ScheduledSync[], producer: string | undefined): void {
+  const where = (key: string) => (producer === undefined ? key : `producer ${producer}: ${key}`);
+  const fix = (key: string) => (producer === undefined ? key : `producer ${producer}'s ${key}`);
   const unknown = (props.allowedFields ?? []).filter((field) => !(USER_FIELDS as readonly string[]).includes(field));
-  if (unknown.length > 0) throw new Error(`allowedFields names unknown field(s) ${unknown.join(', ')}; known: ${USER_FIELDS.join(', ')}`);
-  if (props.allowedRoles?.includes('*') && props.allowedRoles.length > 1) throw new Error('allowedRoles is either [\'*\'] (any role) or a list of role names and ids, not both');
-  if (props.allowedOrganizations?.includes('*') && props.allowedOrganizations.length > 1) throw new Error('allowedOrganizations is either [\'*\'] (any organization) or a list of organization ids and names, not both');
+  if (unknown.length > 0) throw new Error(`${where('allowedFields')} names unknown field(s) ${unknown.join(', ')}; known: ${USER_FIELDS.join(', ')}`);
+  if (props.allowedRoles?.includes('*') && props.allowedRoles.length > 1) throw new Error(`${where('allowedRoles')} is either ['*'] (any role) or a list of role names and ids, not both`);
+  if (props.allowedOrganizations?.includes('*') && props.allowedOrganizations.length > 1) throw new Error(`${where('allowedOrganizations')} is either ['*'] (any organization) or a list of organization ids and names, not both`);
+  if (producer !== undefined) {
+    for (const key of ['allowedFields', 'allowedRoles', 'allowedOrganizations'] as const) {
+      if (props[key]?.length === 0) throw new Error(`${where(key)} lists nothing: leave it out for the default, or list what the producer may touch`);
+    }
+  }
   const anyRole = props.allowedRoles?.includes('*') ?? false;
   const fields = new Set<string>(props.allowedFields ?? DEFAULT_ALLOWED_FIELDS);
-  for (const sync of props.syncs ?? []) {
+  for (const sync of syncs) {
     // The definition the schedule will hand the sync function, checked now rather than failing every run.
-    const { expression: _expression, timeZone: _timeZone, bucket, key, ...rest } = sync;
+    const { expression: _expression, timeZone: _timeZone, bucket, key, producer: _producer, ...rest } = sync;
     try {
       validateSyncDefinition({ ...rest, source: { bucket, key } });
     } catch (error) {
       throw new Error(`sync ${String(sync.name)}: ${error instanceof Error ? error.message : String(error)}`);
     }
     const refused = anyRole ? [] : sync.managedRoles.filter((role) => !(props.allowedRoles ?? []).includes(role));
-    if (refused.length > 0) throw new Error(`sync ${sync.name} manages role(s) ${refused.join(', ')} that allowedRoles does not allow: add them to allowedRoles`);
-    if (!fields.has('app_metadata')) throw new Error(`sync ${sync.name} writes app_metadata, which allowedFields does not allow: add 'app_metadata' to allowedFields`);
+    if (refused.length > 0) throw new Error(`sync ${sync.name} manages role(s) ${refused.join(', ')} that ${fix('allowedRoles')} does not allow: add them to ${fix('allowedRoles')}`);
+    if (!fields.has('app_metadata')) throw new Error(`sync ${sync.name} writes app_metadata, which ${fix('allowedFields')} does not allow: add 'app_metadata' to ${fix('allowedFields')}`);
     const organizations = props.allowedOrganizations ?? [];
     const outside = organizations.includes('*') ? [] : (sync.managedOrganizations ?? []).filter((organization) => !organizations.includes(organization));
-    if (outside.length > 0) throw new Error(`sync ${sync.name} manages organization(s) ${outside.join(', ')} that allowedOrganizations does not allow: add them to allowedOrganizations`);
+    if (outside.length > 0) throw new Error(`sync ${sync.name} manages organization(s) ${outside.join(', ')} that ${fix('allowedOrganizations')} does not allow: add them to ${fix('allowedOrganizations')}`);
   }
 }
 
@@ -792,21 +1080,25 @@ const NAMESPACE = /^(?!AWS\/)[A-Za-z0-9.\-_/#: ]{1,255}$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s.]+$/;
 
 /** Refuses, at synth, props that would deploy something broken, one clear message each. */
-function checkProps(props: Auth0QueueWorkerProps, namespace: string): void {
+function checkProps(props: Auth0QueueWorkerProps, namespace: string, specs: readonly ProducerSpec[]): void {
   if (!Token.isUnresolved(namespace) && !NAMESPACE.test(namespace)) {
     throw new Error(`metricsNamespace must be 1 to 255 letters, digits or . - _ / # : and spaces, not starting with AWS/ (got ${JSON.stringify(namespace)})`);
   }
   if (props.alarmEmail !== undefined && !Token.isUnresolved(props.alarmEmail) && !EMAIL.test(props.alarmEmail)) {
     throw new Error(`alarmEmail must be an email address, such as ops@example.com (got ${JSON.stringify(props.alarmEmail)})`);
   }
-  const policy: JobPolicy = {
-    allowedFields: new Set((props.allowedFields ?? DEFAULT_ALLOWED_FIELDS) as UserField[]),
-    allowHttpPictures: props.allowHttpPictures === true,
-    allowedRoles: props.allowedRoles?.includes('*') ? undefined : new Set(props.allowedRoles ?? []),
-    allowedOrganizations: props.allowedOrganizations?.includes('*') ? '*' : new Set(props.allowedOrganizations ?? []),
-  };
+  const policyOf = (spec: ProducerSpec): JobPolicy => ({
+    allowedFields: new Set((spec.policy.allowedFields ?? DEFAULT_ALLOWED_FIELDS) as UserField[]),
+    allowHttpPictures: spec.policy.allowHttpPictures === true,
+    allowedRoles: spec.policy.allowedRoles?.includes('*') ? undefined : new Set(spec.policy.allowedRoles ?? []),
+    allowedOrganizations: spec.policy.allowedOrganizations?.includes('*') ? '*' : new Set(spec.policy.allowedOrganizations ?? []),
+    ...(spec.declared ? { producer: spec.name } : {}),
+  });
   const names = new Set<string>();
   for (const entry of props.schedules ?? []) {
+    const spec = specs.find((candidate) => !candidate.declared || candidate.name === entry.producer) as ProducerSpec;
+    const policy = policyOf(spec);
+    const allowedIn = (key: string) => (spec.declared ? `producer ${spec.name}'s ${key}` : key);
     if (!/^[A-Za-z0-9_-]{1,40}$/.test(String(entry.name))) throw new Error(`schedule name ${JSON.stringify(entry.name)} must be 1 to 40 letters, digits, "_" or "-"`);
     if (names.has(entry.name)) throw new Error(`schedule name ${entry.name} is used twice`);
     names.add(entry.name);
@@ -820,12 +1112,12 @@ function checkProps(props: Auth0QueueWorkerProps, namespace: string): void {
     }
     // The worker checks roles once resolved to ids; here a role must be listed as the job names it.
     if ('organization' in job && policy.allowedOrganizations !== '*' && !policy.allowedOrganizations?.has(job.organization)) {
-      throw new Error(`schedule ${entry.name}: the job would be dead-lettered on every run (organization_not_allowed: ${job.organization} not in allowedOrganizations; list it as the job names it)`);
+      throw new Error(`schedule ${entry.name}: the job would be dead-lettered on every run (organization_not_allowed: ${job.organization} not in ${allowedIn('allowedOrganizations')}; list it as the job names it)`);
     }
     const roles = 'roles' in job ? (job.roles ?? []) : [];
     const refused = policy.allowedRoles === undefined ? [] : roles.filter((role) => !policy.allowedRoles?.has(role));
     if (refused.length > 0) {
-      throw new Error(`schedule ${entry.name}: the job would be dead-lettered on every run (role_not_allowed: ${refused.join(', ')} not in allowedRoles; list each as the job names it)`);
+      throw new Error(`schedule ${entry.name}: the job would be dead-lettered on every run (role_not_allowed: ${refused.join(', ')} not in ${allowedIn('allowedRoles')}; list each as the job names it)`);
     }
   }
 }

@@ -112,7 +112,12 @@ describe('Examples, installed from the packed tarball', () => {
     const namespaces = functions.map((fn) => fn.Environment.Variables['METRICS_NAMESPACE']);
     expect(new Set(namespaces).size).toBe(2);
     expect(synth.stdout).toContain(`metrics: ${namespaces[0]}, ${namespaces[1]}`);
-    expect(resources.filter((resource) => resource.Type === 'AWS::SQS::Queue')).toHaveLength(4);
+    // Europe's queue pair, and one pair for each of the American producers, whose policies the worker gets by queue
+    expect(resources.filter((resource) => resource.Type === 'AWS::SQS::Queue')).toHaveLength(6);
+    expect(resources.filter((resource) => resource.Type === 'AWS::Lambda::EventSourceMapping')).toHaveLength(3);
+    const producers = JSON.stringify(functions.find((fn) => fn.Environment.Variables['AUTH0_DOMAIN'] === 'acme.us.auth0.com')?.Environment.Variables['PRODUCERS']);
+    expect(producers).toContain('\\"name\\":\\"hr\\"');
+    expect(producers).toContain('\\"allowedFields\\":[\\"app_metadata\\",\\"given_name\\",\\"family_name\\"]');
     expect(resources.filter((resource) => resource.Type === 'AWS::SNS::Subscription').map((resource) => resource.Properties['Endpoint'])).toEqual(['identity-oncall@acme.example', 'identity-oncall@acme.example']);
     expect(resources.filter((resource) => resource.Type === 'AWS::Scheduler::Schedule').map((resource) => resource.Properties['ScheduleExpression'])).toEqual(['cron(30 2 * * ? *)']);
     // The worker deployed is the bundle built into the package, staged as the asset
