@@ -13,6 +13,7 @@ import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { bundleFunction } from '../infra/build.ts';
 import { DEFAULT_ALLOWED_FIELDS } from '../shared/jobs/schema.ts';
+import { producerIdPrefix } from '../shared/config.ts';
 import { type EventSourceMapping, type EventSourceMappingOptions, startEventSourceMapping } from './event-source-mapping.ts';
 import { type LocalControlPlane, startControlPlane } from './control-plane.ts';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb.ts';
@@ -48,6 +49,24 @@ export interface LocalStackOptions {
   readonly tenant?: Omit<TenantOptions, 'rateLimit' | 'clients'>;
   /** A file every line the functions write (logs and metrics) is appended to, as CloudWatch Logs keeps them. */
   readonly logFile?: string;
+  /**
+   * The deployment's producers, as the construct's `producers` prop declares them: each gets its own queue and
+   * dead-letter queue (`jobs-{name}`, `jobs-{name}-dlq`) and its own event source mapping, and the worker
+   * checks each job against the policy of the queue it came from. Without it, one queue and the local policy.
+   */
+  readonly producers?: readonly LocalProducer[];
+}
+
+/** A producer of the local deployment (see the construct's `ProducerProps`). */
+export interface LocalProducer {
+  readonly name: string;
+  readonly allowedFields?: readonly string[];
+  readonly allowedRoles?: readonly string[];
+  readonly allowedOrganizations?: readonly string[];
+  /** Its weight in the split of the tenant's rate limit. Default 1. */
+  readonly share?: number;
+  /** Concurrent invocations for its queue. Default: `startWorker`'s `maxConcurrency` (2). */
+  readonly maxConcurrency?: number;
 }
 
 /** A queue's URL and ARN. */
@@ -69,8 +88,12 @@ export interface LocalStack {
   readonly stackName: string;
   /** An SQS client for the local endpoint, as a producer would use it. */
   readonly sqs: SQSClient;
+  /** The jobs queue; with producers, the first producer's. */
   readonly jobs: QueueRef;
+  /** The dead-letter queue; with producers, the first producer's. */
   readonly dlq: QueueRef;
+  /** Each producer's queues, by name; empty without {@link LocalStackOptions.producers}. */
+  readonly producers: ReadonlyMap<string, { readonly jobs: QueueRef; readonly dlq: QueueRef }>;
   readonly client: {
     readonly clientId: string;
     readonly secretName: string;
@@ -84,7 +107,7 @@ export interface LocalStack {
   writeLog(line: string): void;
   /** The worker's environment, exactly as a deployment sets it, pointed at the local endpoints. */
   readonly workerEnv: Record<string, string>;
-  /** Starts the local event source mapping for the jobs queue. */
+  /** Starts the local event source mapping for the jobs queue (with producers, one per producer's queue, as one). */
   startWorker(options?: Partial<Omit<EventSourceMappingOptions, 'sqs' | 'queueUrl' | 'queueArn'>>): EventSourceMapping;
   /** Replaces the client secret in Secrets Manager and on the tenant, keeping the old one valid until `revokeOld` runs. */
   rotateSecret(): { newSecret: string; revokeOld: () => void };
@@ -137,12 +160,39 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }));
     return { url: QueueUrl, arn: Attributes?.QueueArn ?? '' };
   };
-  const dlq = await createQueue(`jobs-dlq${suffix}`, { MessageRetentionPeriod: String(14 * 24 * 3600) });
   const maxReceiveCount = options.maxReceiveCount ?? (options.fifo ? 100 : 5);
-  const jobs = await createQueue(`jobs${suffix}`, {
-    VisibilityTimeout: String(Math.ceil((6 * timeoutMs) / 1000)),
-    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount }),
-  });
+  const createQueues = async (name: string) => {
+    const dlq = await createQueue(`${name}-dlq${suffix}`, { MessageRetentionPeriod: String(14 * 24 * 3600) });
+    const jobs = await createQueue(`${name}${suffix}`, {
+      VisibilityTimeout: String(Math.ceil((6 * timeoutMs) / 1000)),
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount }),
+    });
+    return { jobs, dlq };
+  };
+  const producers = new Map<string, { jobs: QueueRef; dlq: QueueRef }>();
+  for (const producer of options.producers ?? []) {
+    if (producers.has(producer.name)) throw new Error(`producer ${producer.name} is declared twice`);
+    producers.set(producer.name, await createQueues(`jobs-${producer.name}`));
+  }
+  const [first] = producers.values();
+  const { jobs, dlq } = first ?? (await createQueues('jobs'));
+  // As the construct writes PRODUCERS: each producer's queue, dead-letter queue and policy.
+  const producersVariable =
+    options.producers === undefined
+      ? undefined
+      : JSON.stringify(
+          options.producers.map((producer) => ({
+            name: producer.name,
+            queueArn: producers.get(producer.name)?.jobs.arn,
+            dlqUrl: producers.get(producer.name)?.dlq.url,
+            ...(producer.allowedFields === undefined ? {} : { allowedFields: producer.allowedFields }),
+            ...(producer.allowedRoles === undefined ? {} : { allowedRoles: producer.allowedRoles }),
+            ...(producer.allowedOrganizations === undefined ? {} : { allowedOrganizations: producer.allowedOrganizations }),
+            ...(producer.share === undefined ? {} : { share: producer.share }),
+            maxReceiveCount,
+            ...(producer.maxConcurrency === undefined ? {} : { maxConcurrency: producer.maxConcurrency }),
+          })),
+        );
 
   const workerEnv: Record<string, string> = {
     AWS_REGION: REGION,
@@ -155,12 +205,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     LEDGER_TABLE: dynamodb.ledgerTable,
     AUTH0_DOMAIN: tenant.origin,
     AUTH0_SECRET_ID: secretName,
-    DLQ_URL: dlq.url,
     MAX_RECEIVE_COUNT: String(maxReceiveCount),
     // The local deployment allows what the demo workload and the sync write, as a deployment must say explicitly.
-    ALLOWED_FIELDS: LOCAL_ALLOWED_FIELDS.join(','),
-    ALLOWED_ROLES: '*',
-    ALLOWED_ORGANIZATIONS: '*',
+    ...(producersVariable === undefined
+      ? { DLQ_URL: dlq.url, ALLOWED_FIELDS: LOCAL_ALLOWED_FIELDS.join(','), ALLOWED_ROLES: '*', ALLOWED_ORGANIZATIONS: '*' }
+      : { PRODUCERS: producersVariable }),
     LOG_LEVEL: 'info',
     ...(options.plan === undefined ? {} : { AUTH0_PLAN: options.plan }),
   };
@@ -171,12 +220,30 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const output = (name: string, value: string) => ({ key: `Auth0Jobs${name}${createHash('sha256').update(name).digest('hex').slice(0, 8).toUpperCase()}`, value });
   controlPlane.stacks.set(stackName, {
     name: stackName,
-    outputs: [output('JobsQueueUrl', jobs.url), output('JobsQueueArn', jobs.arn), output('DeadLetterQueueUrl', dlq.url), output('WorkerFunctionName', functionName), output('LedgerTableName', dynamodb.ledgerTable)],
+    outputs: [
+      // With producers, each producer's queues under its own keys, as the construct names them.
+      ...(producers.size === 0
+        ? [output('JobsQueueUrl', jobs.url), output('JobsQueueArn', jobs.arn), output('DeadLetterQueueUrl', dlq.url)]
+        : [...producers].flatMap(([name, queues]) => {
+            const prefix = producerIdPrefix(name);
+            return [output(`${prefix}JobsQueueUrl`, queues.jobs.url), output(`${prefix}JobsQueueArn`, queues.jobs.arn), output(`${prefix}DeadLetterQueueUrl`, queues.dlq.url)];
+          })),
+      output('WorkerFunctionName', functionName),
+      output('LedgerTableName', dynamodb.ledgerTable),
+    ],
   });
   const deployedFunction = { name: functionName, timeoutSeconds: Math.ceil(timeoutMs / 1000), memorySize: 512, environment: { ...workerEnv, MAX_CONCURRENCY: '2' } };
   controlPlane.functions.set(functionName, deployedFunction);
-  const deployedMapping = { uuid: randomUUID(), functionName, eventSourceArn: jobs.arn, batchSize: 10, maximumConcurrency: 2, reportBatchItemFailures: true, state: 'Enabled' as const };
-  controlPlane.mappings.push(deployedMapping);
+  const deployedMappings = (producers.size === 0 ? [jobs] : [...producers.values()].map((queues) => queues.jobs)).map((queue) => ({
+    uuid: randomUUID(),
+    functionName,
+    eventSourceArn: queue.arn,
+    batchSize: 10,
+    maximumConcurrency: 2,
+    reportBatchItemFailures: true,
+    state: 'Enabled' as const,
+  }));
+  controlPlane.mappings.push(...deployedMappings);
 
   const { logFile } = options;
   if (logFile !== undefined) mkdirSync(dirname(logFile), { recursive: true });
@@ -192,6 +259,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     sqs,
     jobs,
     dlq,
+    producers,
     controlPlane,
     stackName,
     client: { clientId, secretName, secretsIssued },
@@ -200,27 +268,39 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     writeLog,
     workerEnv,
     startWorker(overrides = {}) {
+      // One mapping per producer's queue (each with its own maximum concurrency), or one for the jobs queue.
+      const queues =
+        options.producers === undefined
+          ? [{ queue: jobs, maxConcurrency: overrides.maxConcurrency ?? 2 }]
+          : options.producers.map((producer) => ({ queue: (producers.get(producer.name) as { jobs: QueueRef }).jobs, maxConcurrency: producer.maxConcurrency ?? overrides.maxConcurrency ?? 2 }));
       // As a deployment does: the worker paces itself knowing how many containers may share the tenant's bucket.
-      const env = { ...workerEnv, MAX_CONCURRENCY: String(overrides.maxConcurrency ?? 2), ...overrides.env };
+      const containers = queues.reduce((sum, entry) => sum + entry.maxConcurrency, 0);
+      const env = { ...workerEnv, MAX_CONCURRENCY: String(containers), ...overrides.env };
       deployedFunction.environment = env;
-      deployedMapping.maximumConcurrency = overrides.maxConcurrency ?? 2;
-      deployedMapping.batchSize = overrides.batchSize ?? 10;
-      deployedMapping.reportBatchItemFailures = overrides.reportBatchItemFailures ?? true;
-      const mapping = startEventSourceMapping({
-        sqs,
-        senderOf: senders.senderOf,
-        queueUrl: jobs.url,
-        queueArn: jobs.arn,
-        bundleUrl,
-        timeoutMs,
-        ...overrides,
-        onOutput: (line) => {
-          writeLog(line);
-          overrides.onOutput?.(line);
-        },
-        functionName,
-        env,
-      });
+      for (const [index, deployedMapping] of deployedMappings.entries()) {
+        deployedMapping.maximumConcurrency = queues[index]?.maxConcurrency ?? 2;
+        deployedMapping.batchSize = overrides.batchSize ?? 10;
+        deployedMapping.reportBatchItemFailures = overrides.reportBatchItemFailures ?? true;
+      }
+      const started = queues.map(({ queue, maxConcurrency }) =>
+        startEventSourceMapping({
+          sqs,
+          senderOf: senders.senderOf,
+          queueUrl: queue.url,
+          queueArn: queue.arn,
+          bundleUrl,
+          timeoutMs,
+          ...overrides,
+          maxConcurrency,
+          onOutput: (line) => {
+            writeLog(line);
+            overrides.onOutput?.(line);
+          },
+          functionName,
+          env,
+        }),
+      );
+      const mapping = started.length === 1 ? (started[0] as EventSourceMapping) : combineMappings(started);
       mappings.add(mapping);
       return mapping;
     },
@@ -240,19 +320,37 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   };
 }
 
+/** Several mappings of one function (one per producer's queue) seen as one: their stats summed. */
+function combineMappings(mappings: readonly EventSourceMapping[]): EventSourceMapping {
+  const sum = (key: keyof EventSourceMapping['stats']) => mappings.reduce((total, mapping) => total + mapping.stats[key], 0);
+  const stats = {} as EventSourceMapping['stats'];
+  for (const key of Object.keys(mappings[0]?.stats ?? {}) as Array<keyof EventSourceMapping['stats']>) Object.defineProperty(stats, key, { get: () => sum(key), enumerable: true });
+  return {
+    stats,
+    containers: () => mappings.reduce((total, mapping) => total + mapping.containers(), 0),
+    crash: async () => (await Promise.all(mappings.map((mapping) => mapping.crash()))).reduce((total, count) => total + count, 0),
+    stop: async () => {
+      await Promise.all(mappings.map((mapping) => mapping.stop()));
+    },
+  };
+}
+
 function randomSecret(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
 }
 
-/** Jobs on the queue in any state: visible, in flight or delayed. Zero means all work is done. */
-export async function queueDepth(stack: Pick<LocalStack, 'sqs' | 'jobs'>): Promise<number> {
-  const { Attributes = {} } = await stack.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: stack.jobs.url,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+/** Jobs on the queue (with producers, on all their queues) in any state: visible, in flight or delayed. Zero means all work is done. */
+export async function queueDepth(stack: Pick<LocalStack, 'sqs' | 'jobs'> & Partial<Pick<LocalStack, 'producers'>>): Promise<number> {
+  const urls = stack.producers === undefined || stack.producers.size === 0 ? [stack.jobs.url] : [...stack.producers.values()].map((queues) => queues.jobs.url);
+  const depths = await Promise.all(
+    urls.map(async (url) => {
+      const { Attributes = {} } = await stack.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }),
+      );
+      return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0);
     }),
   );
-  return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0);
+  return depths.reduce((sum, depth) => sum + depth, 0);
 }
 
 /**
