@@ -3,6 +3,7 @@ import { GetFunctionConfigurationCommand, ListEventSourceMappingsCommand } from 
 import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { awsConfig } from './args.ts';
 import type { CliIo, FoundDeployment } from './io.ts';
+import { PRODUCER_NAME, producerIdPrefix } from '../config.ts';
 
 /** The flags that find a deployment, for every command's help. */
 export const DISCOVERY_HELP = `  --stack NAME              find the deployment from its CloudFormation stack: the queues and the ledger table
@@ -10,12 +11,17 @@ export const DISCOVERY_HELP = `  --stack NAME              find the deployment f
                             flag given wins)
   --function NAME           the same from the worker function alone (name or ARN): the jobs queue is its
                             event source
+  --producer NAME           with --stack, in a deployment that declares producers: the producer whose queues
+                            (and, for doctor, whose policy) the command uses
   --cloudformation-endpoint-url URL, --lambda-endpoint-url URL
                             CloudFormation and Lambda endpoints other than AWS's (the local stack's)`;
 
 /** The worker's settings the commands read; any other variable of the function (AWS_*, NODE_OPTIONS) stays there. */
 const SETTINGS = ['AUTH0_DOMAIN', 'AUTH0_AUDIENCE', 'AUTH0_SECRET_ID', 'DLQ_URL', 'LEDGER_TABLE', 'ALLOWED_ROLES', 'ALLOWED_FIELDS', 'ALLOWED_ORGANIZATIONS', 'MAX_CONCURRENCY', 'RATE_LIMIT_RESERVE', 'RATE_LIMIT_SHARE', 'AUTH0_PLAN', 'JOB_CONCURRENCY', 'GROUP_MAX_ITEMS', 'MAX_RECEIVE_COUNT', 'JOB_MAX_AGE_SECONDS'];
-const FLAGS = ['--stack', '--function', '--cloudformation-endpoint-url', '--lambda-endpoint-url'] as const;
+const FLAGS = ['--stack', '--function', '--producer', '--cloudformation-endpoint-url', '--lambda-endpoint-url'] as const;
+/** The outputs the commands read, per producer where the deployment declares producers. */
+const OUTPUTS = ['WorkerFunctionName', 'DeadLetterQueueUrl', 'JobsQueueUrl', 'JobsQueueArn', 'LedgerTableName'] as const;
+const PRODUCER_OUTPUTS = new Set<string>(['DeadLetterQueueUrl', 'JobsQueueUrl', 'JobsQueueArn']);
 
 /**
  * Takes `--stack` / `--function` (and their endpoint flags) out of a command's arguments and, when one is given,
@@ -47,7 +53,12 @@ export async function withDeployment(argv: readonly string[], io: CliIo, needs: 
   }
   const stackName = given.get('--stack');
   const functionGiven = given.get('--function');
-  if (help || (stackName === undefined && functionGiven === undefined)) return { argv: rest, io };
+  const producer = given.get('--producer');
+  if (help || (stackName === undefined && functionGiven === undefined)) {
+    return producer === undefined || help ? { argv: rest, io } : { error: '--producer needs --stack: the producer\'s queues are found among the stack\'s outputs' };
+  }
+  if (producer !== undefined && stackName === undefined) return { error: '--producer needs --stack: the producer\'s queues are found among the stack\'s outputs' };
+  if (producer !== undefined && !PRODUCER_NAME.test(producer)) return { error: `--producer ${JSON.stringify(producer)} is not a producer name (lower-case letters, digits and -)` };
   const region = flagValue(rest, '--region');
 
   let outputs = new Map<string, string>();
@@ -59,6 +70,21 @@ export async function withDeployment(argv: readonly string[], io: CliIo, needs: 
       outputs = new Map((Stacks[0]?.Outputs ?? []).map((output) => [baseKey(output.OutputKey ?? ''), output.OutputValue ?? '']));
     } catch (error) {
       return { error: `cannot read stack ${stackName}: ${awsMessage(error)}; check the name, the region (--region or AWS_REGION) and cloudformation:DescribeStacks` };
+    }
+    // A deployment with producers has each producer's queues under its own keys: the command uses the one named.
+    const prefixes = [...outputs.keys()].map((key) => /^(Producer[A-Z][A-Za-z0-9]*)JobsQueueUrl$/.exec(key)?.[1]).filter((prefix) => prefix !== undefined);
+    if (prefixes.length > 0 && producer === undefined) {
+      return { error: `stack ${stackName} declares producers (${prefixes.map((prefix) => producerName(prefix)).join(', ')}): give --producer NAME` };
+    }
+    if (producer !== undefined) {
+      const prefix = producerIdPrefix(producer);
+      if (!outputs.has(`${prefix}JobsQueueUrl`)) {
+        return { error: prefixes.length === 0 ? `stack ${stackName} declares no producers: leave --producer out` : `stack ${stackName} has no producer ${producer}; its producers are ${prefixes.map((each) => producerName(each)).join(', ')}` };
+      }
+      for (const name of PRODUCER_OUTPUTS) {
+        const value = outputs.get(`${prefix}${name}`);
+        if (value !== undefined) outputs.set(name, value);
+      }
     }
     // A producer sending jobs, or reading dead letters, needs the queues only: no Lambda permission asked.
     if (needs === 'queues' && functionGiven === undefined && outputs.has('JobsQueueUrl') && outputs.has('DeadLetterQueueUrl')) {
@@ -102,6 +128,12 @@ export async function withDeployment(argv: readonly string[], io: CliIo, needs: 
             maximumConcurrency: mapping.ScalingConfig?.MaximumConcurrency,
             state: mapping.State ?? 'unknown',
             eventSourceArn: mapping.EventSourceArn ?? '',
+            mappings: {
+              count: EventSourceMappings.length,
+              maximumConcurrency: EventSourceMappings.every((each) => each.ScalingConfig?.MaximumConcurrency !== undefined)
+                ? EventSourceMappings.reduce((sum, each) => sum + (each.ScalingConfig?.MaximumConcurrency ?? 0), 0)
+                : undefined,
+            },
           };
   } catch (error) {
     return { error: `cannot list the event source mappings of ${functionName}: ${awsMessage(error)}; check lambda:ListEventSourceMappings` };
@@ -109,6 +141,17 @@ export async function withDeployment(argv: readonly string[], io: CliIo, needs: 
 
   const found: Record<string, string> = {};
   for (const name of SETTINGS) if (variables[name] !== undefined) found[name] = variables[name];
+  // The producer's policy, as the deployment-wide variables the commands read (doctor checks the roles it names).
+  const producers = variables['PRODUCERS'];
+  if (producer !== undefined && producers !== undefined) {
+    const entry = parseProducerEntries(producers).find((candidate) => candidate.name === producer);
+    if (entry !== undefined) {
+      for (const [variable, key] of [['ALLOWED_FIELDS', 'allowedFields'], ['ALLOWED_ROLES', 'allowedRoles'], ['ALLOWED_ORGANIZATIONS', 'allowedOrganizations']] as const) {
+        const list = entry[key];
+        if (Array.isArray(list) && list.length > 0) found[variable] = list.join(',');
+      }
+    }
+  }
   if (queueUrl !== undefined) found['JOBS_QUEUE_URL'] = queueUrl;
   const dlqUrl = outputs.get('DeadLetterQueueUrl');
   if (dlqUrl !== undefined) found['DLQ_URL'] = dlqUrl;
@@ -118,12 +161,31 @@ export async function withDeployment(argv: readonly string[], io: CliIo, needs: 
   return { argv: rest, io: { ...io, env: { ...io.env, ...found }, deployment } };
 }
 
-/** An output's key without the construct path and CDK's hash: `Auth0JobsJobsQueueUrl1A2B3C4D` → `JobsQueueUrl`. */
+/**
+ * An output's key without the construct path and CDK's hash: `Auth0JobsJobsQueueUrl1A2B3C4D` → `JobsQueueUrl`, and a
+ * producer's `Auth0JobsProducerHrJobsQueueUrl1A2B3C4D` → `ProducerHrJobsQueueUrl`.
+ */
 function baseKey(key: string): string {
-  for (const name of ['WorkerFunctionName', 'DeadLetterQueueUrl', 'JobsQueueUrl', 'JobsQueueArn', 'LedgerTableName']) {
-    if (new RegExp(`${name}([0-9A-F]{8})?$`).test(key)) return name;
+  for (const name of OUTPUTS) {
+    const match = new RegExp(`(Producer[A-Z][A-Za-z0-9]*?)?${name}([0-9A-F]{8})?$`).exec(key);
+    if (match !== null) return PRODUCER_OUTPUTS.has(name) && match[1] !== undefined ? `${match[1]}${name}` : name;
   }
   return key;
+}
+
+/** `ProducerHrSystem` → `hr-system`, for messages that list a stack's producers. */
+function producerName(prefix: string): string {
+  return prefix.slice('Producer'.length).replace(/[A-Z]/g, (letter, index: number) => `${index === 0 ? '' : '-'}${letter.toLowerCase()}`);
+}
+
+/** The entries of a worker's PRODUCERS, or none when it is not the JSON the construct writes. */
+function parseProducerEntries(text: string): Array<Record<string, unknown>> {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return Array.isArray(parsed) ? parsed.filter((entry): entry is Record<string, unknown> => typeof entry === 'object' && entry !== null) : [];
+  } catch {
+    return [];
+  }
 }
 
 /** The URL of the queue `arn:aws:sqs:REGION:ACCOUNT:NAME`, from SQS's GetQueueUrl; undefined when SQS does not say. */

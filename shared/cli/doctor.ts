@@ -304,7 +304,13 @@ function checkEventSource(deployment: CliIo['deployment'], maxConcurrency: numbe
     add('event source', 'warn', `the mapping from ${mapping.eventSourceArn} sets no maximum concurrency, so Lambda may run far more than the ${maxConcurrency} invocations the worker paces for (more 429s); set it to MAX_CONCURRENCY (the construct's maxConcurrency does)`);
     return;
   }
-  if (mapping.maximumConcurrency !== maxConcurrency) {
+  // With producers the function has a mapping per producer's queue, and the worker paces for all of them together.
+  const together = mapping.mappings !== undefined && mapping.mappings.count > 1 ? mapping.mappings : undefined;
+  if (together !== undefined && together.maximumConcurrency !== maxConcurrency) {
+    add('event source', 'warn', `the function's ${together.count} event source mappings allow ${together.maximumConcurrency ?? 'unbounded'} concurrent invocations together but the worker paces for MAX_CONCURRENCY ${maxConcurrency}: set it to their sum (the construct does)`);
+    return;
+  }
+  if (together === undefined && mapping.maximumConcurrency !== maxConcurrency) {
     add('event source', 'warn', `the mapping allows ${mapping.maximumConcurrency} concurrent invocations but the worker paces for MAX_CONCURRENCY ${maxConcurrency}: set both to the same number (the construct's maxConcurrency does)`);
     return;
   }

@@ -27,5 +27,14 @@ export interface FoundDeployment {
   readonly functionName: string;
   readonly timeoutSeconds: number | undefined;
   /** The function's event source mapping on the jobs queue; undefined when it has none. */
-  readonly eventSource: { readonly reportBatchItemFailures: boolean; readonly maximumConcurrency: number | undefined; readonly state: string; readonly eventSourceArn: string } | undefined;
+  readonly eventSource:
+    | {
+        readonly reportBatchItemFailures: boolean;
+        readonly maximumConcurrency: number | undefined;
+        readonly state: string;
+        readonly eventSourceArn: string;
+        /** The function's mappings (one per producer's queue, with producers), and their maximum concurrency together. */
+        readonly mappings?: { readonly count: number; readonly maximumConcurrency: number | undefined };
+      }
+    | undefined;
 }

@@ -288,4 +288,33 @@ describe('Command: auth0-queue-worker doctor and token, on the local stack', () 
     expect(twoMappings.status).toBe(2);
     expect(twoMappings.stderr).toContain('worker has 2 event source mappings: give --stack, or --queue-url to say which queue is the jobs queue');
   }, 60_000);
+
+  it("finds a producer's queues, mapping and policy with --stack and --producer, and asks for it when the stack has producers", async () => {
+    // Prepare: two producers; no worker polls, so the jobs stay where the commands put them
+    const s = await start({ producers: [{ name: 'hr', allowedRoles: ['admin'] }, { name: 'crm', allowedFields: ['app_metadata'] }] });
+    s.startWorker({ maxConcurrency: 2 });
+    const job = JSON.stringify({ type: 'user.update', userId: 'auth0|someone', jobId: 'crm-7', changes: { app_metadata: { plan: 'gold' } } });
+    const crm = s.producers.get('crm');
+    const hr = s.producers.get('hr');
+
+    // Act
+    const enqueue = await byStack(s, 'enqueue -', s.stackName, ['--stack', s.stackName, '--producer', 'crm'], `${job}\n`);
+    const unnamed = await byStack(s, 'dlq');
+    const unknown = await byStack(s, 'dlq', s.stackName, ['--stack', s.stackName, '--producer', 'erp']);
+    const dlq = await byStack(s, 'dlq', s.stackName, ['--stack', s.stackName, '--producer', 'hr']);
+    const doctor = await byStack(s, 'doctor', s.stackName, ['--stack', s.stackName, '--producer', 'hr']);
+
+    // Assess
+    expect(enqueue.stderr).toBe('');
+    expect(enqueue.stdout).toContain(`sent 1 of 1 jobs to ${crm?.jobs.url}`);
+    expect(unnamed.status).toBe(2);
+    expect(unnamed.stderr).toContain(`stack ${s.stackName} declares producers (hr, crm): give --producer NAME`);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain(`stack ${s.stackName} has no producer erp; its producers are hr, crm`);
+    expect(dlq.status).toBe(0);
+    expect(dlq.stdout).toContain(`0 dead letter(s) in ${hr?.dlq.url}`);
+    expect(doctor.stderr).toBe('');
+    expect(doctor.line('jobs queue')).toMatch(/^ok /);
+    expect(doctor.line('event source')).toMatch(/^ok /);
+  }, 60_000);
 });
