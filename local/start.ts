@@ -3,6 +3,7 @@
  * tenant). `npm start -- --help` lists the flags.
  */
 import { runDemo } from './demo.ts';
+import { runProducersDemo } from './producers-demo.ts';
 import { parsedFlag, positiveNumber, readScriptArgs, usageError, wholeNumber } from './script-args.ts';
 import { INTERACTIVE_CALLS_PER_SECOND } from './interactive-caller.ts';
 import { type Auth0Plan, parsePlan } from '../shared/auth0/plans.ts';
@@ -30,6 +31,10 @@ Runs the worker bundle over a demo workload on the local stack and reports what 
   --faults           inject 3% 5xx, 1% dropped connections and a 5 s 429 storm
   --interactive      while the backlog drains, another application of the tenant reads
                      profiles at 2 calls/s; reports how many of its calls got 429
+  --producers        two producers, each with its own queue and policy: crm queues --jobs
+                     profile updates at once, hr sends an offboarding a second while they
+                     drain; reports each one's jobs/s, wait and refused jobs (--concurrency
+                     is each producer's)
   --users N          users to seed (default 1000)
   --seed N           random seed, to repeat a run (default 1)
   --help             this text
@@ -52,6 +57,7 @@ const values = readScriptArgs(
     fifo: { type: 'boolean', default: false },
     faults: { type: 'boolean', default: false },
     interactive: { type: 'boolean', default: false },
+    producers: { type: 'boolean', default: false },
     users: { type: 'string', default: '1000' },
     seed: { type: 'string', default: '1' },
     timeout: { type: 'string', default: '600' },
@@ -92,6 +98,26 @@ const { timeoutSeconds, ...options } = {
   seed: wholeNumber('seed', values.seed, 1, 2 ** 31),
   timeoutSeconds: wholeNumber('timeout', values.timeout, 1, 86_400),
 };
+
+if (values.producers) {
+  for (const flag of ['plan', 'fifo', 'faults', 'interactive'] as const) {
+    if (values[flag] !== undefined && values[flag] !== false) usageError(`--producers runs its own workload: leave --${flag} out`);
+  }
+  const demo = await runProducersDemo({
+    bulkJobs: options.jobs,
+    urgentPerSecond: 1,
+    users: options.users,
+    rateLimit,
+    concurrency: options.concurrency,
+    batchSize: options.batchSize,
+    batchingWindowMs: options.batchingWindowMs,
+    seed: options.seed,
+    timeoutMs: timeoutSeconds * 1000,
+    write: (text) => process.stdout.write(text),
+    interactive: process.stdout.isTTY === true,
+  });
+  process.exit(demo.ok ? 0 : 1);
+}
 
 const result = await runDemo({
   ...options,

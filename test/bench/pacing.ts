@@ -22,6 +22,7 @@ import { BUNDLE_OPTIONS } from '../../infra/bundling.ts';
 import { managementAnswers, subtractCounts } from '../../local/figures.ts';
 import { type InteractiveCallerCounts, startInteractiveCaller } from '../../local/interactive-caller.ts';
 import { enqueueJobs, type LocalStack, queueDepth, readDeadLetters, startLocalStack } from '../../local/stack.ts';
+import { runProducersDemo } from '../../local/producers-demo.ts';
 import { RATE_LIMIT_PRESETS, parseJitter } from '../../local/tenant/rate-limit.ts';
 import { compareState, createRandom, generateBulkWorkload, generateWorkload, isApplied, seedTenant } from '../../local/workload.ts';
 import { type BenchConfig, type BenchRun, HANDLER_LABELS, type HandlerName, type MeasuredRun, formatSummary, formatTable, measureRun } from './pacing-report.ts';
@@ -42,6 +43,11 @@ const ORGANIZATIONS = 10;
 /** Roles or organizations the bulk backlogs spread over. */
 const BULK_TARGETS = 5;
 type ConfigName = keyof typeof CONFIGS;
+/** The producers' configuration, run apart from the handler tables: two producers of this worker on one tenant. */
+const PRODUCERS_CONFIG = 'producers';
+/** Its bulk backlog, and the urgent producer's pace. */
+const PRODUCERS_BULK_JOBS = 10_000;
+const PRODUCERS_URGENT_PER_SECOND = 1;
 
 const HANDLERS = Object.keys(HANDLER_LABELS) as HandlerName[];
 const PEER_ENTRIES = { sdk: 'test/bench/peers/sdk-powertools.ts', naive: 'test/bench/peers/naive.ts' } as const;
@@ -72,6 +78,10 @@ user would write instead, and prints one Markdown table per configuration.
                      roles-bulk         2,000 roles.assign over 5 roles on Professional
                      orgs-bulk          2,000 org.members.add over 5 organizations on Enterprise
                                         (worker only)
+                     producers          two producers of this worker on the enterprise limit: 10,000
+                                        profile updates queued on one, an offboarding a second on the
+                                        other until the backlog is gone (worker only; its own time
+                                        limit, the backlog's drain)
   --jitter LIST    network time added to every answer, comma-separated: none, or MIN:MAX in ms
                    (default none,20:200: every configuration without and with it)
   --batch-size N   records per invocation of this worker (default: as the construct deploys it,
@@ -94,7 +104,7 @@ const { values } = (() => {
     return parseArgs({
       options: {
         only: { type: 'string', default: HANDLERS.join(',') },
-        config: { type: 'string', default: Object.keys(CONFIGS).join(',') },
+        config: { type: 'string', default: [...Object.keys(CONFIGS), PRODUCERS_CONFIG].join(',') },
         timeout: { type: 'string', default: '240' },
         'batch-size': { type: 'string' },
         'batching-window': { type: 'string' },
@@ -133,7 +143,9 @@ const jitters = values.jitter.split(',').map((item) => item.trim()).filter((item
   }
 });
 if (jitters.length === 0) fail('--jitter needs none, MIN:MAX, or both');
-const configs: BenchConfig[] = list('config', values.config, Object.keys(CONFIGS) as ConfigName[]).flatMap((name) =>
+const configNames = list('config', values.config, [...(Object.keys(CONFIGS) as ConfigName[]), PRODUCERS_CONFIG] as const);
+const runProducers = configNames.includes(PRODUCERS_CONFIG);
+const configs: BenchConfig[] = configNames.filter((name): name is ConfigName => name !== PRODUCERS_CONFIG).flatMap((name) =>
   jitters.map((jitter): BenchConfig => (jitter === undefined ? CONFIGS[name] : { ...CONFIGS[name], name: `${name} (jitter ${jitter.minMs}-${jitter.maxMs} ms)`, jitter })),
 );
 const timeoutSeconds = Number(values.timeout);
@@ -321,6 +333,55 @@ for (const config of configs) {
   results.set(config.name, runs);
 }
 
+/** The producers' configuration, plain and with each jitter asked for: its report section. */
+async function runProducersConfig(): Promise<string[]> {
+  const sections: string[] = [];
+  for (const jitter of jitters) {
+    const name = `${PRODUCERS_CONFIG}${jitter === undefined ? '' : ` (jitter ${jitter.minMs}-${jitter.maxMs} ms)`}`;
+    write(`${name} · this worker: starting a fresh stack…\n`);
+    const batching = batchSizeFlag === undefined && windowFlagMs === undefined ? { batchSize: DEFAULT_BATCH_SIZE, batchingWindowMs: DEFAULT_BATCHING_WINDOW_SECONDS * 1000 } : batchingFor(CONFIGS['enterprise-2']);
+    try {
+      const result = await runProducersDemo({
+        bulkJobs: PRODUCERS_BULK_JOBS,
+        urgentPerSecond: PRODUCERS_URGENT_PER_SECOND,
+        users: USERS,
+        rateLimit: RATE_LIMIT_PRESETS.enterprise,
+        concurrency: 2,
+        ...batching,
+        seed,
+        timeoutMs: Math.max(timeoutSeconds, 1_200) * 1000,
+        write: (text) => write(text.replace(/^(?=.)/gm, '  ')),
+        interactive: false,
+        build: false,
+        bundleUrl: bundles.worker,
+        ...(jitter === undefined ? {} : { jitter: { ...jitter, seed } }),
+      });
+      if (!result.ok) crashed = true;
+      sections.push(
+        `### ${name}: enterprise limit (burst 50, 16/s), two producers of this worker, each with its own queue, policy and 2 concurrent invocations: crm with ${PRODUCERS_BULK_JOBS.toLocaleString('en')} profile updates queued at once, hr sending an offboarding a second until crm's backlog is gone${jitter === undefined ? '' : `, answers ${jitter.minMs} to ${jitter.maxMs} ms late`}`,
+        '',
+        '| producer | jobs sent | applied | refused by its policy | jobs per second | wait from send to applied: median | p90 | max |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- |',
+        ...result.producers.map(
+          (producer) =>
+            `| ${producer.name} | ${producer.sent.toLocaleString('en')} | ${producer.applied.toLocaleString('en')} | ${Object.entries(producer.refused).map(([reason, n]) => `${reason} ${n}`).join(', ') || '0'} | ${producer.jobsPerSecond.toFixed(1)} | ${(producer.waitMs.median / 1000).toFixed(1)} s | ${(producer.waitMs.p90 / 1000).toFixed(1)} s | ${(producer.waitMs.max / 1000).toFixed(1)} s |`,
+        ),
+        '',
+        `The tenant: ${(result.limitUsed * 100).toFixed(1)}% of the calls its rate limit admits (its burst, then 16/s) used while crm's backlog lasted, ${result.rateLimited} calls answered 429; ${result.ok ? 'every allowed job applied, every other one refused into its producer\'s dead-letter queue' : 'FAILED: see the run\'s output'}.`,
+        '',
+      );
+    } catch (error) {
+      crashed = true;
+      const message = error instanceof Error ? error.message : String(error);
+      write(`  ${name} · this worker: the run failed: ${message}\n`);
+      sections.push(`### ${name}`, '', `The run failed: ${message}`, '');
+    }
+  }
+  return sections;
+}
+if (runProducers && !handlers.includes('worker')) write(`${PRODUCERS_CONFIG}: left out (it runs this worker only: add worker to --only)\n`);
+const producersSections = runProducers && handlers.includes('worker') ? await runProducersConfig() : [];
+
 function batchingText(): string {
   if (batchSizeFlag === undefined && windowFlagMs === undefined) {
     return `batches as the construct deploys them (${DEFAULT_BATCH_SIZE} records with a ${DEFAULT_BATCHING_WINDOW_SECONDS} s batching window, 10 and none on the free plan)`;
@@ -338,6 +399,7 @@ const markdown = [
     'Wall time runs from starting the event source mapping until the queue holds no visible, in-flight or delayed message.',
   '',
   ...configs.flatMap((config) => [formatTable(config, results.get(config.name) ?? [], timeoutSeconds), '']),
+  ...producersSections,
   '### Summary',
   '',
   ...configs.map((config) => formatSummary(config, results.get(config.name) ?? [], timeoutSeconds)),
