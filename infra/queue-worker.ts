@@ -423,10 +423,11 @@ export class Auth0QueueWorker extends Construct {
     // starts with its role's unique id, which no producer can send as.
     if (this.worker.role instanceof iam.Role) this.worker.addEnvironment('WORKER_ROLE_ID', this.worker.role.roleId);
     if (props.auth0Plan === 'free' && containers > 2) {
-      // Measured on the virtual clock: 6 containers on the free plan's bucket of 2 drew a 429 for a third of their calls.
+      // Measured on the virtual clock: 6 containers on the free plan's bucket of 2 drew a 429 for 2 to 5% of their
+      // calls (dividing time into slots; a quarter of them with spacing alone), against none at 2.
       Annotations.of(this).addWarningV2(
         'auth0-queue-worker:freePlanConcurrency',
-        `${declared ? `${containers} containers across the producers' queues` : `maxConcurrency ${props.maxConcurrency}`} on the free plan: its bucket of 2 requests cannot be shared by more than 2 containers without 429s (the headers cannot show who called); keep ${declared ? 'one producer at maxConcurrency 2' : 'maxConcurrency at 2'}, which is all 2 requests a second sustain`,
+        `${declared ? `${containers} containers across the producers' queues (each event source mapping runs at least 2)` : `maxConcurrency ${props.maxConcurrency}`} on the free plan: its bucket of 2 requests cannot be shared by more than 2 containers without some 429s (2 to 5% of calls measured at 6; the headers cannot show who called); ${declared ? 'one producer at maxConcurrency 2 keeps' : 'maxConcurrency 2 keeps'} the whole 2 requests a second with none`,
       );
     }
     for (const spec of specs) {
