@@ -160,7 +160,7 @@ export interface Auth0QueueWorkerProps {
   readonly memorySize?: number;
   /**
    * Records per invocation. Default 50 on a standard queue, so that jobs for one role or organization share
-   * grouped calls (see the README's "Grouped calls"); 10 on FIFO (at most 10 there), with `auth0Plan`
+   * grouped calls (see docs/behaviour.md, Grouped calls); 10 on FIFO (at most 10 there), with `auth0Plan`
    * `free` (its bucket serves a container about one call a second: set the plan on a free tenant), and with
    * a `maxBatchingWindow` of zero.
    */

@@ -4,7 +4,7 @@ import request from 'undici/lib/api/api-request.js';
 
 /**
  * Creates the container's keep-alive HTTP agent for Auth0. Only undici's Agent and its `request` API are
- * loaded, not its main entry, which roughly halves undici's share of a cold start (see the README).
+ * loaded, not its main entry, which roughly halves undici's share of a cold start (see docs/benchmarks.md, Cold start).
  *
  * @example
  * const dispatcher = createHttpAgent({ connect: { timeout: 3_000 }, keepAliveTimeout: 30_000 });

@@ -100,7 +100,7 @@ export function createManagementClient(options: ManagementClientOptions): Manage
       for (let attempt = 1; ; attempt++) {
         const token = await untilDeadline(tokens.get(), context.signal, `${name}: waiting for a Management API token`);
         if (!hasScope(token, call.scopes)) {
-          // The grant may have been fixed since this token was minted (the README says: fix, then redrive):
+          // The grant may have been fixed since this token was minted (docs/operations.md: fix, then redrive):
           // a token older than a minute is dropped and a fresh one asked for, once per call.
           if (attempt === 1 && now() - token.fetchedAt >= SCOPE_RECHECK_MS) {
             tokens.invalidate(token);

@@ -172,7 +172,7 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
       for (const group of groups) {
         out.push(`  ${group.reason.padEnd(24)} ${String(group.letters.length).padStart(6)}  ${`${new Date(group.oldest).toISOString()} (${age(now - group.oldest)})`.padEnd(32)} ${group.jobIds.join(', ')}${group.letters.length > group.jobIds.length ? ', …' : ''}`);
       }
-      out.push('Read the README (Why a job is dead-lettered) for each reason; once fixed: auth0-queue-worker dlq redrive --reason <reason> …');
+      out.push('Read docs/contract.md (Why a job is dead-lettered) for each reason; once fixed: auth0-queue-worker dlq redrive --reason <reason> …');
     }
     if (readOnly && result.letters.length > 0) out.push(`Read only: each letter read stays hidden from other readers (a redrive too) for ${hideSeconds} s, then comes back by itself.`);
   } else if (values['dry-run']) {

@@ -32,7 +32,7 @@ export interface WriteGroupsOptions {
   readonly onCall?: (target: GroupTarget, users: number) => void;
 }
 
-/** Default users per grouped call (GROUP_MAX_ITEMS); see the README's "Grouped calls". */
+/** Default users per grouped call (GROUP_MAX_ITEMS); see docs/behaviour.md, Grouped calls. */
 export const DEFAULT_GROUP_MAX_ITEMS = 100;
 /** Default linger of an open group, in milliseconds. */
 export const DEFAULT_GROUP_LINGER_MS = 250;

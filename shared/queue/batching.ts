@@ -2,11 +2,11 @@
  * How the event source mapping hands jobs to the worker, by default: the construct deploys these, and the
  * local stack's `npm start` and `npm run bench` run with them.
  *
- * Larger batches give grouped calls (see the README's "Grouped calls") several jobs for one role or one
+ * Larger batches give grouped calls (see docs/behaviour.md, Grouped calls) several jobs for one role or one
  * organization: with 5 targets, a batch of 10 holds about 2 jobs per target, a batch of 50 about 10. Lambda
  * needs a batching window for a batch above 10 records. On the free plan a container gets about one call a
  * second, so a batch of 50 outlasts the invocation and its unstarted jobs go back to the queue: batches of
- * 10 there. The figures that chose these are in the README's "Pacing benchmark".
+ * 10 there. The figures that chose these are in docs/benchmarks.md.
  */
 import type { Auth0Plan } from '../auth0/plans.ts';
 

@@ -1,11 +1,71 @@
-import { readFileSync } from 'node:fs';
+/**
+ * The README and the pages under docs/: every relative link and anchor resolves, and the examples they
+ * show are the examples the tests install and run.
+ */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const read = (path: string) => readFileSync(join(root, path), 'utf8');
+const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
 
-describe('README: In your own code', () => {
-  it.each(['examples/cdk-app/src/app.ts', 'examples/producer/src/send-jobs.ts'])('shows %s as it is, the example the tests install and run', (path) => {
+/** The text outside fenced code blocks, where links and headings are. */
+function prose(markdown: string): string {
+  return markdown.replace(/^```[\s\S]*?^```/gm, '');
+}
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped but `-` and `_`, spaces to `-`. */
+function anchorOf(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/`/g, '')
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+function anchorsOf(path: string): Set<string> {
+  const anchors = new Set<string>();
+  const seen = new Map<string, number>();
+  for (const [, heading] of prose(read(path)).matchAll(/^#{1,6} (.+)$/gm)) {
+    const base = anchorOf(heading ?? '');
+    const count = seen.get(base) ?? 0;
+    anchors.add(count === 0 ? base : `${base}-${count}`);
+    seen.set(base, count + 1);
+  }
+  return anchors;
+}
+
+describe('Documentation', () => {
+  it.each(pages)('%s: every relative link names a file of the repository, and every anchor a heading of it', (page) => {
+    // Act
+    const links = [...prose(read(page)).matchAll(/\]\(([^)\s]+)\)/g)].map((match) => match[1] ?? '').filter((target) => !/^[a-z]+:/i.test(target));
+
+    // Assess
+    for (const link of links) {
+      const [path = '', anchor] = link.split('#');
+      const target = path === '' ? page : normalize(join(dirname(page), path));
+      expect(existsSync(join(root, target)), `${page}: ${link}`).toBe(true);
+      if (anchor !== undefined) expect(anchorsOf(target), `${page}: ${link}`).toContain(anchor);
+    }
+  });
+
+  it('the README stays a front door: under 300 lines, every page of docs/ one click away', () => {
+    // Act
+    const readme = read('README.md');
+
+    // Assess
+    expect(readme.split('\n').length).toBeLessThan(300);
+    for (const page of pages.filter((each) => each !== 'README.md')) expect(readme).toContain(`](${page})`);
+  });
+
+  it.each([
+    ['docs/deploy.md', 'examples/cdk-app/src/app.ts'],
+    ['docs/producers.md', 'examples/producer/src/send-jobs.ts'],
+  ])('%s shows %s as it is, the example the tests install and run', (page, path) => {
     // Act & Assess
-    expect(read('README.md')).toContain(`\`\`\`ts\n${read(path).trimEnd()}\n\`\`\``);
+    expect(read(page)).toContain(`\`\`\`ts\n${read(path).trimEnd()}\n\`\`\``);
   });
 });

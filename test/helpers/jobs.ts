@@ -1,7 +1,7 @@
 import type { ApplyJob, PlanJob } from '../../shared/jobs/apply-job.ts';
 import { MAX_JOB_BYTES, MAX_ROLES_PER_JOB } from '../../shared/jobs/schema.ts';
 
-/** The contract's examples, as the README shows them. */
+/** The contract's examples, as docs/contract.md shows them. */
 export const VALID_JOBS = [
   { type: 'user.update', userId: 'auth0|65a1b2c3', changes: { app_metadata: { plan: 'pro' }, blocked: false } },
   { type: 'user.update', email: 'ada@example.com', connection: 'Username-Password-Authentication', changes: { user_metadata: { locale: 'fr' } } },

@@ -329,7 +329,7 @@ describe('Fuzz: the sync\'s input', () => {
 
 describe("Fuzz: the contract's text, email and URL fields", () => {
   /**
-   * The rules as the README states them, written here without the contract's own patterns, so that the property
+   * The rules as docs/contract.md states them, written here without the contract's own patterns, so that the property
    * checks the parser against the documentation rather than against itself.
    */
   const points = (value: string) => Array.from(value, (char) => char.codePointAt(0) ?? 0);

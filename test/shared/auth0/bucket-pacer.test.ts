@@ -30,7 +30,7 @@ function usage(plan: Auth0Plan, acceptedPerSecond: Record<string, number>): Reco
 
 describe('Function: createBucketPacer()', () => {
   // Six containers on the free plan's bucket of 2 divide time instead (the pacer's slots): 2 in 100 at most
-  // there, not 1 (README: keep maxConcurrency at 2 on the free plan; the construct warns); a quarter of the
+  // there, not 1 (docs/behaviour.md: keep maxConcurrency at 2 on the free plan; the construct warns); a quarter of the
   // calls were answered 429 before the slots.
   const cases = AUTH0_PLANS.flatMap((plan) => [1, 2, 6].map((containers) => [plan, containers, plan === 'free' && containers === 6 ? 0.02 : 0.01] as const));
   it.each(cases)('%s, %i containers: every bucket used to its refill, at most %d of its calls answered 429', async (plan, containers, ceiling) => {

@@ -40,7 +40,7 @@ describe('File: shared/jobs/job.schema.json', () => {
     expect(first({ type: 'roles.grant', userId: 'auth0|1' })).toMatchObject({ instancePath: '/type', message: 'must be equal to one of the allowed values' });
   });
 
-  it('checks emails and picture URLs by their pattern in any validator, and URLs by their format too with a format plugin (ajv-formats), as the README says', () => {
+  it('checks emails and picture URLs by their pattern in any validator, and URLs by their format too with a format plugin (ajv-formats), as docs/contract.md says', () => {
     // Prepare
     const withFormats = addFormats(new Ajv2020({ strict: false })).compile(schema);
     const job = { type: 'user.update', email: 'ada@example.com', changes: { picture: 'https://example.com/a.png' } };
