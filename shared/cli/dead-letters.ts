@@ -42,6 +42,8 @@ export interface ScanOptions {
    */
   readonly readOnly?: boolean;
   readonly onProgress?: (seen: number) => void;
+  /** Told of each letter moved (its job sent on, then the letter deleted) or turned over (FIFO), as it happens. */
+  readonly onChange?: (change: 'moved' | 'turned-over') => void;
 }
 
 /** What a scan saw and did. */
@@ -140,6 +142,7 @@ export async function scanDeadLetters(sqs: Pick<SQSClient, 'send'>, dlqUrl: stri
           if (id !== undefined) sent.add(id);
           await remove(message);
           moved.push(letter);
+          options.onChange?.('moved');
         } else if (fifo) {
           await sqs.send(
             new SendMessageCommand({
@@ -152,6 +155,7 @@ export async function scanDeadLetters(sqs: Pick<SQSClient, 'send'>, dlqUrl: stri
             }),
           );
           await remove(message);
+          options.onChange?.('turned-over');
         }
       }
       options.onProgress?.(letters.length);

@@ -100,8 +100,10 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
   const progress = io.stderr.isTTY === true && !values.json;
 
   let result: Awaited<ReturnType<typeof scanDeadLetters>>;
+  const changed = { moved: 0, 'turned-over': 0 };
   try {
     result = await scanDeadLetters(sqs, dlqUrl, {
+      onChange: (change) => void (changed[change] += 1),
       ...(readOnly ? { readOnly, visibilitySeconds: hideSeconds } : {}),
       decide: (letter) => {
         if (!redrive || !chosen(letter) || picked >= max || !ours(letter)) return 'keep';
@@ -132,7 +134,13 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     if (progress) io.stderr.write('\n');
     const name = error instanceof Error ? error.name : 'Error';
-    io.stderr.write(`stopped: ${name}${error instanceof Error ? `: ${error.message}` : ''}. ${readOnly ? 'Nothing was changed.' : 'Letters already moved were deleted; none was lost.'} Run the command again for the rest.\n`);
+    const what =
+      changed.moved + changed['turned-over'] === 0
+        ? readOnly || values['dry-run'] === true
+          ? 'Nothing was changed.'
+          : 'Nothing was moved.'
+        : `${[changed.moved > 0 ? `${changed.moved} letter(s) redriven` : '', changed['turned-over'] > 0 ? `${changed['turned-over']} turned over` : ''].filter(Boolean).join(' and ')} before it stopped, each deleted only once sent: none was lost. Run the command again for the rest.`;
+    io.stderr.write(`stopped: ${name}${error instanceof Error && error.message !== '' ? `: ${error.message}` : ''}. ${what} ${failureHint(error, redrive || values['turn-over'] === true)}\n`);
     return 1;
   }
   if (progress) io.stderr.write('\n');
@@ -273,4 +281,21 @@ function sameQueue(arn: string, url: string): boolean {
   const [, , , , account, name] = arn.split(':');
   const path = url.replace(/[?#].*$/, '').split('/').filter((part) => part !== '');
   return account !== undefined && name !== undefined && path.at(-2) === account && path.at(-1) === name;
+}
+
+/** What to check when SQS could not be reached or refused: the endpoint, the credentials, or the permissions. */
+function failureHint(error: unknown, writes: boolean): string {
+  const name = error instanceof Error ? error.name : '';
+  const text = `${name} ${error instanceof Error ? error.message : String(error)} ${String((error as { code?: unknown } | undefined)?.code ?? '')} ${String(((error as { cause?: { code?: unknown } } | undefined)?.cause)?.code ?? '')}`;
+  if (/CredentialsProviderError|Could not load credentials|ExpiredToken|InvalidClientTokenId|UnrecognizedClient/i.test(text)) {
+    return 'Check the AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run aws sso login.';
+  }
+  if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|TimeoutError|socket hang up/i.test(text)) {
+    return 'Check where it looked: the queue URL (--dlq-url or --stack), --region, and --endpoint-url if you gave one.';
+  }
+  if (/AccessDenied|not authorized|KMS/i.test(text)) {
+    return `Check the permissions: sqs:ReceiveMessage and sqs:GetQueueAttributes on the dead-letter queue${writes ? ', sqs:SendMessage and sqs:DeleteMessage there, and sqs:SendMessage on the jobs queue' : ''} (and kms:Decrypt${writes ? ', kms:GenerateDataKey' : ''} under a customer-managed key).`;
+  }
+  if (/NonExistentQueue|QueueDoesNotExist/i.test(text)) return 'Check the queue URL (--dlq-url or --stack): no such queue.';
+  return 'Run the command again; if it stops the same way, run auth0-queue-worker doctor.';
 }

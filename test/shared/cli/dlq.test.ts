@@ -123,6 +123,29 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
     expect(left).toHaveLength(15);
   });
 
+  it('says when nothing was moved, and what to check, when the queue cannot be reached or the caller has no credentials', async () => {
+    // Prepare: an endpoint that refuses connections, and a client that finds no credentials
+    const refused = new SQSClient({ region, endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+    const noCredentials = () =>
+      ({
+        send: () => Promise.reject(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' })),
+      }) as unknown as Pick<SQSClient, 'send'>;
+    const dlq = 'http://127.0.0.1:1/000000000000/unreachable-dlq';
+
+    // Act
+    const summary = await runCommand(['dlq', '--dlq-url', dlq], { sqs: () => refused });
+    const dryRun = await runCommand(['dlq', 'redrive', '--dry-run', '--dlq-url', dlq, '--queue-url', 'http://127.0.0.1:1/000000000000/jobs'], { sqs: () => refused });
+    const redrive = await runCommand(['dlq', 'redrive', '--dlq-url', dlq, '--queue-url', 'http://127.0.0.1:1/000000000000/jobs'], { sqs: noCredentials });
+
+    // Assess: one line each, the truth about what was done, and the fix
+    expect(summary.status).toBe(1);
+    expect(summary.stderr).toMatch(/^stopped: .*ECONNREFUSED.*\. Nothing was changed\. Check where it looked: the queue URL \(--dlq-url or --stack\), --region, and --endpoint-url if you gave one\.\n$/s);
+    expect(dryRun.stderr).toContain('Nothing was changed. Check where it looked');
+    expect(redrive.stderr).toBe('stopped: CredentialsProviderError: Could not load credentials from any providers. Nothing was moved. Check the AWS credentials: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run aws sso login.\n');
+    for (const run of [summary, dryRun, redrive]) expect(run.stderr).not.toContain('already moved');
+    refused.destroy();
+  });
+
   it('turning a FIFO dead-letter queue over says first what it needs, and keeps every letter when it may not send', async () => {
     // Prepare: the caller may receive but not send
     const dlq = await createQueue('no-send-dlq.fifo');
@@ -144,7 +167,7 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
     expect(status).toBe(1);
     expect(stderr.split('\n')).toEqual([
       'FIFO dead-letter queue: --turn-over sends each letter again to the tail of its group and deletes the original, once, in order (needs sqs:SendMessage and sqs:DeleteMessage on the queue)',
-      'stopped: AccessDenied: not authorized to perform: sqs:SendMessage. Letters already moved were deleted; none was lost. Run the command again for the rest.',
+      'stopped: AccessDenied: not authorized to perform: sqs:SendMessage. Nothing was moved. Check the permissions: sqs:ReceiveMessage and sqs:GetQueueAttributes on the dead-letter queue, sqs:SendMessage and sqs:DeleteMessage there, and sqs:SendMessage on the jobs queue (and kms:Decrypt, kms:GenerateDataKey under a customer-managed key).',
       '',
     ]);
     expect(calls).not.toContain('DeleteMessageCommand');
