@@ -733,12 +733,21 @@ describe('Construct: the plan and the concurrency', () => {
 });
 
 describe('File: cdk.json', () => {
+  it('names no tenant: a deploy from cdk.json alone stops at synth, naming -c auth0Domain=', () => {
+    // Prepare
+    const { context } = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> };
+
+    // Act & Assess: the placeholder tenant it named once would have been deployed, silently
+    expect(context['auth0Domain']).toBeUndefined();
+    expect(() => readDeploymentContext((key) => context[key])).toThrow('auth0Domain is required: npx cdk deploy -c auth0Domain=acme.eu.auth0.com');
+  });
+
   it('sets every feature flag the installed aws-cdk-lib recommends, and the stack synthesizes under them', () => {
     // Prepare
     const { context } = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> };
 
     // Act
-    const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+    const app = new App({ context: { ...context, auth0Domain: 'acme.eu.auth0.com', 'aws:cdk:bundling-stacks': [] } });
     const stack = new Auth0QueueWorkerStack(app, 'Flags', { worker: readDeploymentContext((key) => app.node.tryGetContext(key)) });
     const template = Template.fromStack(stack);
 
