@@ -8,8 +8,14 @@ import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bundleFunction } from './build.ts';
 import { FUNCTION_ENTRIES } from './bundling.ts';
+import { readScriptArgs } from '../local/script-args.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+// No flags: --help says what it does, anything else is a usage error, before lib/ is removed.
+readScriptArgs(
+  {},
+  'Usage: npm run build:package\n\nCompiles the entry points (cdk, contract, producer, the command line) to lib/ (ESM, declarations,\nsource maps, Node 20+) and bundles the functions into lib/functions/; npm pack runs it. No flags.\n',
+);
 rmSync(`${root}lib`, { recursive: true, force: true });
 const tsc = spawnSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}infra/tsconfig.package.json`], { stdio: 'inherit' });
 if (tsc.status !== 0) {

@@ -17,6 +17,9 @@ export async function bundleFunction(name: keyof typeof FUNCTION_ENTRIES, outdir
 }
 
 if (import.meta.main) {
+  // No flags: --help says what it does, anything else is a usage error, before anything is built.
+  const { readScriptArgs } = await import('../local/script-args.ts');
+  readScriptArgs({}, 'Usage: npm run build\n\nBundles each Lambda function with esbuild into dist/<name>/index.mjs (minified ESM for Node 24,\nsource map beside it), with the options the CDK stack deploys, and prints each bundle\'s size. No flags.\n');
   for (const name of Object.keys(FUNCTION_ENTRIES) as Array<keyof typeof FUNCTION_ENTRIES>) {
     const { outfile, bytes } = await bundleFunction(name);
     console.log(`${name}: ${outfile} ${(bytes / 1024).toFixed(1)} KiB`);

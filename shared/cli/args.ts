@@ -13,7 +13,10 @@ export function readArgs<T extends { values: { help?: boolean | undefined } }>(p
   try {
     parsed = parse();
   } catch (error) {
-    io.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${help}`);
+    // One line and exit status 2, the command's --help named: the whole help after an error buries the error.
+    // Node's message for an unknown option runs on with advice about positionals: its first sentence names the problem.
+    const first = (error instanceof Error ? error.message : String(error)).split('\n')[0]?.split('. To specify')[0]?.replace(/\.$/, '') ?? 'bad arguments';
+    io.stderr.write(`${first} (see --help)\n`);
     return 2;
   }
   if (parsed.values.help) {

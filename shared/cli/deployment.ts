@@ -41,7 +41,7 @@ export interface Auth0Target {
 export function auth0Target(values: { domain?: string | undefined; audience?: string | undefined; 'secret-id'?: string | undefined }, env: CliIo['env']): Auth0Target | { error: string } {
   const domain = values.domain ?? env['AUTH0_DOMAIN'];
   const secretId = values['secret-id'] ?? env['AUTH0_SECRET_ID'];
-  if (domain === undefined) return { error: 'give --domain (or set AUTH0_DOMAIN): the tenant domain, e.g. acme.eu.auth0.com' };
+  if (domain === undefined) return { error: 'give --stack NAME (the deployment finds the rest), or --domain (or set AUTH0_DOMAIN): the tenant domain, e.g. acme.eu.auth0.com' };
   if (secretId === undefined) return { error: 'give --secret-id (or set AUTH0_SECRET_ID): the Secrets Manager secret with clientId and clientSecret' };
   const parsed = parseAuth0Origin(domain);
   if ('error' in parsed) return { error: parsed.error.replaceAll('AUTH0_DOMAIN', '--domain') };

@@ -65,7 +65,7 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
     : values['turn-over'] && (action !== 'summary' || !fifo) ? '--turn-over is for dlq (the summary) on a FIFO dead-letter queue; a standard one is read in full without it'
     : undefined;
   if (problem !== undefined || dlqUrl === undefined) {
-    io.stderr.write(`${problem}\n\n${DLQ_HELP}`);
+    io.stderr.write(`${problem} (see --help)\n`);
     return 2;
   }
 

@@ -87,7 +87,7 @@ export async function runDoctor(argv: readonly string[], io: CliIo): Promise<num
   const { values } = parsed;
   const target = auth0Target(values, io.env);
   if ('error' in target) {
-    io.stderr.write(`${target.error}\n\n${DOCTOR_HELP}`);
+    io.stderr.write(`${target.error} (see --help)\n`);
     return 2;
   }
   let policy: JobPolicy;

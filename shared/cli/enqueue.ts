@@ -40,7 +40,7 @@ export async function runEnqueue(argv: readonly string[], io: CliIo): Promise<nu
   const queueUrl = values['queue-url'] ?? io.env['JOBS_QUEUE_URL'];
   const [file] = positionals;
   if (file === undefined || positionals.length > 1 || queueUrl === undefined) {
-    io.stderr.write(`${file === undefined || positionals.length > 1 ? 'give one FILE, or - for standard input' : 'give --queue-url (or set JOBS_QUEUE_URL)'}\n\n${ENQUEUE_HELP}`);
+    io.stderr.write(`${file === undefined || positionals.length > 1 ? 'give one FILE, or - for standard input' : 'give --queue-url (or set JOBS_QUEUE_URL)'} (see --help)\n`);
     return 2;
   }
 

@@ -50,7 +50,7 @@ export async function runHistory(argv: readonly string[], io: CliIo): Promise<nu
     : io.deployment !== undefined ? `${io.deployment.source} has no ordering ledger (no LedgerTableName output, no LEDGER_TABLE on ${io.deployment.functionName}): it applies jobs unordered and keeps no history; or give --table`
     : "give --stack NAME (its LedgerTableName output names the ledger's table) or --table NAME (or set LEDGER_TABLE)";
   if (problem !== undefined || table === undefined) {
-    io.stderr.write(`${problem}\n\n${HISTORY_HELP}`);
+    io.stderr.write(`${problem} (see --help)\n`);
     return 2;
   }
 
@@ -59,7 +59,7 @@ export async function runHistory(argv: readonly string[], io: CliIo): Promise<nu
   if (email !== undefined) {
     const target = auth0Target(values, io.env);
     if ('error' in target) {
-      io.stderr.write(`${target.error} (an email is looked up in Auth0; give --user with the user id to skip it)\n\n${HISTORY_HELP}`);
+      io.stderr.write(`${target.error} (an email is looked up in Auth0; give --user with the user id to skip it)\n`);
       return 2;
     }
     const found = await resolveEmail(email, target, io, values);

@@ -38,7 +38,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name as keyof typeof COMMANDS] : undefined;
   if (command === undefined) {
-    io.stderr.write(`unknown command ${JSON.stringify(name)}\n\n${HELP}`);
+    io.stderr.write(`unknown command ${JSON.stringify(name)}: the commands are ${Object.keys(COMMANDS).join(', ')} (see --help)\n`);
     return 2;
   }
   // enqueue and dlq need the queues only, which a stack's outputs name.

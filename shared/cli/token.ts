@@ -22,7 +22,7 @@ export async function runToken(argv: readonly string[], io: CliIo): Promise<numb
   const { values } = parsed;
   const target = auth0Target(values, io.env);
   if ('error' in target) {
-    io.stderr.write(`${target.error}\n\n${TOKEN_HELP}`);
+    io.stderr.write(`${target.error} (see --help)\n`);
     return 2;
   }
   const { readCredentials, dispatcher } = auth0Clients(io, values, target);

@@ -14,6 +14,9 @@ export function renderJobJsonSchema(): string {
 }
 
 if (import.meta.main) {
+  // No flags: --help says what it does without writing the file, anything else is a usage error.
+  const { readScriptArgs } = await import('../../local/script-args.ts');
+  readScriptArgs({}, 'Usage: npm run schema\n\nWrites shared/jobs/job.schema.json from the contract\'s source (a test fails when they differ). No flags.\n');
   writeFileSync(JOB_SCHEMA_FILE, renderJobJsonSchema());
   console.log(`wrote ${JOB_SCHEMA_FILE.pathname}`);
 }

@@ -95,7 +95,7 @@ user would write instead, and prints one Markdown table per configuration.
 `;
 
 function fail(message: string): never {
-  process.stderr.write(`npm run bench: ${message}\n\n${HELP}`);
+  process.stderr.write(`npm run bench: ${message} (see --help)\n`);
   process.exit(2);
 }
 

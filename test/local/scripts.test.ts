@@ -6,7 +6,17 @@ import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { runProcess } from '../helpers/process.ts';
 
-const SCRIPTS = { start: 'local/start.ts', tenant: 'local/tenant/cli.ts', sync: 'local/sync-cli.ts' } as const;
+const SCRIPTS = {
+  start: 'local/start.ts',
+  tenant: 'local/tenant/cli.ts',
+  sync: 'local/sync-cli.ts',
+  build: 'infra/build.ts',
+  'build:package': 'infra/build-package.ts',
+  schema: 'shared/jobs/write-json-schema.ts',
+  bench: 'test/bench/pacing.ts',
+  'bench:cold-start': 'test/bench/cold-start.ts',
+  cli: 'shared/cli/bin.js',
+} as const;
 
 /** Runs a script in a fresh Node process, as `npm run` does, and gathers what it printed. */
 const run = (script: keyof typeof SCRIPTS, args: string[]) => runProcess(process.execPath, [SCRIPTS[script], ...args], { env: { PATH: process.env['PATH'] ?? '' } });
@@ -41,6 +51,18 @@ describe('The local scripts', () => {
     ['sync', ['--file', '/nonexistent'], '--file /nonexistent: no such file (see --help)'],
     ['sync', ['--users', '12abc'], '--users must be a whole number from 1 to 100000, not "12abc" (see --help)'],
     ['sync', ['extra'], "Unexpected argument 'extra'"],
+    ['build', ['--bogus'], "Unknown option '--bogus' (see --help)"],
+    ['build:package', ['--bogus'], "Unknown option '--bogus' (see --help)"],
+    ['schema', ['--bogus'], "Unknown option '--bogus' (see --help)"],
+    ['bench', ['--config', 'enterprise-9'], 'npm run bench: --config: unknown value "enterprise-9"; choose from'],
+    ['cli', ['sideways'], 'unknown command "sideways": the commands are doctor, enqueue, token, dlq, history (see --help)'],
+    ['cli', ['dlq', '--sideways'], "Unknown option '--sideways' (see --help)"],
+    ['cli', ['enqueue', '--sideways'], "Unknown option '--sideways' (see --help)"],
+    ['cli', ['doctor', '--sideways'], "Unknown option '--sideways' (see --help)"],
+    ['cli', ['token', '--sideways'], "Unknown option '--sideways' (see --help)"],
+    ['cli', ['history', '--sideways'], "Unknown option '--sideways' (see --help)"],
+    ['cli', ['token'], 'give --stack NAME (the deployment finds the rest), or --domain (or set AUTH0_DOMAIN)'],
+    ['cli', ['dlq', 'sideways'], 'unknown dlq action "sideways" (see --help)'],
   ] as const)('%s %j: one line, exit status 2', async (script, args, message) => {
     // Act
     const { status, stdout, stderr } = await run(script, [...args]);
@@ -50,6 +72,35 @@ describe('The local scripts', () => {
     expect(stdout).toBe('');
     expect(stderr.split('\n')).toEqual([expect.stringContaining(message), '']);
     expect(stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it.each(['build', 'build:package', 'schema'] as const)('%s --help says what it does, and does nothing else', async (script) => {
+    // Prepare: what each would write
+    const { statSync } = await import('node:fs');
+    const written = { build: 'dist/worker/index.mjs', 'build:package': 'lib', schema: 'shared/jobs/job.schema.json' }[script];
+    const before = (() => {
+      try {
+        return statSync(written).mtimeMs;
+      } catch {
+        return undefined;
+      }
+    })();
+
+    // Act
+    const { status, stdout, stderr } = await run(script, ['--help']);
+
+    // Assess
+    expect(status).toBe(0);
+    expect(stderr).toBe('');
+    expect(stdout).toMatch(/^Usage: npm run /);
+    const after = (() => {
+      try {
+        return statSync(written).mtimeMs;
+      } catch {
+        return undefined;
+      }
+    })();
+    expect(after).toBe(before);
   });
 
   it('tenant on a port in use: one line naming the fix, exit status 2', async () => {
