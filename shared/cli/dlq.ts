@@ -38,6 +38,8 @@ ${DISCOVERY_HELP}
 
 /** Job ids shown per reason. */
 const SHOWN_IDS = 3;
+/** Distinct error messages shown under each reason; --json lists them all. */
+const SHOWN_ERRORS = 3;
 
 /**
  * How long a read-only summary hides each letter it reads: the scan's likely length (50 letters a second, slower
@@ -157,7 +159,7 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
         {
           dlqUrl,
           total: result.letters.length,
-          reasons: groups.map((group) => ({ reason: group.reason, count: group.letters.length, oldest: new Date(group.oldest).toISOString(), jobIds: group.jobIds })),
+          reasons: groups.map((group) => ({ reason: group.reason, count: group.letters.length, oldest: new Date(group.oldest).toISOString(), jobIds: group.jobIds, errors: group.errors })),
           ...(redrive ? { moved: result.moved.length, wouldMove: values['dry-run'] ? picked : undefined } : { readOnly, hiddenSeconds: readOnly ? hideSeconds : undefined, approximateTotal: about }),
           unread,
         },
@@ -179,6 +181,12 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
       out.push(`  ${'reason'.padEnd(24)} ${'count'.padStart(6)}  ${'oldest'.padEnd(32)} job ids`);
       for (const group of groups) {
         out.push(`  ${group.reason.padEnd(24)} ${String(group.letters.length).padStart(6)}  ${`${new Date(group.oldest).toISOString()} (${age(now - group.oldest)})`.padEnd(32)} ${group.jobIds.join(', ')}${group.letters.length > group.jobIds.length ? ', …' : ''}`);
+        // What Auth0 (or the worker) said, which names the fix: a missing scope, the answer's error code.
+        for (const error of group.errors.slice(0, SHOWN_ERRORS)) {
+          const answer = [error.httpStatus, error.auth0ErrorCode].filter((part) => part !== undefined).join(' ');
+          out.push(`      ${String(error.count).padStart(4)} × ${answer === '' ? '' : `${answer}: `}${error.message.length > 160 ? `${error.message.slice(0, 159)}…` : error.message}`);
+        }
+        if (group.errors.length > SHOWN_ERRORS) out.push(`           … and ${group.errors.length - SHOWN_ERRORS} other message(s) (--json lists them all)`);
       }
       out.push('Read docs/contract.md (Why a job is dead-lettered) for each reason; once fixed: auth0-queue-worker dlq redrive --reason <reason> …');
     }
@@ -245,8 +253,25 @@ function byReason(letters: readonly DeadLetterView[]) {
       letters: members,
       oldest: Math.min(...members.map((letter) => letter.deadLetteredAt)),
       jobIds: members.flatMap((letter) => (letter.jobId === undefined ? [] : [letter.jobId])).slice(0, SHOWN_IDS),
+      errors: errorsOf(members),
     }))
     .sort((a, b) => b.letters.length - a.letters.length || a.reason.localeCompare(b.reason));
+}
+
+/** Distinct errors behind a reason, the most common first: what Auth0 answered, which holds the fix. */
+function errorsOf(letters: readonly DeadLetterView[]): Array<{ message: string; httpStatus?: number; auth0ErrorCode?: string; count: number }> {
+  const errors = new Map<string, { message: string; httpStatus?: number; auth0ErrorCode?: string; count: number }>();
+  for (const letter of letters) {
+    const attribute = (name: string) => letter.message.MessageAttributes?.[name]?.StringValue;
+    const message = attribute('errorMessage') ?? '(no error message: SQS itself moved the job after its receives ran out)';
+    const status = Number(attribute('httpStatus'));
+    const auth0ErrorCode = attribute('auth0ErrorCode');
+    const key = JSON.stringify([message, status, auth0ErrorCode]);
+    const entry = errors.get(key) ?? { message, ...(Number.isInteger(status) && status > 0 ? { httpStatus: status } : {}), ...(auth0ErrorCode === undefined ? {} : { auth0ErrorCode }), count: 0 };
+    entry.count += 1;
+    errors.set(key, entry);
+  }
+  return [...errors.values()].sort((a, b) => b.count - a.count || a.message.localeCompare(b.message));
 }
 
 function age(ms: number): string {

@@ -1,12 +1,13 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { validateJob } from '../jobs/contract.ts';
 import { type SendJobsResult, type UnsentJob, sendJobs } from '../producer/send-jobs.ts';
 import { awsConfig, readArgs } from './args.ts';
 import { DISCOVERY_HELP } from './discover.ts';
 import type { CliIo } from './io.ts';
 
-export const ENQUEUE_HELP = `Usage: auth0-queue-worker enqueue FILE|- [--stack NAME | --queue-url URL] [--skip-invalid] [--json]
+export const ENQUEUE_HELP = `Usage: auth0-queue-worker enqueue FILE|- [--stack NAME | --queue-url URL] [--skip-invalid] [--dry-run] [--json]
 
 Validates every job of FILE (JSON Lines, or one JSON array; - reads standard input) against the job
 contract, then sends them to the jobs queue, ten per call. With any invalid job nothing is sent, unless
@@ -19,10 +20,12 @@ ${DISCOVERY_HELP}
   --region R          AWS region (default: the SDK's, from AWS_REGION or your profile)
   --endpoint-url URL  an SQS endpoint other than AWS's (a local emulator)
   --skip-invalid      send the valid jobs even if some are invalid
+  --dry-run           validate every job and send nothing (no queue needed)
   --json              print the result as JSON: sent, invalid and failed, each with its line
   --help              this text
 
-Exit status: 0 when every job was sent (or skipped as invalid with --skip-invalid), 1 otherwise, 2 for a usage error.
+Exit status: 0 when every job was sent (or skipped as invalid with --skip-invalid; with --dry-run, when
+every job is valid), 1 otherwise (a file with no job included), 2 for a usage error (a missing file too).
 `;
 
 /** Most problems listed in the human output; --json lists all. */
@@ -39,8 +42,9 @@ export async function runEnqueue(argv: readonly string[], io: CliIo): Promise<nu
   const { values, positionals } = args;
   const queueUrl = values['queue-url'] ?? io.env['JOBS_QUEUE_URL'];
   const [file] = positionals;
-  if (file === undefined || positionals.length > 1 || queueUrl === undefined) {
-    io.stderr.write(`${file === undefined || positionals.length > 1 ? 'give one FILE, or - for standard input' : 'give --queue-url (or set JOBS_QUEUE_URL)'} (see --help)\n`);
+  const dryRun = values['dry-run'];
+  if (file === undefined || positionals.length > 1 || (queueUrl === undefined && !dryRun)) {
+    io.stderr.write(`${file === undefined || positionals.length > 1 ? 'give one FILE, or - for standard input' : 'give --stack NAME or --queue-url (or set JOBS_QUEUE_URL), or --dry-run to validate only'} (see --help)\n`);
     return 2;
   }
 
@@ -48,7 +52,13 @@ export async function runEnqueue(argv: readonly string[], io: CliIo): Promise<nu
   try {
     text = file === '-' ? await io.readStdin() : await readFile(file, 'utf8');
   } catch (error) {
-    io.stderr.write(`cannot read ${file}: ${error instanceof Error && 'code' in error ? String(error.code) : 'unreadable'}\n`);
+    const code = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable';
+    // A file that is not there is a mistake in the command line; one that cannot be read is a failure.
+    if (code === 'ENOENT' || code === 'EISDIR') {
+      io.stderr.write(`${file}: ${code === 'ENOENT' ? 'no such file' : 'a directory, not a file'} (see --help)\n`);
+      return 2;
+    }
+    io.stderr.write(`cannot read ${file}: ${code}\n`);
     return 1;
   }
   const parsed = splitJobs(text);
@@ -57,6 +67,11 @@ export async function runEnqueue(argv: readonly string[], io: CliIo): Promise<nu
     return 1;
   }
   const { jobs, lines, unit } = parsed;
+  if (jobs.length === 0) {
+    io.stderr.write(`${file === '-' ? 'standard input' : file} holds no job: nothing to ${dryRun ? 'validate' : 'send'}\n`);
+    return 1;
+  }
+  if (dryRun || queueUrl === undefined) return validateOnly(jobs, lines, unit, values.json, io);
 
   const sqs = io.createSqsClient(awsConfig(values.region, values['endpoint-url']));
   const progress = io.stderr.isTTY === true && !values.json;
@@ -86,6 +101,7 @@ function parse(argv: readonly string[]) {
       region: { type: 'string' },
       'endpoint-url': { type: 'string' },
       'skip-invalid': { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -139,6 +155,24 @@ function summary(result: SendJobsResult, total: number, queueUrl: string, lines:
     list(result.failed);
   }
   return `${out.join('\n')}\n`;
+}
+
+/** `--dry-run`: every job checked against the contract, nothing sent. */
+function validateOnly(jobs: readonly unknown[], lines: readonly number[], unit: string, json: boolean, io: CliIo): number {
+  const invalid = jobs.flatMap((job, index) => {
+    const check = validateJob(job);
+    return check.ok ? [] : [{ index, code: check.code, reason: check.reason }];
+  });
+  const count = (n: number) => n.toLocaleString('en-US');
+  if (json) {
+    io.stdout.write(`${JSON.stringify({ valid: jobs.length - invalid.length, invalid: invalid.map((entry) => ({ [unit]: lines[entry.index] ?? entry.index + 1, code: entry.code, reason: entry.reason })) }, null, 2)}\n`);
+  } else {
+    const out = [`${count(jobs.length - invalid.length)} of ${count(jobs.length)} jobs are valid; nothing was sent (--dry-run)`];
+    for (const entry of invalid.slice(0, LISTED)) out.push(`  ${unit} ${lines[entry.index] ?? entry.index + 1}: ${entry.code}: ${entry.reason}`);
+    if (invalid.length > LISTED) out.push(`  … and ${invalid.length - LISTED} more (--json lists them all)`);
+    io.stdout.write(`${out.join('\n')}\n`);
+  }
+  return invalid.length === 0 ? 0 : 1;
 }
 
 function bar(done: number, total: number): string {

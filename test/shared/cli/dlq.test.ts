@@ -123,6 +123,40 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
     expect(left).toHaveLength(15);
   });
 
+  it("shows under each reason what Auth0 answered, grouped with counts, in text and in --json", async () => {
+    // Prepare: three 403s for a missing scope, one 404 for a user, and a letter SQS itself moved (no message)
+    const dlq = await createQueue('errors-dlq');
+    const send = (reason: string, jobId: string, extra: Record<string, string>) =>
+      sqs.send(
+        new SendMessageCommand({
+          QueueUrl: dlq,
+          MessageBody: JSON.stringify({ type: 'roles.assign', userId: `auth0|${jobId}`, roles: ['admin'], jobId }),
+          MessageAttributes: {
+            reason: { DataType: 'String', StringValue: reason },
+            jobId: { DataType: 'String', StringValue: jobId },
+            ...Object.fromEntries(Object.entries(extra).map(([name, value]) => [name, { DataType: name === 'httpStatus' ? 'Number' : 'String', StringValue: value }])),
+          },
+        }),
+      );
+    for (const n of [1, 2, 3]) await send('http_403', `scope-${n}`, { errorMessage: 'Insufficient scope, expected any of: create:role_members', httpStatus: '403', auth0ErrorCode: 'insufficient_scope' });
+    await send('user_not_found', 'gone-1', { errorMessage: 'no user has this id (Auth0 answered 404 inexistent_user)', httpStatus: '404', auth0ErrorCode: 'inexistent_user' });
+    await sqs.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: '{}' }));
+
+    // Act
+    const text = await cli(['dlq', '--dlq-url', dlq]);
+    await sleep(6_500); // the letters the summary read come back
+    const json = await cli(['dlq', '--dlq-url', dlq, '--json']);
+
+    // Assess
+    expect(text.status).toBe(0);
+    const lines = text.stdout.split('\n');
+    expect(lines[lines.findIndex((line) => line.startsWith('  http_403')) + 1]).toBe('         3 × 403 insufficient_scope: Insufficient scope, expected any of: create:role_members');
+    expect(lines[lines.findIndex((line) => line.startsWith('  user_not_found')) + 1]).toBe('         1 × 404 inexistent_user: no user has this id (Auth0 answered 404 inexistent_user)');
+    expect(lines[lines.findIndex((line) => line.startsWith('  none')) + 1]).toContain('(no error message: SQS itself moved the job after its receives ran out)');
+    const reasons = (JSON.parse(json.stdout) as { reasons: Array<{ reason: string; errors: unknown[] }> }).reasons;
+    expect(reasons.find((group) => group.reason === 'http_403')?.errors).toEqual([{ message: 'Insufficient scope, expected any of: create:role_members', httpStatus: 403, auth0ErrorCode: 'insufficient_scope', count: 3 }]);
+  });
+
   it('says when nothing was moved, and what to check, when the queue cannot be reached or the caller has no credentials', async () => {
     // Prepare: an endpoint that refuses connections, and a client that finds no credentials
     const refused = new SQSClient({ region, endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });

@@ -178,11 +178,44 @@ describe('Command: auth0-queue-worker enqueue, against the fauxqs SQS emulator',
 
     // Assess
     expect(missing.status).toBe(2);
-    expect(missing.stderr).toContain('give --queue-url');
+    expect(missing.stderr).toBe('give --stack NAME or --queue-url (or set JOBS_QUEUE_URL), or --dry-run to validate only (see --help)\n');
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain("Unknown option '--sideways'");
     expect(command.status).toBe(2);
     expect(splitJobs('{"a":1}\n\n  \n{"b":2}\n')).toEqual({ jobs: ['{"a":1}', '{"b":2}'], lines: [1, 4], unit: 'line' });
     expect(splitJobs('[1, 2')).toEqual({ error: expect.stringContaining('not one valid JSON array') });
+  });
+
+  it('validates without a queue with --dry-run, and treats a missing file as a usage error and an empty one as nothing to send', async () => {
+    // Prepare: 10,000 jobs, three of them invalid; an empty file
+    const file = writeJobs('dry-run.jsonl');
+    const empty = join(dir, 'empty.jsonl');
+    writeFileSync(empty, '\n\n');
+    const valid = join(dir, 'valid.jsonl');
+    writeFileSync(valid, '{"type":"user.update","userId":"auth0|a","changes":{"blocked":true}}\n');
+    const calls: string[] = [];
+    const recording = (client: SQSClient) => ({ send: (command: Parameters<SQSClient['send']>[0]) => (calls.push(command.constructor.name), client.send(command as never)) }) as unknown as Pick<SQSClient, 'send'>;
+
+    // Act
+    const checked = await cli(['enqueue', file, '--dry-run'], recording);
+    const fine = await cli(['enqueue', valid, '--dry-run'], recording);
+    const missing = await cli(['enqueue', join(dir, 'nowhere.jsonl'), '--queue-url', 'http://127.0.0.1:1/000000000000/jobs'], recording);
+    const nothing = await cli(['enqueue', empty, '--queue-url', 'http://127.0.0.1:1/000000000000/jobs'], recording);
+
+    // Assess: no SQS call at all, the invalid lines named, the exit statuses as documented
+    expect(calls).toEqual([]);
+    expect(checked.status).toBe(1);
+    expect(checked.stdout.split('\n').slice(0, 4)).toEqual([
+      '9,997 of 10,000 jobs are valid; nothing was sent (--dry-run)',
+      expect.stringMatching(/^  line 17: /),
+      expect.stringMatching(/^  line 5000: malformed_json: /),
+      expect.stringMatching(/^  line 9999: /),
+    ]);
+    expect(fine.status).toBe(0);
+    expect(fine.stdout).toBe('1 of 1 jobs are valid; nothing was sent (--dry-run)\n');
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toBe(`${join(dir, 'nowhere.jsonl')}: no such file (see --help)\n`);
+    expect(nothing.status).toBe(1);
+    expect(nothing.stderr).toBe(`${empty} holds no job: nothing to send\n`);
   });
 });
