@@ -751,18 +751,22 @@ export class Auth0QueueWorker extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
     // One pair per producer: a producer's dead letters and its backlog's age are its own team's to act on.
+    // Each alarm's description names the command to run first and its runbook entry (docs/operations.md, Alarms).
+    const stack = Stack.of(this).stackName;
+    const runbook = (name: string) => `Runbook: docs/operations.md, alarm ${name}.`;
     const perProducer = [...this.producers.values()].flatMap(({ name, deadLetterQueue }) => {
       const prefix = this.declaresProducers ? producerIdPrefix(name) : '';
       const whose = this.declaresProducers ? ` of producer ${name}` : '';
+      const producerFlag = this.declaresProducers ? ` --producer ${name}` : '';
       return [
         alarm(
           `${prefix}DeadLetterQueueNotEmpty`,
-          `Jobs${whose} reached the dead-letter queue: read their reason attribute, fix, then redrive`,
+          `Jobs${whose} reached the dead-letter queue. Run npx auth0-queue-worker dlq --stack ${stack}${producerFlag} (their reasons and what Auth0 answered), fix, then dlq redrive --stack ${stack}${producerFlag} --reason REASON. ${runbook('DeadLetterQueueNotEmpty')}`,
           deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
         ),
         alarm(
           `${prefix}OldestJobTooOld`,
-          `A job${whose} waited more than ${oldestJobAge.toHumanString()}: the worker is failing, throttled or rate limited`,
+          `A job${whose} waited more than ${oldestJobAge.toHumanString()}: the worker is failing, throttled or rate limited. Run npx auth0-queue-worker doctor --stack ${stack}${producerFlag}, then read the dashboard's 429s and the worker's logs. ${runbook('OldestJobTooOld')}`,
           this.oldestJobAge(Duration.minutes(1), this.declaresProducers ? name : undefined),
           oldestJobAge.toSeconds(),
           5,
@@ -771,16 +775,28 @@ export class Auth0QueueWorker extends Construct {
     });
     const alarms = [
       ...perProducer,
-      alarm('WorkerErrors', 'The worker failed whole invocations (init or unexpected errors); its logs say why', this.worker.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' })),
-      alarm('WorkerThrottles', 'The worker was throttled: account concurrency is short of the event source maximum concurrency', this.worker.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' })),
+      alarm(
+        'WorkerErrors',
+        `The worker failed whole invocations (init or unexpected errors). Run npx auth0-queue-worker doctor --stack ${stack}; the worker's log group names the setting at fault. ${runbook('WorkerErrors')}`,
+        this.worker.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      ),
+      alarm(
+        'WorkerThrottles',
+        `The worker was throttled: the account's Lambda concurrency is short of its event source mappings' maximum concurrency. Raise the account's concurrency (Service Quotas, Lambda) or lower maxConcurrency. ${runbook('WorkerThrottles')}`,
+        this.worker.metricThrottles({ period: Duration.minutes(5), statistic: 'Sum' }),
+      ),
     ];
     if (this.syncFunction !== undefined) {
       const syncMetric = (metricName: string) =>
         new cloudwatch.Metric({ namespace: this.metricsNamespace, metricName, dimensionsMap: { service: 'sync' }, statistic: 'Sum', period: Duration.hours(1) });
       alarms.push(
-        alarm('SyncErrors', 'A sync run failed or timed out (its logs say why); nothing after the failure was enqueued', this.syncFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' })),
-        alarm('SyncAborted', 'A sync aborted (too many invalid lines, or an empty file): its report next to the source says why', syncMetric('SyncAborted')),
-        alarm('SyncRemovalsWithheld', 'A sync withheld the removals of a role or organization over its limit (removalsBlocked in its report, next to the source): fix the file, or approve the removals with the approval id the report gives', syncMetric('SyncRemovalsBlocked')),
+        alarm('SyncErrors', `A sync run failed or timed out; nothing after the failure was enqueued. Read the sync function's logs; the next run starts over. ${runbook('SyncErrors')}`, this.syncFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' })),
+        alarm('SyncAborted', `A sync aborted (too many invalid lines, an empty or oversized file): read {key}.report.json beside its source, fix the file. ${runbook('SyncAborted')}`, syncMetric('SyncAborted')),
+        alarm(
+          'SyncRemovalsWithheld',
+          `A sync withheld the removals of a role or organization over its limit (removalsBlocked in {key}.report.json beside its source): fix the file, or write the approval ids the report gives to {key}.approvals. ${runbook('SyncRemovalsWithheld')}`,
+          syncMetric('SyncRemovalsBlocked'),
+        ),
       );
     }
     if (this.alarmTopic !== undefined) {

@@ -127,7 +127,9 @@ describe('Construct: Auth0QueueWorker, producers', () => {
       expect(ids.some((id) => id.startsWith(`Auth0Jobs${prefix}OldestJobTooOld`))).toBe(true);
     }
     const descriptions = Object.values(alarms).map((alarm) => String(alarm['Properties'].AlarmDescription));
-    expect(descriptions).toContain('Jobs of producer crm reached the dead-letter queue: read their reason attribute, fix, then redrive');
+    expect(descriptions).toContain(
+      'Jobs of producer crm reached the dead-letter queue. Run npx auth0-queue-worker dlq --stack Test --producer crm (their reasons and what Auth0 answered), fix, then dlq redrive --stack Test --producer crm --reason REASON. Runbook: docs/operations.md, alarm DeadLetterQueueNotEmpty.',
+    );
     // The backlog age reads the worker's figure under the producer's dimension
     const oldestHr = Object.entries(alarms).find(([id]) => id.startsWith('Auth0JobsProducerHrOldestJobTooOld'))?.[1];
     expect(JSON.stringify(oldestHr)).toContain('{"Name":"producer","Value":"hr"}');

@@ -732,6 +732,24 @@ describe('Construct: the plan and the concurrency', () => {
   });
 });
 
+describe('Alarms and their runbook', () => {
+  it("every alarm's description names its first step and its entry in docs/operations.md, which has one for each", () => {
+    // Act: every alarm the construct can create
+    const { template } = synth({ ...SYNC, alarmEmail: 'ops@example.com' });
+    const runbook = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+
+    // Assess
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => String(alarm['Properties'].AlarmDescription));
+    expect(alarms).toHaveLength(7);
+    for (const description of alarms) {
+      const entry = /Runbook: docs\/operations\.md, alarm (\w+)\.$/.exec(description)?.[1];
+      expect(entry, description).toBeDefined();
+      expect(runbook).toContain(`### \`${entry}\``);
+      expect(description).toMatch(/Run npx auth0-queue-worker (dlq|doctor) --stack Test|[Rr]ead |Raise |fix the file/);
+    }
+  });
+});
+
 describe('File: cdk.json', () => {
   it('names no tenant: a deploy from cdk.json alone stops at synth, naming -c auth0Domain=', () => {
     // Prepare
