@@ -62,6 +62,22 @@ describe('Examples, installed from the packed tarball', () => {
     return dir;
   };
 
+  it('can be published: npm publish --dry-run passes, public, with its changelog and docs', async () => {
+    // Act: lib/ is the one npm pack just built, so no script runs again
+    const published = ok('npm publish --dry-run', await run('npm', ['publish', '--dry-run', '--ignore-scripts', '--json'], root, { PATH: process.env['PATH'] ?? '' }));
+
+    // Assess
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { private?: boolean; publishConfig?: { access?: string } };
+    expect(manifest.private).toBeUndefined();
+    expect(manifest.publishConfig?.access).toBe('public');
+    // npm 10 prints the package's report; npm 11 the same under the package's name.
+    type Report = { name: string; files: Array<{ path: string }> };
+    const parsed = JSON.parse(published.stdout.slice(published.stdout.indexOf('{'))) as Report | Record<string, Report>;
+    const report = ('files' in parsed ? parsed : parsed['auth0-queue-worker']) as Report;
+    expect(report.name).toBe('auth0-queue-worker');
+    expect(report.files.map((file) => file.path)).toEqual(expect.arrayContaining(['CHANGELOG.md', 'README.md', 'docs/operations.md', 'lib/infra/index.js']));
+  }, 120_000);
+
   it('holds the compiled entry points, declarations and function bundles, and no sources, tests or local stack', async () => {
     // Act
     const listing = ok('tar', await run('tar', ['tzf', tarball], work)).stdout.split('\n').filter(Boolean).map((path) => path.replace(/^package\//, ''));
