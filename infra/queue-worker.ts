@@ -98,8 +98,11 @@ export interface ProducerProps {
 
 /** A producer as deployed: its queues. */
 export interface DeployedProducer {
+  /** The producer's name (`default` in a deployment that declares none). */
   readonly name: string;
+  /** Its jobs queue: its senders may send here, and nowhere else. */
   readonly queue: sqs.Queue;
+  /** Its dead-letter queue: its jobs that can never succeed, with their reason. */
   readonly deadLetterQueue: sqs.Queue;
 }
 
@@ -151,7 +154,7 @@ export interface Auth0QueueWorkerProps {
    * `producerRoleArns` role `kms:GenerateDataKey` and `kms:Decrypt` on the key (synth warns of each). A role of
    * another account also needs those two actions on the key's ARN in its own IAM policy, as it needs
    * `sqs:SendMessage` there. Operators who read or redrive dead letters (the command line's `dlq`, the console) need
-   * `kms:Decrypt`, and `kms:GenerateDataKey` to redrive. The ledger's key is {@link ledgerEncryptionKey}, apart.
+   * `kms:Decrypt`, and `kms:GenerateDataKey` to redrive. The ledger's key is {@link Auth0QueueWorkerProps.ledgerEncryptionKey}, apart.
    */
   readonly queueEncryptionKey?: kms.IKey;
   /** Worker timeout. Default 60 s; the queue's visibility timeout is six times it. */
@@ -220,7 +223,7 @@ export interface Auth0QueueWorkerProps {
    * `Auth0QueueWorker/{the construct's unique id}`, so two deployments in one account never share metrics.
    */
   readonly metricsNamespace?: string;
-  /** IAM role ARNs (any account) allowed to send jobs. Not with {@link producers}: each names its own senders. */
+  /** IAM role ARNs (any account) allowed to send jobs. Not with {@link Auth0QueueWorkerProps.producers}: each names its own senders. */
   readonly producerRoleArns?: readonly string[];
   /**
    * The upstream systems that send jobs, each with its own queue, dead-letter queue, policy and share of the
@@ -230,6 +233,7 @@ export interface Auth0QueueWorkerProps {
    * its producer.
    */
   readonly producers?: readonly ProducerProps[];
+  /** Jobs put on the queue on a schedule (EventBridge Scheduler), each checked at synth against its policy. */
   readonly schedules?: readonly ScheduledJob[];
   /** Scheduled syncs with a source of truth; a sync function is deployed when there is at least one. */
   readonly syncs?: readonly ScheduledSync[];
@@ -278,18 +282,25 @@ function prebuiltBundle(name: keyof typeof FUNCTION_ENTRIES): string | undefined
  * own CDK app, or deploy it with this repository's stack (`npx cdk deploy`).
  *
  * @example
+ * ```ts
  * const worker = new Auth0QueueWorker(this, 'Auth0Jobs', { auth0Domain: 'acme.eu.auth0.com', secretArn });
  * worker.grantSendJobs(myProducerRole);
+ * ```
  */
 export class Auth0QueueWorker extends Construct {
-  /** The jobs queue; with {@link Auth0QueueWorkerProps.producers}, the first producer's (see {@link producers}). */
+  /** The jobs queue; with {@link Auth0QueueWorkerProps.producers}, the first producer's (see {@link Auth0QueueWorker.producers}). */
   readonly queue: sqs.Queue;
   /** The dead-letter queue; with {@link Auth0QueueWorkerProps.producers}, the first producer's. */
   readonly deadLetterQueue: sqs.Queue;
+  /** The worker function, fed by the event source mapping of each jobs queue. */
   readonly worker: lambda.Function;
+  /** The client secret `{"clientId","clientSecret"}`: the one given by `secretArn`, or the empty one created to fill in. */
   readonly secret: secretsmanager.ISecret;
+  /** Every alarm the construct created (see docs/operations.md, Alarms). */
   readonly alarms: cloudwatch.Alarm[];
+  /** The SNS topic the alarms notify, with `alarmEmail` subscribed; undefined without it. */
   readonly alarmTopic: sns.Topic | undefined;
+  /** The sync function, when there is at least one scheduled sync. */
   readonly syncFunction: lambda.Function | undefined;
   /**
    * The ordering ledger: one item per Auth0 user (partition key `pk`), TTL attribute `expiresAt`. Undefined when
@@ -300,10 +311,10 @@ export class Auth0QueueWorker extends Construct {
   readonly metricsNamespace: string;
   /**
    * Each producer's queues, by name; a deployment without {@link Auth0QueueWorkerProps.producers} has one, `default`,
-   * whose queues are {@link queue} and {@link deadLetterQueue}.
+   * whose queues are {@link Auth0QueueWorker.queue} and {@link Auth0QueueWorker.deadLetterQueue}.
    */
   readonly producers: ReadonlyMap<string, DeployedProducer>;
-  /** Whether the props declared producers (else there is one, {@link DEFAULT_PRODUCER}). */
+  /** Whether the props declared producers (else there is one, `default`). */
   private readonly declaresProducers: boolean;
 
   constructor(scope: Construct, id: string, props: Auth0QueueWorkerProps) {

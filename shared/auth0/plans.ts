@@ -7,6 +7,7 @@
 
 /** The plans whose Management API limits Auth0 publishes. Essentials and Professional share theirs. */
 export const AUTH0_PLANS = ['free', 'essentials', 'professional', 'enterprise', 'enterprise-non-production'] as const;
+/** An Auth0 plan, as the Dashboard's subscription settings name it: the rate limits Auth0 publishes differ by plan. */
 export type Auth0Plan = (typeof AUTH0_PLANS)[number];
 
 /**

@@ -8,21 +8,27 @@ import { boundedText } from '../text.ts';
 
 /** A job that was sent: its place in the input, its job id (given or assigned) and SQS's message id. */
 export interface SentJob {
+  /** Its place in the jobs given, from 0. */
   readonly index: number;
+  /** Its job id, the one it had or the one it was given. */
   readonly jobId: string;
+  /** SQS's id of the message. */
   readonly messageId: string;
 }
 
 /** A job that was not sent, and why. */
 export interface UnsentJob {
+  /** Its place in the jobs given, from 0. */
   readonly index: number;
   /** A contract code (`invalid_user_id`, …) for an invalid job; SQS's error code, or `not_attempted`, for a failed send. */
   readonly code: string;
+  /** What is wrong, in words: the contract's reason, or SQS's message. */
   readonly reason: string;
 }
 
 /** What {@link sendJobs} did with each job. */
 export interface SendJobsResult {
+  /** Jobs SQS took, in the order given. */
   readonly sent: SentJob[];
   /** Jobs that break the contract; with any of them and no `skipInvalid`, nothing at all is sent. */
   readonly invalid: UnsentJob[];
@@ -75,8 +81,10 @@ const SQS_ID = /^[\x21-\x7e]{1,128}$/;
  * `not_attempted`.
  *
  * @example
+ * ```ts
  * const result = await sendJobs(new SQSClient({}), queueUrl, [{ type: 'user.update', userId: 'auth0|1', changes: { blocked: true } }]);
  * for (const { index, reason } of [...result.invalid, ...result.failed]) console.error(`job ${index}: ${reason}`);
+ * ```
  */
 export async function sendJobs(sqs: Pick<SQSClient, 'send'>, queueUrl: string, jobs: readonly unknown[], options: SendJobsOptions = {}): Promise<SendJobsResult> {
   const fifo = queueUrl.endsWith('.fifo');
@@ -197,7 +205,8 @@ export function messageGroupFor(job: Job): string {
  * one job carries a later `issuedAt` when {@link sendJobs} stamped it, and must still be dropped as the
  * duplicate it is.
  *
- * @param key Default: a random key made once per process.
+ * @param job - the job whose deduplication id this is
+ * @param key - the producer's key; default: a random key made once per process
  */
 export function deduplicationIdFor(job: Job, key: Uint8Array | string = PROCESS_KEY): string {
   if (job.jobId === undefined) throw new TypeError('a job needs a jobId to be deduplicated');

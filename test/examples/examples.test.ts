@@ -14,6 +14,7 @@ import { createRandom, seedTenant } from '../../local/workload.ts';
 import { type ProcessRun, runProcess } from '../helpers/process.ts';
 import { startTestStack } from '../helpers/suite-logs.ts';
 import { drained } from '../helpers/drained.ts';
+import { buildApiReference } from '../../infra/api-reference.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 /** PATH without this repository's node_modules/.bin, so `node` is the system's, as for a consumer. */
@@ -77,6 +78,24 @@ describe('Examples, installed from the packed tarball', () => {
     expect(report.name).toBe('auth0-queue-worker');
     expect(report.files.map((file) => file.path)).toEqual(expect.arrayContaining(['CHANGELOG.md', 'README.md', 'docs/operations.md', 'lib/infra/index.js']));
   }, 120_000);
+
+  it('documents every export of the entry points, and docs/api is the reference npm run docs:api writes from them', async () => {
+    // Act: lib/ is the one npm pack just built
+    const out = join(work, 'api');
+    const problems = buildApiReference(out);
+
+    // Assess
+    expect(problems).toEqual([]);
+    const pages = (dir: string) =>
+      new Map(
+        (readdirSync(dir, { recursive: true }) as string[])
+          .filter((path) => path.endsWith('.md'))
+          .map((path) => [path, readFileSync(join(dir, path), 'utf8')]),
+      );
+    const written = pages(out);
+    expect(written.size).toBeGreaterThan(50);
+    expect(pages(join(root, 'docs', 'api'))).toEqual(written);
+  }, 180_000);
 
   it('holds the compiled entry points, declarations and function bundles, and no sources, tests or local stack', async () => {
     // Act

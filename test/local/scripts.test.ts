@@ -13,6 +13,7 @@ const SCRIPTS = {
   build: 'infra/build.ts',
   'build:package': 'infra/build-package.ts',
   schema: 'shared/jobs/write-json-schema.ts',
+  'docs:api': 'infra/api-reference.ts',
   bench: 'test/bench/pacing.ts',
   'bench:cold-start': 'test/bench/cold-start.ts',
   cli: 'shared/cli/bin.js',
@@ -54,6 +55,7 @@ describe('The local scripts', () => {
     ['build', ['--bogus'], "Unknown option '--bogus' (see --help)"],
     ['build:package', ['--bogus'], "Unknown option '--bogus' (see --help)"],
     ['schema', ['--bogus'], "Unknown option '--bogus' (see --help)"],
+    ['docs:api', ['--bogus'], "Unknown option '--bogus' (see --help)"],
     ['bench', ['--config', 'enterprise-9'], 'npm run bench: --config: unknown value "enterprise-9"; choose from'],
     ['cli', ['sideways'], 'unknown command "sideways": the commands are doctor, enqueue, token, dlq, history (see --help)'],
     ['cli', ['dlq', '--sideways'], "Unknown option '--sideways' (see --help)"],
@@ -74,10 +76,10 @@ describe('The local scripts', () => {
     expect(stderr).not.toMatch(/^\s+at /m);
   });
 
-  it.each(['build', 'build:package', 'schema'] as const)('%s --help says what it does, and does nothing else', async (script) => {
+  it.each(['build', 'build:package', 'schema', 'docs:api'] as const)('%s --help says what it does, and does nothing else', async (script) => {
     // Prepare: what each would write
     const { statSync } = await import('node:fs');
-    const written = { build: 'dist/worker/index.mjs', 'build:package': 'lib', schema: 'shared/jobs/job.schema.json' }[script];
+    const written = { build: 'dist/worker/index.mjs', 'build:package': 'lib', schema: 'shared/jobs/job.schema.json', 'docs:api': 'docs/api/cdk/index.md' }[script];
     const before = (() => {
       try {
         return statSync(written).mtimeMs;
