@@ -66,6 +66,9 @@ const values = readScriptArgs(
 );
 
 const plan = values.rate in RATE_LIMIT_PRESETS ? RATE_LIMIT_PRESETS[values.rate as keyof typeof RATE_LIMIT_PRESETS] : undefined;
+if (plan === undefined && !(Number(values.rate) > 0 && Number(values.rate) <= 10_000)) {
+  usageError(`--rate must be a plan (${Object.keys(RATE_LIMIT_PRESETS).join(', ')}) or requests per second above 0 and at most 10000, not ${JSON.stringify(values.rate)}`);
+}
 const rateLimit: RateLimitSpec = {
   perSecond: plan?.perSecond ?? positiveNumber('rate', values.rate, 10_000),
   burst: values.burst === undefined ? (plan?.burst ?? Math.max(1, Math.round(positiveNumber('rate', values.rate, 10_000)))) : wholeNumber('burst', values.burst, 1, 10_000),

@@ -7,7 +7,7 @@ import { awsConfig, readArgs } from './args.ts';
 import { DISCOVERY_HELP } from './discover.ts';
 import type { CliIo } from './io.ts';
 
-export const DLQ_HELP = `Usage: auth0-queue-worker dlq [--stack NAME | --dlq-url URL] [--turn-over] [--json]
+export const DLQ_HELP = `Usage: auth0-queue-worker dlq [--stack NAME [--producer NAME] | --dlq-url URL] [--turn-over] [--json]
        auth0-queue-worker dlq redrive [--stack NAME | --dlq-url URL --queue-url URL] [--reason R]… [--max N] [--reissue] [--dry-run] [--json]
 
 dlq: what the dead-letter queue holds, by reason (count, oldest, a few job ids). It only receives (it needs
@@ -65,6 +65,8 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
     : action === 'redrive' && queueUrl === undefined ? 'give --queue-url (or set JOBS_QUEUE_URL): where redriven jobs go'
     : !(Number.isInteger(max) || max === Number.POSITIVE_INFINITY) || max < 1 ? '--max must be a whole number, 1 or more'
     : values['turn-over'] && (action !== 'summary' || !fifo) ? '--turn-over is for dlq (the summary) on a FIFO dead-letter queue; a standard one is read in full without it'
+    : action === 'summary' && (values.max !== undefined || values.reason !== undefined || values.reissue === true || values['dry-run'] === true)
+      ? `${[values.max !== undefined ? '--max' : '', values.reason !== undefined ? '--reason' : '', values.reissue === true ? '--reissue' : '', values['dry-run'] === true ? '--dry-run' : ''].filter(Boolean).join(', ')} choose what dlq redrive moves; plain dlq reads every letter and moves none`
     : undefined;
   if (problem !== undefined || dlqUrl === undefined) {
     io.stderr.write(`${problem} (see --help)\n`);

@@ -12,7 +12,8 @@ import { awsConfig, readArgs } from './args.ts';
 import { DISCOVERY_HELP } from './discover.ts';
 import type { CliIo } from './io.ts';
 
-export const DOCTOR_HELP = `Usage: auth0-queue-worker doctor --stack NAME [--json]
+export const DOCTOR_HELP = `Usage: auth0-queue-worker doctor --stack NAME [--producer NAME] [--json]
+       auth0-queue-worker doctor --function NAME [--json]
        auth0-queue-worker doctor [--domain D] [--secret-id ID] [--queue-url URL] [--dlq-url URL] [--json]
 
 Checks a deployment from end to end, one line per check (ok, warn, fail, or skip), each failure with its fix:

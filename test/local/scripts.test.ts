@@ -45,7 +45,7 @@ describe('The local scripts', () => {
     ['tenant', ['--port', '-1'], "Option '--port' argument is ambiguous (see --help)"],
     ['tenant', ['--port=-1'], '--port must be a whole number from 0 to 65535, not "-1" (see --help)'],
     ['start', ['--jobs', '1.5'], '--jobs must be a whole number from 1 to 100000, not "1.5" (see --help)'],
-    ['start', ['--rate', 'zero'], '--rate must be a number above 0 and at most 10000, not "zero" (see --help)'],
+    ['start', ['--rate', 'turbo'], '--rate must be a plan (free, enterprise, enterprise-non-production) or requests per second above 0 and at most 10000, not "turbo" (see --help)'],
     ['start', ['--fifo', '--batch-size', '11'], '--batch-size must be a whole number from 1 to 10, not "11" (see --help)'],
     ['start', ['--batch-size', '50', '--batching-window', '0'], '--batch-size 50 needs a --batching-window of at least 1 second: Lambda takes more than 10 records only with one (see --help)'],
     ['start', ['--fifo', '--batching-window', '1'], '--batching-window: a FIFO queue has no batching window (see --help)'],
@@ -65,6 +65,7 @@ describe('The local scripts', () => {
     ['cli', ['history', '--sideways'], "Unknown option '--sideways' (see --help)"],
     ['cli', ['token'], 'give --stack NAME (the deployment finds the rest), or --domain (or set AUTH0_DOMAIN)'],
     ['cli', ['dlq', 'sideways'], 'unknown dlq action "sideways" (see --help)'],
+    ['cli', ['dlq', '--dlq-url', 'http://127.0.0.1:1/000000000000/dlq', '--max', '5', '--reason', 'http_404'], '--max, --reason choose what dlq redrive moves; plain dlq reads every letter and moves none (see --help)'],
   ] as const)('%s %j: one line, exit status 2', async (script, args, message) => {
     // Act
     const { status, stdout, stderr } = await run(script, [...args]);
