@@ -476,15 +476,26 @@ export class Auth0QueueWorker extends Construct {
     for (const spec of specs) {
       const { queue, deadLetterQueue } = deployed.get(spec.name) as DeployedProducer;
       const whose = spec.declared ? ` of producer ${spec.name}` : '';
-      new CfnOutput(this, `${spec.idPrefix}JobsQueueUrl`, { value: queue.queueUrl, description: spec.declared ? `Where ${spec.name} sends jobs` : 'Where upstream systems send jobs' });
-      new CfnOutput(this, `${spec.idPrefix}JobsQueueArn`, { value: queue.queueArn, ...(spec.declared ? { description: `The jobs queue${whose}` } : {}) });
-      new CfnOutput(this, `${spec.idPrefix}DeadLetterQueueUrl`, { value: deadLetterQueue.queueUrl, description: `Jobs${whose} that can never succeed, with their reason` });
+      this.output(`${spec.idPrefix}JobsQueueUrl`, { value: queue.queueUrl, description: spec.declared ? `Where ${spec.name} sends jobs` : 'Where upstream systems send jobs' });
+      this.output(`${spec.idPrefix}JobsQueueArn`, { value: queue.queueArn, ...(spec.declared ? { description: `The jobs queue${whose}` } : {}) });
+      this.output(`${spec.idPrefix}DeadLetterQueueUrl`, { value: deadLetterQueue.queueUrl, description: `Jobs${whose} that can never succeed, with their reason` });
     }
     // What `auth0-queue-worker <command> --stack NAME` reads the rest of the deployment from.
-    new CfnOutput(this, 'WorkerFunctionName', { value: this.worker.functionName, description: 'The worker function (auth0-queue-worker doctor --stack finds its settings here)' });
+    this.output('WorkerFunctionName', { value: this.worker.functionName, description: 'The worker function (auth0-queue-worker doctor --stack finds its settings here)' });
     if (this.ledgerTable !== undefined) {
-      new CfnOutput(this, 'LedgerTableName', { value: this.ledgerTable.tableName, description: 'The per-user ordering ledger (one item per Auth0 user)' });
+      this.output('LedgerTableName', { value: this.ledgerTable.tableName, description: 'The per-user ordering ledger (one item per Auth0 user)' });
     }
+  }
+
+  /**
+   * A stack output whose key a person can read and the command line can find: the construct's path in its stack
+   * and the output's name, without CDK's hash (`Auth0JobsJobsQueueUrl`, not `Auth0JobsJobsQueueUrl4AC7E90D`).
+   */
+  private output(name: string, props: { value: string; description?: string }): CfnOutput {
+    const output = new CfnOutput(this, name, props);
+    const path = this.node.path.split('/').slice(Stack.of(this).node.path.split('/').length).join('');
+    output.overrideLogicalId(`${path.replace(/[^A-Za-z0-9]/g, '')}${name}`);
+    return output;
   }
 
   /**

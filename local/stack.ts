@@ -7,7 +7,7 @@
 import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { startSqsSenders } from './sqs-senders.ts';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -217,7 +217,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // Registered as `cdk deploy` would leave them: the stack's outputs, the worker function and its event source mapping.
   const stackName = 'Auth0QueueWorker';
   const functionName = 'worker';
-  const output = (name: string, value: string) => ({ key: `Auth0Jobs${name}${createHash('sha256').update(name).digest('hex').slice(0, 8).toUpperCase()}`, value });
+  // As the construct names its outputs: its path in the stack, then the output's name.
+  const output = (name: string, value: string) => ({ key: `Auth0Jobs${name}`, value });
   controlPlane.stacks.set(stackName, {
     name: stackName,
     outputs: [
