@@ -6,6 +6,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { JOB_TYPES } from '../../shared/jobs/schema.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -52,12 +53,14 @@ describe('Documentation', () => {
     }
   });
 
-  it('the README stays a front door: under 300 lines, every page of docs/ one click away', () => {
+  it('the README stays a front door: under 300 lines, every job type named before its first section, every page of docs/ one click away', () => {
     // Act
     const readme = read('README.md');
 
-    // Assess
+    // Assess: the introduction said user-update and role-assignment only, when 4 of the 7 job types are organization jobs
     expect(readme.split('\n').length).toBeLessThan(300);
+    const introduction = readme.slice(0, readme.indexOf('\n## '));
+    for (const type of JOB_TYPES) expect(introduction).toContain(`\`${type}\``);
     for (const page of pages.filter((each) => each !== 'README.md')) expect(readme).toContain(`](${page})`);
   });
 

@@ -77,6 +77,17 @@ describe('The local scripts', () => {
     expect(stderr).not.toMatch(/^\s+at /m);
   });
 
+  it("the CLI's usage lines name every way to find a deployment: doctor's named --stack and --domain, not --function", async () => {
+    // Act
+    const doctor = await run('cli', ['doctor', '--help']);
+    const dlq = await run('cli', ['dlq', '--help']);
+
+    // Assess
+    const usage = (text: string) => text.slice(0, text.indexOf('\n\n'));
+    expect(usage(doctor.stdout)).toMatch(/--stack NAME \[--producer NAME\][^\n]*\n.*doctor --function NAME/);
+    expect(usage(dlq.stdout)).toContain('--stack NAME [--producer NAME]');
+  });
+
   it.each(['build', 'build:package', 'schema', 'docs:api'] as const)('%s --help says what it does, and does nothing else', async (script) => {
     // Prepare: what each would write
     const { statSync } = await import('node:fs');
