@@ -57,6 +57,7 @@ describe('The local scripts', () => {
     ['schema', ['--bogus'], "Unknown option '--bogus' (see --help)"],
     ['docs:api', ['--bogus'], "Unknown option '--bogus' (see --help)"],
     ['bench', ['--config', 'enterprise-9'], 'npm run bench: --config: unknown value "enterprise-9"; choose from'],
+    ['bench:cold-start', ['--bogus'], "Unknown option '--bogus' (see --help)"],
     ['cli', ['sideways'], 'unknown command "sideways": the commands are doctor, enqueue, token, dlq, history (see --help)'],
     ['cli', ['dlq', '--sideways'], "Unknown option '--sideways' (see --help)"],
     ['cli', ['enqueue', '--sideways'], "Unknown option '--sideways' (see --help)"],
