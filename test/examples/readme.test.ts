@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { JOB_TYPES } from '../../shared/jobs/schema.ts';
+import { DEFAULT_ALLOWED_FIELDS, JOB_TYPES } from '../../shared/jobs/schema.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -62,6 +62,15 @@ describe('Documentation', () => {
     const introduction = readme.slice(0, readme.indexOf('\n## '));
     for (const type of JOB_TYPES) expect(introduction).toContain(`\`${type}\``);
     for (const page of pages.filter((each) => each !== 'README.md')) expect(readme).toContain(`](${page})`);
+  });
+
+  it("the README's deploy path names exactly the fields a deployment allows by default", () => {
+    // Act
+    const readme = read('README.md');
+    const sentence = /jobs may change only ([^;]+?), and no role or organization/s.exec(readme)?.[1] ?? '';
+
+    // Assess
+    expect([...sentence.matchAll(/`([a-z_]+)`/g)].map((match) => match[1])).toEqual([...DEFAULT_ALLOWED_FIELDS]);
   });
 
   it.each([
