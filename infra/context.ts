@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AUTH0_PLANS, type Auth0Plan } from '../shared/auth0/plans.ts';
-import type { Auth0QueueWorkerProps, ProducerProps, ScheduledJob, ScheduledSync } from './queue-worker.ts';
+import { type Auth0QueueWorkerProps, type ProducerProps, ROLE_ARN, type ScheduledJob, type ScheduledSync } from './queue-worker.ts';
 
 /** Reads one context value (`cdk.json` or `-c key=value`). */
 export type ContextReader = (key: string) => unknown;
@@ -62,7 +62,7 @@ export function readDeploymentContext(read: ContextReader): Auth0QueueWorkerProp
   const httpPictures = text('allowHttpPictures');
   if (httpPictures !== undefined && httpPictures !== 'true' && httpPictures !== 'false') problems.push('allowHttpPictures must be true or false');
   const producerRoleArns = list('producerRoleArns');
-  for (const arn of producerRoleArns ?? []) if (!/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(arn)) problems.push(`producerRoleArns: ${arn} is not an IAM role ARN`);
+  for (const arn of producerRoleArns ?? []) if (!ROLE_ARN.test(arn)) problems.push(`producerRoleArns: ${arn} is not an IAM role ARN`);
   let schedules: ScheduledJob[] | undefined;
   const schedulesValue = read('schedules');
   if (schedulesValue !== undefined) {

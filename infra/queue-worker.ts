@@ -927,7 +927,8 @@ interface ProducerSpec {
 const DEFAULT_PRODUCER = 'default';
 /** The characters PRODUCERS may take of the worker's 4 KB environment, leaving room for its other settings. */
 const MAX_PRODUCERS_VARIABLE = 2_800;
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
+/** An IAM role's ARN, of any account and partition. */
+export const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/;
 
 /**
  * The producers to deploy, checked: the declared ones, or the deployment's one queue. With producers, the

@@ -439,7 +439,8 @@ export function createPacer(options: PacerOptions): Pacer {
   };
 }
 
-function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
+/** Resolves after `ms`, or at once when `signal` aborts; never rejects. */
+export function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const timer = setTimeout(done, ms);

@@ -2,6 +2,7 @@ import type { MessageAttributeValue } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { type JobError, RateLimitedError, RetryableError, isJobError } from '../errors.ts';
 import type { CallContext } from '../auth0/client.ts';
+import { sleepFor } from '../auth0/pacer.ts';
 import type { JobPlan, PlanJob } from '../jobs/apply-job.ts';
 import { type JobPolicy, parseJob } from '../jobs/parse-job.ts';
 import { JobIdSchema } from '../jobs/schema.ts';
@@ -119,8 +120,8 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
   const closeSignal = AbortSignal.timeout(Math.max(0, Math.floor(remaining - Math.min(CLOSE_RESERVE_MS, remaining / 20))));
 
   // One event source mapping per producer's queue: an invocation's records all come from one of them.
-  const producer = event.Records[0] === undefined ? undefined : deps.producers?.get(event.Records[0].eventSourceARN);
-  deps.onProducer?.(producer);
+  const batchProducer = event.Records[0] === undefined ? undefined : deps.producers?.get(event.Records[0].eventSourceARN);
+  deps.onProducer?.(batchProducer);
   const fates = new Map<SQSRecord, Fate>();
   // A retry state only the worker can have written: a producer's own is dropped here (SenderId).
   const lanes = toLanes(event.Records.map((record) => withTrustedRetryState(record, deps.rules.ownRoleId)));
@@ -143,11 +144,7 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
         let fate: Fate;
         let jobId: string | undefined;
         const producer = deps.producers?.get(record.eventSourceARN);
-        if (producer !== undefined) {
-          // The producer is the queue's; a `source` the body gives is only the producer's own label.
-          const label = peekSource(record.body);
-          log = log.child({ producer: producer.name, ...(label === undefined || label === producer.name ? {} : { label }) });
-        }
+        if (producer !== undefined) log = log.child({ producer: producer.name });
         const rules = producer?.maxReceiveCount === undefined ? deps.rules : { ...deps.rules, maxReceiveCount: producer.maxReceiveCount };
         if (deps.producers !== undefined && producer === undefined) {
           // No policy applies to it, and no dead-letter queue is known for it: it stays on its queue, whose
@@ -164,6 +161,10 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
         } else {
           const tried = await tryRecord(record, producer, { signal, waitUntil: startBy, groups, park: slots.park, othersAtWork: () => slots.held() > 1 }, deps, log, users);
           jobId = tried.jobId;
+          // The producer is the queue's; a `source` the body gives is only the producer's own label (read from
+          // the job, or from the body only when the job did not parse).
+          const label = producer === undefined ? undefined : (tried.label ?? (tried.error !== undefined && tried.jobId === undefined ? peekSource(record.body) : undefined));
+          if (label !== undefined && label !== producer?.name) log = log.child({ label });
           if (tried.superseded === true) superseded++;
           skippedEffects += tried.skipped ?? 0;
           fate = decideFate(record, tried.error, now(), rules, deps.random);
@@ -192,8 +193,8 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
   metrics.add('JobsRequeued', counts.requeued);
   metrics.add('JobsDeadLettered', counts.dead_lettered);
   metrics.maximum('OldestJobAgeSeconds', oldestAgeSeconds);
-  metrics.flush(producer === undefined ? undefined : { name: 'producer', value: producer.name });
-  logger.info('batch done', { ...(producer === undefined ? {} : { producer: producer.name }), records: event.Records.length, ...counts, applied: counts.applied - superseded, superseded, oldestJobAgeSeconds: oldestAgeSeconds, durationMs: now() - started });
+  metrics.flush(batchProducer === undefined ? undefined : { name: 'producer', value: batchProducer.name });
+  logger.info('batch done', { ...(batchProducer === undefined ? {} : { producer: batchProducer.name }), records: event.Records.length, ...counts, applied: counts.applied - superseded, superseded, oldestJobAgeSeconds: oldestAgeSeconds, durationMs: now() - started });
   return { batchItemFailures };
 }
 
@@ -216,16 +217,23 @@ interface Tried {
   readonly superseded?: boolean;
   /** Effects it did not write because a newer job had. */
   readonly skipped?: number;
+  /** The job's own `source`, when its producer is the queue's. */
+  readonly label?: string;
 }
 
 /** Parses and applies one record; resolves with the product error it ended with, if any. Never throws. */
 async function tryRecord(record: SQSRecord, producer: Producer | undefined, limits: InvocationLimits, deps: ProcessJobsDeps, log: Logger, users: UserQueue): Promise<Tried> {
   const started = deps.now();
   let jobId: string | undefined;
+  let label: string | undefined;
   try {
     const policy = producer?.policy ?? deps.policy;
     const job = parseJob(record.body, policy);
     jobId = job.jobId;
+    if (producer !== undefined && job.source !== undefined && job.source !== producer.name) {
+      label = boundedText(job.source, 100);
+      log = log.child({ label });
+    }
     // The producer is the queue's, whatever the body says: a body's `source` is only the producer's own label.
     const stamped = stampOf(job, record, { skewMs: deps.issuedAtSkewMs, now: started });
     const stamp = producer === undefined ? stamped : { ...stamped, source: producer.name };
@@ -235,16 +243,16 @@ async function tryRecord(record: SQSRecord, producer: Producer | undefined, limi
     if (ledger === undefined) {
       await plan.apply(plan.effects, context);
       log.child({ jobId }).info('job applied', { type: job.type, durationMs: deps.now() - started });
-      return { ...(jobId === undefined ? {} : { jobId }) };
+      return { ...(jobId === undefined ? {} : { jobId }), ...(label === undefined ? {} : { label }) };
     }
     // One job of a user at a time in this container; the ledger's claim keeps other containers out.
     const outcome = await users.run(plan.userId, () => applyInOrder(ledger, plan, stamp, context, limits, deps, log), limits.park);
     const fields = { type: job.type, durationMs: deps.now() - started, skipped: outcome.skipped };
     if (outcome.superseded) log.child({ jobId }).info('job superseded: a newer job already wrote what it writes', { ...fields, duplicate: outcome.duplicate });
     else log.child({ jobId }).info('job applied', fields);
-    return { ...(jobId === undefined ? {} : { jobId }), superseded: outcome.superseded, skipped: outcome.skipped };
+    return { ...(jobId === undefined ? {} : { jobId }), ...(label === undefined ? {} : { label }), superseded: outcome.superseded, skipped: outcome.skipped };
   } catch (caught) {
-    return { error: toJobError(caught), ...(jobId === undefined ? {} : { jobId }) };
+    return { error: toJobError(caught), ...(jobId === undefined ? {} : { jobId }), ...(label === undefined ? {} : { label }) };
   }
 }
 
@@ -302,22 +310,9 @@ async function claimWhenFree(ledger: Ledger, plan: JobPlan, stamp: Stamp, limits
       // Waiting is free only while other jobs keep the invocation busy: alone, the job would hold the
       // container idle (roles-bulk, where a claim lasts while its group waits for the bucket: 9% slower).
       if (deps.now() + jittered >= limits.waitUntil || limits.signal.aborted || !limits.othersAtWork()) throw error;
-      await limits.park(pause(jittered, limits.signal));
+      await limits.park(sleepFor(jittered, limits.signal));
     }
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** The invocation's work slots: `acquire` waits for one, in order; `park` frees one while a job waits. */
