@@ -6,7 +6,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ALLOWED_FIELDS, JOB_TYPES } from '../../shared/jobs/schema.ts';
+import { DEFAULT_ALLOWED_FIELDS, JOB_TYPES, type Job } from '../../shared/jobs/schema.ts';
+import { messageGroupFor } from '../../shared/producer/send-jobs.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -79,5 +80,33 @@ describe('Documentation', () => {
   ])('%s shows %s as it is, the example the tests install and run', (page, path) => {
     // Act & Assess
     expect(read(page)).toContain(`\`\`\`ts\n${read(path).trimEnd()}\n\`\`\``);
+  });
+});
+
+describe('What the pages tell a producer', () => {
+  const groupOf = (userId: string) => messageGroupFor({ type: 'user.update', userId, changes: { blocked: true }, jobId: 'j-1' } as Job);
+
+  it('docs/producers.md states the rule by which a message group is hashed, and sendJobs follows it', () => {
+    // Act: the page once said "sha256 when SQS could not carry it", leaving a producer in another language to guess when
+    const rule = /`sha256:\{hex\}` of that text when SQS could not carry it: longer than (\d+) characters, or anything but ASCII\s+letters, digits and punctuation/.exec(read('docs/producers.md'));
+    const longest = Number(rule?.[1]);
+
+    // Assess: `id:` and the user id make the group
+    expect(rule).not.toBeNull();
+    expect(groupOf('x'.repeat(longest - 3))).toBe(`id:${'x'.repeat(longest - 3)}`);
+    expect(groupOf('x'.repeat(longest - 2))).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(groupOf('auth0|a!"#$%&()*+,-./:;<=>?@[]^_`{|}~')).toBe('id:auth0|a!"#$%&()*+,-./:;<=>?@[]^_`{|}~');
+    expect(groupOf('auth0|zoë')).toMatch(/^sha256:/);
+    expect(groupOf('auth0|a b')).toMatch(/^sha256:/);
+  });
+
+  it.each(pages.filter((page) => page !== 'docs/producers.md'))('%s: where it tells a producer what to send on a FIFO queue, it points to the one list in docs/producers.md', (page) => {
+    // Act: paragraphs and table rows that tell a producer which message group or deduplication id to use
+    const told = prose(read(page))
+      .split(/\n\s*\n|\n(?=\|)/)
+      .filter((paragraph) => /\b(use|send each job with|give)\b[^.]*\b(message group|deduplication id|MessageGroupId|MessageDeduplicationId)/i.test(paragraph));
+
+    // Assess: the rules were once in two places that said different things
+    for (const paragraph of told) expect(paragraph, `${page}: ${paragraph.slice(0, 80)}…`).toMatch(/\]\((\.\/)?(docs\/)?producers\.md(#[^)]*)?\)/);
   });
 });

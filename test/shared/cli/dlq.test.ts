@@ -1,4 +1,5 @@
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, type Message, ReceiveMessageCommand, SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanDeadLetters } from '../../../shared/cli/dead-letters.ts';
 import { runCommand } from '../../helpers/cli.ts';
@@ -96,6 +97,34 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
     expect(result.reasons.map((group) => [group.reason, group.count])).toEqual([['user_not_found', 5], ['expired', 1], ['http_400', 1]]);
     expect(result.reasons[0]?.jobIds).toHaveLength(3);
     expect(await depth(dlq)).toBe(7);
+  });
+
+  it('lists reasons in the order the runbook promises, in text and in --json', async () => {
+    // Prepare: the rarest reason is the oldest, the most common the newest
+    const dlq = await createQueue('order-dlq');
+    await letter(dlq, 'expired', 'old-1');
+    for (let n = 0; n < 2; n++) await letter(dlq, 'http_400', `bad-${n}`);
+    for (let n = 0; n < 3; n++) await letter(dlq, 'user_not_found', `nf-${n}`);
+    const runbook = readFileSync(new URL('../../../docs/operations.md', import.meta.url), 'utf8');
+    const promises = [...runbook.matchAll(/by reason,? \(?the (most common|oldest) first/g)].map((match) => match[1]);
+    const orderOf = (promise: string | undefined) => (promise === 'oldest' ? ['expired', 'http_400', 'user_not_found'] : ['user_not_found', 'http_400', 'expired']);
+
+    // Act
+    const text = await cli(['dlq', '--dlq-url', dlq]);
+    await sleep(6_500); // the letters the summary read come back
+    const json = await cli(['dlq', '--dlq-url', dlq, '--json']);
+
+    // Assess: the runbook once promised "oldest first" while the command sorted by count
+    expect(promises.length).toBeGreaterThan(0);
+    const printed = text.stdout
+      .split('\n')
+      .map((line) => /^ {2}(\w+)\s+\d+/.exec(line)?.[1])
+      .filter((reason) => reason !== undefined);
+    const listed = (JSON.parse(json.stdout) as { reasons: Array<{ reason: string }> }).reasons.map((group) => group.reason);
+    for (const promise of promises) {
+      expect(printed, `docs/operations.md: "${promise} first"`).toEqual(orderOf(promise));
+      expect(listed, `docs/operations.md: "${promise} first"`).toEqual(orderOf(promise));
+    }
   });
 
   it('on a FIFO dead-letter queue reads only unless told to turn it over, and says so before anything else', async () => {
