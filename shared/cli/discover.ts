@@ -11,6 +11,8 @@ export const DISCOVERY_HELP = `  --stack NAME              find the deployment f
                             flag given wins)
   --function NAME           the same from the worker function alone (name or ARN): the jobs queue is its
                             event source
+  --deployment ID           with --stack, in a stack that holds more than one deployment: the construct id of
+                            the one to use (the start of its output keys: Europe for EuropeJobsQueueUrl)
   --producer NAME           with --stack, in a deployment that declares producers: the producer whose queues
                             (and, for doctor, whose policy) the command uses
   --cloudformation-endpoint-url URL, --lambda-endpoint-url URL
@@ -18,7 +20,7 @@ export const DISCOVERY_HELP = `  --stack NAME              find the deployment f
 
 /** The worker's settings the commands read; any other variable of the function (AWS_*, NODE_OPTIONS) stays there. */
 const SETTINGS = ['AUTH0_DOMAIN', 'AUTH0_AUDIENCE', 'AUTH0_SECRET_ID', 'DLQ_URL', 'LEDGER_TABLE', 'ALLOWED_ROLES', 'ALLOWED_FIELDS', 'ALLOWED_ORGANIZATIONS', 'MAX_CONCURRENCY', 'RATE_LIMIT_RESERVE', 'RATE_LIMIT_SHARE', 'AUTH0_PLAN', 'JOB_CONCURRENCY', 'GROUP_MAX_ITEMS', 'MAX_RECEIVE_COUNT', 'JOB_MAX_AGE_SECONDS'];
-const FLAGS = ['--stack', '--function', '--producer', '--cloudformation-endpoint-url', '--lambda-endpoint-url'] as const;
+const FLAGS = ['--stack', '--function', '--deployment', '--producer', '--cloudformation-endpoint-url', '--lambda-endpoint-url'] as const;
 /** The outputs the commands read, per producer where the deployment declares producers. */
 const OUTPUTS = ['WorkerFunctionName', 'DeadLetterQueueUrl', 'JobsQueueUrl', 'JobsQueueArn', 'LedgerTableName'] as const;
 const PRODUCER_OUTPUTS = new Set<string>(['DeadLetterQueueUrl', 'JobsQueueUrl', 'JobsQueueArn']);
@@ -54,10 +56,12 @@ export async function withDeployment(argv: readonly string[], io: CliIo, needs: 
   const stackName = given.get('--stack');
   const functionGiven = given.get('--function');
   const producer = given.get('--producer');
+  const deploymentId = given.get('--deployment');
+  const needsStack = producer !== undefined ? '--producer needs --stack: the producer\'s queues are found among the stack\'s outputs' : deploymentId !== undefined ? '--deployment needs --stack: it says which of the stack\'s deployments to use' : undefined;
   if (help || (stackName === undefined && functionGiven === undefined)) {
-    return producer === undefined || help ? { argv: rest, io } : { error: '--producer needs --stack: the producer\'s queues are found among the stack\'s outputs' };
+    return needsStack === undefined || help ? { argv: rest, io } : { error: needsStack };
   }
-  if (producer !== undefined && stackName === undefined) return { error: '--producer needs --stack: the producer\'s queues are found among the stack\'s outputs' };
+  if (needsStack !== undefined && stackName === undefined) return { error: needsStack };
   if (producer !== undefined && !PRODUCER_NAME.test(producer)) return { error: `--producer ${JSON.stringify(producer)} is not a producer name (lower-case letters, digits and -)` };
   const region = flagValue(rest, '--region');
 
@@ -67,7 +71,26 @@ export async function withDeployment(argv: readonly string[], io: CliIo, needs: 
     const cloudFormation = io.createCloudFormationClient(awsConfig(region, given.get('--cloudformation-endpoint-url')));
     try {
       const { Stacks = [] } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
-      outputs = new Map((Stacks[0]?.Outputs ?? []).map((output) => [baseKey(output.OutputKey ?? ''), output.OutputValue ?? '']));
+      // Outputs by deployment (the construct's path, the start of each key), each under its plain name.
+      const deployments = new Map<string, Map<string, string>>();
+      for (const output of Stacks[0]?.Outputs ?? []) {
+        const { path, name } = splitKey(output.OutputKey ?? '');
+        if (!deployments.has(path)) deployments.set(path, new Map());
+        deployments.get(path)?.set(name, output.OutputValue ?? '');
+      }
+      const paths = [...deployments].filter(([, each]) => [...each.keys()].some((name) => (OUTPUTS as readonly string[]).includes(name) || /^Producer[A-Z]/.test(name))).map(([path]) => path);
+      if (deploymentId !== undefined) {
+        const chosen = deployments.get(deploymentId);
+        if (chosen === undefined || !paths.includes(deploymentId)) {
+          return { error: `stack ${stackName} has no deployment ${deploymentId}; ${paths.length === 0 ? 'it has none' : `its deployments are ${paths.join(', ')}`}` };
+        }
+        outputs = chosen;
+      } else if (paths.length > 1) {
+        // Two deployments in one stack (one per tenant, say): taking either silently would aim at the wrong tenant.
+        return { error: `stack ${stackName} holds ${paths.length} deployments (${paths.join(', ')}): give --deployment ID` };
+      } else {
+        outputs = deployments.get(paths[0] ?? '') ?? new Map();
+      }
     } catch (error) {
       return { error: `cannot read stack ${stackName}: ${awsMessage(error)}; check the name, the region (--region or AWS_REGION) and cloudformation:DescribeStacks` };
     }
@@ -162,15 +185,16 @@ export async function withDeployment(argv: readonly string[], io: CliIo, needs: 
 }
 
 /**
- * An output's key without the construct path and CDK's hash: `Auth0JobsJobsQueueUrl1A2B3C4D` → `JobsQueueUrl`, and a
- * producer's `Auth0JobsProducerHrJobsQueueUrl1A2B3C4D` → `ProducerHrJobsQueueUrl`.
+ * An output's key split into the construct's path (which deployment of the stack) and its name without CDK's hash:
+ * `Auth0JobsJobsQueueUrl1A2B3C4D` → `Auth0Jobs` and `JobsQueueUrl`, and a producer's
+ * `Auth0JobsProducerHrJobsQueueUrl` → `Auth0Jobs` and `ProducerHrJobsQueueUrl`. A key of no deployment keeps its name.
  */
-function baseKey(key: string): string {
+function splitKey(key: string): { path: string; name: string } {
   for (const name of OUTPUTS) {
-    const match = new RegExp(`(Producer[A-Z][A-Za-z0-9]*?)?${name}([0-9A-F]{8})?$`).exec(key);
-    if (match !== null) return PRODUCER_OUTPUTS.has(name) && match[1] !== undefined ? `${match[1]}${name}` : name;
+    const match = new RegExp(`^(.*?)(Producer[A-Z][A-Za-z0-9]*?)?${name}(?:[0-9A-F]{8})?$`).exec(key);
+    if (match !== null) return { path: match[1] ?? '', name: PRODUCER_OUTPUTS.has(name) && match[2] !== undefined ? `${match[2]}${name}` : name };
   }
-  return key;
+  return { path: '', name: key };
 }
 
 /** `ProducerHrSystem` → `hr-system`, for messages that list a stack's producers. */

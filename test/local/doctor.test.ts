@@ -289,6 +289,34 @@ describe('Command: auth0-queue-worker doctor and token, on the local stack', () 
     expect(twoMappings.stderr).toContain('worker has 2 event source mappings: give --stack, or --queue-url to say which queue is the jobs queue');
   }, 60_000);
 
+  it('asks which deployment when one stack holds two, and uses the one --deployment names', async () => {
+    // Prepare: Europe is the local stack's deployment, Americas another tenant's, as in examples/cdk-app
+    const s = await start();
+    const outputs = (path: string, functionName: string, dlqUrl: string) => [
+      { key: `${path}JobsQueueUrl`, value: s.jobs.url },
+      { key: `${path}JobsQueueArn`, value: s.jobs.arn },
+      { key: `${path}DeadLetterQueueUrl`, value: dlqUrl },
+      { key: `${path}WorkerFunctionName`, value: functionName },
+    ];
+    s.controlPlane.stacks.set('Tenants', { name: 'Tenants', outputs: [...outputs('Europe', 'worker', s.dlq.url), ...outputs('Americas', 'americas-worker', `${s.dlq.url}-americas`), { key: 'BucketName', value: 'unrelated' }] });
+
+    // Act
+    const unsaid = await byStack(s, 'dlq', 'Tenants');
+    const europe = await byStack(s, 'dlq', 'Tenants', ['--stack', 'Tenants', '--deployment', 'Europe']);
+    const doctor = await byStack(s, 'doctor', 'Tenants', ['--stack', 'Tenants', '--deployment', 'Europe']);
+    const unknown = await byStack(s, 'dlq', 'Tenants', ['--stack', 'Tenants', '--deployment', 'Asia']);
+    const alone = await byStack(s, 'dlq', '', ['--deployment', 'Europe']);
+
+    // Assess: without --deployment the last deployment's outputs were taken, silently (here Americas')
+    expect([unsaid.status, unsaid.stdout, unsaid.stderr]).toEqual([2, '', 'stack Tenants holds 2 deployments (Europe, Americas): give --deployment ID\n']);
+    expect(europe.stderr).toBe('');
+    expect(europe.stdout).toContain(`0 dead letter(s) in ${s.dlq.url}\n`);
+    expect(doctor.status).toBe(0);
+    expect(doctor.line('event source')).toMatch(/^ok /);
+    expect([unknown.status, unknown.stderr]).toEqual([2, 'stack Tenants has no deployment Asia; its deployments are Europe, Americas\n']);
+    expect([alone.status, alone.stderr]).toEqual([2, "--deployment needs --stack: it says which of the stack's deployments to use\n"]);
+  }, 60_000);
+
   it("finds a producer's queues, mapping and policy with --stack and --producer, and asks for it when the stack has producers", async () => {
     // Prepare: two producers; no worker polls, so the jobs stay where the commands put them
     const s = await start({ producers: [{ name: 'hr', allowedRoles: ['admin'] }, { name: 'crm', allowedFields: ['app_metadata'] }] });
