@@ -482,6 +482,7 @@ export class Auth0QueueWorker extends Construct {
     }
     // What `auth0-queue-worker <command> --stack NAME` reads the rest of the deployment from.
     this.output('WorkerFunctionName', { value: this.worker.functionName, description: 'The worker function (auth0-queue-worker doctor --stack finds its settings here)' });
+    this.output('WorkerLogGroupName', { value: this.worker.logGroup.logGroupName, description: "The worker's log group, for CloudWatch Logs Insights (docs/operations.md has the queries)" });
     if (this.ledgerTable !== undefined) {
       this.output('LedgerTableName', { value: this.ledgerTable.tableName, description: 'The per-user ordering ledger (one item per Auth0 user)' });
     }

@@ -282,9 +282,13 @@ describe('Construct: Auth0QueueWorker', () => {
 
     // Assess: keys a person can read and the command line matches: the construct's path and the name, no hash
     const outputs = template.findOutputs('*');
-    expect(Object.keys(outputs).sort()).toEqual(['Auth0JobsDeadLetterQueueUrl', 'Auth0JobsJobsQueueArn', 'Auth0JobsJobsQueueUrl', 'Auth0JobsLedgerTableName', 'Auth0JobsWorkerFunctionName']);
+    expect(Object.keys(outputs).sort()).toEqual(['Auth0JobsDeadLetterQueueUrl', 'Auth0JobsJobsQueueArn', 'Auth0JobsJobsQueueUrl', 'Auth0JobsLedgerTableName', 'Auth0JobsWorkerFunctionName', 'Auth0JobsWorkerLogGroupName']);
     const worker = Object.entries(outputs).find(([key]) => key.startsWith('Auth0JobsWorkerFunctionName'))?.[1] as { Value: { Ref: string } };
     expect(Object.keys(template.findResources('AWS::Lambda::Function'))).toContain(worker.Value.Ref);
+    // The runbook's queries run on the worker's log group: the one its function writes to
+    const logGroup = (outputs['Auth0JobsWorkerLogGroupName'] as { Value: { Ref: string } }).Value.Ref;
+    expect(Object.keys(template.findResources('AWS::Logs::LogGroup'))).toContain(logGroup);
+    expect(template.findResources('AWS::Lambda::Function')[worker.Value.Ref]?.['Properties'].LoggingConfig.LogGroup).toEqual({ Ref: logGroup });
     const ledger = Object.entries(outputs).find(([key]) => key.startsWith('Auth0JobsLedgerTableName'))?.[1] as { Value: { Ref: string } };
     expect(ledger.Value).toEqual({ Ref: LEDGER_TABLE_ID });
     expect(Object.keys(unordered.findOutputs('*')).filter((key) => key.startsWith('Auth0JobsLedgerTableName'))).toEqual([]);
@@ -741,6 +745,22 @@ describe('Alarms and their runbook', () => {
       expect(runbook).toContain(`### \`${entry}\``);
       expect(description).toMatch(/Run npx auth0-queue-worker (dlq|doctor) --stack Test|[Rr]ead |Raise |fix the file/);
     }
+  });
+
+  it("each alarm's runbook entry is one path of commands, never the console (a README row once said to redrive from the SQS console)", () => {
+    // Act
+    const runbook = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    const start = runbook.indexOf('## Alarms');
+    const section = runbook.slice(start, runbook.indexOf('\n## ', start + 1));
+    const entries = section.split(/^### /m).slice(1);
+    const deadLetters = entries.find((entry) => entry.startsWith('`DeadLetterQueueNotEmpty`')) ?? '';
+
+    // Assess: a console redrive keeps the letter's attributes, `dlq redrive` does not
+    expect(entries).toHaveLength(7);
+    for (const entry of entries) expect(entry, entry.slice(0, 40)).not.toMatch(/console/i);
+    const steps = ['`auth0-queue-worker dlq --stack NAME`', '`auth0-queue-worker doctor --stack NAME`', '`dlq redrive --reason R --dry-run`', '`dlq redrive --reason R`'];
+    expect(steps.map((step) => deadLetters.indexOf(step))).toEqual(steps.map((step) => deadLetters.indexOf(step)).sort((a, b) => a - b));
+    for (const step of steps) expect(deadLetters).toContain(step);
   });
 });
 
