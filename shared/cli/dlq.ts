@@ -9,6 +9,7 @@ import type { CliIo } from './io.ts';
 
 export const DLQ_HELP = `Usage: auth0-queue-worker dlq [--stack NAME [--producer NAME] | --dlq-url URL] [--turn-over] [--json]
        auth0-queue-worker dlq redrive [--stack NAME | --dlq-url URL --queue-url URL] [--reason R]… [--max N] [--reissue] [--dry-run] [--json]
+       auth0-queue-worker dlq discard [--stack NAME | --dlq-url URL] (--reason R… | --all) [--max N] [--dry-run] [--json]
 
 dlq: what the dead-letter queue holds, by reason (count, oldest, a few job ids). It only receives (it needs
 sqs:ReceiveMessage, and sqs:GetQueueAttributes for the counts): each letter it reads stays hidden from other
@@ -21,15 +22,20 @@ was sent (a crash sends a job twice at worst, never loses it). Fix the cause fir
 fails again for the same reason. A redriven job keeps its place among its user's jobs: it cannot undo what a
 newer job wrote. --reissue gives it a new place (issuedAt now), to apply it again over newer jobs on purpose.
 
+dlq discard: deletes the chosen letters for good, for jobs that must never run (a producer's mistake, a user
+deleted since): name them by --reason, or --all. It prints the job id of every letter it deleted (--json too),
+so that what was dropped is on record. Try --dry-run first.
+
 ${DISCOVERY_HELP}
   --dlq-url URL       the dead-letter queue (default: DLQ_URL)
   --turn-over         dlq on a FIFO queue: read every letter by sending each again to the tail of its group and
                       deleting the original, once, in order (needs sqs:SendMessage and sqs:DeleteMessage on it)
   --queue-url URL     redrive: the jobs queue (default: JOBS_QUEUE_URL)
-  --reason R          redrive only letters with this reason (repeat for several); default: all
-  --max N             redrive at most N letters
+  --reason R          redrive or discard only letters with this reason (repeat for several); redrive's default: all
+  --all               discard: every letter, whatever its reason
+  --max N             redrive or discard at most N letters
   --reissue           redrive: the jobs are newer than any so far (issuedAt now), so they apply over newer jobs
-  --dry-run           redrive: say what would move, move nothing
+  --dry-run           redrive or discard: say what would be done, do nothing
   --region R          AWS region (default: the SDK's)
   --endpoint-url URL  an SQS endpoint other than AWS's (a local emulator)
   --json              print the result as JSON
@@ -60,13 +66,17 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
   const max = values.max === undefined ? Number.POSITIVE_INFINITY : Number(values.max);
   const fifo = dlqUrl?.endsWith('.fifo') ?? false;
   const problem =
-    positionals.length > 1 || !['summary', 'redrive'].includes(action) ? `unknown dlq action ${JSON.stringify(positionals.join(' '))}`
+    positionals.length > 1 || !['summary', 'redrive', 'discard'].includes(action) ? `unknown dlq action ${JSON.stringify(positionals.join(' '))} (dlq, dlq redrive or dlq discard)`
     : dlqUrl === undefined ? 'give --dlq-url (or set DLQ_URL)'
     : action === 'redrive' && queueUrl === undefined ? 'give --queue-url (or set JOBS_QUEUE_URL): where redriven jobs go'
     : !(Number.isInteger(max) || max === Number.POSITIVE_INFINITY) || max < 1 ? '--max must be a whole number, 1 or more'
     : values['turn-over'] && (action !== 'summary' || !fifo) ? '--turn-over is for dlq (the summary) on a FIFO dead-letter queue; a standard one is read in full without it'
-    : action === 'summary' && (values.max !== undefined || values.reason !== undefined || values.reissue === true || values['dry-run'] === true)
-      ? `${[values.max !== undefined ? '--max' : '', values.reason !== undefined ? '--reason' : '', values.reissue === true ? '--reissue' : '', values['dry-run'] === true ? '--dry-run' : ''].filter(Boolean).join(', ')} choose what dlq redrive moves; plain dlq reads every letter and moves none`
+    : action === 'summary' && (values.max !== undefined || values.reason !== undefined || values.reissue === true || values['dry-run'] === true || values.all === true)
+      ? `${[values.max !== undefined ? '--max' : '', values.reason !== undefined ? '--reason' : '', values.reissue === true ? '--reissue' : '', values['dry-run'] === true ? '--dry-run' : '', values.all === true ? '--all' : ''].filter(Boolean).join(', ')} choose what dlq redrive or dlq discard acts on; plain dlq reads every letter and changes none`
+    : action === 'discard' && values.reason === undefined && values.all !== true ? 'dlq discard deletes letters for good: name them with --reason R (repeat for several), or give --all'
+    : action === 'discard' && values.reason !== undefined && values.all === true ? '--all and --reason: give one of them'
+    : action === 'discard' && values.reissue === true ? '--reissue is for dlq redrive; dlq discard sends nothing'
+    : action === 'redrive' && values.all === true ? '--all is for dlq discard; dlq redrive takes every letter unless --reason names some'
     : undefined;
   if (problem !== undefined || dlqUrl === undefined) {
     io.stderr.write(`${problem} (see --help)\n`);
@@ -76,14 +86,15 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
   const sqs = io.createSqsClient(awsConfig(values.region, values['endpoint-url']));
   const reasons = new Set(values.reason ?? []);
   const redrive = action === 'redrive';
-  const readOnly = !redrive && !values['turn-over'];
+  const discard = action === 'discard';
+  const readOnly = !redrive && !discard && !values['turn-over'];
   // What the command must do on a FIFO queue, said before it does anything.
   if (fifo && readOnly) {
     io.stderr.write('FIFO dead-letter queue: read only, this shows the first letters of each group (SQS hands out the next only once they are deleted); dlq --turn-over shows every letter by sending each again to the tail of its group and deleting the original (needs sqs:SendMessage and sqs:DeleteMessage on the queue)\n');
-  } else if (fifo && !redrive) {
+  } else if (fifo && !redrive && !discard) {
     io.stderr.write('FIFO dead-letter queue: --turn-over sends each letter again to the tail of its group and deletes the original, once, in order (needs sqs:SendMessage and sqs:DeleteMessage on the queue)\n');
   } else if (fifo && (reasons.size > 0 || max !== Number.POSITIVE_INFINITY || values['dry-run'])) {
-    io.stderr.write('FIFO dead-letter queue: each letter not redriven is sent again to the tail of its group and the original deleted, to read past it (needs sqs:SendMessage on the queue as well)\n');
+    io.stderr.write(`FIFO dead-letter queue: each letter not ${discard ? 'discarded' : 'redriven'} is sent again to the tail of its group and the original deleted, to read past it (needs sqs:SendMessage on the queue as well)\n`);
   }
   // How many letters the queue holds, visible or hidden by a reader: to say how many this run did not read.
   const counts = await queueCounts(sqs, dlqUrl);
@@ -110,11 +121,17 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
       onChange: (change) => void (changed[change] += 1),
       ...(readOnly ? { readOnly, visibilitySeconds: hideSeconds } : {}),
       decide: (letter) => {
-        if (!redrive || !chosen(letter) || picked >= max || !ours(letter)) return 'keep';
+        if (discard) {
+          if (!chosen(letter) || picked >= max) return 'keep';
+        } else if (!redrive || !chosen(letter) || picked >= max || !ours(letter)) {
+          return 'keep';
+        }
         picked += 1;
         return values['dry-run'] ? 'keep' : 'move';
       },
       move: async (letter) => {
+        // Discarding sends nothing: the scan deletes the letter once this resolves.
+        if (discard) return undefined;
         const original = letter.message.MessageAttributes?.['originalMessageId']?.StringValue ?? letter.message.MessageId ?? '';
         const firstSentAt = letter.message.MessageAttributes?.[DEAD_LETTER_FIRST_SENT_ATTRIBUTE]?.StringValue;
         const { MessageId } = await sqs.send(
@@ -142,9 +159,13 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
       changed.moved + changed['turned-over'] === 0
         ? readOnly || values['dry-run'] === true
           ? 'Nothing was changed.'
-          : 'Nothing was moved.'
-        : `${[changed.moved > 0 ? `${changed.moved} letter(s) redriven` : '', changed['turned-over'] > 0 ? `${changed['turned-over']} turned over` : ''].filter(Boolean).join(' and ')} before it stopped, each deleted only once sent: none was lost. Run the command again for the rest.`;
-    io.stderr.write(`stopped: ${name}${error instanceof Error && error.message !== '' ? `: ${error.message}` : ''}. ${what} ${failureHint(error, redrive || values['turn-over'] === true)}\n`);
+          : discard
+            ? 'Nothing was deleted.'
+            : 'Nothing was moved.'
+        : discard
+          ? `${[`${changed.moved} letter(s) discarded`, changed['turned-over'] > 0 ? `${changed['turned-over']} turned over` : ''].filter(Boolean).join(' and ')} before it stopped. Run the command again for the rest.`
+          : `${[changed.moved > 0 ? `${changed.moved} letter(s) redriven` : '', changed['turned-over'] > 0 ? `${changed['turned-over']} turned over` : ''].filter(Boolean).join(' and ')} before it stopped, each deleted only once sent: none was lost. Run the command again for the rest.`;
+    io.stderr.write(`stopped: ${name}${error instanceof Error && error.message !== '' ? `: ${error.message}` : ''}. ${what} ${failureHint(error, redrive || discard || values['turn-over'] === true)}\n`);
     return 1;
   }
   if (progress) io.stderr.write('\n');
@@ -162,7 +183,11 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
           dlqUrl,
           total: result.letters.length,
           reasons: groups.map((group) => ({ reason: group.reason, count: group.letters.length, oldest: new Date(group.oldest).toISOString(), jobIds: group.jobIds, errors: group.errors })),
-          ...(redrive ? { moved: result.moved.length, wouldMove: values['dry-run'] ? picked : undefined } : { readOnly, hiddenSeconds: readOnly ? hideSeconds : undefined, approximateTotal: about }),
+          ...(redrive
+            ? { moved: result.moved.length, wouldMove: values['dry-run'] ? picked : undefined }
+            : discard
+              ? { discarded: result.moved.length, discardedJobIds: jobIdsOf(result.moved), wouldDiscard: values['dry-run'] ? picked : undefined }
+              : { readOnly, hiddenSeconds: readOnly ? hideSeconds : undefined, approximateTotal: about }),
           unread,
         },
         null,
@@ -173,7 +198,17 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
   }
   const out: string[] = [];
   const now = Date.now();
-  if (!redrive) {
+  if (discard) {
+    if (values['dry-run']) {
+      out.push(`would discard ${picked.toLocaleString('en-US')} of ${result.letters.length.toLocaleString('en-US')} dead letter(s) in ${dlqUrl}; nothing was deleted`);
+    } else {
+      const discardedBy = byReason(result.moved);
+      out.push(`discarded ${result.moved.length.toLocaleString('en-US')} of ${result.letters.length.toLocaleString('en-US')} dead letter(s) in ${dlqUrl}${discardedBy.length === 0 ? '' : `: ${discardedBy.map((group) => `${group.reason} ${group.letters.length}`).join(', ')}`}`);
+      const ids = jobIdsOf(result.moved);
+      if (ids.length > 0) out.push(`job ids: ${ids.join(', ')}`);
+      out.push(`${(result.letters.length - result.moved.length).toLocaleString('en-US')} left in ${dlqUrl}`);
+    }
+  } else if (!redrive) {
     out.push(
       partial
         ? `${result.letters.length.toLocaleString('en-US')} of about ${(about ?? 0).toLocaleString('en-US')} dead letter(s) read in ${dlqUrl} (the first of each group; dlq --turn-over reads them all)`
@@ -224,6 +259,7 @@ function parse(argv: readonly string[]) {
       'dry-run': { type: 'boolean', default: false },
       'turn-over': { type: 'boolean', default: false },
       reissue: { type: 'boolean', default: false },
+      all: { type: 'boolean', default: false },
       region: { type: 'string' },
       'endpoint-url': { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -243,6 +279,11 @@ async function queueCounts(sqs: Pick<SQSClient, 'send'>, dlqUrl: string): Promis
   } catch {
     return undefined;
   }
+}
+
+/** The job ids of letters, `(no job id)` for a letter without one, in the order given. */
+function jobIdsOf(letters: readonly DeadLetterView[]): string[] {
+  return letters.map((letter) => letter.jobId ?? '(no job id)');
 }
 
 /** Letters grouped by reason, the largest group first. */

@@ -300,6 +300,34 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
     expect((await drain(dlq)).map((message) => message.MessageAttributes?.['reason']?.StringValue)).toEqual(['http_400']);
   });
 
+
+  it('discards only the letters named by reason, prints every job id it deleted, and deletes nothing on a dry run', async () => {
+    // Prepare: a standard and a FIFO dead-letter queue, each with three letters to drop and two to keep
+    const dlq = await createQueue('discard-dlq');
+    const fifo = await createQueue('discard-dlq.fifo');
+    for (const [url, group] of [[dlq, undefined], [fifo, 'id:a']] as const) {
+      for (let n = 0; n < 3; n++) await letter(url, 'user_not_found', `gone-${n}`, group);
+      await letter(url, 'http_400', 'bad-1', group);
+      await letter(url, 'expired', 'old-1', group);
+    }
+    const calls: string[] = [];
+
+    // Act
+    const dry = await cli(['dlq', 'discard', '--dlq-url', dlq, '--reason', 'user_not_found', '--dry-run'], recording(calls));
+    const afterDry = await depth(dlq);
+    const text = await cli(['dlq', 'discard', '--dlq-url', dlq, '--reason', 'user_not_found'], recording(calls));
+    const json = await cli(['dlq', 'discard', '--dlq-url', fifo, '--reason', 'user_not_found', '--json']);
+
+    // Assess: no job is sent anywhere; the rest stay, in their group's order on FIFO
+    expect([dry.status, dry.stdout]).toEqual([0, `would discard 3 of 5 dead letter(s) in ${dlq}; nothing was deleted\n`]);
+    expect(afterDry).toBe(5);
+    expect(text.stderr).toBe('');
+    expect(text.stdout.split('\n')).toEqual([`discarded 3 of 5 dead letter(s) in ${dlq}: user_not_found 3`, 'job ids: gone-0, gone-1, gone-2', `2 left in ${dlq}`, '']);
+    expect(calls).not.toContain('SendMessage');
+    expect((await drain(dlq)).map((message) => message.MessageAttributes?.['jobId']?.StringValue).sort()).toEqual(['bad-1', 'old-1']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ total: 5, discarded: 3, discardedJobIds: ['gone-0', 'gone-1', 'gone-2'] });
+    expect((await drain(fifo)).map((message) => message.MessageAttributes?.['jobId']?.StringValue)).toEqual(['bad-1', 'old-1']);
+  });
   it('sends a job back with the producer\'s own attributes and its order, never the letter\'s reason', async () => {
     // Prepare: a letter as the worker writes it, with the producer's trace id
     const dlq = await createQueue('attributes-dlq');
