@@ -1,4 +1,4 @@
-import { Annotations, Aws, CfnOutput, Duration, Names, RemovalPolicy, Stack, TimeZone, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Aws, CfnOutput, Duration, Lazy, Names, RemovalPolicy, Stack, TimeZone, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -494,9 +494,13 @@ export class Auth0QueueWorker extends Construct {
    */
   private output(name: string, props: { value: string; description?: string }): CfnOutput {
     const output = new CfnOutput(this, name, props);
-    const path = this.node.path.split('/').slice(Stack.of(this).node.path.split('/').length).join('');
-    output.overrideLogicalId(`${path.replace(/[^A-Za-z0-9]/g, '')}${name}`);
+    output.overrideLogicalId(`${this.deploymentId()}${name}`);
     return output;
+  }
+
+  /** The construct's path in its stack, as its output keys start and `--deployment` takes it: `Europe`. */
+  private deploymentId(): string {
+    return this.node.path.split('/').slice(Stack.of(this).node.path.split('/').length).join('').replace(/[^A-Za-z0-9]/g, '');
   }
 
   /**
@@ -775,7 +779,8 @@ export class Auth0QueueWorker extends Construct {
       });
     // One pair per producer: a producer's dead letters and its backlog's age are its own team's to act on.
     // Each alarm's description names the command to run first and its runbook entry (docs/operations.md, Alarms).
-    const stack = Stack.of(this).stackName;
+    // With more than one deployment in the stack, the command names this one (known once the app is built).
+    const stack = `${Stack.of(this).stackName}${Lazy.string({ produce: () => (Stack.of(this).node.findAll().filter((node) => node instanceof Auth0QueueWorker).length > 1 ? ` --deployment ${this.deploymentId()}` : '') })}`;
     const runbook = (name: string) => `Runbook: docs/operations.md, alarm ${name}.`;
     const perProducer = [...this.producers.values()].flatMap(({ name, deadLetterQueue }) => {
       const prefix = this.declaresProducers ? producerIdPrefix(name) : '';

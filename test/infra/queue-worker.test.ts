@@ -747,6 +747,24 @@ describe('Alarms and their runbook', () => {
     }
   });
 
+  it("in a stack that holds two deployments, each alarm's command names its own with --deployment, as the command line needs", () => {
+    // Prepare
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Tenants');
+    new Auth0QueueWorker(stack, 'Europe', { auth0Domain: 'acme.eu.auth0.com', secretArn: SECRET_ARN });
+    new Auth0QueueWorker(stack, 'Americas', { auth0Domain: 'acme.us.auth0.com', secretArn: SECRET_ARN });
+    const alone = synth({}).template;
+
+    // Act
+    const descriptions = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm')).map((alarm) => String(alarm['Properties'].AlarmDescription));
+
+    // Assess: the command in each description once took either deployment's outputs
+    expect(descriptions.filter((text) => text.includes('Run npx auth0-queue-worker dlq --stack Tenants --deployment Europe '))).toHaveLength(1);
+    expect(descriptions.filter((text) => text.includes('Run npx auth0-queue-worker dlq --stack Tenants --deployment Americas '))).toHaveLength(1);
+    expect(descriptions.filter((text) => text.includes('--stack Tenants ') && !text.includes('--deployment'))).toEqual([]);
+    expect(JSON.stringify(alone.findResources('AWS::CloudWatch::Alarm'))).not.toContain('--deployment');
+  });
+
   it("each alarm's runbook entry is one path of commands, never the console (a README row once said to redrive from the SQS console)", () => {
     // Act
     const runbook = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
