@@ -201,9 +201,13 @@ async function checkAuth0(
   }
 
   const granted = new Set(claims.scopes);
-  const missing = requirements(policy).filter((need) => !need.scopes.some((scope) => granted.has(scope)));
+  const needs = requirements(policy);
+  const missing = needs.filter((need) => !need.scopes.some((scope) => granted.has(scope)));
   if (missing.length === 0) {
-    add('scopes', 'ok', `the grant covers every job type this policy allows (${claims.scopes.join(' ')})`);
+    // The scopes these jobs use, and apart the ones granted beyond them (the sync's, or ones the grant can drop).
+    const used = new Set(needs.flatMap((need) => need.scopes.filter((scope) => granted.has(scope))));
+    const unused = claims.scopes.filter((scope) => !used.has(scope));
+    add('scopes', 'ok', `the grant covers every job type this policy allows (it uses ${[...used].join(' ')})${unused.length === 0 ? '' : `; also granted, unused by these jobs: ${unused.join(' ')}`}`);
   } else {
     for (const need of missing) {
       add('scopes', 'fail', `missing ${need.scopes.length === 1 ? need.scopes[0] : `one of ${need.scopes.join(', ')}`}: needed by ${need.jobTypes.join(', ')} (${need.call}); add it to the application's grant for the Auth0 Management API`);

@@ -165,6 +165,9 @@ describe('Command: auth0-queue-worker doctor and token, on the local stack', () 
     expect(allowed.line('scopes')).toContain('missing read:organizations: needed by org.members.add, org.members.remove, org.roles.assign, org.roles.remove (GET /api/v2/organizations/name/{name} (organizations))');
     expect(allowed.line('scopes')).toContain('missing create:organization_members: needed by org.members.add (POST /api/v2/organizations/{id}/members)');
     expect(none.line('scopes')).toMatch(/^ok/);
+    // The organization scopes the grant still has are not listed as what these jobs need
+    expect(none.line('scopes')).toMatch(/\(it uses [a-z_: ]+\); also granted, unused by these jobs: .*\bread:organization_members\b/);
+    expect(/\(it uses ([^)]*)\)/.exec(none.line('scopes'))?.[1]).not.toContain('organization');
   }, 60_000);
 
   it('names a visibility timeout too short for the function, and a dead-letter queue that is not empty', async () => {
