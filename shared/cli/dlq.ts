@@ -8,8 +8,8 @@ import { DISCOVERY_HELP } from './discover.ts';
 import type { CliIo } from './io.ts';
 
 export const DLQ_HELP = `Usage: auth0-queue-worker dlq [--stack NAME [--producer NAME] | --dlq-url URL] [--turn-over] [--json]
-       auth0-queue-worker dlq redrive [--stack NAME | --dlq-url URL --queue-url URL] [--reason R]… [--max N] [--reissue] [--dry-run] [--json]
-       auth0-queue-worker dlq discard [--stack NAME | --dlq-url URL] (--reason R… | --all) [--max N] [--dry-run] [--json]
+       auth0-queue-worker dlq redrive [--stack NAME | --dlq-url URL --queue-url URL] [--reason R]… [--job ID]… [--max N] [--reissue] [--dry-run] [--json]
+       auth0-queue-worker dlq discard [--stack NAME | --dlq-url URL] (--reason R… | --job ID… | --all) [--max N] [--dry-run] [--json]
 
 dlq: what the dead-letter queue holds, by reason (count, oldest, a few job ids). It only receives (it needs
 sqs:ReceiveMessage, and sqs:GetQueueAttributes for the counts): each letter it reads stays hidden from other
@@ -23,7 +23,7 @@ fails again for the same reason. A redriven job keeps its place among its user's
 newer job wrote. --reissue gives it a new place (issuedAt now), to apply it again over newer jobs on purpose.
 
 dlq discard: deletes the chosen letters for good, for jobs that must never run (a producer's mistake, a user
-deleted since): name them by --reason, or --all. It prints the job id of every letter it deleted (--json too),
+deleted since): name them by --reason, by --job, or --all. It prints the job id of every letter it deleted (--json too),
 so that what was dropped is on record. Try --dry-run first.
 
 ${DISCOVERY_HELP}
@@ -31,7 +31,10 @@ ${DISCOVERY_HELP}
   --turn-over         dlq on a FIFO queue: read every letter by sending each again to the tail of its group and
                       deleting the original, once, in order (needs sqs:SendMessage and sqs:DeleteMessage on it)
   --queue-url URL     redrive: the jobs queue (default: JOBS_QUEUE_URL)
-  --reason R          redrive or discard only letters with this reason (repeat for several); redrive's default: all
+  --reason R          redrive or discard only letters with this reason (repeat for several; none: the letters SQS
+                      moved itself); redrive's default: all
+  --job ID            redrive or discard only the letters of this job id (repeat for several); with --reason,
+                      letters that match both
   --all               discard: every letter, whatever its reason
   --max N             redrive or discard at most N letters
   --reissue           redrive: the jobs are newer than any so far (issuedAt now), so they apply over newer jobs
@@ -71,10 +74,10 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
     : action === 'redrive' && queueUrl === undefined ? 'give --queue-url (or set JOBS_QUEUE_URL): where redriven jobs go'
     : !(Number.isInteger(max) || max === Number.POSITIVE_INFINITY) || max < 1 ? '--max must be a whole number, 1 or more'
     : values['turn-over'] && (action !== 'summary' || !fifo) ? '--turn-over is for dlq (the summary) on a FIFO dead-letter queue; a standard one is read in full without it'
-    : action === 'summary' && (values.max !== undefined || values.reason !== undefined || values.reissue === true || values['dry-run'] === true || values.all === true)
-      ? `${[values.max !== undefined ? '--max' : '', values.reason !== undefined ? '--reason' : '', values.reissue === true ? '--reissue' : '', values['dry-run'] === true ? '--dry-run' : '', values.all === true ? '--all' : ''].filter(Boolean).join(', ')} choose what dlq redrive or dlq discard acts on; plain dlq reads every letter and changes none`
-    : action === 'discard' && values.reason === undefined && values.all !== true ? 'dlq discard deletes letters for good: name them with --reason R (repeat for several), or give --all'
-    : action === 'discard' && values.reason !== undefined && values.all === true ? '--all and --reason: give one of them'
+    : action === 'summary' && (values.max !== undefined || values.reason !== undefined || values.job !== undefined || values.reissue === true || values['dry-run'] === true || values.all === true)
+      ? `${[values.max !== undefined ? '--max' : '', values.reason !== undefined ? '--reason' : '', values.job !== undefined ? '--job' : '', values.reissue === true ? '--reissue' : '', values['dry-run'] === true ? '--dry-run' : '', values.all === true ? '--all' : ''].filter(Boolean).join(', ')} choose what dlq redrive or dlq discard acts on; plain dlq reads every letter and changes none`
+    : action === 'discard' && values.reason === undefined && values.job === undefined && values.all !== true ? 'dlq discard deletes letters for good: name them with --reason R or --job ID (repeat for several), or give --all'
+    : action === 'discard' && (values.reason !== undefined || values.job !== undefined) && values.all === true ? `--all and ${values.reason !== undefined ? '--reason' : '--job'}: give one of them`
     : action === 'discard' && values.reissue === true ? '--reissue is for dlq redrive; dlq discard sends nothing'
     : action === 'redrive' && values.all === true ? '--all is for dlq discard; dlq redrive takes every letter unless --reason names some'
     : undefined;
@@ -85,6 +88,7 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
 
   const sqs = io.createSqsClient(awsConfig(values.region, values['endpoint-url']));
   const reasons = new Set(values.reason ?? []);
+  const jobIds = new Set(values.job ?? []);
   const redrive = action === 'redrive';
   const discard = action === 'discard';
   const readOnly = !redrive && !discard && !values['turn-over'];
@@ -93,13 +97,13 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
     io.stderr.write('FIFO dead-letter queue: read only, this shows the first letters of each group (SQS hands out the next only once they are deleted); dlq --turn-over shows every letter by sending each again to the tail of its group and deleting the original (needs sqs:SendMessage and sqs:DeleteMessage on the queue)\n');
   } else if (fifo && !redrive && !discard) {
     io.stderr.write('FIFO dead-letter queue: --turn-over sends each letter again to the tail of its group and deletes the original, once, in order (needs sqs:SendMessage and sqs:DeleteMessage on the queue)\n');
-  } else if (fifo && (reasons.size > 0 || max !== Number.POSITIVE_INFINITY || values['dry-run'])) {
+  } else if (fifo && (reasons.size > 0 || jobIds.size > 0 || max !== Number.POSITIVE_INFINITY || values['dry-run'])) {
     io.stderr.write(`FIFO dead-letter queue: each letter not ${discard ? 'discarded' : 'redriven'} is sent again to the tail of its group and the original deleted, to read past it (needs sqs:SendMessage on the queue as well)\n`);
   }
   // How many letters the queue holds, visible or hidden by a reader: to say how many this run did not read.
   const counts = await queueCounts(sqs, dlqUrl);
   const hideSeconds = summaryHideSeconds(counts === undefined ? undefined : counts.visible + counts.held);
-  const chosen = (letter: DeadLetterView) => reasons.size === 0 || reasons.has(letter.reason);
+  const chosen = (letter: DeadLetterView) => (reasons.size === 0 || reasons.has(letter.reason)) && (jobIds.size === 0 || (letter.jobId !== undefined && jobIds.has(letter.jobId)));
   // Any queue in the account may name this one as its dead-letter queue (CloudFormation cannot give it a
   // redrive-allow policy naming the jobs queue without a dependency cycle): a letter from another queue is
   // never redriven as a job.
@@ -255,6 +259,7 @@ function parse(argv: readonly string[]) {
       'dlq-url': { type: 'string' },
       'queue-url': { type: 'string' },
       reason: { type: 'string', multiple: true },
+      job: { type: 'string', multiple: true },
       max: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
       'turn-over': { type: 'boolean', default: false },

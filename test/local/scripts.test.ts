@@ -67,7 +67,7 @@ describe('The local scripts', () => {
     ['cli', ['token'], 'give --stack NAME (the deployment finds the rest), or --domain (or set AUTH0_DOMAIN)'],
     ['cli', ['dlq', 'sideways'], 'unknown dlq action "sideways" (dlq, dlq redrive or dlq discard) (see --help)'],
     ['cli', ['dlq', '--dlq-url', 'http://127.0.0.1:1/000000000000/dlq', '--max', '5', '--reason', 'http_404'], '--max, --reason choose what dlq redrive or dlq discard acts on; plain dlq reads every letter and changes none (see --help)'],
-    ['cli', ['dlq', 'discard', '--dlq-url', 'http://127.0.0.1:1/000000000000/dlq'], 'dlq discard deletes letters for good: name them with --reason R (repeat for several), or give --all (see --help)'],
+    ['cli', ['dlq', 'discard', '--dlq-url', 'http://127.0.0.1:1/000000000000/dlq'], 'dlq discard deletes letters for good: name them with --reason R or --job ID (repeat for several), or give --all (see --help)'],
     ['cli', ['dlq', 'discard', '--dlq-url', 'http://127.0.0.1:1/000000000000/dlq', '--all', '--reason', 'expired'], '--all and --reason: give one of them (see --help)'],
     ['cli', ['dlq', 'redrive', '--dlq-url', 'http://127.0.0.1:1/000000000000/dlq', '--queue-url', 'http://127.0.0.1:1/000000000000/jobs', '--all'], '--all is for dlq discard; dlq redrive takes every letter unless --reason names some (see --help)'],
   ] as const)('%s %j: one line, exit status 2', async (script, args, message) => {

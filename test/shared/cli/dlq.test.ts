@@ -301,6 +301,27 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
   });
 
 
+  it('redrives or discards the letters of the job ids named, and with a reason only those that match both', async () => {
+    // Prepare: one reason that holds a job to fix and one that must never run
+    const dlq = await createQueue('by-job-dlq');
+    const jobs = await createQueue('by-job-jobs');
+    await letter(dlq, 'user_not_found', 'fixable-1');
+    await letter(dlq, 'user_not_found', 'never-1');
+    await letter(dlq, 'http_400', 'bad-1');
+
+    // Act
+    const redriven = await cli(['dlq', 'redrive', '--dlq-url', dlq, '--queue-url', jobs, '--job', 'fixable-1']);
+    const neither = await cli(['dlq', 'discard', '--dlq-url', dlq, '--job', 'never-1', '--reason', 'http_400']);
+    const discarded = await cli(['dlq', 'discard', '--dlq-url', dlq, '--job', 'never-1', '--reason', 'user_not_found']);
+
+    // Assess
+    expect(redriven.stdout).toContain('redrove 1 of 3 dead letter(s)');
+    expect((await drain(jobs)).map((message) => (JSON.parse(message.Body ?? '{}') as { jobId: string }).jobId)).toEqual(['fixable-1']);
+    expect(neither.stdout).toContain('discarded 0 of 2 dead letter(s)');
+    expect(discarded.stdout.split('\n').slice(0, 2)).toEqual([`discarded 1 of 2 dead letter(s) in ${dlq}: user_not_found 1`, 'job ids: never-1']);
+    expect((await drain(dlq)).map((message) => message.MessageAttributes?.['jobId']?.StringValue)).toEqual(['bad-1']);
+  });
+
   it('discards only the letters named by reason, prints every job id it deleted, and deletes nothing on a dry run', async () => {
     // Prepare: a standard and a FIFO dead-letter queue, each with three letters to drop and two to keep
     const dlq = await createQueue('discard-dlq');
