@@ -160,6 +160,32 @@ describe('Examples, installed from the packed tarball', () => {
     expect(readdirSync(join(dir, 'cdk.out', asset ?? ''))).toContain('index.mjs');
   }, 300_000);
 
+  it("a CommonJS CDK app as cdk init makes one, with the tsconfig the README names, type-checks, compiles its import to require(), and synthesizes through cdk.json's ts-node on the system Node", async () => {
+    // Prepare: its own TypeScript 5.9 and ts-node, as cdk init installs them; the tarball and this repository's peers
+    const dir = join(work, 'cdk-app-commonjs');
+    cpSync(join(root, 'examples', 'cdk-app-commonjs'), dir, { recursive: true });
+    ok('npm install (cdk-app-commonjs)', await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, `aws-cdk-lib@${installed('aws-cdk-lib')}`, `constructs@${installed('constructs')}`], dir));
+    const app = (JSON.parse(readFileSync(join(dir, 'cdk.json'), 'utf8')) as { app: string }).app.split(' ');
+
+    // Act
+    const compiled = await run('npx', ['tsc', '-p', '.'], dir);
+    const synth = await run(app[0] ?? 'npx', app.slice(1), dir, { CDK_OUTDIR: join(dir, 'cdk.out') });
+
+    // Assess: CommonJS indeed, loading the ES module package with require()
+    expect([compiled.status, compiled.stdout]).toEqual([0, '']);
+    const output = readFileSync(join(dir, 'dist', 'app.js'), 'utf8');
+    expect(output).toContain('require("auth0-queue-worker/cdk")');
+    expect(output).not.toMatch(/^import /m);
+    expect(synth.status, synth.stderr).toBe(0);
+    const template = JSON.parse(readFileSync(join(dir, 'cdk.out', 'Auth0Jobs.template.json'), 'utf8')) as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+    const worker = Object.values(template.Resources).find((resource) => resource.Type === 'AWS::Lambda::Function')?.Properties as { Environment: { Variables: Record<string, string> } };
+    expect(worker.Environment.Variables).toMatchObject({ AUTH0_DOMAIN: 'acme.eu.auth0.com', AUTH0_PLAN: 'professional', ALLOWED_ROLES: 'support-agent' });
+    // What the README tells a CommonJS app to set is what this app sets
+    const tsconfig = JSON.parse(readFileSync(join(root, 'examples', 'cdk-app-commonjs', 'tsconfig.json'), 'utf8')) as { compilerOptions: Record<string, string> };
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    expect(readme).toContain(`\`"module": "${tsconfig.compilerOptions['module']}"\` and \`"moduleResolution": "${tsconfig.compilerOptions['moduleResolution']}"\``);
+  }, 300_000);
+
   describe('the producer', () => {
     let stack: LocalStack;
 
