@@ -2,12 +2,13 @@
  * The README and the pages under docs/: every relative link and anchor resolves, and the examples they
  * show are the examples the tests install and run.
  */
+import { createHash, createHmac } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ALLOWED_FIELDS, JOB_TYPES, type Job } from '../../shared/jobs/schema.ts';
-import { messageGroupFor } from '../../shared/producer/send-jobs.ts';
+import { deduplicationIdFor, messageGroupFor } from '../../shared/producer/send-jobs.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -88,16 +89,26 @@ describe('What the pages tell a producer', () => {
 
   it('docs/producers.md states the rule by which a message group is hashed, and sendJobs follows it', () => {
     // Act: the page once said "sha256 when SQS could not carry it", leaving a producer in another language to guess when
-    const rule = /`sha256:\{hex\}` of that text when SQS could not carry it: longer than (\d+) characters, or anything but ASCII\s+letters, digits and punctuation/.exec(read('docs/producers.md'));
+    const rule = /longer than (\d+) characters \(the prefix counted\) or holding\s+anything but ASCII letters, digits and punctuation \(`!` to `~`[^)]*\), the group is `sha256:` and the lower-case hex SHA-256 of the text's UTF-8 bytes/.exec(read('docs/producers.md'));
     const longest = Number(rule?.[1]);
 
     // Assess: `id:` and the user id make the group
     expect(rule).not.toBeNull();
     expect(groupOf('x'.repeat(longest - 3))).toBe(`id:${'x'.repeat(longest - 3)}`);
-    expect(groupOf('x'.repeat(longest - 2))).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(groupOf('x'.repeat(longest - 2))).toBe(`sha256:${createHash('sha256').update(Buffer.from(`id:${'x'.repeat(longest - 2)}`, 'utf8')).digest('hex')}`);
+    expect(groupOf('auth0|zoë')).toBe(`sha256:${createHash('sha256').update(Buffer.from('id:auth0|zoë', 'utf8')).digest('hex')}`);
     expect(groupOf('auth0|a!"#$%&()*+,-./:;<=>?@[]^_`{|}~')).toBe('id:auth0|a!"#$%&()*+,-./:;<=>?@[]^_`{|}~');
-    expect(groupOf('auth0|zoë')).toMatch(/^sha256:/);
     expect(groupOf('auth0|a b')).toMatch(/^sha256:/);
+  });
+
+  it("docs/producers.md states how sendJobs makes a deduplication id, for a producer in another language to match", () => {
+    // Act
+    const rule = /`sendJobs` uses the base64url\s+HMAC-SHA256 of `([^`]+)`, a line break and the job id, under the producer's key/.exec(read('docs/producers.md'));
+    const job = { type: 'user.update', userId: 'auth0|1', changes: { blocked: true }, jobId: 'crm-42' } as Job;
+
+    // Assess
+    expect(rule).not.toBeNull();
+    expect(deduplicationIdFor(job, 'producer secret')).toBe(createHmac('sha256', 'producer secret').update(`${rule?.[1]}\n${job.jobId}`).digest('base64url'));
   });
 
   it.each(pages.filter((page) => page !== 'docs/producers.md'))('%s: where it tells a producer what to send on a FIFO queue, it points to the one list in docs/producers.md', (page) => {
