@@ -161,10 +161,7 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
         } else {
           const tried = await tryRecord(record, producer, { signal, waitUntil: startBy, groups, park: slots.park, othersAtWork: () => slots.held() > 1 }, deps, log, users);
           jobId = tried.jobId;
-          // The producer is the queue's; a `source` the body gives is only the producer's own label (read from
-          // the job, or from the body only when the job did not parse).
-          const label = producer === undefined ? undefined : (tried.label ?? (tried.error !== undefined && tried.jobId === undefined ? peekSource(record.body) : undefined));
-          if (label !== undefined && label !== producer?.name) log = log.child({ label });
+          if (tried.label !== undefined) log = log.child({ label: tried.label });
           if (tried.superseded === true) superseded++;
           skippedEffects += tried.skipped ?? 0;
           fate = decideFate(record, tried.error, now(), rules, deps.random);
@@ -217,7 +214,10 @@ interface Tried {
   readonly superseded?: boolean;
   /** Effects it did not write because a newer job had. */
   readonly skipped?: number;
-  /** The job's own `source`, when its producer is the queue's. */
+  /**
+   * The body's own `source`, when the record came from a producer's queue and names something else: only the
+   * producer's label (from the parsed job; from the body itself only when it did not parse).
+   */
   readonly label?: string;
 }
 
@@ -226,9 +226,11 @@ async function tryRecord(record: SQSRecord, producer: Producer | undefined, limi
   const started = deps.now();
   let jobId: string | undefined;
   let label: string | undefined;
+  let parsed = false;
   try {
     const policy = producer?.policy ?? deps.policy;
     const job = parseJob(record.body, policy);
+    parsed = true;
     jobId = job.jobId;
     if (producer !== undefined && job.source !== undefined && job.source !== producer.name) {
       label = boundedText(job.source, 100);
@@ -252,6 +254,10 @@ async function tryRecord(record: SQSRecord, producer: Producer | undefined, limi
     else log.child({ jobId }).info('job applied', fields);
     return { ...(jobId === undefined ? {} : { jobId }), ...(label === undefined ? {} : { label }), superseded: outcome.superseded, skipped: outcome.skipped };
   } catch (caught) {
+    if (producer !== undefined && !parsed) {
+      const source = peekSource(record.body);
+      if (source !== producer.name) label = source;
+    }
     return { error: toJobError(caught), ...(jobId === undefined ? {} : { jobId }), ...(label === undefined ? {} : { label }) };
   }
 }
