@@ -169,7 +169,7 @@ export async function runDlq(argv: readonly string[], io: CliIo): Promise<number
         : discard
           ? `${[`${changed.moved} letter(s) discarded`, changed['turned-over'] > 0 ? `${changed['turned-over']} turned over` : ''].filter(Boolean).join(' and ')} before it stopped. Run the command again for the rest.`
           : `${[changed.moved > 0 ? `${changed.moved} letter(s) redriven` : '', changed['turned-over'] > 0 ? `${changed['turned-over']} turned over` : ''].filter(Boolean).join(' and ')} before it stopped, each deleted only once sent: none was lost. Run the command again for the rest.`;
-    io.stderr.write(`stopped: ${name}${error instanceof Error && error.message !== '' ? `: ${error.message}` : ''}. ${what} ${failureHint(error, redrive || discard || values['turn-over'] === true)}\n`);
+    io.stderr.write(`stopped: ${name}${error instanceof Error && error.message !== '' ? `: ${error.message}` : ''}. ${what} ${failureHint(error, redrive ? 'redrive' : discard ? 'discard' : values['turn-over'] === true ? 'turn-over' : 'read')}\n`);
     return 1;
   }
   if (progress) io.stderr.write('\n');
@@ -357,7 +357,8 @@ function sameQueue(arn: string, url: string): boolean {
 }
 
 /** What to check when SQS could not be reached or refused: the endpoint, the credentials, or the permissions. */
-function failureHint(error: unknown, writes: boolean): string {
+function failureHint(error: unknown, action: 'read' | 'turn-over' | 'redrive' | 'discard'): string {
+  const writes = action !== 'read';
   const name = error instanceof Error ? error.name : '';
   const text = `${name} ${error instanceof Error ? error.message : String(error)} ${String((error as { code?: unknown } | undefined)?.code ?? '')} ${String(((error as { cause?: { code?: unknown } } | undefined)?.cause)?.code ?? '')}`;
   if (/CredentialsProviderError|Could not load credentials|ExpiredToken|InvalidClientTokenId|UnrecognizedClient/i.test(text)) {
@@ -367,7 +368,9 @@ function failureHint(error: unknown, writes: boolean): string {
     return 'Check where it looked: the queue URL (--dlq-url or --stack), --region, and --endpoint-url if you gave one.';
   }
   if (/AccessDenied|not authorized|KMS/i.test(text)) {
-    return `Check the permissions: sqs:ReceiveMessage and sqs:GetQueueAttributes on the dead-letter queue${writes ? ', sqs:SendMessage and sqs:DeleteMessage there, and sqs:SendMessage on the jobs queue' : ''} (and kms:Decrypt${writes ? ', kms:GenerateDataKey' : ''} under a customer-managed key).`;
+    const moves = ', sqs:SendMessage and sqs:DeleteMessage there, and sqs:SendMessage on the jobs queue';
+    const more = { read: '', 'turn-over': moves, redrive: moves, discard: ', sqs:DeleteMessage there (and sqs:SendMessage on a FIFO one, to read past the letters kept)' }[action];
+    return `Check the permissions: sqs:ReceiveMessage and sqs:GetQueueAttributes on the dead-letter queue${more} (and kms:Decrypt${writes ? ', kms:GenerateDataKey' : ''} under a customer-managed key).`;
   }
   if (/NonExistentQueue|QueueDoesNotExist/i.test(text)) return 'Check the queue URL (--dlq-url or --stack): no such queue.';
   return 'Run the command again; if it stops the same way, run auth0-queue-worker doctor.';

@@ -322,6 +322,30 @@ describe('Command: auth0-queue-worker dlq, against the fauxqs SQS emulator', () 
     expect((await drain(dlq)).map((message) => message.MessageAttributes?.['jobId']?.StringValue)).toEqual(['bad-1']);
   });
 
+  it('a discard that may not delete keeps every letter, and names the permission it needs, not a send to the jobs queue', async () => {
+    // Prepare
+    const dlq = await createQueue('discard-denied-dlq');
+    await letter(dlq, 'user_not_found', 'gone-1');
+    const noDelete = (client: SQSClient) =>
+      ({
+        send: (command: Parameters<SQSClient['send']>[0]) => {
+          if (command instanceof DeleteMessageCommand) throw Object.assign(new Error('not authorized to perform: sqs:DeleteMessage'), { name: 'AccessDenied' });
+          return client.send(command as never);
+        },
+      }) as unknown as Pick<SQSClient, 'send'>;
+
+    // Act
+    const { status, stderr } = await cli(['dlq', 'discard', '--dlq-url', dlq, '--all'], noDelete);
+
+    // Assess
+    expect(status).toBe(1);
+    expect(stderr).toBe(
+      'stopped: AccessDenied: not authorized to perform: sqs:DeleteMessage. Nothing was deleted. Check the permissions: sqs:ReceiveMessage and sqs:GetQueueAttributes on the dead-letter queue, sqs:DeleteMessage there (and sqs:SendMessage on a FIFO one, to read past the letters kept) (and kms:Decrypt, kms:GenerateDataKey under a customer-managed key).\n',
+    );
+    await sleep(500);
+    expect(await depth(dlq)).toBe(1);
+  });
+
   it('discards only the letters named by reason, prints every job id it deleted, and deletes nothing on a dry run', async () => {
     // Prepare: a standard and a FIFO dead-letter queue, each with three letters to drop and two to keep
     const dlq = await createQueue('discard-dlq');
