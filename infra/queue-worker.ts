@@ -779,8 +779,8 @@ export class Auth0QueueWorker extends Construct {
       });
     // One pair per producer: a producer's dead letters and its backlog's age are its own team's to act on.
     // Each alarm's description names the command to run first and its runbook entry (docs/operations.md, Alarms).
-    // With more than one deployment in the stack, the command names this one (known once the app is built).
-    const stack = `${Stack.of(this).stackName}${Lazy.string({ produce: () => (Stack.of(this).node.findAll().filter((node) => node instanceof Auth0QueueWorker).length > 1 ? ` --deployment ${this.deploymentId()}` : '') })}`;
+    // The flags that find this deployment: with more than one in the stack, --deployment too (known once the app is built).
+    const find = `--stack ${Stack.of(this).stackName}${Lazy.string({ produce: () => (Stack.of(this).node.findAll().filter((node) => node instanceof Auth0QueueWorker).length > 1 ? ` --deployment ${this.deploymentId()}` : '') })}`;
     const runbook = (name: string) => `Runbook: docs/operations.md, alarm ${name}.`;
     const perProducer = [...this.producers.values()].flatMap(({ name, deadLetterQueue }) => {
       const prefix = this.declaresProducers ? producerIdPrefix(name) : '';
@@ -789,12 +789,12 @@ export class Auth0QueueWorker extends Construct {
       return [
         alarm(
           `${prefix}DeadLetterQueueNotEmpty`,
-          `Jobs${whose} reached the dead-letter queue. Run npx auth0-queue-worker dlq --stack ${stack}${producerFlag} (their reasons and what Auth0 answered), fix, then dlq redrive --stack ${stack}${producerFlag} --reason REASON. ${runbook('DeadLetterQueueNotEmpty')}`,
+          `Jobs${whose} reached the dead-letter queue. Run npx auth0-queue-worker dlq ${find}${producerFlag} (their reasons and what Auth0 answered), fix, then dlq redrive ${find}${producerFlag} --reason REASON. ${runbook('DeadLetterQueueNotEmpty')}`,
           deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
         ),
         alarm(
           `${prefix}OldestJobTooOld`,
-          `A job${whose} waited more than ${oldestJobAge.toHumanString()}: the worker is failing, throttled or rate limited. Run npx auth0-queue-worker doctor --stack ${stack}${producerFlag}, then read the dashboard's 429s and the worker's logs. ${runbook('OldestJobTooOld')}`,
+          `A job${whose} waited more than ${oldestJobAge.toHumanString()}: the worker is failing, throttled or rate limited. Run npx auth0-queue-worker doctor ${find}${producerFlag}, then read the dashboard's 429s and the worker's logs. ${runbook('OldestJobTooOld')}`,
           this.oldestJobAge(Duration.minutes(1), this.declaresProducers ? name : undefined),
           oldestJobAge.toSeconds(),
           5,
@@ -805,7 +805,7 @@ export class Auth0QueueWorker extends Construct {
       ...perProducer,
       alarm(
         'WorkerErrors',
-        `The worker failed whole invocations (init or unexpected errors). Run npx auth0-queue-worker doctor --stack ${stack}; the worker's log group names the setting at fault. ${runbook('WorkerErrors')}`,
+        `The worker failed whole invocations (init or unexpected errors). Run npx auth0-queue-worker doctor ${find}; the worker's log group names the setting at fault. ${runbook('WorkerErrors')}`,
         this.worker.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
       ),
       alarm(
