@@ -98,6 +98,8 @@ export interface TenantOptions {
   readonly organizationMemberRoleLimit?: number;
   readonly clients?: ReadonlyArray<{ clientId: string; clientSecret: string; scopes: readonly string[] }>;
   readonly faults?: Partial<TenantFaults>;
+  /** Told of every answer as it is sent, with the bucket its headers describe (reports build timelines from it). */
+  readonly onAnswer?: (answer: { readonly route: string; readonly status: number; readonly bucket: string; readonly at: number }) => void;
   readonly now?: () => number;
   readonly random?: () => number;
 }
@@ -520,6 +522,7 @@ export async function startTenant(options: TenantOptions = {}): Promise<Tenant> 
       answer = error(404, 'Not Found', 'Not Found');
     }
     count(route, answer.status);
+    options.onAnswer?.({ route, status: answer.status, bucket: reported, at: now() });
     const headers: Record<string, string> = { ...(isManagement ? limits.headers(reported) : {}), ...answer.headers };
     if (answer.status === 429 && options.retryAfter) {
       const reset = Number(headers['x-ratelimit-reset'] ?? 0) * 1000;

@@ -25,6 +25,8 @@ import { enqueueJobs, type LocalStack, queueDepth, readDeadLetters, startLocalSt
 import { runProducersDemo } from '../../local/producers-demo.ts';
 import { RATE_LIMIT_PRESETS, parseJitter } from '../../local/tenant/rate-limit.ts';
 import { compareState, createRandom, generateBulkWorkload, generateWorkload, isApplied, seedTenant } from '../../local/workload.ts';
+import { bucketSpec } from '../../shared/auth0/plans.ts';
+import { type TimedAnswer, type TimelineInput, describeTimeline } from './timeline.ts';
 import { type BenchConfig, type BenchRun, HANDLER_LABELS, type HandlerName, type MeasuredRun, formatSummary, formatTable, measureRun } from './pacing-report.ts';
 import { DEFAULT_BATCH_SIZE, DEFAULT_BATCHING_WINDOW_SECONDS, defaultBatchSize, defaultBatchingWindowSeconds } from '../../shared/queue/batching.ts';
 
@@ -220,16 +222,31 @@ function jobIdOf(message: Message): string {
   return message.MessageAttributes?.['jobId']?.StringValue ?? /"jobId":"([^"]+)"/.exec(message.Body ?? '')?.[1] ?? '';
 }
 
+/** The interactive caller's route; the handlers never read a user by id. */
+const INTERACTIVE_ROUTE = 'GET /api/v2/users/{id}';
+
+/** The bucket a run's timeline is measured on: the binding group's on a plan's tenant, else the single bucket. */
+function timedBucket(config: BenchConfig, run: MeasuredRun): Pick<TimelineInput, 'bucket' | 'group'> {
+  const binding = run.buckets[0]?.bucket;
+  if (config.tenantPlan === undefined || binding === undefined) return { bucket: config.rateLimit };
+  const spec = bucketSpec(config.tenantPlan, binding);
+  if (spec === undefined) return { bucket: config.rateLimit };
+  // The API-wide bucket draws from every call; a group's from its own.
+  return binding === 'api' ? { bucket: spec } : { bucket: spec, group: binding };
+}
+
 /** One handler draining one configuration's backlog on a fresh stack. */
 async function runOne(config: BenchConfig, handler: HandlerName, bundleUrl: string): Promise<MeasuredRun> {
   const tag = `${config.name} · ${HANDLER_LABELS[handler]}`;
+  const timeline: TimedAnswer[] = [];
   const stack = await startLocalStack({
     rateLimit: config.rateLimit,
     ...(config.tenantPlan === undefined ? {} : { plan: config.tenantPlan }),
-    ...(config.jitter === undefined ? {} : { tenant: { jitter: { ...config.jitter, seed } } }),
+    tenant: { ...(config.jitter === undefined ? {} : { jitter: { ...config.jitter, seed } }), onAnswer: (answer) => timeline.push(answer) },
     build: false,
   });
-  const log = createWriteStream(`${work}/${config.name.replace(/[^a-z0-9-]+/gi, '-').replace(/-+$/, '')}-${handler}.log`);
+  const logName = `${work}/${config.name.replace(/[^a-z0-9-]+/gi, '-').replace(/-+$/, '')}-${handler}`;
+  const log = createWriteStream(`${logName}.log`);
   try {
     const random = createRandom(seed);
     const organizations = config.organizationShare !== undefined || config.workload === 'org-members-add';
@@ -291,6 +308,8 @@ async function runOne(config: BenchConfig, handler: HandlerName, bundleUrl: stri
       buckets: stack.tenant.bucketCounts(),
     });
     const ledgerCalls = [...stack.dynamodb.requests.values()].reduce((sum, n) => sum + n, 0);
+    writeFileSync(`${logName}.answers.json`, JSON.stringify({ started, doneAt, answers: timeline }));
+    write(`  ${tag}: ${describeTimeline({ started, doneAt, answers: timeline, ...timedBucket(config, run), ...(caller === undefined ? {} : { otherRoute: INTERACTIVE_ROUTE }) })}\n`);
     write(`  ${tag}: ${run.finished ? `done in ${((run.wallMs ?? 0) / 1000).toFixed(1)} s` : `did not finish in ${timeoutSeconds} s`}, ${run.applied} of ${run.jobs} applied; DynamoDB calls ${ledgerCalls} (${(ledgerCalls / run.jobs).toFixed(2)} per job)\n`);
     return run;
   } finally {
