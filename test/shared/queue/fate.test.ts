@@ -1,6 +1,6 @@
 import type { SQSRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { RateLimitedError } from '../../../shared/errors.ts';
+import { RateLimitedError, RetryableError } from '../../../shared/errors.ts';
 import { DEAD_LETTER_ATTRIBUTES, RETRY_ATTRIBUTE, decideFate, withTrustedRetryState } from '../../../shared/queue/fate.ts';
 import { SENT_AT, sqsRecord } from '../../helpers/sqs.ts';
 
@@ -50,5 +50,17 @@ describe('Function: decideFate()', () => {
     // Assess
     expect(Object.keys(record.messageAttributes)).toHaveLength(10);
     expect(fate).toMatchObject({ kind: 'requeue', via: 'resend' });
+  });
+
+  it("sends a job whose user another job holds back in 1 or 2 s, counting no attempt: a claim lasts one job's calls, and the last such jobs of a backlog are its tail", () => {
+    // Prepare
+    const record = sqsRecord({ type: 'user.update', userId: 'auth0|1', changes: { blocked: true } });
+    const busy = new RetryableError('user_busy', 'another job of this user is being applied; it is tried again shortly');
+
+    // Act
+    const delays = [0, 0.49, 0.51, 0.999].map((draw) => decideFate(record, busy, SENT_AT + 1_000, RULES, () => draw));
+
+    // Assess
+    expect(delays).toEqual([1, 1, 2, 2].map((delaySeconds) => expect.objectContaining({ kind: 'requeue', delaySeconds, retry: { firstSentAt: SENT_AT, attempts: 0 } })));
   });
 });
