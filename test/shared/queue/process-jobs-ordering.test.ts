@@ -125,7 +125,7 @@ describe('Function: processJobs() with the ordering ledger', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(writes).toEqual([]);
     expect(claims).toBe(1);
-    expect(fake.resent).toEqual([expect.objectContaining({ delaySeconds: 2, retry: expect.objectContaining({ attempts: 0 }) })]);
+    expect(fake.resent).toEqual([expect.objectContaining({ delaySeconds: 1, retry: expect.objectContaining({ attempts: 0 }) })]);
   });
 
   it('retries a job while the ledger cannot be reached, writing nothing', async () => {
