@@ -89,12 +89,18 @@ const CLOSE_RESERVE_MS = 300;
 /**
  * How long a job whose user another container holds waits for the claim before it goes back to the queue as
  * `user_busy`: it tries again after 100, 200, 400 and 800 ms (with jitter), each time once a slot is free
- * again (behind the records waiting for one), and only while other jobs of the invocation are at work. A claim lasts one job's calls,
+ * again (behind the records waiting for one), and only while other jobs of the invocation are at work or the
+ * batch is small (see {@link SMALL_BATCH}). A claim lasts one job's calls,
  * a fraction of a second unless that job waits for the rate limit; sent back at once, a job costs a resend
  * and comes back seconds later, and the last of a backlog's such jobs trickled in one batch window apart
  * (enterprise-2 with batches of 50: 21 jobs sent back, 1.08 × the floor).
  */
 const BUSY_WAIT_MS = [100, 200, 400, 800] as const;
+/**
+ * A batch of fewer records than this was not full: Lambda hands records over at 10 at most without a batching
+ * window, and with one, fewer than 10 at the window's end means the queue had no more ready.
+ */
+const SMALL_BATCH = 10;
 /** Longest error message kept in a dead-letter attribute or a log line, in code points. */
 const MAX_ERROR_CHARS = 1_000;
 
@@ -131,6 +137,8 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
   let groups: WriteGroups | undefined;
   const slots = createSlots(deps.concurrency, () => groups?.flushAll());
   groups = deps.writeGroups?.(slots.park);
+  // A batch Lambda could not fill: the queue had little else ready, so a job waiting alone keeps no work waiting.
+  const smallBatch = event.Records.length < SMALL_BATCH;
   let superseded = 0;
   let skippedEffects = 0;
   let oldestAgeSeconds = 0;
@@ -159,7 +167,7 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
         } else if (now() >= startBy) {
           fate = decideFate(record, new RetryableError('not_started', 'not started: the invocation is about to end'), now(), rules, deps.random);
         } else {
-          const tried = await tryRecord(record, producer, { signal, waitUntil: startBy, groups, park: slots.park, othersAtWork: () => slots.held() > 1 }, deps, log, users);
+          const tried = await tryRecord(record, producer, { signal, waitUntil: startBy, groups, park: slots.park, waitIsFree: () => smallBatch || slots.held() > 1 }, deps, log, users);
           jobId = tried.jobId;
           if (tried.label !== undefined) log = log.child({ label: tried.label });
           if (tried.superseded === true) superseded++;
@@ -202,8 +210,11 @@ interface InvocationLimits {
   readonly groups: WriteGroups | undefined;
   /** Frees the job's slot while it waits (for its group, or for an earlier job of its user). */
   readonly park: <T>(waiting: Promise<T>) => Promise<T>;
-  /** True while another job of the invocation holds a slot: a job waiting then does not keep the invocation alive. */
-  readonly othersAtWork: () => boolean;
+  /**
+   * True while a job waiting for its user's claim costs nothing: another job of the invocation holds a slot (the
+   * wait does not keep the invocation alive), or the batch was small (the queue had little else ready to poll).
+   */
+  readonly waitIsFree: () => boolean;
 }
 
 /** How a record's job ended, when it did not fail. */
@@ -313,9 +324,11 @@ async function claimWhenFree(ledger: Ledger, plan: JobPlan, stamp: Stamp, limits
       const waitMs = BUSY_WAIT_MS[attempt];
       if (!isJobError(error) || error.code !== 'user_busy' || waitMs === undefined) throw error;
       const jittered = Math.round(waitMs * (0.75 + deps.random() / 2));
-      // Waiting is free only while other jobs keep the invocation busy: alone, the job would hold the
-      // container idle (roles-bulk, where a claim lasts while its group waits for the bucket: 9% slower).
-      if (deps.now() + jittered >= limits.waitUntil || limits.signal.aborted || !limits.othersAtWork()) throw error;
+      // Waiting is free only while other jobs keep the invocation busy, or when there is little else to poll:
+      // alone in a full batch, the job would hold the container idle (roles-bulk, where a claim lasts while its
+      // group waits for the bucket: 9% slower). Sent back from a small batch at the end of a backlog, it came
+      // back alone again and again while the claim lasted (enterprise-6: three times, 1 s apart).
+      if (deps.now() + jittered >= limits.waitUntil || limits.signal.aborted || !limits.waitIsFree()) throw error;
       await limits.park(sleepFor(jittered, limits.signal));
     }
   }

@@ -107,25 +107,42 @@ describe('Function: processJobs() with the ordering ledger', () => {
     expect(writes.map((write) => write.userId).sort()).toEqual(['auth0|1', 'auth0|2']);
   });
 
-  it('sends a job whose user another container holds back in a few seconds, counting no attempt, without waiting when it is the only job at work', async () => {
-    // Prepare: another container's claim on the user
+  it('sends a job whose user another container holds back in 1 s, counting no attempt, without waiting once it is alone in a full batch', async () => {
+    // Prepare: another container's claim on the user; the job last of a full batch of 10, after 9 quick jobs of other users
     await memory.ledger.claim('auth0|1', { stamp: { order: '0', key: 'other' }, effects: [] }, 60_000);
     const fake = createFakeQueue();
     let claims = 0;
-    const counting = { ...memory.ledger, claim: (...args: Parameters<typeof memory.ledger.claim>) => ((claims += 1), memory.ledger.claim(...args)) };
+    const counting = { ...memory.ledger, claim: (...args: Parameters<typeof memory.ledger.claim>) => (args[0] === 'auth0|1' && (claims += 1), memory.ledger.claim(...args)) };
+    const others = Array.from({ length: 9 }, (_, index) => sqsRecord(update(`auth0|${index + 2}`, { blocked: true }, 1_000)));
 
     // Act
     const response = await processJobs(
-      sqsEvent([sqsRecord(update('auth0|1', { blocked: true }, 1_000))]),
+      sqsEvent([...others, sqsRecord(update('auth0|1', { blocked: true }, 1_000))]),
       lambdaContext(clock.now),
       createProcessJobsDeps({ planJob: planner(), queue: fake.queue, now: clock.now, write: (line) => (lines.push(line), unitLog(line)), overrides: { ledger: counting } }),
     );
 
-    // Assess: one try, then back to the queue
+    // Assess: at most one more try while the others were still at work, then back to the queue
     expect(response.batchItemFailures).toEqual([]);
-    expect(writes).toEqual([]);
-    expect(claims).toBe(1);
+    expect(writes.map((write) => write.userId)).not.toContain('auth0|1');
+    expect(writes).toHaveLength(9);
+    expect(claims).toBeLessThanOrEqual(2);
     expect(fake.resent).toEqual([expect.objectContaining({ delaySeconds: 1, retry: expect.objectContaining({ attempts: 0 }) })]);
+  });
+
+  it('waits a moment for a user another container holds when its batch is small, and applies the job once the claim is released', async () => {
+    // Prepare: the last job of a backlog, alone in its batch; the other container's claim released 250 ms later
+    const other = await memory.ledger.claim('auth0|1', { stamp: { order: '0', key: 'other' }, effects: [] }, 60_000);
+    setTimeout(() => void other.finish('applied'), 250);
+    const fake = createFakeQueue();
+
+    // Act
+    const response = await processJobs(sqsEvent([sqsRecord(update('auth0|1', { blocked: true }, 1_000))]), lambdaContext(clock.now), deps(planner(), fake));
+
+    // Assess: applied in this invocation rather than sent back to come back alone again
+    expect(response.batchItemFailures).toEqual([]);
+    expect(fake.resent).toEqual([]);
+    expect(writes.map((write) => write.userId)).toEqual(['auth0|1']);
   });
 
   it('retries a job while the ledger cannot be reached, writing nothing', async () => {
