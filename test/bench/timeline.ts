@@ -77,6 +77,6 @@ export function describeTimeline(input: TimelineInput): string {
   const rate = timeline.pacedMs > 0 ? ((timeline.pacedFloorMs / timeline.pacedMs) * input.bucket.perSecond).toFixed(2) : 'n/a';
   return (
     `time: ${s(timeline.startMs)} to the first call, ${s(timeline.pacedMs)} from it to the last (the bucket's floor for those calls ${s(timeline.pacedFloorMs)}: ` +
-    `${rate}/s beyond the burst of ${input.bucket.perSecond}/s; ${s(timeline.gapsMs)} in gaps of ${GAP_MS / 1000} s or more), ${s(timeline.tailMs)} from the last call to an empty queue`
+    `${rate}/s beyond the burst of ${Number(input.bucket.perSecond.toFixed(2))}/s; ${s(timeline.gapsMs)} in gaps of ${GAP_MS / 1000} s or more), ${s(timeline.tailMs)} from the last call to an empty queue`
   );
 }
