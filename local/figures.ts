@@ -10,12 +10,16 @@ import type { BucketCount, RateLimitSpec } from './tenant/rate-limit.ts';
 /** Answers per HTTP status; 0 counts requests that got no answer (dropped connections). */
 export type StatusCounts = Readonly<Record<number, number>>;
 
+/** True for a Management API route as the tenant names it, `METHOD /api/v2/...` (not `/oauth/token`). */
+export function isManagementRoute(route: string): boolean {
+  return route.includes(' /api/v2/');
+}
+
 /** The tenant's Management API answers per status, leaving out `/oauth/token` and the JWKS. */
 export function managementAnswers(requests: TenantCounters['requests']): Record<number, number> {
   const totals: Record<number, number> = {};
   for (const [route, byStatus] of requests) {
-    // Routes are `METHOD /api/v2/...` for the Management API (see the tenant's counters).
-    if (!route.includes(' /api/v2/')) continue;
+    if (!isManagementRoute(route)) continue;
     for (const [status, n] of byStatus) totals[status] = (totals[status] ?? 0) + n;
   }
   return totals;

@@ -12,6 +12,7 @@ import type { Ledger, Stamp } from '../ledger/ledger.ts';
 import type { WriteGroups } from '../jobs/write-groups.ts';
 import { boundedText } from '../text.ts';
 import { retryDelaySeconds } from './backoff.ts';
+import { SMALL_BATCH_SIZE } from './batching.ts';
 import { type Fate, type FateRules, MAX_MESSAGE_ATTRIBUTES, decideFate, isFifo, jobAgeSeconds, readRetryState, receiveCount, withTrustedRetryState } from './fate.ts';
 import { firstAcceptedAt, stampOf } from './order.ts';
 import { DEAD_LETTER_ATTRIBUTES, type DeadLetter, type QueueOps, type ResendEntry, type VisibilityChange, answeredBySqs, producerAttributesOf } from './sqs.ts';
@@ -90,17 +91,13 @@ const CLOSE_RESERVE_MS = 300;
  * How long a job whose user another container holds waits for the claim before it goes back to the queue as
  * `user_busy`: it tries again after 100, 200, 400 and 800 ms (with jitter), each time once a slot is free
  * again (behind the records waiting for one), and only while other jobs of the invocation are at work or the
- * batch is small (see {@link SMALL_BATCH}). A claim lasts one job's calls,
+ * batch is small (fewer than {@link SMALL_BATCH_SIZE} records: Lambda hands over at most that many without a
+ * batching window, and with one, fewer at the window's end means the queue had no more ready). A claim lasts one job's calls,
  * a fraction of a second unless that job waits for the rate limit; sent back at once, a job costs a resend
  * and comes back seconds later, and the last of a backlog's such jobs trickled in one batch window apart
  * (enterprise-2 with batches of 50: 21 jobs sent back, 1.08 × the floor).
  */
 const BUSY_WAIT_MS = [100, 200, 400, 800] as const;
-/**
- * A batch of fewer records than this was not full: Lambda hands records over at 10 at most without a batching
- * window, and with one, fewer than 10 at the window's end means the queue had no more ready.
- */
-const SMALL_BATCH = 10;
 /** Longest error message kept in a dead-letter attribute or a log line, in code points. */
 const MAX_ERROR_CHARS = 1_000;
 
@@ -138,7 +135,7 @@ export async function processJobs(event: SQSEvent, context: Pick<Context, 'getRe
   const slots = createSlots(deps.concurrency, () => groups?.flushAll());
   groups = deps.writeGroups?.(slots.park);
   // A batch Lambda could not fill: the queue had little else ready, so a job waiting alone keeps no work waiting.
-  const smallBatch = event.Records.length < SMALL_BATCH;
+  const smallBatch = event.Records.length < SMALL_BATCH_SIZE;
   let superseded = 0;
   let skippedEffects = 0;
   let oldestAgeSeconds = 0;

@@ -1,8 +1,10 @@
 /**
  * Where a bench run's wall time went, from the tenant's answers as it sent them: the start before the first
  * Management API call, the pace between the first call and the last, and the tail after the last call until
- * the queue was seen empty. The wall over the floor is the sum of those three lags.
+ * the queue was seen empty. The wall time is the sum of the three.
  */
+
+import { isManagementRoute } from '../../local/figures.ts';
 
 /** One answer of the tenant (`TenantOptions.onAnswer`). */
 export interface TimedAnswer {
@@ -41,13 +43,12 @@ export interface Timeline {
   readonly calls: number;
 }
 
-const MANAGEMENT = / \/api\/v2\//;
 const GAP_MS = 1000;
 
 /** Splits a finished run's wall time; undefined when the run was cut short or made no call. */
 export function measureTimeline(input: TimelineInput): Timeline | undefined {
   if (input.doneAt === undefined) return undefined;
-  const management = input.answers.filter((answer) => MANAGEMENT.test(answer.route) && (input.group === undefined || answer.bucket === input.group));
+  const management = input.answers.filter((answer) => isManagementRoute(answer.route) && (input.group === undefined || answer.bucket === input.group));
   const own = management.filter((answer) => answer.route !== input.otherRoute);
   const first = own[0]?.at;
   const last = own.at(-1)?.at;
